@@ -1,0 +1,45 @@
+"""Errors for bad input: every message names the file and, where there is one, the line."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+class DataError(ValueError):
+    """Bad input data. `str()` reads `FILE:LINE: message`."""
+
+    def __init__(self, path, line: int | None, message: str):
+        self.path, self.line, self.message = str(path), line, message
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass
+class SkipReport:
+    """Counts of records skipped under `--skip-bad`, by file and reason; recorded in the manifest.
+
+    Without `skip_bad`, `record` raises the DataError instead, so nothing bad passes silently.
+    """
+
+    skip_bad: bool = False
+    counts: Counter = field(default_factory=Counter)
+    examples: dict = field(default_factory=dict)  # (file, reason) -> first "file:line: message"
+
+    def record(self, error: DataError, reason: str) -> None:
+        if not self.skip_bad:
+            raise error
+        key = (error.path, reason)
+        self.counts[key] += 1
+        self.examples.setdefault(key, str(error))
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def to_json(self) -> list[dict]:
+        from pathlib import Path
+
+        return [
+            {"file": Path(f).name, "reason": r, "count": n, "first": Path(self.examples[(f, r)]).name}
+            for (f, r), n in sorted(self.counts.items())
+        ]

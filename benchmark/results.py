@@ -1,0 +1,52 @@
+"""Run folders and result files (written by `unimp-bench run`, read by the leaderboard).
+
+A run folder::
+
+    results.json                     the self-describing result file (schema below)
+    config.json                      the model config as given
+    predictions/<task>__<split>.jsonl   one JSON object per instance, from which every score is recomputed
+    images/<task>__<split>/<id>.png  generated images (image task)
+    summary.md                       paper-style tables
+    model/                           anything the model writes (checkpoints, RecBole logs)
+
+results.json::
+
+    {
+      "schema_version": 1,
+      "run_id": str, "created": ISO time,
+      "model": {"name": str, "revision": str, "config": {...}},
+      "dataset": {"name": str, "sha256": str, "seed": int, "scale": str|None, "source": str},
+      "seed": int, "perturbation": null | "NT" | "NV",
+      "environment": {"python": str, "platform": str, "packages": {name: version}, "git": str|None},
+      "wall_time_s": float,
+      "results": [
+        {"task": str, "task_version": str, "split": str,
+         "status": "ok" | "unsupported" | "error", "error": str|None,
+         "n": int,                                   # instances scored
+         "scores": {metric: float},                  # e.g. "hr@5", "mae", "bleu-4"
+         "intervals": {metric: [low, high]},         # paired-bootstrap 95% CI of the main metrics
+         "main_score": str,
+         "extra": {...},                             # e.g. {"bertscore_model": ..., "fallback_rating": 3}
+         "predictions": "predictions/<task>__<split>.jsonl" | null,
+         "predictions_sha256": str | null,
+         "wall_time_s": float}
+      ]
+    }
+
+Prediction lines by task (every line has "id", the instance id):
+    recommendation, search: {"id", "ranked": [top-10 item tokens, best first, history and
+                             out-of-catalogue items already removed]}
+    selection:              {"id", "selected": [tokens], "scores": [float per candidate]}
+    rating:                 {"id", "output": str (raw), "rating": float | null (null = unparseable)}
+    explanation:            {"id", "text": str}
+    image:                  {"id", "image": "images/<task>__<split>/<id>.png"}
+"""
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+STATUSES = ("ok", "unsupported", "error")
+TOP_K = 10
+
+
+def predictions_name(task: str, split: str) -> str:
+    return f"predictions/{task}__{split}.jsonl"
