@@ -62,6 +62,12 @@ class Model:
     def fit(self, data, regime: str) -> None:  # data: benchmark.dataset.PreparedDataset
         """Train (or load) for `regime`; default: nothing to learn."""
 
+    def set_inference_data(self, data) -> None:
+        """Called before the verbs of each evaluation with the dataset view whose items (text, images) the
+        model must read at inference: under `--perturb NT|NV` a perturbed view (benchmark.perturb), else the
+        dataset given to `fit`. Models that cache item features at fit time recompute them here."""
+        self.inference_data = data
+
     # ---- capability --------------------------------------------------------------------------------
     def implements(self, verb: str) -> bool:
         """True when the subclass overrides `verb`."""

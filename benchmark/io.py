@@ -50,11 +50,17 @@ def write_parquet(path: str | Path, df) -> None:
     """Parquet without pandas' index and without the writer's creation metadata, so equal frames give
     byte-identical files."""
     import pyarrow as pa
+
+    write_arrow(path, pa.Table.from_pandas(df, preserve_index=False))
+
+
+def write_arrow(path: str | Path, table) -> None:
+    """A pyarrow Table as Parquet, schema metadata dropped so output bytes depend only on the data."""
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd", created_by="unimp-bench", write_statistics=False)
+        pq.write_table(table.replace_schema_metadata(None), tmp, compression="zstd", created_by="unimp-bench",
+                       write_statistics=False)
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -1,0 +1,1 @@
+"""Baselines of the benchmark (RecBole's recommenders on the frozen splits, ...)."""

@@ -1,0 +1,77 @@
+"""Scoped fixes for running recbole 1.2.1 inside the harness, each with the breakage it addresses.
+
+The global fixes (numpy aliases, scipy `dok_matrix._update`, torchvision ops) live in
+`benchmark.compat`; the ones here change process state, so each is a context manager restored on exit.
+Facts behind them: ../shared/guides/dependencies.md.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+
+@contextmanager
+def recbole_process_state(workdir: Path, log_file: Path | None = None) -> Iterator[None]:
+    """Run recbole code with a clean `sys.argv` and `workdir` as the working directory.
+
+    Fixes: recbole's `Config` reads `--key=value` pairs from `sys.argv` (pytest's or the CLI's
+    arguments would leak into its config); its Trainer writes `./log_tensorboard` (and `init_logger`
+    `./log`) in the working directory. Also sends recbole's log lines (it logs through the root
+    logger) to `log_file` for the duration of the block.
+    """
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    old_argv, old_cwd = sys.argv, os.getcwd()
+    root = logging.getLogger()
+    old_level = root.level
+    handler = None
+    if log_file is not None:
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+    sys.argv = [old_argv[0] if old_argv else "unimp-bench"]
+    os.chdir(workdir)
+    try:
+        yield
+    finally:
+        os.chdir(old_cwd)
+        sys.argv = old_argv
+        if handler is not None:
+            root.removeHandler(handler)
+            handler.close()
+            root.setLevel(old_level)
+
+
+@contextmanager
+def trusted_checkpoint_load() -> Iterator[None]:
+    """Let recbole's own `torch.load` calls read the checkpoints THIS run wrote.
+
+    Fix: torch >= 2.6 defaults `torch.load(weights_only=True)`; recbole's checkpoints hold its Config
+    object, so `S3Rec.__init__` (finetune, `torch.load(pre_model_path)`) fails with "Weights only load
+    failed". Scope: only around calls whose file the run itself has just written; never use it on
+    files from elsewhere (unpickling runs code).
+    """
+    key = "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
+    old = os.environ.get(key)
+    os.environ[key] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = old
+
+
+def refuse_pickled_caches(checkpoint_dir: Path, dataset: str, model: str) -> None:
+    """recbole's `create_dataset` / `data_preparation` silently unpickle `<dataset>-*.pth` /
+    `<dataset>-for-<model>-dataloader.pth` when such files exist in `checkpoint_dir`. We never write
+    them (save_dataset/save_dataloaders are off); refuse to run if one is there rather than unpickle it.
+    """
+    for path in Path(checkpoint_dir).glob(f"{dataset}-*.pth"):
+        raise RuntimeError(f"{path}: unexpected pickled recbole cache; remove it (it would be unpickled)")

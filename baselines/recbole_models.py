@@ -1,0 +1,332 @@
+"""RecBole's recommenders (MF/BPR, LightGCN, HGN, GRU4Rec, SASRec, S3-Rec, BERT4Rec) as benchmark models.
+
+Each is RecBole's own model class, trained by RecBole's own Trainer (early stopping on the validation
+file) on the frozen splits exported by `baselines.recbole_export`, and answers `rank` with RecBole's
+own `full_sort_predict` scores mapped to our item tokens (items RecBole never saw get -inf).
+
+Sequential models read the user's history from the request's `history` column (so new users work);
+MF, LightGCN and HGN need a trained user embedding and declare `new_user` unsupported.
+Tasks: recommendation (full ranking), selection (the candidates' full-sort scores), search (the
+model's scores restricted to items whose category path equals the query: a personalised-search baseline).
+
+Config keys (our config dict; anything else is passed to RecBole's Config as is): epochs, stopping_step,
+learning_rate, train_batch_size, eval_batch_size, MAX_ITEM_LIST_LENGTH, loss_type, pretrain_epochs
+(S3-Rec), ... Defaults: RecBole's documented ones, except `use_gpu: False` and `topk: [5, 10]`.
+"""
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from benchmark.api import Model, regime_of
+from baselines.recbole_export import CATEGORY_FIELD, Export, IdMap, export_regime
+
+log = logging.getLogger(__name__)
+
+RANK_TASKS = ("recommendation", "search", "selection")
+BATCH = 256  # requests scored per full_sort_predict call
+
+
+@dataclass
+class _Run:
+    """Everything one trained regime keeps."""
+
+    config: Any          # recbole Config
+    dataset: Any         # recbole Dataset (before build)
+    model: Any           # recbole model, eval mode, best validation checkpoint loaded
+    trainer: Any
+    loaders: tuple       # (train, valid, test) recbole dataloaders
+    ids: IdMap
+    export: Export
+    best_valid: dict
+    train_time_s: float
+
+
+def _split_of(request_id: str) -> str:
+    """'<task>/<split>/<n>' -> split."""
+    return str(request_id).split("/")[1]
+
+
+class RecBoleModel(Model):
+    """Base class: subclasses set `recbole_model`, `kind` ("seq" or "pair") and `uses_user`."""
+
+    recbole_model: ClassVar[str] = ""
+    kind: ClassVar[str] = "seq"
+    uses_user: ClassVar[bool] = False    # scores depend on a trained user embedding
+    loss: ClassVar[str] = "CE"           # RecBole's default loss for the model
+    extra_defaults: ClassVar[dict] = {}  # model defaults we change (with a reason in the subclass)
+
+    def __init__(self, config: dict[str, Any] | None = None, seed: int = 0, run_dir: Path | None = None):
+        super().__init__(config, seed, run_dir)
+        self._runs: dict[str, _Run] = {}
+        self._items: pd.DataFrame | None = None
+
+    # ---- capability ---------------------------------------------------------------------------
+    def supports(self, task: str, split: str) -> bool:
+        if task not in RANK_TASKS:
+            return False
+        return not (self.uses_user and split == "new_user")
+
+    # ---- config -------------------------------------------------------------------------------
+    def _work_root(self) -> Path:
+        if self.run_dir is None:  # no run folder given: a private temporary one
+            self.run_dir = Path(tempfile.mkdtemp(prefix="unimp-recbole-"))
+        return self.run_dir / "recbole"
+
+    def recbole_config_dict(self, export: Export, checkpoint_dir: Path) -> dict[str, Any]:
+        """The explicit dict handed to RecBole's Config (our overrides last)."""
+        d: dict[str, Any] = {
+            "data_path": str(export.root),
+            "checkpoint_dir": str(checkpoint_dir),
+            "benchmark_filename": ["train", "valid", "test"],
+            "USER_ID_FIELD": "user_id",
+            "ITEM_ID_FIELD": "item_id",
+            "RATING_FIELD": None,
+            "TIME_FIELD": None,
+            "load_col": {"inter": ["user_id", "item_id"]},
+            "eval_args": {"split": {"RS": [0.8, 0.1, 0.1]}, "group_by": "user", "order": "TO", "mode": "full"},
+            "metrics": ["Hit", "NDCG", "MRR"],
+            "topk": [5, 10],
+            "valid_metric": "MRR@10",
+            "use_gpu": False,
+            "seed": self.seed,
+            "reproducibility": True,
+            "show_progress": False,
+            "save_dataset": False,
+            "save_dataloaders": False,
+            "log_wandb": False,
+            "worker": 0,
+        }
+        if self.kind == "seq":
+            d["load_col"]["inter"] = ["user_id", "item_id_list", "item_id"]
+            d["alias_of_item_id"] = ["item_id_list"]
+        d.update(self.extra_defaults)
+        d.update(self.config)
+        if self.kind == "seq" and d.get("loss_type", self.loss) == "CE":
+            d["train_neg_sample_args"] = None  # CE scores every item: RecBole refuses negative sampling
+        return d
+
+    def _max_len(self) -> int:
+        return int(self.config.get("MAX_ITEM_LIST_LENGTH", 50))
+
+    # ---- training -----------------------------------------------------------------------------
+    def fit(self, data, regime: str) -> None:
+        from benchmark import compat
+
+        compat.apply()
+        import torch
+
+        torch.set_num_threads(int(self.config.get("threads", torch.get_num_threads())))
+        self._items = data.items
+        root = self._work_root()
+        t0 = time.perf_counter()
+        export = export_regime(data, regime, root, self.kind, self._max_len())
+        log.info("%s/%s: exported %s to %s", self.name, regime, export.rows, root / export.name)
+        run = self._train(export, data.n_items)
+        run.train_time_s = time.perf_counter() - t0
+        self._runs[regime] = run
+        log.info("%s/%s: trained in %.1f s, best valid %s", self.name, regime, run.train_time_s, run.best_valid)
+
+    def _train(self, export: Export, n_items: int, extra: dict | None = None) -> _Run:
+        """Build Config, dataset, loaders, model and Trainer; fit with early stopping; load the best."""
+        from baselines.recbole_compat import recbole_process_state, refuse_pickled_caches
+        from recbole.config import Config
+        from recbole.data import create_dataset, data_preparation
+        from recbole.utils import get_model, get_trainer, init_seed
+
+        workdir = export.root / export.name
+        ckpt = workdir / "saved" / f"{self.name}{'-' + extra['train_stage'] if extra else ''}"
+        d = self.recbole_config_dict(export, ckpt)
+        d.update(extra or {})
+        with recbole_process_state(workdir, workdir / f"{self.name}.log"):
+            config = Config(model=self.recbole_model, dataset=export.name, config_dict=d)
+            init_seed(config["seed"], config["reproducibility"])
+            refuse_pickled_caches(ckpt, export.name, self.recbole_model)
+            dataset = create_dataset(config)
+            loaders = data_preparation(config, dataset)
+            init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
+            model = self._build_model(get_model(config["model"]), config, loaders[0].dataset)
+            trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+            best_score, best_valid = trainer.fit(loaders[0], loaders[1], saved=True, show_progress=False)
+            if getattr(model, "train_stage", "finetune") == "finetune":
+                self._load_best(trainer, model)
+        model.eval()
+        return _Run(config, dataset, model, trainer, loaders, IdMap(dataset, export, n_items), export,
+                    dict(best_valid or {}), 0.0)
+
+    def _build_model(self, cls, config, train_dataset):
+        return cls(config, train_dataset).to(config["device"])
+
+    @staticmethod
+    def _load_best(trainer, model) -> None:
+        """Reload the best-validation checkpoint the Trainer just wrote."""
+        import torch
+
+        path = Path(trainer.saved_model_file)
+        if not path.is_file():  # no validation pass happened: keep the last weights
+            return
+        # weights_only=False: recbole's checkpoint holds its Config object; this file was written by
+        # this very run a moment ago (never a file from elsewhere).
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["state_dict"])
+        model.load_other_parameter(state.get("other_parameter"))
+
+    # ---- scoring ------------------------------------------------------------------------------
+    def _run_for(self, requests: pd.DataFrame) -> _Run:
+        regime = regime_of(_split_of(requests["id"].iloc[0])) if len(requests) else "main"
+        if regime not in self._runs:
+            raise RuntimeError(f"{self.name}: fit(data, {regime!r}) was not called")
+        return self._runs[regime]
+
+    def _interaction(self, run: _Run, batch: pd.DataFrame):
+        """RecBole Interaction for full_sort_predict: user ids and/or the request histories."""
+        import torch
+        from recbole.data.interaction import Interaction
+
+        fields: dict[str, Any] = {}
+        if self.uses_user or self.kind == "pair":
+            unknown = [u for u in batch["user"] if u not in run.ids.user2rid]
+            if unknown:
+                raise ValueError(f"{self.name}: no trained embedding for user(s) {unknown[:3]} (new users?)")
+            fields[run.config["USER_ID_FIELD"]] = torch.tensor([run.ids.user2rid[u] for u in batch["user"]])
+        if self.kind == "seq":
+            width = run.dataset.field2seqlen[run.config["ITEM_ID_FIELD"] + run.config["LIST_SUFFIX"]]
+            seq = torch.zeros((len(batch), width), dtype=torch.long)
+            lens = torch.zeros(len(batch), dtype=torch.long)
+            for b, hist in enumerate(batch["history"]):
+                r = run.ids.history_rids(hist)[-width:]
+                seq[b, : len(r)] = torch.tensor(r, dtype=torch.long)
+                lens[b] = max(len(r), 1)  # an empty history scores from the padding position
+            fields[run.model.ITEM_SEQ] = seq
+            fields[run.model.ITEM_SEQ_LEN] = lens
+        return Interaction(fields)
+
+    def full_scores(self, requests: pd.DataFrame) -> np.ndarray:
+        """(B, n_items) float32: RecBole's full_sort_predict for each request, in item-token order."""
+        import torch
+
+        run = self._run_for(requests)
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(requests), BATCH):
+                batch = requests.iloc[start:start + BATCH]
+                scores = run.model.full_sort_predict(self._interaction(run, batch))
+                scores = scores.view(len(batch), -1).float().cpu().numpy()
+                out.append(run.ids.scores_to_tokens(scores))
+        if not out:
+            return np.zeros((0, run.ids.n_items), dtype=np.float32)
+        return np.concatenate(out)
+
+    def rank(self, task: str, requests: pd.DataFrame) -> np.ndarray:
+        if task not in RANK_TASKS:
+            raise NotImplementedError(task)
+        scores = self.full_scores(requests)
+        if task == "selection":
+            cands = [np.asarray(c, dtype=np.int64) for c in requests["candidates"]]
+            return np.stack([scores[b, c] for b, c in enumerate(cands)]).astype(np.float32) if cands else \
+                np.zeros((0, 0), dtype=np.float32)
+        if task == "search":
+            categories = self._items["category"].to_numpy()
+            for b, query in enumerate(requests["query"]):
+                scores[b, categories != query] = -np.inf
+        return scores
+
+    # ---- RecBole's own evaluation (for checks and reports) ------------------------------------
+    def recbole_evaluate(self, regime: str = "main", part: str = "test") -> dict[str, float]:
+        """RecBole's own full-sort evaluator on the exported `part` file ("valid" or "test")."""
+        run = self._runs[regime]
+        loader = run.loaders[{"valid": 1, "test": 2}[part]]
+        result = run.trainer.evaluate(loader, load_best_model=False, show_progress=False)
+        return {k: float(v) for k, v in result.items()}
+
+    def describe(self) -> dict[str, Any]:
+        keys = ("epochs", "stopping_step", "learning_rate", "train_batch_size", "MAX_ITEM_LIST_LENGTH",
+                "loss_type", "embedding_size", "hidden_size", "n_layers", "valid_metric", "seed",
+                "train_neg_sample_args", "pretrain_epochs", "train_stage", "weight_decay")
+        out = super().describe()
+        for regime, run in self._runs.items():
+            resolved = {k: run.config[k] for k in keys if run.config[k] is not None}
+            resolved["loss"] = run.config["loss_type"] or self.loss
+            out.setdefault("recbole", {})[regime] = {
+                "model": self.recbole_model, "config": resolved, "best_valid": run.best_valid,
+                "train_time_s": round(run.train_time_s, 2), "exported_rows": run.export.rows,
+            }
+        out["loss"] = self.config.get("loss_type", self.loss)
+        return out
+
+
+# ---- the seven baselines ----------------------------------------------------------------------
+class MFModel(RecBoleModel):
+    name = "mf"
+    description = "Matrix factorisation trained with BPR (RecBole BPR); no new users."
+    recbole_model, kind, uses_user, loss = "BPR", "pair", True, "BPR"
+
+
+class LightGCNModel(RecBoleModel):
+    name = "lightgcn"
+    description = "LightGCN graph collaborative filtering (RecBole, BPR loss); no new users."
+    recbole_model, kind, uses_user, loss = "LightGCN", "pair", True, "BPR"
+
+
+class HGNModel(RecBoleModel):
+    name = "hgn"
+    description = "Hierarchical gating network (RecBole HGN); needs a user embedding, no new users."
+    recbole_model, kind, uses_user = "HGN", "seq", True
+
+
+class GRU4RecModel(RecBoleModel):
+    name = "gru4rec"
+    description = "GRU4Rec session-based recurrent recommender (RecBole, CE loss)."
+    recbole_model = "GRU4Rec"
+
+
+class SASRecModel(RecBoleModel):
+    name = "sasrec"
+    description = "SASRec self-attentive sequential recommender (RecBole, CE loss)."
+    recbole_model = "SASRec"
+
+
+class BERT4RecModel(RecBoleModel):
+    name = "bert4rec"
+    description = "BERT4Rec bidirectional masked-item sequential recommender (RecBole, CE loss)."
+    recbole_model = "BERT4Rec"
+
+
+class S3RecModel(RecBoleModel):
+    """S3-Rec: RecBole's two stages, pre-training on item attributes (the category path's levels),
+    then fine-tuning from the pre-trained checkpoint (`pre_model_path`)."""
+
+    name = "s3rec"
+    description = "S3-Rec: self-supervised pre-training on item categories, then SASRec-style fine-tuning (RecBole)."
+    recbole_model = "S3Rec"
+
+    def recbole_config_dict(self, export: Export, checkpoint_dir: Path) -> dict[str, Any]:
+        d = super().recbole_config_dict(export, checkpoint_dir)
+        d["load_col"] = {"inter": d["load_col"]["inter"], "item": ["item_id", CATEGORY_FIELD]}
+        d["item_attribute"] = CATEGORY_FIELD
+        return d
+
+    def _train(self, export: Export, n_items: int, extra: dict | None = None) -> _Run:
+        epochs = int(self.config.get("pretrain_epochs", 500))  # RecBole's documented default
+        # save_step = pretrain_epochs: the trainer saves exactly one checkpoint, after the last epoch
+        pre = super()._train(export, n_items, {"train_stage": "pretrain", "pretrain_epochs": epochs,
+                                               "save_step": epochs})
+        self._pretrained = Path(pre.trainer.saved_model_file)
+        log.info("%s: pre-trained %d epochs -> %s", self.name, epochs, self._pretrained)
+        return super()._train(export, n_items, {"train_stage": "finetune",
+                                                "pre_model_path": str(self._pretrained)})
+
+    def _build_model(self, cls, config, train_dataset):
+        from baselines.recbole_compat import trusted_checkpoint_load
+
+        # finetune: S3Rec.__init__ torch.load()s pre_model_path, the checkpoint this run's
+        # pre-training stage has just written
+        with trusted_checkpoint_load():
+            return super()._build_model(cls, config, train_dataset)

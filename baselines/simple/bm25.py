@@ -1,0 +1,103 @@
+"""`bm25` and `bm25-personal`: lexical search over item text (search task only)."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmark.api import Model
+from baselines.simple.common import hit_and_mrr, history_lists, target_ranks, valid_split
+from baselines.simple.text import BM25Index, tokenize
+
+
+def _row_max_normalise(scores: np.ndarray) -> np.ndarray:
+    """Divide each row by its maximum (BM25 scores are >= 0), so rows are in [0, 1]; all-zero rows stay 0."""
+    top = scores.max(axis=1, keepdims=True) if scores.size else np.ones((len(scores), 1))
+    return scores / np.where(top > 0, top, 1.0)
+
+
+class BM25Model(Model):
+    """BM25Okapi (rank_bm25, k1=1.5, b=0.75) over each item's flattened text `items.text`; the query is
+    the instance's `query` (the target's category path). Non-personalised."""
+
+    name = "bm25"
+    description = "BM25Okapi over item text with the search query (the paper's Table 2(d) BM25 row)."
+
+    def fit(self, data, regime: str) -> None:
+        root = getattr(data, "root", None)
+        if getattr(self, "_index_root", object()) != root or not hasattr(self, "index"):
+            self.item_tokens = [tokenize(t) for t in data.items["text"]]
+            self.index = BM25Index(self.item_tokens)
+            self._index_root = root
+
+    def supports(self, task: str, split: str) -> bool:
+        return task == "search"
+
+    def _query_scores(self, requests: pd.DataFrame) -> np.ndarray:
+        """(B, n_items) float64 BM25 scores of each request's query."""
+        return self.index.scores([tokenize(q) for q in requests["query"]])
+
+    def rank(self, task: str, requests: pd.DataFrame) -> np.ndarray:
+        if task != "search":
+            raise ValueError(f"{self.name}: rank answers only the search task, not {task!r}")
+        return self._query_scores(requests).astype(np.float32)
+
+
+class BM25PersonalModel(BM25Model):
+    """score = (1 - w) * q + w * h, where q is the BM25 score of the query and h the BM25 score of the
+    concatenated text of the user's last `history_length` items (each row divided by its maximum).
+    w is chosen on the regime's validation search instances (HR@5, then MRR, then the smaller w)."""
+
+    name = "bm25-personal"
+    description = "BM25 query match mixed with BM25 similarity to the user's history; mixing weight chosen on valid."
+
+    def __init__(self, config: dict[str, Any] | None = None, seed: int = 0, run_dir=None):
+        super().__init__(config, seed, run_dir)
+        self.history_length = int(self.config.get("history_length", 5))
+        self.weights = [float(w) for w in self.config.get("weights", np.round(np.linspace(0, 1, 11), 2))]
+        self.max_valid = int(self.config.get("max_valid", 2000))
+        self.weight = float(self.config.get("weight", 0.0))
+        self.selection: dict[str, Any] = {}
+
+    def _components(self, requests: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Row-normalised (query, history) score matrices, each (B, n_items)."""
+        q = _row_max_normalise(self._query_scores(requests))
+        hist = history_lists(requests, self.history_length)
+        h_queries = [[tok for item in h for tok in self.item_tokens[item]] for h in hist]
+        h = _row_max_normalise(self.index.scores(h_queries))
+        return q, h
+
+    def fit(self, data, regime: str) -> None:
+        super().fit(data, regime)
+        split = valid_split(regime)
+        valid = data.instances("search", split)
+        if len(valid) > self.max_valid:
+            pick = np.sort(np.random.default_rng(self.seed).choice(len(valid), self.max_valid, replace=False))
+            valid = valid.iloc[pick].reset_index(drop=True)
+        if len(valid) == 0 or "weight" in self.config:
+            self.selection[regime] = {"weight": self.weight, "valid_split": split, "n": len(valid)}
+            return
+        q, h = self._components(valid)
+        targets = valid["target_item"].to_numpy(dtype=np.int64)
+        catalogue = data.catalogue_mask(split)
+        full_hist = history_lists(valid)
+        table = []
+        for w in self.weights:
+            hr, mrr = hit_and_mrr(target_ranks((1 - w) * q + w * h, targets, catalogue, full_hist), k=5)
+            table.append((hr, mrr, -w))
+        best = max(table)
+        self.weight = -best[2]
+        self.selection[regime] = {
+            "weight": self.weight, "valid_split": split, "n": len(valid),
+            "valid_hr@5": {str(-t[2]): round(t[0], 6) for t in table},
+        }
+
+    def rank(self, task: str, requests: pd.DataFrame) -> np.ndarray:
+        if task != "search":
+            raise ValueError(f"{self.name}: rank answers only the search task, not {task!r}")
+        q, h = self._components(requests)
+        return ((1 - self.weight) * q + self.weight * h).astype(np.float32)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "selected": self.selection}

@@ -1,0 +1,259 @@
+"""`unimp-bench prepare`: raw release files -> a frozen, checksummed benchmark folder (protocol 1-2).
+
+The whole dataset is written into a staging folder beside `out` and renamed into place only when
+complete, so an interrupted run never leaves a folder that looks like a dataset.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from benchmark import __version__, layout
+from benchmark.errors import DataError, SkipReport
+from benchmark.io import write_arrow, write_parquet
+from benchmark.item_text import attribute_dict, flatten
+from benchmark.processing import dedupe_earliest, domain_stats, k_core, order_sequences, seeded_permutation
+from benchmark.sequences import MAX_HISTORY, Sequences, events
+from benchmark.task_builder import N_CANDIDATES, TaskBuilder
+
+DECISIONS = {
+    "dedupe": "per domain, one review per (user, item): the earliest (ties: first line in the file)",
+    "k_core": "iterative 5-core on users and items, per domain",
+    "merge": "six training domains merged by reviewer id; ties in time broken by domain name then item id",
+    "item_tokens": "opaque ints from a seeded random permutation of items sorted by (domain, raw id)",
+    "item_text": "[IMG] title .. brand .. price .. category .. description .. [EOC], 20 words per value, absent keys omitted",
+    "category": "deepest category path joined with ' > '",
+    "splits": "leave-last-out per user: last = test, second-to-last = valid, rest = train",
+    "new_users": "10% of training-domain users (seeded), held out of every training file, including Office_Products",
+    "new_domain": "Office_Products with its own leave-last-out split; its users that are new users are excluded",
+    "history": f"instances store up to the last {MAX_HISTORY} items before the target; prompts use the last {layout.EVAL_HISTORY}",
+    "search_query": "the target item's category path; instances whose target has no category are dropped",
+    "selection": f"{N_CANDIDATES} shuffled candidates: k in {{1,2,3}} positives (the user's last k interactions ending at the target) + negatives of the target's domain the user never touched",
+    "explanation": "v1: first sentence of the user's review of the item, at most 30 words, else the summary",
+    "image": "instances whose target item has an image; query = target category",
+    "images": "re-encoded as RGB PNG, centre-cropped and resized to a fixed square size",
+}
+
+
+def _load_domains(source: str, raw_dir: Path, domains, report: SkipReport, table_items: Path | None) -> dict:
+    if source == "table":
+        from benchmark.sources import table
+
+        return table.load_table(raw_dir, table_items, report)
+    import importlib
+
+    module = importlib.import_module(f"benchmark.sources.{source}")
+    return {d: module.load_domain(raw_dir, d, report) for d in tqdm(domains, desc=f"read {source}", unit="domain")}
+
+
+def _items_frame(raw_domains: dict, kept: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per surviving (domain, raw id), attributes from the metadata when present."""
+    rows = []
+    for domain, reviews in kept.items():
+        ids = pd.Series(sorted(reviews["item"].unique()), name="item")
+        meta = raw_domains[domain].items
+        merged = ids.to_frame().merge(meta, on="item", how="left") if len(meta) else ids.to_frame()
+        merged["domain"] = domain
+        rows.append(merged)
+    items = pd.concat(rows, ignore_index=True).rename(columns={"item": "raw_id"})
+    for col in ("title", "brand", "description", "image_url"):
+        if col not in items:
+            items[col] = None
+    if "price" not in items:
+        items["price"] = np.nan
+    if "category" not in items:
+        items["category"] = None
+    items["category"] = [" > ".join(c) if isinstance(c, (list, tuple, np.ndarray)) and len(c) else None
+                         for c in items["category"]]
+    return items.sort_values(["domain", "raw_id"], kind="stable").reset_index(drop=True)
+
+
+def _normalize_one(args):
+    from benchmark.images import normalize_image
+
+    src, dst, size = args
+    try:
+        Path(dst).write_bytes(normalize_image(Path(src), size))
+        return None
+    except DataError as e:
+        return e
+
+
+def _write_images(items: pd.DataFrame, raw_dir: Path, images_dir: Path | None, stage: Path, size: int,
+                  report: SkipReport, warnings: list) -> list:
+    from benchmark.images import resolve_image
+
+    (stage / layout.IMAGES_DIR).mkdir(parents=True, exist_ok=True)
+    jobs, rel = [], [None] * len(items)
+    missing_files = not_downloaded = 0
+    for i, (raw_id, url, token) in enumerate(zip(items["raw_id"], items["image_url"], items["item"])):
+        url = None if url is None or (isinstance(url, float) and np.isnan(url)) else str(url)
+        path = resolve_image(raw_id, url, raw_dir, images_dir)
+        if path is None:
+            if url and not url.startswith(("http://", "https://")):
+                missing_files += 1
+                report.record(DataError(raw_dir / url, None, f"image of item {raw_id} not found"), "missing image")
+            elif url:
+                not_downloaded += 1
+            continue
+        jobs.append((i, str(path), str(stage / layout.IMAGES_DIR / f"{token}.png"), size))
+    workers = min(os.cpu_count() or 1, 4)
+    args = [(s, d, z) for _, s, d, z in jobs]
+    if len(jobs) > 500 and workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(tqdm(pool.map(_normalize_one, args, chunksize=64), total=len(args), desc="images", unit="img"))
+    else:
+        results = [_normalize_one(a) for a in tqdm(args, desc="images", unit="img", disable=len(args) < 500)]
+    for (i, _, dst, _), err in zip(jobs, results):
+        if err is None:
+            rel[i] = f"{layout.IMAGES_DIR}/{Path(dst).name}"
+        else:
+            report.record(err, "corrupt image")
+    if not_downloaded:
+        warnings.append(f"{not_downloaded} items have only a web image URL: run `unimp-bench download-images` "
+                        "and pass --images-dir to include them; they are kept and marked as without image")
+    return rel
+
+
+def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0, images_dir: str | Path | None = None,
+            image_size: int = 224, k: int = 5, new_user_frac: float = 0.1, skip_bad: bool = False,
+            force: bool = False, table_items: str | Path | None = None, domains=layout.ALL_DOMAINS,
+            scale: str | None = None) -> Path:
+    t0 = time.time()
+    raw_dir, out = Path(raw_dir), Path(out)
+    images_dir = Path(images_dir) if images_dir else None
+    if out.exists() and not force:
+        raise FileExistsError(f"{out} exists; pass --force to replace it")
+    report, warnings = SkipReport(skip_bad=skip_bad), []
+    raw = _load_domains(source, raw_dir, domains, report, Path(table_items) if table_items else None)
+
+    # 1. per domain: dedupe, k-core
+    kept, stats_raw = {}, {}
+    for domain, rd in raw.items():
+        reviews, n_dup = dedupe_earliest(rd.reviews)
+        core = k_core(reviews, k)
+        if len(core) == 0:
+            warnings.append(f"{domain}: nothing survives the {k}-core")
+            continue
+        kept[domain] = core
+        stats_raw[domain] = {"reviews_read": int(len(rd.reviews)), "duplicates_removed": int(n_dup),
+                             "after_k_core": int(len(core))}
+    train_domains = [d for d in kept if d != layout.NEW_DOMAIN]
+    if not train_domains:
+        raise DataError(raw_dir, None, f"no training-domain interactions survive the {k}-core")
+
+    # 2. items: attributes, seeded tokens, text, images
+    items = _items_frame(raw, kept)
+    items["item"] = seeded_permutation(len(items), seed).astype(np.int64)
+    items["text"] = [flatten(attribute_dict(t, b, p, c, d)) for t, b, p, c, d in
+                     zip(items["title"], items["brand"], items["price"], items["category"], items["description"])]
+    stage = out.parent / f".{out.name}.partial-{os.getpid()}"
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir(parents=True)
+    try:
+        items["image"] = _write_images(items, raw_dir, images_dir, stage, image_size, report, warnings)
+        token_of = {(d, r): t for d, r, t in zip(items["domain"], items["raw_id"], items["item"])}
+        items_out = items.sort_values("item")[list(layout.ITEM_COLUMNS)].reset_index(drop=True)
+        write_parquet(stage / layout.ITEMS, items_out)
+
+        # 3. interactions: merge, order, split
+        frames = []
+        for domain, core in kept.items():
+            f = core.rename(columns={"item": "raw_id"})
+            f["domain"] = domain
+            f["item"] = [token_of[(domain, r)] for r in f["raw_id"]]
+            frames.append(f)
+        inter = order_sequences(pd.concat(frames, ignore_index=True))
+        cols = list(layout.INTERACTION_COLUMNS)
+        inter["review"] = inter["review"].fillna("")
+        inter["summary"] = inter["summary"].fillna("")
+        main = inter[inter["domain"] != layout.NEW_DOMAIN]
+        office = inter[inter["domain"] == layout.NEW_DOMAIN]
+        users = np.array(sorted(main["user"].unique()), dtype=object)
+        n_new = int(round(new_user_frac * len(users)))
+        new_users = set(np.random.default_rng([seed, 1]).choice(users, size=n_new, replace=False).tolist())
+        is_new = main["user"].isin(new_users)
+        groups = {
+            "main": Sequences.from_frame(main[~is_new][cols]),
+            "new_user": Sequences.from_frame(main[is_new][cols]),
+            "office": Sequences.from_frame(office[~office["user"].isin(new_users)][cols]),
+        }
+        inter_files = {
+            "train": groups["main"].rows("train"), "valid": groups["main"].rows("valid"),
+            "test": groups["main"].rows("test"), "new_user": groups["new_user"].rows("all"),
+            "new_domain_train": groups["office"].rows("train"), "new_domain_valid": groups["office"].rows("valid"),
+            "new_domain_test": groups["office"].rows("test"),
+        }
+        for split, frame in inter_files.items():
+            write_parquet(layout.interactions_path(stage, split), frame[cols])
+
+        # 4. task instances
+        by_token = items.set_index("item").sort_index()
+        category = by_token["category"].to_numpy(dtype=object)
+        has_image = by_token["image"].notna().to_numpy()
+        domain_names = sorted(by_token["domain"].unique())
+        domain_code = by_token["domain"].map({d: i for i, d in enumerate(domain_names)}).to_numpy()
+        pools = [np.flatnonzero(domain_code == i).astype(np.int64) for i in range(len(domain_names))]
+        plan = {  # task split -> (sequence group, leave-last-out part)
+            "train": ("main", "train"), "valid": ("main", "valid"), "test": ("main", "test"),
+            "new_user": ("new_user", "test"),
+            "new_domain_train": ("office", "train"), "new_domain_valid": ("office", "valid"),
+            "new_domain": ("office", "test"),
+        }
+        builders = {g: TaskBuilder(s, category, has_image, domain_code, pools, seed) for g, s in groups.items()}
+        instance_counts = {}
+        bar = tqdm(total=len(plan) * len(layout.TASKS), desc="task sets", unit="set")
+        for split, (group, part) in plan.items():
+            ev = events(groups[group], part)
+            for task in layout.TASKS:
+                table = builders[group].build(task, split, ev)
+                write_arrow(layout.task_path(stage, task, split), table)
+                instance_counts[f"{task}/{split}"] = table.num_rows
+                bar.update()
+        bar.close()
+
+        # 5. manifest + data card
+        from benchmark.manifest import write_manifest_and_card
+
+        per_domain = {d: domain_stats(inter[inter["domain"] == d]) for d in sorted(kept)}
+        per_domain["all training domains"] = domain_stats(main)
+        write_manifest_and_card(stage, {
+            "benchmark_version": __version__, "source": source, "scale": scale, "seed": seed, "k_core": k,
+            "new_user_fraction": new_user_frac, "image_size": image_size, "decisions": DECISIONS,
+            "domains": per_domain, "reading": stats_raw,
+            "splits": {s: {"users": int(f["user"].nunique()), "interactions": int(len(f))} for s, f in inter_files.items()},
+            "items_without_image": int((~has_image).sum()), "n_items": int(len(items)),
+            "instances": instance_counts, "skipped": report.to_json(), "warnings": warnings,
+        })
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(stage, out)
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage)
+    print(f"prepared {out} in {time.time() - t0:.1f}s")
+    return out
+
+
+WORLD_IMAGE_SIZE = {"tiny": 32, "default": 64, "paper": 32}
+
+
+def prepare_default(out: str | Path = "data/world-default", raw: str | Path | None = None, scale: str = "default",
+                    seed: int = 0, force: bool = False, image_size: int | None = None) -> Path:
+    """The embedded default: generate the Amazon-like world in the 2014 format, then the ordinary path."""
+    from benchmark.world import generate_world
+
+    out = Path(out)
+    raw = Path(raw) if raw else out.parent / "raw" / f"world-{scale}-seed{seed}"
+    if not (raw / "world.json").is_file():
+        generate_world(raw, scale=scale, seed=seed)
+    return prepare("amazon2014", raw, out, seed=seed, image_size=image_size or WORLD_IMAGE_SIZE.get(scale, 64),
+                   force=force, scale=scale)

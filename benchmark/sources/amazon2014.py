@@ -1,0 +1,107 @@
+"""Reader for the 2014 McAuley Amazon release (He & McAuley, WWW 2016; McAuley et al., SIGIR 2015).
+
+reviews_<Domain>_5.json.gz: strict JSON lines (reviewerID, asin, overall, unixReviewTime required).
+meta_<Domain>.json.gz: one Python literal dict per line (single quotes), parsed with
+`ast.literal_eval`, never `eval`.
+"""
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+from benchmark.errors import DataError, SkipReport
+from benchmark.sources import RawDomain
+from benchmark.sources.common import (
+    ReviewBuilder,
+    as_float,
+    as_id,
+    as_int,
+    as_text,
+    candidates,
+    category_path,
+    find_first,
+    items_frame,
+    meta_text,
+    parse_price,
+    read_records,
+    record_field_error,
+    required,
+    wanted_ids,
+)
+
+
+def find_files(raw_dir: Path, domain: str) -> tuple[Path, Path | None]:
+    """`(reviews, meta or None)` for a canonical domain; DataError naming the expected names when the
+    reviews file is missing."""
+    raw_dir = Path(raw_dir)
+    reviews = find_first(raw_dir, [f"reviews_{domain}_5"])
+    if reviews is None:
+        raise DataError(raw_dir, None, f"no 2014 reviews file for {domain}: expected one of {candidates([f'reviews_{domain}_5'])}")
+    return reviews, find_first(raw_dir, [f"meta_{domain}"])
+
+
+def load_domain(raw_dir: Path, domain: str, report: SkipReport) -> RawDomain:
+    reviews_path, meta_path = find_files(raw_dir, domain)
+    reviews = read_reviews(reviews_path, report)
+    items = set(reviews["item"])
+    meta = read_meta(meta_path, report, items) if meta_path is not None else {}
+    return RawDomain(
+        domain=domain,
+        reviews=reviews,
+        items=items_frame(reviews["item"], meta),
+        reviews_file=reviews_path.name,
+        meta_file=meta_path.name if meta_path is not None else "",
+    )
+
+
+def read_reviews(path: Path, report: SkipReport):
+    rows = ReviewBuilder()
+    for line, r in read_records(path, report, json.loads, "malformed json"):
+        try:
+            row = (
+                as_id(required(r, "reviewerID", path, line), "reviewerID", path, line),
+                as_id(required(r, "asin", path, line), "asin", path, line),
+                as_int(required(r, "unixReviewTime", path, line), "unixReviewTime", path, line),
+                as_float(required(r, "overall", path, line), "overall", path, line),
+                as_text(r.get("reviewText"), "reviewText", path, line),
+                as_text(r.get("summary"), "summary", path, line),
+            )
+        except DataError as e:
+            record_field_error(report, e)
+            continue
+        rows.append(row, line)
+    return rows.frame()
+
+
+def _longest(categories) -> list[str]:
+    """The longest category path of a 2014 `categories` list of lists (ties: the first)."""
+    best: list[str] = []
+    for path in categories if isinstance(categories, list) else []:
+        path = category_path(path)
+        if len(path) > len(best):
+            best = path
+    return best
+
+
+def read_meta(path: Path, report: SkipReport, items: set[str] | None = None) -> dict[str, dict]:
+    """raw id -> attributes, first row kept; only `items` when given (other lines are not parsed)."""
+    keep = wanted_ids("asin", items, double_quoted=True, single_quoted=True) if items is not None else None
+    meta: dict[str, dict] = {}
+    for line, r in read_records(path, report, ast.literal_eval, "malformed literal", keep):
+        try:
+            asin = as_id(required(r, "asin", path, line), "asin", path, line)
+        except DataError as e:
+            record_field_error(report, e)
+            continue
+        if asin in meta or (items is not None and asin not in items):
+            continue
+        meta[asin] = {
+            "title": meta_text(r.get("title")),
+            "brand": meta_text(r.get("brand")),
+            "description": meta_text(r.get("description")),
+            "price": parse_price(r.get("price")),
+            "category": _longest(r.get("categories")),
+            "image_url": meta_text(r.get("imUrl")),
+        }
+    return meta

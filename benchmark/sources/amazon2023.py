@@ -1,0 +1,122 @@
+"""Reader for the 2023 Amazon release (McAuley Lab, Hou et al. 2024).
+
+<Name>.jsonl[.gz]: JSON lines with user_id, parent_asin, rating, timestamp (milliseconds), text
+(the review) and title (its headline). meta_<Name>.jsonl[.gz]: parent_asin, title, store, details{},
+price (nullable), categories[], main_category, description[], images[{thumb, large, hi_res}].
+Interactions are keyed on parent_asin, as the release recommends (asin names a variant).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from benchmark.errors import DataError, SkipReport
+from benchmark.sources import RawDomain
+from benchmark.sources.common import (
+    ReviewBuilder,
+    as_float,
+    as_id,
+    as_int,
+    as_text,
+    candidates,
+    category_path,
+    find_first,
+    first_url,
+    items_frame,
+    meta_text,
+    parse_price,
+    read_records,
+    record_field_error,
+    required,
+    wanted_ids,
+)
+
+# canonical (2014) domain -> 2023 file names, tried in order
+NAMES = {
+    "Baby": ("Baby_Products",),
+    "Beauty": ("Beauty_and_Personal_Care", "All_Beauty"),
+    "Clothing_Shoes_and_Jewelry": ("Clothing_Shoes_and_Jewelry",),
+    "Grocery_and_Gourmet_Food": ("Grocery_and_Gourmet_Food",),
+    "Sports_and_Outdoors": ("Sports_and_Outdoors",),
+    "Toys_and_Games": ("Toys_and_Games",),
+    "Office_Products": ("Office_Products",),
+}
+SUFFIXES = (".jsonl.gz", ".jsonl", ".json.gz", ".json")
+
+
+def find_files(raw_dir: Path, domain: str) -> tuple[Path, Path | None]:
+    """`(reviews, meta or None)` for a canonical domain; DataError naming the expected names when no
+    reviews file is present."""
+    raw_dir = Path(raw_dir)
+    names = NAMES.get(domain, (domain,))
+    for name in names:
+        reviews = find_first(raw_dir, [name], SUFFIXES)
+        if reviews is not None:
+            return reviews, find_first(raw_dir, [f"meta_{name}"], SUFFIXES)
+    raise DataError(raw_dir, None, f"no 2023 reviews file for {domain}: expected one of {candidates(names, SUFFIXES)}")
+
+
+def load_domain(raw_dir: Path, domain: str, report: SkipReport) -> RawDomain:
+    reviews_path, meta_path = find_files(raw_dir, domain)
+    reviews = read_reviews(reviews_path, report)
+    items = set(reviews["item"])
+    meta = read_meta(meta_path, report, items) if meta_path is not None else {}
+    return RawDomain(
+        domain=domain,
+        reviews=reviews,
+        items=items_frame(reviews["item"], meta),
+        reviews_file=reviews_path.name,
+        meta_file=meta_path.name if meta_path is not None else "",
+    )
+
+
+def read_reviews(path: Path, report: SkipReport):
+    rows = ReviewBuilder()
+    for line, r in read_records(path, report, json.loads, "malformed json"):
+        try:
+            row = (
+                as_id(required(r, "user_id", path, line), "user_id", path, line),
+                as_id(required(r, "parent_asin", path, line), "parent_asin", path, line),
+                as_int(required(r, "timestamp", path, line), "timestamp", path, line) // 1000,  # ms -> s
+                as_float(required(r, "rating", path, line), "rating", path, line),
+                as_text(r.get("text"), "text", path, line),
+                as_text(r.get("title"), "title", path, line),
+            )
+        except DataError as e:
+            record_field_error(report, e)
+            continue
+        rows.append(row, line)
+    return rows.frame()
+
+
+def _image(images) -> str | None:
+    """The first image's "large" URL (about 500 px, enough for the normalised size), else hi_res."""
+    if isinstance(images, list) and images and isinstance(images[0], dict):
+        return first_url(images[0].get("large"), images[0].get("hi_res"))
+    return None
+
+
+def read_meta(path: Path, report: SkipReport, items: set[str] | None = None) -> dict[str, dict]:
+    """raw id -> attributes, first row kept; only `items` when given (other lines are not parsed)."""
+    keep = wanted_ids("parent_asin", items) if items is not None else None
+    meta: dict[str, dict] = {}
+    for line, r in read_records(path, report, json.loads, "malformed json", keep):
+        try:
+            asin = as_id(required(r, "parent_asin", path, line), "parent_asin", path, line)
+        except DataError as e:
+            record_field_error(report, e)
+            continue
+        if asin in meta or (items is not None and asin not in items):
+            continue
+        details = r.get("details") if isinstance(r.get("details"), dict) else {}
+        # categories is often empty in 2023: fall back to the one-level main_category
+        category = category_path(r.get("categories")) or category_path([r.get("main_category")])
+        meta[asin] = {
+            "title": meta_text(r.get("title")),
+            "brand": meta_text(details.get("Brand")) or meta_text(r.get("store")),
+            "description": meta_text(r.get("description")),
+            "price": parse_price(r.get("price")),
+            "category": category,
+            "image_url": _image(r.get("images")),
+        }
+    return meta

@@ -1,0 +1,286 @@
+"""Validate every submission of a leaderboard against the prepared datasets it claims to use.
+
+Checks, each failure a `Problem` naming the submission and the field or file:
+  files      only known kinds of files, safe names, no symlinks, size limit (`common.scan_folder`);
+  place      submissions/<slug(model.name)>/<run_id>/ agrees with results.json;
+  schema     results.json and model_meta.json: no unknown or missing field, types, ranges, no NaN;
+  dataset    dataset.sha256 is one of the known prepared datasets;
+  coverage   each ok result's predictions cover exactly the split's instances (no missing,
+             duplicate or unknown ids), with well-formed lines and a matching sha256;
+  scores     recomputing the scores from the predictions against the frozen targets gives the
+             submitted scores within `common.TOLERANCE`.
+Results with status "unsupported" or "error" need no predictions.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Iterable
+
+from benchmark.io import sha256_file
+from benchmark.results import TOP_K
+from leaderboard import schema
+from leaderboard.common import (
+    MAX_SUBMISSION_BYTES, META_FILE, PREDICTIONS_DIR, RESULTS_FILE, SUBMISSIONS_DIR, TOLERANCE, Problem,
+    check_relpath, is_safe_name, loads_strict, read_json_file, resolve_inside, scan_folder, slug,
+)
+
+# Fields of one prediction line, by task (every line also has "id").
+LINE_FIELDS: dict[str, tuple[str, ...]] = {
+    "recommendation": ("ranked",), "search": ("ranked",), "selection": ("selected", "scores"),
+    "rating": ("output", "rating"), "explanation": ("text",), "image": ("image",),
+}
+
+
+class DatasetCache:
+    """Opens each prepared dataset once and keeps the instance tables it was asked for."""
+
+    def __init__(self, datasets: dict[str, str | Path]):
+        self.paths = {sha: Path(p) for sha, p in datasets.items()}
+        self._open: dict[str, object] = {}
+        self._instances: dict[tuple[str, str, str], object] = {}
+
+    def get(self, sha: str):
+        if sha not in self._open:
+            from benchmark.dataset import PreparedDataset
+
+            self._open[sha] = PreparedDataset(self.paths[sha])
+        return self._open[sha]
+
+    def instances(self, sha: str, task: str, split: str):
+        key = (sha, task, split)
+        if key not in self._instances:
+            self._instances[key] = self.get(sha).instances(task, split)
+        return self._instances[key]
+
+
+def submission_dirs(leaderboard_dir: Path) -> tuple[list[Path], list[Problem]]:
+    """The submission folders (sorted) and problems with the submissions/ tree itself."""
+    root = Path(leaderboard_dir) / SUBMISSIONS_DIR
+    dirs: list[Path] = []
+    problems: list[Problem] = []
+    if not root.is_dir():
+        return dirs, problems
+    for model_dir in sorted(root.iterdir()):
+        if model_dir.is_symlink() or not model_dir.is_dir() or not is_safe_name(model_dir.name):
+            if model_dir.name not in (".gitkeep", "README.md"):
+                problems.append(Problem(model_dir.name, "(folder)", "submissions/ holds only <model>/<run-id>/ folders"))
+            continue
+        for run_dir in sorted(model_dir.iterdir()):
+            sub = f"{model_dir.name}/{run_dir.name}"
+            if run_dir.is_symlink() or not run_dir.is_dir() or not is_safe_name(run_dir.name):
+                problems.append(Problem(sub, "(folder)", "not a plain submission folder (symlink, file or unsafe name)"))
+                continue
+            dirs.append(run_dir)
+    return dirs, problems
+
+
+def check_line(task: str, row, where: str, sub: str, folder: Path, split: str) -> list[Problem]:
+    """Shape of one prediction line."""
+    if not isinstance(row, dict):
+        return [Problem(sub, where, "must be a JSON object")]
+    fields = {"id", *LINE_FIELDS[task]}
+    problems = [Problem(sub, f"{where}.{k}", "unknown field") for k in sorted(set(row) - fields)]
+    problems += [Problem(sub, f"{where}.{k}", "missing field") for k in sorted(fields - set(row))]
+    if problems:
+        return problems
+    if not isinstance(row["id"], str):
+        problems.append(Problem(sub, f"{where}.id", "must be a string"))
+
+    def ints(v) -> bool:
+        return isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+
+    if task in ("recommendation", "search"):
+        r = row["ranked"]
+        if not ints(r) or len(r) > TOP_K or len(set(r)) != len(r):
+            problems.append(Problem(sub, f"{where}.ranked", f"must be at most {TOP_K} distinct item tokens (integers)"))
+    elif task == "selection":
+        if not ints(row["selected"]):
+            problems.append(Problem(sub, f"{where}.selected", "must be a list of item tokens"))
+        if not isinstance(row["scores"], list) or any(schema.is_number(x) for x in row["scores"]):
+            problems.append(Problem(sub, f"{where}.scores", "must be a list of finite numbers"))
+    elif task == "rating":
+        if not isinstance(row["output"], str):
+            problems.append(Problem(sub, f"{where}.output", "must be a string"))
+        r = row["rating"]
+        if r is not None and (why := schema.is_number(r) or (None if 1 <= r <= 5 else "must be in [1, 5]")):
+            problems.append(Problem(sub, f"{where}.rating", why + " (or null when unparseable)"))
+    elif task == "explanation":
+        if not isinstance(row["text"], str):
+            problems.append(Problem(sub, f"{where}.text", "must be a string"))
+    elif task == "image":
+        rel = row["image"]
+        why = check_relpath(rel)
+        if not why and not rel.startswith(f"images/{task}__{split}/"):
+            why = f"must be under images/{task}__{split}/"
+        if not why:
+            p = resolve_inside(folder, rel)
+            if p is None or not p.is_file():
+                why = f"image file {rel!r} is not in the submission"
+        if why:
+            problems.append(Problem(sub, f"{where}.image", why))
+    return problems
+
+
+def read_predictions(path: Path, task: str, split: str, sub: str, folder: Path) -> tuple[list[dict], list[Problem]]:
+    """Parse a predictions JSONL file line by line; problems name FILE:LINE."""
+    rel = path.relative_to(folder).as_posix()
+    rows: list[dict] = []
+    problems: list[Problem] = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            where = f"{rel}:{lineno}"
+            if not line.strip():
+                problems.append(Problem(sub, where, "empty line"))
+                continue
+            try:
+                row = loads_strict(line)
+            except ValueError as e:
+                problems.append(Problem(sub, where, f"not valid JSON: {e}"))
+                continue
+            bad = check_line(task, row, where, sub, folder, split)
+            problems += bad
+            if not bad:
+                rows.append(row)
+    return rows, problems
+
+
+def check_coverage(ids: Iterable[str], expected: Iterable[str], sub: str, field: str) -> list[Problem]:
+    """Predictions must cover exactly the instances: no missing, duplicate or unknown ids."""
+    ids, expected_set = list(ids), set(expected)
+    seen: set[str] = set()
+    dup = sorted({i for i in ids if i in seen or seen.add(i)})
+    unknown = sorted(set(ids) - expected_set)
+    missing = sorted(expected_set - set(ids))
+    problems = []
+    for what, bad in (("duplicate", dup), ("unknown", unknown), ("missing", missing)):
+        if bad:
+            shown = ", ".join(bad[:5]) + (f", ... ({len(bad)} in all)" if len(bad) > 5 else "")
+            problems.append(Problem(sub, field, f"{what} instance ids: {shown}"))
+    return problems
+
+
+def recompute(task: str, instances, rows: list[dict], dataset, folder: Path):
+    """Scores recomputed from the predictions (no bootstrap: only point values are compared)."""
+    from benchmark.scoring import score_predictions
+
+    return score_predictions(task, instances, rows, dataset, n_boot=0, seed=0)
+
+
+def compare_scores(submitted: dict, recomputed: dict, sub: str, where: str) -> list[Problem]:
+    problems = []
+    for m in sorted(set(submitted) | set(recomputed)):
+        f = f"{where}.scores.{m}"
+        if m not in recomputed:
+            problems.append(Problem(sub, f, "submitted, but the scorer does not compute it"))
+        elif m not in submitted:
+            problems.append(Problem(sub, f, f"missing (recomputed {recomputed[m]!r})"))
+        elif not (abs(float(submitted[m]) - float(recomputed[m])) <= TOLERANCE):
+            problems.append(Problem(sub, f, f"submitted {submitted[m]!r} but the predictions give {recomputed[m]!r}"))
+    return problems
+
+
+def check_entry_data(e: dict, i: int, doc: dict, sub: str, folder: Path, cache: DatasetCache) -> list[Problem]:
+    """Coverage, line shapes, sha256 and recomputed scores of one ok result."""
+    where = f"results[{i}]"
+    rel = e["predictions"]
+    path = resolve_inside(folder, rel)
+    if path is None or not path.is_file():
+        return [Problem(sub, f"{where}.predictions", f"{rel!r} is not a file in the submission")]
+    if sha256_file(path) != e["predictions_sha256"]:
+        return [Problem(sub, f"{where}.predictions_sha256", f"does not match the sha256 of {rel}")]
+    rows, problems = read_predictions(path, e["task"], e["split"], sub, folder)
+    if problems:
+        return problems
+    sha = doc["dataset"]["sha256"]
+    instances = cache.instances(sha, e["task"], e["split"])
+    problems = check_coverage([r["id"] for r in rows], instances["id"].tolist(), sub, rel)
+    if len(instances) != e["n"]:
+        problems.append(Problem(sub, f"{where}.n", f"{e['n']} but the split has {len(instances)} instances"))
+    if problems:
+        return problems
+    if e["task"] == "image":  # the scorer reads images by path: hand it the submission's copies
+        rows = [{**r, "image": str(folder / r["image"])} for r in rows]
+    try:
+        got = recompute(e["task"], instances, rows, cache.get(sha), folder)
+    except Exception as ex:  # noqa: BLE001 - any scorer failure is a problem of this submission
+        return [Problem(sub, f"{where}.scores", f"recomputing failed: {type(ex).__name__}: {ex}")]
+    return compare_scores(e["scores"], dict(got.scores), sub, where)
+
+
+def validate_submission(folder: Path, cache: DatasetCache, max_bytes: int = MAX_SUBMISSION_BYTES,
+                        sub: str | None = None) -> list[Problem]:
+    """All problems of one submission folder."""
+    folder = Path(folder)
+    sub = sub or f"{folder.parent.name}/{folder.name}"
+    files, problems = scan_folder(folder, sub, max_bytes=max_bytes, strict=True)
+    if any(p.field == "(size)" for p in problems):
+        return problems  # do not read oversized input
+    doc, bad = read_json_file(folder / RESULTS_FILE, sub, RESULTS_FILE)
+    problems += bad
+    if doc is None:
+        return problems
+    schema_problems = schema.check_results(doc, sub)
+    meta, bad = read_json_file(folder / META_FILE, sub, META_FILE)
+    problems += schema_problems + bad
+    if meta is not None:
+        problems += schema.check_meta(meta, doc, sub)
+    if schema_problems:
+        return problems
+    if doc["run_id"] != folder.name or not is_safe_name(doc["run_id"]):
+        problems.append(Problem(sub, "run_id", f"{doc['run_id']!r} must be a safe name equal to the folder name {folder.name!r}"))
+    if slug(doc["model"]["name"]) != folder.parent.name:
+        problems.append(Problem(sub, "model.name", f"folder must be submissions/{slug(doc['model']['name'])}/, not {folder.parent.name}/"))
+    referenced = {e["predictions"] for e in doc["results"] if e["predictions"]}
+    for rel in files:
+        if rel.startswith(PREDICTIONS_DIR + "/") and rel not in referenced:
+            problems.append(Problem(sub, rel, "predictions file not referenced by results.json"))
+    sha = doc["dataset"]["sha256"]
+    if sha not in cache.paths:
+        problems.append(Problem(sub, "dataset.sha256", f"{sha!r} is not a known prepared dataset"))
+        return problems
+    for i, e in enumerate(doc["results"]):
+        if e["status"] == "ok":
+            problems += check_entry_data(e, i, doc, sub, folder, cache)
+    return problems
+
+
+def validate(leaderboard_dir: str | Path, datasets: dict[str, str | Path],
+             max_bytes: int = MAX_SUBMISSION_BYTES) -> list[Problem]:
+    """Problems of every submission under `leaderboard_dir/submissions/` (empty list: all valid).
+
+    `datasets` maps a prepared dataset's sha256 to its folder.
+    """
+    cache = DatasetCache(datasets)
+    problems: list[Problem] = []
+    for sha in sorted(cache.paths):
+        try:
+            actual = cache.get(sha).sha256
+        except (OSError, ValueError, KeyError) as e:
+            problems.append(Problem("(datasets)", sha, f"cannot open {cache.paths[sha]}: {e}"))
+            continue
+        if actual != sha:
+            problems.append(Problem("(datasets)", sha, f"{cache.paths[sha]} has sha256 {actual}"))
+    dirs, tree_problems = submission_dirs(Path(leaderboard_dir))
+    problems += tree_problems
+    for folder in dirs:
+        problems += validate_submission(folder, cache, max_bytes=max_bytes)
+    return problems
+
+
+def datasets_from_paths(paths: Iterable[str | Path]) -> dict[str, Path]:
+    """{sha256: path} for prepared dataset folders."""
+    from benchmark.dataset import PreparedDataset
+
+    return {PreparedDataset(p).sha256: Path(p) for p in paths}
+
+
+def validate_cli(leaderboard_dir: str | Path, dataset_paths: Iterable[str | Path], out=None) -> int:
+    """Print every problem, one a line; return the exit code (0 all valid, 1 any problem)."""
+    out = out or sys.stderr
+    problems = validate(leaderboard_dir, datasets_from_paths(dataset_paths))
+    for p in problems:
+        print(p, file=out)
+    n = len(submission_dirs(Path(leaderboard_dir))[0])
+    print(f"{n} submission(s), {len(problems)} problem(s)", file=out)
+    return 1 if problems else 0

@@ -1,0 +1,1 @@
+"""Models evaluated by unimp-bench (UniMP in `models.unimp`)."""

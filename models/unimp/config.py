@@ -1,0 +1,97 @@
+"""UniMP configuration: one dataclass, a comment per field; presets are JSON files of overrides."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PRESETS_DIR = Path(__file__).parent / "presets"
+FUSIONS = ("fine", "early", "late", "none")
+STRATEGIES = ("multitask", "continual", "multitask+full", "multitask+last")
+TEXT_TASKS = ("recommendation", "search", "selection", "rating", "explanation")
+
+
+@dataclass
+class UniMPConfig:
+    # ---- language model -------------------------------------------------------------------------
+    lm: str = "gpt_neox"            # "gpt_neox" | "llama" (random init from lm_args) | "pretrained"
+    lm_path: str | None = None      # local folder (or GGUF folder) of a pretrained causal LM
+    lm_gguf_file: str | None = None  # GGUF file name inside lm_path (SmolLM2 preset)
+    lm_args: dict = field(default_factory=dict)  # HF config kwargs for a from-scratch LM
+    layer_path: str = "gpt_neox.layers"  # explicit path of the decoder-layer ModuleList
+    tokenizer: str = "bpe"          # "bpe" (trained here on the training text) | "pretrained"
+    bpe_vocab_size: int = 4096      # size of the trained byte-level BPE (without added tokens)
+    # ---- vision ---------------------------------------------------------------------------------
+    vision_model: str | None = None  # open_clip model name (e.g. "ViT-L-14"); None = vision_args
+    vision_args: dict = field(default_factory=dict)  # open_clip CLIPVisionCfg kwargs (tiny encoder)
+    vision_checkpoint: str | None = None  # local open_clip checkpoint (pretrained=<path>)
+    image_size: int = 32            # pixels (square) fed to the encoder
+    freeze_vision: bool = False     # frozen -> features computed once per catalogue image, cached
+    # ---- perceiver resampler + cross-attention ----------------------------------------------------
+    n_visual_tokens: int = 4        # visual tokens per image (perceiver latents)
+    perceiver_depth: int = 1        # perceiver layers
+    perceiver_heads: int = 4
+    perceiver_dim_head: int = 32
+    cross_attn_every: int = 2       # a gated cross-attention block before every n-th decoder layer
+    cross_attn_heads: int = 4
+    cross_attn_dim_head: int = 32
+    ff_mult: int = 2                # feed-forward width multiple inside the gated block
+    # ---- ablations ------------------------------------------------------------------------------
+    fusion: str = "fine"            # "fine" | "early" | "late" | "none" (without vision)
+    exclusive_mask: bool = True     # paper eq. 3; False = every token sees all preceding images
+    context_reconstruction: bool = True  # paper eq. 7: supervise history items' attribute tokens
+    context_weight: float = 1.0     # weight of the reconstruction tokens in the loss
+    focal_gamma: float = 2.0        # paper eq. 8; 0 = plain cross-entropy
+    strategy: str = "multitask"     # "multitask" | "continual" | "multitask+full" | "multitask+last"
+    freeze_lm: bool = False         # paper: True with a pretrained LM (embeddings + head still train)
+    # ---- prompts --------------------------------------------------------------------------------
+    history: int = 5                # items of history in a prompt (layout.EVAL_HISTORY)
+    max_item_tokens: int = 32       # attribute-text tokens kept per item
+    max_query_tokens: int = 24
+    max_target_tokens: int = 40     # explanation target / generation length
+    # ---- training -------------------------------------------------------------------------------
+    lr: float = 1e-3                # AdamW learning rate (paper: 2e-4)
+    weight_decay: float = 0.01
+    warmup: float = 0.01            # warm-up fraction of the steps (paper: 1%)
+    epochs: float = 1.0             # passes over the (capped) training instances (paper: 10)
+    batch_size: int = 16
+    max_train_per_task: int | None = None  # cap on training instances per task (None = all)
+    max_steps: int | None = None    # hard cap on optimizer steps
+    time_budget_s: float | None = None  # stop training after this many seconds
+    task_weights: dict = field(default_factory=lambda: {"recommendation": 2.0})  # loss weight per task
+    select_on: str = "hr@5"         # "hr@5" (valid recommendation) | "loss" (valid loss)
+    n_valid: int = 256              # validation instances used for model selection
+    eval_every: int | None = None   # steps between validations (None = once per epoch)
+    new_domain_steps: int = 200     # fine-tuning budget (optimizer steps) in the new_domain regime
+    eval_batch_size: int = 32
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def validate(self) -> "UniMPConfig":
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
+        if self.cross_attn_every < 1:
+            raise ValueError("cross_attn_every must be >= 1")
+        return self
+
+
+def load_config(preset: str = "tiny", **overrides: Any) -> UniMPConfig:
+    """A preset (presets/<name>.json, or a path to a JSON file) with `overrides` applied on top."""
+    path = Path(preset) if str(preset).endswith(".json") else PRESETS_DIR / f"{preset}.json"
+    if not path.is_file():
+        known = sorted(p.stem for p in PRESETS_DIR.glob("*.json"))
+        raise FileNotFoundError(f"{path}: no such UniMP preset; known presets: {known}")
+    values = json.loads(path.read_text())
+    values.pop("_comment", None)
+    values.update(overrides)
+    names = {f.name for f in dataclasses.fields(UniMPConfig)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"unknown UniMP config keys {unknown}")
+    return UniMPConfig(**values).validate()

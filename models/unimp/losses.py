@@ -1,0 +1,31 @@
+"""Losses: token-level focal re-weighting (paper eq. 8) over the supervised tokens, which include the
+history items' attribute tokens when context reconstruction (eq. 7) is on (see prompts.Encoded.weights)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def focal_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None,
+               gamma: float = 2.0) -> torch.Tensor:
+    """Weighted mean over tokens of -(1 - p_y)^gamma * log p_y. gamma = 0 is cross-entropy.
+
+    logits: (N, V), labels: (N,), weights: (N,) non-negative (default 1)."""
+    logp = F.log_softmax(logits.float(), dim=-1).gather(-1, labels.unsqueeze(-1)).squeeze(-1)  # (N,)
+    loss = -logp
+    if gamma:
+        loss = loss * (1.0 - logp.exp()).clamp(min=0).pow(gamma)
+    if weights is None:
+        return loss.mean()
+    return (loss * weights).sum() / weights.sum().clamp(min=1e-8)
+
+
+def sequence_loss(model, batch: dict, gamma: float) -> torch.Tensor:
+    """Focal loss of a collated batch (see train.collate): logits only at the supervised positions."""
+    media = model.encode_images(batch["images"])
+    h, _ = model.hidden(batch["input_ids"], batch["attention_mask"], media)              # (B, T, D)
+    w = batch["weights"][:, 1:] * batch["sample_weight"].unsqueeze(1)                  # (B, T-1)
+    sel = w > 0
+    logits = model.head(h[:, :-1][sel])                                                # (N, V)
+    labels = batch["input_ids"][:, 1:][sel]                                            # (N,)
+    return focal_loss(logits, labels, w[sel], gamma)

@@ -1,0 +1,182 @@
+"""The UniMP module: open_clip vision tower -> perceiver resampler -> a Hugging Face causal LM whose
+every n-th decoder layer is preceded by a gated, exclusively masked cross-attention block.
+
+Fusion ablations (config.fusion): "fine" (the paper), "early" (projected visual tokens prepended to the
+input embeddings), "late" (pooled visual tokens added, gated, to the final hidden state), "none".
+The model computes hidden states; logits are taken only where needed (`head`), so ranking the whole
+catalogue is one matrix product at the answer position.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import UniMPConfig
+from .cross_attention import GatedCrossAttentionBlock, image_mask
+from .lm_wrapper import wrap_decoder_layers
+from .perceiver import PerceiverResampler
+from .vision import VisionEncoder
+from .vocab import Vocab
+
+
+def build_lm(cfg: UniMPConfig, vocab_size: int) -> nn.Module:
+    """The causal LM: from scratch (GPT-NeoX / Llama) or pretrained from a local path, resized."""
+    from transformers import AutoModelForCausalLM, GPTNeoXConfig, GPTNeoXForCausalLM, LlamaConfig, LlamaForCausalLM
+
+    if cfg.lm == "gpt_neox":
+        return GPTNeoXForCausalLM(GPTNeoXConfig(vocab_size=vocab_size, **cfg.lm_args))
+    if cfg.lm == "llama":
+        return LlamaForCausalLM(LlamaConfig(vocab_size=vocab_size, **cfg.lm_args))
+    if cfg.lm == "pretrained":
+        if not cfg.lm_path:
+            raise ValueError("lm='pretrained' needs lm_path (a local folder)")
+        kw = {"gguf_file": cfg.lm_gguf_file} if cfg.lm_gguf_file else {}
+        lm = AutoModelForCausalLM.from_pretrained(cfg.lm_path, dtype=torch.float32, **kw)
+        lm.resize_token_embeddings(vocab_size)
+        return lm
+    raise ValueError(f"unknown lm {cfg.lm!r}")
+
+
+class UniMP(nn.Module):
+    def __init__(self, cfg: UniMPConfig, lm: nn.Module, vocab: Vocab, vision: VisionEncoder | None = None):
+        super().__init__()
+        self.cfg = cfg
+        self.lm = lm
+        self.img_id, self.eoc_id = vocab["[IMG]"], vocab["[EOC]"]
+        self.item_offset, self.n_items = vocab.item_offset, vocab.n_items
+        d = lm.config.hidden_size
+        self.uses_vision = cfg.fusion != "none"
+        self.state = None
+        if self.uses_vision:
+            if vision is None:
+                raise ValueError(f"fusion={cfg.fusion!r} needs a vision encoder")
+            self.vision = vision
+            self.resampler = PerceiverResampler(vision.dim, cfg.n_visual_tokens, cfg.perceiver_depth,
+                                                cfg.perceiver_heads, cfg.perceiver_dim_head, cfg.ff_mult)
+            dv = vision.dim
+            if cfg.fusion == "fine":
+                self.state, self.wrapped_layers = wrap_decoder_layers(
+                    lm, cfg.layer_path, cfg.cross_attn_every,
+                    lambda: GatedCrossAttentionBlock(d, dv, cfg.cross_attn_heads, cfg.cross_attn_dim_head, cfg.ff_mult))
+            elif cfg.fusion == "early":
+                self.early_proj = nn.Linear(dv, d)
+            elif cfg.fusion == "late":
+                self.late_proj = nn.Linear(dv, d)
+                self.late_gate = nn.Parameter(torch.zeros(()))
+        # the catalogue's images (not part of the state dict): pixels or frozen features + presence
+        self._pixels: torch.Tensor | None = None     # (n_items, 3, S, S) uint8
+        self._features: torch.Tensor | None = None   # (n_items, P, Dv) float16, frozen encoder
+        self._has_image: torch.Tensor | None = None  # (n_items,) bool
+
+    # ---- images ---------------------------------------------------------------------------------------
+    def set_image_bank(self, has_image: torch.Tensor, pixels: torch.Tensor | None = None,
+                       features: torch.Tensor | None = None) -> None:
+        self._has_image, self._pixels, self._features = has_image, pixels, features
+
+    def encode_images(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """images: (B, M) item tokens, -1 = padding -> visual tokens (B, M, L, Dv), present (B, M)."""
+        if not self.uses_vision or images.shape[1] == 0 or self._has_image is None:
+            return None
+        B, M = images.shape
+        valid = images >= 0
+        present = valid & self._has_image.to(images.device)[images.clamp(min=0)]
+        uniq, inverse = torch.unique(images[present], return_inverse=True)
+        dv = self.vision.dim
+        media = torch.zeros(B, M, self.cfg.n_visual_tokens, dv, device=images.device)
+        if len(uniq):
+            if self._features is not None:
+                feats = self._features[uniq.cpu()].to(images.device).float()          # (U, P, Dv)
+            else:
+                feats = self.vision(self._pixels[uniq.cpu()].to(images.device))     # (U, P, Dv)
+            media[present] = self.resampler(feats)[inverse]                         # (U, L, Dv)
+        return media, present
+
+    # ---- forward -----------------------------------------------------------------------------------------
+    def hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+               media: tuple[torch.Tensor, torch.Tensor] | None = None, past_key_values=None,
+               use_cache: bool = False, full_ids: torch.Tensor | None = None):
+        """Final hidden states (B, T, D) of `input_ids` (B, T) and the cache.
+
+        attention_mask: (B, T_past + T), 1 = real token; full_ids: (B, T_past + T) all ids so far
+        (needed for the image mask when decoding with a cache; default = input_ids)."""
+        full_ids = input_ids if full_ids is None else full_ids
+        T = input_ids.shape[1]
+        embeds = self.lm.get_input_embeddings()(input_ids)                               # (B, T, D)
+        attn = attention_mask
+        n_prefix = 0
+        if media is not None and self.cfg.fusion == "early":
+            vis, present = media
+            B, M, L, _ = vis.shape
+            attn = torch.cat([present.repeat_interleave(L, dim=1).to(attention_mask.dtype), attention_mask], 1)
+            if past_key_values is None or past_key_values.get_seq_length() == 0:
+                embeds = torch.cat([self.early_proj(vis).reshape(B, M * L, -1), embeds], dim=1)
+                n_prefix = M * L
+        positions = (attn.long().cumsum(-1) - 1).clamp(min=0)[:, -embeds.shape[1]:]         # (B, T')
+        if self.state is not None and media is not None:
+            vis, present = media
+            self.state.media = vis
+            self.state.mask = image_mask(full_ids, self.img_id, self.eoc_id, present,
+                                         self.cfg.exclusive_mask)[:, -T:]                 # (B, T, M)
+        try:
+            out = self.lm.base_model(inputs_embeds=embeds, attention_mask=attn, position_ids=positions,
+                                     past_key_values=past_key_values, use_cache=use_cache)
+        finally:
+            if self.state is not None:
+                self.state.clear()
+        h = out.last_hidden_state[:, n_prefix:]                                            # (B, T, D)
+        if media is not None and self.cfg.fusion == "late":
+            vis, present = media
+            w = present.to(vis.dtype).unsqueeze(-1)                                        # (B, M, 1)
+            pooled = (vis.mean(2) * w).sum(1) / w.sum(1).clamp(min=1)                      # (B, Dv)
+            h = h + self.late_gate.tanh() * self.late_proj(pooled).unsqueeze(1)
+        return h, out.past_key_values
+
+    def head(self, h: torch.Tensor) -> torch.Tensor:
+        """Logits over the whole vocabulary: (..., D) -> (..., V)."""
+        return self.lm.get_output_embeddings()(h)
+
+    def item_logits(self, h: torch.Tensor) -> torch.Tensor:
+        """Logits restricted to the item tokens: (B, D) -> (B, n_items)."""
+        head = self.lm.get_output_embeddings()
+        w = head.weight[self.item_offset:self.item_offset + self.n_items]                  # (N, D)
+        out = h @ w.T
+        return out + head.bias[self.item_offset:self.item_offset + self.n_items] if head.bias is not None else out
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        """Full-vocabulary logits (B, T, V) (used by tests; training uses `hidden` + `head`)."""
+        h, _ = self.hidden(input_ids, attention_mask, self.encode_images(images))
+        return self.head(h)
+
+    # ---- what trains -------------------------------------------------------------------------------------
+    def set_trainable(self, policy: str = "all") -> None:
+        """"all"; "paper" (LM body frozen, its input/output embeddings + cross-attention + resampler
+        train; vision frozen if cfg.freeze_vision); "last" (last decoder layer + head only)."""
+        for p in self.parameters():
+            p.requires_grad_(policy == "all")
+        if policy == "all":
+            if self.uses_vision and self.cfg.freeze_vision:
+                self.vision.requires_grad_(False)
+            return
+        if policy == "paper":
+            for name, p in self.named_parameters():
+                if not name.startswith(("lm.", "vision.")) or ".xattn." in name:
+                    p.requires_grad_(True)
+            self.lm.get_input_embeddings().requires_grad_(True)
+            self.lm.get_output_embeddings().requires_grad_(True)
+            if self.uses_vision and not self.cfg.freeze_vision:
+                self.vision.requires_grad_(True)
+        elif policy == "last":
+            from .lm_wrapper import get_layers
+
+            get_layers(self.lm, self.cfg.layer_path)[-1].requires_grad_(True)
+            self.lm.get_output_embeddings().requires_grad_(True)
+        else:
+            raise ValueError(f"unknown trainable policy {policy!r}")
+
+
+def build_model(cfg: UniMPConfig, vocab: Vocab) -> UniMP:
+    """Deterministic given cfg.seed."""
+    torch.manual_seed(cfg.seed)
+    lm = build_lm(cfg, len(vocab))
+    vision = VisionEncoder(cfg) if cfg.fusion != "none" else None
+    return UniMP(cfg, lm, vocab, vision)

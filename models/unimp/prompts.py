@@ -1,0 +1,149 @@
+"""Task instance -> interleaved prompt: token ids, the ordered images, the answer position and the
+per-token loss weights.
+
+Prompt: `[CLS] <item> ... <item> <instruction, its [Query]/[Candidates]/[Item] filled in> [ANS] <target> [EOS]`
+where each item is `[IMG] <attribute text> <item_n> [EOC]` (the flattened attribute dictionary of
+items.text with the item's own token before [EOC]) and each selection candidate is preceded by its
+selection token <sel_j>. Images are listed in [IMG] order; an item without an image keeps its [IMG]
+and its image slot is masked out by the model. Targets: recommendation/search `<item_n>`, selection the
+positives' <sel_j> in candidate order, rating `<rate_r>`, explanation the text; all end with [EOS].
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from benchmark.tasks import TASK_SPECS
+
+from .vocab import Vocab
+
+PLACEHOLDERS = {"search": "[Query]", "selection": "[Candidates]", "rating": "[Item]", "explanation": "[Item]"}
+
+
+@dataclass
+class Encoded:
+    """One prompt (+ target), ready to batch."""
+
+    task: str
+    input_ids: list[int]             # prompt, [ANS], target (empty at inference)
+    weights: list[float]             # weights[t] > 0: token t is supervised (predicted from t - 1)
+    images: list[int]                # item tokens whose images fill the [IMG] slots, in order
+    answer_pos: int                  # index of [ANS]: its logits predict the first target token
+    target: list[int] = field(default_factory=list)
+
+
+def _is_null(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def _inner_text(text: str) -> str:
+    """items.text without its leading [IMG] and trailing [EOC]."""
+    text = str(text or "").strip()
+    if text.startswith("[IMG]"):
+        text = text[len("[IMG]"):]
+    if text.endswith("[EOC]"):
+        text = text[: -len("[EOC]")]
+    return text.strip()
+
+
+class PromptBuilder:
+    """Builds `Encoded` prompts for all text/rank tasks; item blocks and instructions are cached."""
+
+    def __init__(self, vocab: Vocab, items: pd.DataFrame, history: int = 5, max_item_tokens: int = 32,
+                 max_query_tokens: int = 24, max_target_tokens: int = 40, context_weight: float = 1.0):
+        self.vocab, self.history = vocab, history
+        self.max_item, self.max_query, self.max_target = max_item_tokens, max_query_tokens, max_target_tokens
+        self.context_weight = context_weight
+        texts = items["text"].tolist() if "text" in items else [""] * len(items)
+        self._texts = dict(zip(items["item"].astype(int).tolist(), texts))
+        self._blocks: dict[int, list[int]] = {}
+        self._text_cache: dict[str, list[int]] = {}
+
+    # ---- pieces -------------------------------------------------------------------------------------
+    def text(self, s: str, limit: int | None = None) -> list[int]:
+        ids = self._text_cache.get(s)
+        if ids is None:
+            ids = self.vocab.encode(s) if s.strip() else []
+            if len(self._text_cache) < 200_000:
+                self._text_cache[s] = ids
+        return ids[:limit] if limit else ids
+
+    def item_block(self, item: int) -> list[int]:
+        """[IMG] attribute-text item-token [EOC]."""
+        block = self._blocks.get(item)
+        if block is None:
+            v = self.vocab
+            attrs = self.text(_inner_text(self._texts.get(item, "")), self.max_item)
+            block = [v["[IMG]"]] + attrs + [v.item(item), v["[EOC]"]]
+            self._blocks[item] = block
+        return block
+
+    # ---- a whole prompt -------------------------------------------------------------------------------
+    def build(self, task: str, row, with_target: bool = True, context: bool = True) -> Encoded:
+        """`row`: an instance (mapping with the layout's INSTANCE_COLUMNS). `context`: supervise the
+        history items' attribute text and item token (context reconstruction, eq. 7)."""
+        v = self.vocab
+        ids, weights, images = [v["[CLS]"]], [0.0], []
+        history = [int(h) for h in list(row["history"])[-self.history:]]
+        for h in history:
+            block = self.item_block(h)
+            ids += block
+            cw = self.context_weight if context else 0.0
+            weights += [0.0] + [cw] * (len(block) - 2) + [0.0]  # attributes and the item token
+            images.append(h)
+        instruction = row.get("instruction")
+        instruction = TASK_SPECS[task].instruction if _is_null(instruction) or not instruction else str(instruction)
+        filler, filler_images = self._filler(task, row)
+        ph = PLACEHOLDERS.get(task)
+        if ph and ph in instruction:
+            before, after = instruction.split(ph, 1)
+            body = self.text(before) + filler + self.text(after)
+        else:
+            body = filler + self.text(instruction)
+        ids += body
+        weights += [0.0] * len(body)
+        images += filler_images
+        answer_pos = len(ids)
+        ids.append(v["[ANS]"])
+        weights.append(0.0)
+        target = self.target(task, row) if with_target else []
+        ids += target
+        weights += [1.0] * len(target)
+        return Encoded(task, ids, weights, images, answer_pos, target)
+
+    def _filler(self, task: str, row) -> tuple[list[int], list[int]]:
+        if task == "search":
+            q = row.get("query")
+            return (self.text(str(q), self.max_query) if not _is_null(q) else []), []
+        if task == "selection":
+            ids, images = [], []
+            for j, c in enumerate(list(row["candidates"])):
+                ids += [self.vocab.select(j)] + self.item_block(int(c))
+                images.append(int(c))
+            return ids, images
+        if task in ("rating", "explanation"):
+            item = int(row["item"])
+            return self.item_block(item), [item]
+        return [], []
+
+    def target(self, task: str, row) -> list[int]:
+        v = self.vocab
+        if task in ("recommendation", "search"):
+            return [v.item(int(row["target_item"])), v["[EOS]"]]
+        if task == "selection":
+            positives = {int(t) for t in list(row["target_items"])}
+            sel = [v.select(j) for j, c in enumerate(list(row["candidates"])) if int(c) in positives]
+            return sel + [v["[EOS]"]]
+        if task == "rating":
+            r = int(np.clip(round(float(row["target_rating"])), 1, 5))
+            return [v.rating(r), v["[EOS]"]]
+        if task == "explanation":
+            return self.text(str(row["target_text"] or ""), self.max_target) + [v["[EOS]"]]
+        raise ValueError(f"no text target for task {task!r}")
+
+    def render(self, enc: Encoded) -> str:
+        """Human-readable prompt (added tokens by name), for tests and debugging."""
+        return self.vocab.decode(enc.input_ids)
