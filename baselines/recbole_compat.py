@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -37,7 +38,11 @@ def recbole_process_state(workdir: Path, log_file: Path | None = None) -> Iterat
     sys.argv = [old_argv[0] if old_argv else "unimp-bench"]
     os.chdir(workdir)
     try:
-        yield
+        with warnings.catch_warnings():
+            # recbole 1.2.1 under pandas 2.3 / torch 2.13: deprecation notices only (chained
+            # `fillna(inplace=True)` still acts in place on pandas 2.x; amp.GradScaler unused on CPU)
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            yield
     finally:
         os.chdir(old_cwd)
         sys.argv = old_argv
@@ -75,3 +80,4 @@ def refuse_pickled_caches(checkpoint_dir: Path, dataset: str, model: str) -> Non
     """
     for path in Path(checkpoint_dir).glob(f"{dataset}-*.pth"):
         raise RuntimeError(f"{path}: unexpected pickled recbole cache; remove it (it would be unpickled)")
+

@@ -56,6 +56,7 @@ class Export:
     kind: str
     users: dict[str, str]   # our user id -> exported token
     rows: dict[str, int]    # part -> rows written
+    max_hist: int = 0       # longest history written (kind "seq")
 
 
 def _sequences(data, regime: str) -> pd.DataFrame:
@@ -90,6 +91,7 @@ def export_regime(data, regime: str, root: Path, kind: str, max_len: int = 50) -
     df["user_id"] = df["user"].map(users)
 
     counts: dict[str, int] = {}
+    max_hist = 0
     if kind == "pair":
         for p, part in enumerate(PARTS):
             rows = df.loc[df["part"] == p, ["user_id", "item"]]
@@ -102,6 +104,7 @@ def export_regime(data, regime: str, root: Path, kind: str, max_len: int = 50) -
         for start, end in zip(np.r_[0, bounds], np.r_[bounds, len(df)]):
             for i in range(start + 1, end):  # the user's first interaction has no history
                 hist = items[max(start, i - max_len):i]
+                max_hist = max(max_hist, len(hist))
                 out[int(parts[i])].append((uids[i], " ".join(map(str, hist)), int(items[i])))
         header = ["user_id:token", "item_id_list:token_seq", "item_id:token"]
         for p, part in enumerate(PARTS):
@@ -113,7 +116,7 @@ def export_regime(data, regime: str, root: Path, kind: str, max_len: int = 50) -
     cats = data.items["category"].reindex(item_ids).to_numpy()
     item_rows = pd.DataFrame({"i": item_ids, "c": [" ".join(category_tokens(c)) for c in cats]})
     _write_atomic(folder / f"{name}.item", ["item_id:token", f"{CATEGORY_FIELD}:token_seq"], item_rows)
-    return Export(root=Path(root), name=name, kind=kind, users=users, rows=counts)
+    return Export(root=Path(root), name=name, kind=kind, users=users, rows=counts, max_hist=max_hist)
 
 
 class IdMap:

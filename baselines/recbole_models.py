@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from benchmark.api import Model, regime_of
 from baselines.recbole_export import CATEGORY_FIELD, Export, IdMap, export_regime
@@ -109,6 +110,11 @@ class RecBoleModel(Model):
             d["alias_of_item_id"] = ["item_id_list"]
         d.update(self.extra_defaults)
         d.update(self.config)
+        if self.kind == "seq":
+            # recbole's benchmark-file loader pads item lists to the longest one in the files, while
+            # HGN's layers are sized by MAX_ITEM_LIST_LENGTH: use the length the files really have
+            # (equal to the configured one whenever some history reaches it, as on real data)
+            d["MAX_ITEM_LIST_LENGTH"] = min(self._max_len(), max(export.max_hist, 1))
         if self.kind == "seq" and d.get("loss_type", self.loss) == "CE":
             d["train_neg_sample_args"] = None  # CE scores every item: RecBole refuses negative sampling
         return d
@@ -154,7 +160,21 @@ class RecBoleModel(Model):
             init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
             model = self._build_model(get_model(config["model"]), config, loaders[0].dataset)
             trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
-            best_score, best_valid = trainer.fit(loaders[0], loaders[1], saved=True, show_progress=False)
+            stage = config["train_stage"] or "train"
+            bar = tqdm(total=config["epochs"], desc=f"{self.name}/{export.name} {stage}", unit="epoch",
+                       leave=False, disable=stage == "pretrain")
+
+            def on_epoch(epoch: int, valid_score: float) -> None:  # after each validation pass
+                bar.update(1)
+                bar.set_postfix({config["valid_metric"]: f"{valid_score:.4f}"})
+
+            if stage == "pretrain":
+                log.info("%s: pre-training %d epochs (see %s.log)", self.name, config["pretrain_epochs"], self.name)
+            try:
+                _, best_valid = trainer.fit(loaders[0], loaders[1], saved=True, show_progress=False,
+                                            callback_fn=on_epoch)
+            finally:
+                bar.close()
             if getattr(model, "train_stage", "finetune") == "finetune":
                 self._load_best(trainer, model)
         model.eval()
@@ -197,7 +217,7 @@ class RecBoleModel(Model):
                 raise ValueError(f"{self.name}: no trained embedding for user(s) {unknown[:3]} (new users?)")
             fields[run.config["USER_ID_FIELD"]] = torch.tensor([run.ids.user2rid[u] for u in batch["user"]])
         if self.kind == "seq":
-            width = run.dataset.field2seqlen[run.config["ITEM_ID_FIELD"] + run.config["LIST_SUFFIX"]]
+            width = int(run.config["MAX_ITEM_LIST_LENGTH"])
             seq = torch.zeros((len(batch), width), dtype=torch.long)
             lens = torch.zeros(len(batch), dtype=torch.long)
             for b, hist in enumerate(batch["history"]):

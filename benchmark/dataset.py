@@ -70,4 +70,6 @@ class PreparedDataset:
             raise ValueError(f"unknown task {task!r}; known: {layout.TASKS}")
         if split not in layout.TASK_SPLITS:
             raise ValueError(f"unknown split {split!r}; known: {layout.TASK_SPLITS}")
-        return pd.read_parquet(layout.task_path(self.root, task, split))
+        frame = pd.read_parquet(layout.task_path(self.root, task, split))
+        # a task leaves the other tasks' columns null: drop them so int columns stay int64, not float
+        return frame[[c for c in frame.columns if c in ("id", "user", "history") or frame[c].notna().any()]]

@@ -59,7 +59,7 @@ def write_arrow(path: str | Path, table) -> None:
     import pyarrow.parquet as pq
 
     with atomic_path(path) as tmp:
-        pq.write_table(table.replace_schema_metadata(None), tmp, compression="zstd", created_by="unimp-bench",
+        pq.write_table(table.replace_schema_metadata(None), tmp, compression="zstd",
                        write_statistics=False)
 
 

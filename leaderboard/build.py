@@ -39,7 +39,7 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]|#!{}<>])")
 def md(text: str) -> str:
     """Text safe inside a Markdown table cell: HTML-escaped, Markdown specials backslash-escaped."""
     text = " ".join(str(text).split())
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False)).replace("&", "&amp;").replace("&amp;amp;", "&amp;")
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
 
 
 def md_cell(c: Cell) -> str:

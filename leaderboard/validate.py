@@ -97,8 +97,9 @@ def check_line(task: str, row, where: str, sub: str, folder: Path, split: str) -
     elif task == "selection":
         if not ints(row["selected"]):
             problems.append(Problem(sub, f"{where}.selected", "must be a list of item tokens"))
-        if not isinstance(row["scores"], list) or any(schema.is_number(x) for x in row["scores"]):
-            problems.append(Problem(sub, f"{where}.scores", "must be a list of finite numbers"))
+        sc = row["scores"]  # null when the model chose with `select` rather than scores
+        if sc is not None and (not isinstance(sc, list) or any(schema.is_number(x) for x in sc)):
+            problems.append(Problem(sub, f"{where}.scores", "must be a list of finite numbers or null"))
     elif task == "rating":
         if not isinstance(row["output"], str):
             problems.append(Problem(sub, f"{where}.output", "must be a string"))
@@ -160,11 +161,17 @@ def check_coverage(ids: Iterable[str], expected: Iterable[str], sub: str, field:
     return problems
 
 
-def recompute(task: str, instances, rows: list[dict], dataset, folder: Path):
-    """Scores recomputed from the predictions (no bootstrap: only point values are compared)."""
+def recompute(task: str, instances, rows: list[dict], dataset, folder: Path, extra: dict):
+    """Scores recomputed from the predictions (no bootstrap: only point values are compared).
+
+    Image paths in the rows are relative to the submission folder, handed over as `run_dir`; the
+    explanation scorer uses the BERTScore model the run recorded in `extra`."""
     from benchmark.scoring import score_predictions
 
-    return score_predictions(task, instances, rows, dataset, n_boot=0, seed=0)
+    kwargs = {"run_dir": folder}
+    if isinstance(extra.get("bertscore_model"), str):
+        kwargs["bertscore_model"] = extra["bertscore_model"]
+    return score_predictions(task, instances, rows, dataset, n_boot=0, seed=0, **kwargs)
 
 
 def compare_scores(submitted: dict, recomputed: dict, sub: str, where: str) -> list[Problem]:
@@ -199,10 +206,8 @@ def check_entry_data(e: dict, i: int, doc: dict, sub: str, folder: Path, cache: 
         problems.append(Problem(sub, f"{where}.n", f"{e['n']} but the split has {len(instances)} instances"))
     if problems:
         return problems
-    if e["task"] == "image":  # the scorer reads images by path: hand it the submission's copies
-        rows = [{**r, "image": str(folder / r["image"])} for r in rows]
     try:
-        got = recompute(e["task"], instances, rows, cache.get(sha), folder)
+        got = recompute(e["task"], instances, rows, cache.get(sha), folder, e["extra"])
     except Exception as ex:  # noqa: BLE001 - any scorer failure is a problem of this submission
         return [Problem(sub, f"{where}.scores", f"recomputing failed: {type(ex).__name__}: {ex}")]
     return compare_scores(e["scores"], dict(got.scores), sub, where)

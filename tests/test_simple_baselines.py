@@ -15,7 +15,8 @@ from baselines.simple.mean_rating import MeanRatingModel
 from baselines.simple.nearest_review import NearestReviewModel
 from baselines.simple.pop import PopModel
 from baselines.simple.random_model import RandomModel
-from baselines.simple.text import BM25Index, explanation_text, tokenize
+from baselines.simple.text import BM25Index, tokenize
+from benchmark.perturb import PerturbedDataset
 
 DOMAIN = "Beauty"
 
@@ -151,13 +152,19 @@ def test_bm25_ranks_exact_match_first_and_only_answers_search(tmp_path):
     assert m.supports("search", "test") and not m.supports("recommendation", "test")
     with pytest.raises(ValueError):
         m.rank("recommendation", reqs)
+    # the evaluator hands over the item text to read at inference: with every attribute dropped
+    # (NT at rate 1) nothing matches; the original view restores the scores
+    m.set_inference_data(PerturbedDataset(data, "NT", rate=1.0))
+    assert np.all(m.rank("search", reqs) == 0)
+    m.set_inference_data(data)
+    np.testing.assert_array_equal(m.rank("search", reqs), s)
 
 
 def personal_dataset(root) -> PreparedDataset:
     # items 0 and 1 match the query "running shoes" equally; the user's history is about trail gear
     texts = ["running shoes trail", "running shoes road", "trail backpack", "trail poles",
-             "road helmet", "road bottle"]
-    categories = ["Shoes"] * 6
+             "road helmet", "road bottle", "kitchen knife", "garden hose", "desk lamp", "wool socks"]
+    categories = ["Shoes"] * 10  # (with 6 items "trail" would be in half the documents: BM25 idf 0)
     items = make_items(texts, categories)
     trail = {"user": "t", "history": [2, 3], "query": "running shoes", "target_item": 0}
     road = {"user": "r", "history": [4, 5], "query": "running shoes", "target_item": 1}
@@ -168,13 +175,13 @@ def test_bm25_personal_picks_weight_on_valid_and_uses_history(tmp_path):
     data = personal_dataset(tmp_path / "d")
     m = BM25PersonalModel(config={"weights": [0.0, 0.3, 1.0]})
     m.fit(data, "main")
-    # w=0 ties items 0 and 1 (expected rank 0.5, MRR 2/3); w=0.3 and w=1 both rank each target first
-    # (the history items themselves are removed), so the smaller weight wins.
+    # w=0 ties items 0 and 1 (pessimistic rank 2: HR@5 1, MRR 1/2); w=0.3 and w=1 both rank each
+    # target first (the history items themselves are removed), so the smaller weight wins.
     assert m.weight == 0.3
     test = make_instances("search", "test", [{"user": "t", "history": [2, 3], "query": "running shoes"},
                                              {"user": "r", "history": [4, 5], "query": "running shoes"}])
     s = m.rank("search", test)
-    assert s.shape == (2, 6) and s.dtype == np.float32
+    assert s.shape == (2, 10) and s.dtype == np.float32
     assert s[0, 0] > s[0, 1] and s[1, 1] > s[1, 0]
     pure = BM25Model()
     pure.fit(data, "main")
@@ -206,13 +213,6 @@ def test_mean_rating_recovers_biases_and_selects_lambda_on_valid(tmp_path):
 
 
 # ---- nearest-review ---------------------------------------------------------------------------------
-def test_explanation_text_is_first_sentence_capped_else_summary():
-    assert explanation_text("Great shirt. Fits well!", "x") == "Great shirt."
-    assert explanation_text(" ".join(["w"] * 40), "x") == " ".join(["w"] * 30)
-    assert explanation_text("", "Nice kettle") == "Nice kettle"
-    assert explanation_text(None, None) == ""
-
-
 def test_nearest_review_returns_review_of_most_similar_item(tmp_path):
     texts = ["red cotton shirt", "red cotton shirt pocket", "steel kettle", "red shirt", "blue denim jeans"]
     train = make_interactions([

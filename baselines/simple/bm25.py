@@ -7,13 +7,15 @@ import numpy as np
 import pandas as pd
 
 from benchmark.api import Model
-from baselines.simple.common import hit_and_mrr, history_lists, target_ranks, valid_split
+from baselines.simple.common import hit_and_mrr, history_lists, valid_split
 from baselines.simple.text import BM25Index, tokenize
 
 
 def _row_max_normalise(scores: np.ndarray) -> np.ndarray:
     """Divide each row by its maximum (BM25 scores are >= 0), so rows are in [0, 1]; all-zero rows stay 0."""
-    top = scores.max(axis=1, keepdims=True) if scores.size else np.ones((len(scores), 1))
+    if scores.size == 0:
+        return scores
+    top = scores.max(axis=1, keepdims=True)
     return scores / np.where(top > 0, top, 1.0)
 
 
@@ -24,12 +26,20 @@ class BM25Model(Model):
     name = "bm25"
     description = "BM25Okapi over item text with the search query (the paper's Table 2(d) BM25 row)."
 
-    def fit(self, data, regime: str) -> None:
-        root = getattr(data, "root", None)
-        if getattr(self, "_index_root", object()) != root or not hasattr(self, "index"):
+    def _index_items(self, data) -> None:
+        """(Re)build the index over `data.items.text` unless it was built from this very dataset view."""
+        if getattr(self, "_indexed", None) is not data:
             self.item_tokens = [tokenize(t) for t in data.items["text"]]
             self.index = BM25Index(self.item_tokens)
-            self._index_root = root
+            self._indexed = data
+
+    def fit(self, data, regime: str) -> None:
+        self._index_items(data)
+
+    def set_inference_data(self, data) -> None:
+        """Index the item text the evaluator hands over (perturbed under --perturb NT)."""
+        super().set_inference_data(data)
+        self._index_items(data)
 
     def supports(self, task: str, split: str) -> bool:
         return task == "search"
@@ -47,17 +57,18 @@ class BM25Model(Model):
 class BM25PersonalModel(BM25Model):
     """score = (1 - w) * q + w * h, where q is the BM25 score of the query and h the BM25 score of the
     concatenated text of the user's last `history_length` items (each row divided by its maximum).
-    w is chosen on the regime's validation search instances (HR@5, then MRR, then the smaller w)."""
+    w is chosen on the regime's validation search instances: best HR@5 (the task's main score, ranks
+    as the evaluator computes them), then best MRR, then the smaller w."""
 
     name = "bm25-personal"
     description = "BM25 query match mixed with BM25 similarity to the user's history; mixing weight chosen on valid."
 
     def __init__(self, config: dict[str, Any] | None = None, seed: int = 0, run_dir=None):
         super().__init__(config, seed, run_dir)
-        self.history_length = int(self.config.get("history_length", 5))
+        self.history_length = int(self.config.get("history_length", 5))  # 0 = the whole history
         self.weights = [float(w) for w in self.config.get("weights", np.round(np.linspace(0, 1, 11), 2))]
-        self.max_valid = int(self.config.get("max_valid", 2000))
-        self.weight = float(self.config.get("weight", 0.0))
+        self.max_valid = int(self.config.get("max_valid", 2000))  # seeded subsample of the valid split
+        self.weight = float(self.config.get("weight", 0.0))  # given: no selection
         self.selection: dict[str, Any] = {}
 
     def _components(self, requests: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -69,28 +80,34 @@ class BM25PersonalModel(BM25Model):
         return q, h
 
     def fit(self, data, regime: str) -> None:
+        from benchmark.metrics.ranking import target_ranks
+
         super().fit(data, regime)
         split = valid_split(regime)
+        if "weight" in self.config:
+            self.selection[regime] = {"weight": self.weight, "given": True}
+            return
         valid = data.instances("search", split)
         if len(valid) > self.max_valid:
             pick = np.sort(np.random.default_rng(self.seed).choice(len(valid), self.max_valid, replace=False))
             valid = valid.iloc[pick].reset_index(drop=True)
-        if len(valid) == 0 or "weight" in self.config:
-            self.selection[regime] = {"weight": self.weight, "valid_split": split, "n": len(valid)}
+        if len(valid) == 0:
+            self.weight = 0.0
+            self.selection[regime] = {"weight": 0.0, "valid_split": split, "n": 0}
             return
         q, h = self._components(valid)
         targets = valid["target_item"].to_numpy(dtype=np.int64)
         catalogue = data.catalogue_mask(split)
-        full_hist = history_lists(valid)
+        exclude = history_lists(valid)
         table = []
         for w in self.weights:
-            hr, mrr = hit_and_mrr(target_ranks((1 - w) * q + w * h, targets, catalogue, full_hist), k=5)
+            ranks = target_ranks((1 - w) * q + w * h, targets, exclude, catalogue)
+            hr, mrr = hit_and_mrr(ranks, k=5)
             table.append((hr, mrr, -w))
-        best = max(table)
-        self.weight = -best[2]
+        hr, mrr, neg_w = max(table)
+        self.weight = -neg_w
         self.selection[regime] = {
-            "weight": self.weight, "valid_split": split, "n": len(valid),
-            "valid_hr@5": {str(-t[2]): round(t[0], 6) for t in table},
+            "weight": self.weight, "valid_split": split, "n": len(valid), "valid_hr@5": hr, "valid_mrr": mrr,
         }
 
     def rank(self, task: str, requests: pd.DataFrame) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Helpers shared by the simple baselines: regime splits, list columns, ranks for model selection."""
+"""Helpers shared by the simple baselines: regime splits, list columns, the model-selection score."""
 from __future__ import annotations
 
 import numpy as np
@@ -33,23 +33,10 @@ def history_lists(requests: pd.DataFrame, last: int = 0) -> list[np.ndarray]:
     return out
 
 
-def target_ranks(scores: np.ndarray, targets: np.ndarray, catalogue: np.ndarray,
-                 histories: list[np.ndarray]) -> np.ndarray:
-    """0-based rank of each target among the catalogue items, history items (other than the target)
-    removed, ties counted half (the expected rank under random tie-breaking). scores: (B, n_items)."""
-    s = np.where(catalogue[None, :], scores.astype(np.float64), -np.inf)
-    rows = np.repeat(np.arange(len(histories)), [len(h) for h in histories])
-    cols = np.concatenate(histories) if histories else np.zeros(0, dtype=np.int64)
-    keep = cols != targets[rows]
-    s[rows[keep], cols[keep]] = -np.inf
-    t = s[np.arange(len(targets)), targets][:, None]
-    greater = (s > t).sum(axis=1)
-    ties = (s == t).sum(axis=1) - 1
-    return greater + ties / 2.0
-
-
 def hit_and_mrr(ranks: np.ndarray, k: int = 5) -> tuple[float, float]:
-    """(HR@k, mean reciprocal rank over the full ranking) of 0-based ranks."""
+    """(HR@k, mean reciprocal rank over the full ranking) of 1-based ranks, as
+    `benchmark.metrics.ranking.target_ranks` returns them (ties pessimistic)."""
     if len(ranks) == 0:
         return 0.0, 0.0
-    return float(np.mean(ranks < k)), float(np.mean(1.0 / (1.0 + ranks)))
+    r = np.asarray(ranks, dtype=np.float64)
+    return float(np.mean(r <= k)), float(np.mean(1.0 / r))

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 
 from benchmark.api import Model
+from benchmark.item_text import explanation_target
 from baselines.simple.common import train_split
-from baselines.simple.text import explanation_text, tfidf_matrix, tokenize
+from baselines.simple.text import tfidf_matrix, tokenize
 
 
 class NearestReviewModel(Model):
@@ -26,13 +27,22 @@ class NearestReviewModel(Model):
         self.max_words = int(self.config.get("max_words", 30))
         self.batch_size = int(self.config.get("batch_size", 128))
 
-    def fit(self, data, regime: str) -> None:
-        root = getattr(data, "root", None)
-        if getattr(self, "_tfidf_root", object()) != root or not hasattr(self, "tfidf"):
+    def _vectorise_items(self, data) -> None:
+        """(Re)build the TF-IDF rows of `data.items.text` unless built from this very dataset view."""
+        if getattr(self, "_vectorised", None) is not data:
             self.tfidf = tfidf_matrix([tokenize(t) for t in data.items["text"]])  # (n_items, V)
-            self._tfidf_root = root
+            self._vectorised = data
+        self.train_tfidf_t = self.tfidf[self.train_items].T.tocsc()  # (V, T)
+
+    def set_inference_data(self, data) -> None:
+        """Compare the item text the evaluator hands over (perturbed under --perturb NT)."""
+        super().set_inference_data(data)
+        if hasattr(self, "train_items"):
+            self._vectorise_items(data)
+
+    def fit(self, data, regime: str) -> None:
         train = data.interactions(train_split(regime))
-        texts = [explanation_text(r, s, self.max_words) for r, s in zip(train["review"], train["summary"])]
+        texts = [explanation_target(r, s, self.max_words) for r, s in zip(train["review"], train["summary"])]
         reviews = pd.DataFrame({"item": train["item"].to_numpy(dtype=np.int64), "user": train["user"].astype(str),
                                 "timestamp": train["timestamp"].to_numpy(dtype=np.int64), "text": texts})
         reviews = reviews[reviews["text"] != ""].sort_values(["item", "timestamp", "user"], kind="mergesort")
@@ -47,7 +57,7 @@ class NearestReviewModel(Model):
         self.second_text = second["text"].reindex(first.index).to_numpy(dtype=object)
         has_second = second["u"].reindex(first.index).notna().to_numpy()
         self.only_reviewer = np.where(has_second, -1, self.first_user)  # (T,) -1: several reviewers
-        self.train_tfidf_t = self.tfidf[self.train_items].T.tocsc()  # (V, T)
+        self._vectorise_items(data)
 
     def _choose(self, sims: np.ndarray, users: np.ndarray) -> list[str]:
         """sims: (b, T) similarities; users: (b,) user codes (-2 unknown). One review text per row."""

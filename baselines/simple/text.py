@@ -1,5 +1,4 @@
-"""Text helpers of the simple baselines: tokeniser, a vectorised BM25 index built with rank_bm25,
-TF-IDF vectors, and the explanation-target form of a review."""
+"""Text helpers of the simple baselines: tokeniser, a vectorised BM25 index built with rank_bm25, TF-IDF."""
 from __future__ import annotations
 
 import re
@@ -27,6 +26,10 @@ class BM25Index:
 
     def __init__(self, corpus: Sequence[list[str]], k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25):
         docs = [d if d else [] for d in corpus]
+        if not any(docs):  # no token at all (rank_bm25 divides by the vocabulary size): nothing matches
+            self.bm25, self.vocab = None, {}
+            self.weights = sp.csr_matrix((0, len(docs)))
+            return
         self.bm25 = BM25Okapi(docs, k1=k1, b=b, epsilon=epsilon)
         self.vocab = {w: i for i, w in enumerate(sorted(self.bm25.idf))}
         idf = np.array([self.bm25.idf[w] for w in sorted(self.bm25.idf)], dtype=np.float64)
@@ -86,20 +89,3 @@ def tfidf_matrix(corpus: Sequence[list[str]]) -> sp.csr_matrix:
     norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
     return sp.csr_matrix(sp.diags(1.0 / norms) @ x)
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-
-
-def explanation_text(review: str | None, summary: str | None, max_words: int = 30) -> str:
-    """The protocol's explanation target form (section 2, decision v1): the first sentence of the
-    review, at most `max_words` words, falling back to the summary when the review is empty."""
-    for text in (review, summary):
-        if text is None or (isinstance(text, float) and np.isnan(text)):
-            continue
-        text = " ".join(str(text).split())
-        if not text:
-            continue
-        first = _SENTENCE_END.split(text, maxsplit=1)[0]
-        return " ".join(first.split()[:max_words])
-    return ""

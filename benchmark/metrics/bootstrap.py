@@ -39,7 +39,8 @@ def _as_2d(data) -> np.ndarray:
 
 
 def _squeeze(v: np.ndarray) -> np.ndarray:
-    return v[..., 0] if v.ndim >= 1 and v.shape[-1] == 1 else v
+    """(n_boot, 1) -> (n_boot,): a one-column input gives a scalar statistic per resample."""
+    return v[:, 0] if v.ndim == 2 and v.shape[1] == 1 else v
 
 
 def resample_sums(datas: list[np.ndarray], n_boot: int, seed: int) -> list[np.ndarray]:
@@ -97,7 +98,10 @@ def paired_bootstrap(
     if xa.shape != xb.shape:
         raise ValueError(f"paired runs differ in shape: {xa.shape} vs {xb.shape}")
     n = len(xa)
-    diff = float(_squeeze(np.asarray(statistic(xa.sum(0), n) - statistic(xb.sum(0), n), dtype=np.float64)))
+    observed = np.asarray(statistic(xa.sum(0), n) - statistic(xb.sum(0), n), dtype=np.float64)
+    if observed.size != 1:
+        raise ValueError("paired_bootstrap compares one scalar statistic; pass one metric at a time")
+    diff = float(observed.reshape(-1)[0])
     sa, sb = resample_sums([xa, xb], n_boot, seed)
     d = _squeeze(np.asarray(statistic(sa, n) - statistic(sb, n), dtype=np.float64))
     low, high = _percentiles(d, alpha)

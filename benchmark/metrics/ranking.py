@@ -37,47 +37,49 @@ def _flat_exclude(exclude: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndar
     return rows, cols
 
 
-def _masked(scores, exclude, allowed) -> tuple[torch.Tensor, torch.Tensor]:
-    """Float32 copy of `scores` with removed items at -inf, and the (B, N) mask of rankable items."""
-    s = torch.as_tensor(np.asarray(scores) if not isinstance(scores, torch.Tensor) else scores)
-    s = s.to(torch.float32, copy=True)
+def _masked(scores, exclude, allowed) -> torch.Tensor:
+    """Float32 copy of `scores` with NaN/-inf lifted to the lowest finite float and removed items at
+    -inf, so that after masking "rankable" is exactly "score > -inf"."""
+    s = scores if isinstance(scores, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(scores))
     if s.ndim != 2:
         raise ValueError(f"scores must be (B, N), got shape {tuple(s.shape)}")
-    lowest = torch.finfo(torch.float32).min
-    torch.nan_to_num_(s, nan=lowest, neginf=lowest, posinf=torch.finfo(torch.float32).max)
+    f32 = torch.finfo(torch.float32)
+    s = torch.nan_to_num(s.to(torch.float32), nan=f32.min, neginf=f32.min, posinf=f32.max)  # a copy
     B, N = s.shape
     if len(exclude) != B:
         raise ValueError(f"exclude has {len(exclude)} rows, scores has {B}")
-    if allowed is None:
-        valid = torch.ones((B, N), dtype=torch.bool)
-    else:
-        allowed = torch.as_tensor(np.asarray(allowed, dtype=bool))
+    if allowed is not None:
+        allowed = torch.from_numpy(np.asarray(allowed, dtype=bool))
         if allowed.shape != (N,):
             raise ValueError(f"allowed must have shape ({N},), got {tuple(allowed.shape)}")
-        valid = allowed.expand(B, N).clone()
+        s.masked_fill_(~allowed, float("-inf"))  # broadcasts over rows
     rows, cols = _flat_exclude(exclude)
     keep = (cols >= 0) & (cols < N)  # history tokens outside the score matrix cannot be ranked anyway
-    valid[torch.from_numpy(rows[keep]), torch.from_numpy(cols[keep])] = False
-    s.masked_fill_(~valid, float("-inf"))
-    return s, valid
+    s[torch.from_numpy(rows[keep]), torch.from_numpy(cols[keep])] = float("-inf")
+    return s
 
 
-def _topk_block(s: torch.Tensor, valid: torch.Tensor, k: int) -> torch.Tensor:
-    """Top-k of one masked block, ties broken by the lower item token."""
-    k_eff = min(k, s.shape[1])
-    vals, idx = torch.topk(s, k_eff, dim=1, sorted=True)
-    # A tie straddles the cut when more than k items score >= the k-th value: those rows (rare with
-    # real-valued scores) are redone with a stable full sort, which keeps the lower token first.
-    straddle = (s >= vals[:, -1:]).sum(dim=1) > k_eff
-    if straddle.any():
-        rows = straddle.nonzero().squeeze(1)
-        _, order = torch.sort(s[rows], dim=1, descending=True, stable=True)
-        idx[rows] = order[:, :k_eff]
+def _topk_block(s: torch.Tensor, k: int) -> torch.Tensor:
+    """Top-k of one masked block, ties broken by the lower item token, -1 for removed items."""
+    n = s.shape[1]
+    k_eff = min(k, n)
+    vals, idx = torch.topk(s, min(k_eff + 1, n), dim=1, sorted=True)
+    # A tie straddles the cut iff the (k+1)-th best equals the k-th: those rows (rare with real-valued
+    # scores, or rows with fewer than k rankable items) are redone with a stable full sort, which puts
+    # the lower token first.
+    idx = idx[:, :k_eff]
+    if k_eff < n:
+        straddle = vals[:, k_eff] == vals[:, k_eff - 1]
+        if straddle.any():
+            rows = straddle.nonzero().squeeze(1)
+            _, order = torch.sort(s[rows], dim=1, descending=True, stable=True)
+            idx[rows] = order[:, :k_eff]
     # Ties inside the top k: order by (score desc, token asc) with two stable sorts.
     idx, _ = torch.sort(idx, dim=1)
-    _, by_score = torch.sort(s.gather(1, idx), dim=1, descending=True, stable=True)
+    top = s.gather(1, idx)
+    by_score = torch.sort(top, dim=1, descending=True, stable=True).indices
     idx = idx.gather(1, by_score)
-    idx[~valid.gather(1, idx)] = PAD
+    idx[top.gather(1, by_score) == float("-inf")] = PAD
     if k_eff < k:
         idx = torch.cat([idx, idx.new_full((idx.shape[0], k - k_eff), PAD)], dim=1)
     return idx
@@ -99,8 +101,7 @@ def topk_after_masking(
     out = np.empty((B, k), dtype=np.int64)
     for b0 in range(0, B, batch_size):
         b1 = min(b0 + batch_size, B)
-        s, valid = _masked(scores[b0:b1], exclude[b0:b1], allowed)
-        out[b0:b1] = _topk_block(s, valid, k).numpy()
+        out[b0:b1] = _topk_block(_masked(scores[b0:b1], exclude[b0:b1], allowed), k).numpy()
     return out
 
 
@@ -121,11 +122,10 @@ def target_ranks(
     out = np.empty(B, dtype=np.int64)
     for b0 in range(0, B, batch_size):
         b1 = min(b0 + batch_size, B)
-        s, valid = _masked(scores[b0:b1], exclude[b0:b1], allowed)
-        t = torch.from_numpy(targets[b0:b1]).unsqueeze(1)                  # (b, 1)
-        t_score = s.gather(1, t)                                            # (b, 1)
-        ge = ((s >= t_score) & valid).sum(dim=1)                            # includes the target
-        ok = valid.gather(1, t).squeeze(1)
+        s = _masked(scores[b0:b1], exclude[b0:b1], allowed)
+        t_score = s.gather(1, torch.from_numpy(targets[b0:b1]).unsqueeze(1))   # (b, 1)
+        ge = (s >= t_score).sum(dim=1)              # removed items (-inf) never count; includes the target
+        ok = t_score.squeeze(1) > float("-inf")
         out[b0:b1] = torch.where(ok, ge, torch.full_like(ge, s.shape[1] + 1)).numpy()
     return out
 

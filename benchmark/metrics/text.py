@@ -167,17 +167,24 @@ def bertscore(
 
     model: a local Hugging Face model folder (or a name already in the local HF cache); None = the
     default all-MiniLM-L6-v2. num_layers: the layer whose embeddings are compared (None = 6 for the
-    default, the last layer otherwise). Note bert-score loads any `model` whose name contains "t5" as T5.
+    default, the last layer otherwise). A pair with an empty side scores 0. Note bert-score loads any `model` whose name contains "t5" as T5.
     """
     path, name, layer = _resolve_bertscore(model, num_layers)
     extra = {"bertscore_model": name, "bertscore_layer": layer}
-    if len(hypotheses) == 0:
-        return np.zeros(0), extra
-    import torch
+    out = np.zeros(len(hypotheses), dtype=np.float64)
+    # An empty side scores 0 (declared); bert-score's own empty-string path calls a tokenizer method
+    # transformers 5 removed, so such pairs never reach it.
+    keep = np.array([bool(h.strip()) and bool(r.strip()) for h, r in zip(hypotheses, references)], dtype=bool)
+    if keep.any():
+        import torch
 
-    with torch.no_grad():
-        _, _, f1 = _bertscorer(path, layer).score(list(hypotheses), list(references))
-    return f1.numpy().astype(np.float64), extra
+        idx = np.flatnonzero(keep)
+        with torch.no_grad():
+            _, _, f1 = _bertscorer(path, layer).score(
+                [hypotheses[i] for i in idx], [references[i] for i in idx]
+            )
+        out[idx] = f1.numpy()
+    return out, extra
 
 
 # ---- all together ---------------------------------------------------------------------------------

@@ -72,7 +72,7 @@ def iter_lines(path: Path, report: SkipReport, desc: str | None = None, keep_bla
                 if keep_blank or text.strip():
                     yield n, text
     except EOFError:
-        report.record(DataError(path, None, f"truncated gzip file: the stream ends after line {n}"), "truncated gzip")
+        report.record(DataError(path, None, f"truncated gzip file: the stream ends early; last good line {n}"), "truncated gzip")
     except (gzip.BadGzipFile, zlib.error) as e:
         report.record(DataError(path, None, f"corrupt gzip file after line {n}: {e}"), "corrupt gzip")
 

@@ -47,7 +47,9 @@ def _format(path: Path) -> str:
 
 
 def read_frame(path: Path, report: SkipReport, allowed: tuple[str, ...] = ("csv", "tsv", "parquet")) -> pd.DataFrame:
-    """The table with a `line` column added. CSV/TSV cells are strings ("" when empty)."""
+    """The table with a `line` column added. CSV/TSV cells are strings ("" when empty); CSV/TSV
+    records with the wrong number of fields are left out and listed in `frame.attrs["problems"]` as
+    (line, message, reason), for the caller to record in line order with its own findings."""
     path = Path(path)
     if not path.is_file():
         raise DataError(path, None, "file not found")
@@ -80,6 +82,7 @@ def _read_delimited(path: Path, report: SkipReport, delimiter: str) -> pd.DataFr
     header: list[str] | None = None
     rows: list[list[str]] = []
     numbers: list[int] = []
+    problems: list[tuple[int, str, str]] = []
     try:
         for record in reader:
             if not record:
@@ -88,7 +91,7 @@ def _read_delimited(path: Path, report: SkipReport, delimiter: str) -> pd.DataFr
                 header = [name.strip() for name in record]
                 continue
             if len(record) != len(header):
-                report.record(DataError(path, where[0], f"expected {len(header)} fields, found {len(record)}"), "wrong field count")
+                problems.append((where[0], f"expected {len(header)} fields, found {len(record)}", "wrong field count"))
                 continue
             rows.append(record)
             numbers.append(where[0])
@@ -98,6 +101,7 @@ def _read_delimited(path: Path, report: SkipReport, delimiter: str) -> pd.DataFr
         raise DataError(path, None, "empty file: no header row")
     frame = pd.DataFrame(rows, columns=header, dtype=object) if rows else pd.DataFrame(columns=header, dtype=object)
     frame["line"] = np.asarray(numbers, dtype="int64")
+    frame.attrs["problems"] = problems
     return frame
 
 
@@ -143,11 +147,13 @@ def load_table(
             found = ", ".join(c for c in frame.columns if c != "line")
             raise DataError(path, None, f"missing required column {column!r} (columns found: {found})")
 
-    problems: dict[int, tuple[str, str]] = {}  # row position -> (message, reason); the first found wins
+    # line -> (message, reason), the first found wins; rows with the wrong field count are not in frame
+    problems = {line: (message, reason) for line, message, reason in frame.attrs.get("problems", [])}
+    lines = frame["line"].to_numpy()
 
     def flag(mask, message, reason):
         for i in np.flatnonzero(np.asarray(mask)):
-            problems.setdefault(int(i), (message(int(i)), reason))
+            problems.setdefault(int(lines[i]), (message(int(i)), reason))
 
     for column in ("user", "item") + (("domain",) if "domain" in frame.columns else ()):
         flag(_missing(frame[column]), lambda i, c=column: f"missing value in column {c!r}", "missing field")
@@ -160,12 +166,10 @@ def load_table(
         flag(~empty & ~np.isfinite(ratings), lambda i: f"rating must be a number, got {frame['rating'].iat[i]!r:.40}", "wrong type")
     else:
         ratings = np.full(len(frame), math.nan)
-    for i in sorted(problems, key=lambda i: frame["line"].iat[i]):
-        message, reason = problems[i]
-        report.record(DataError(path, int(frame["line"].iat[i]), message), reason)
-
-    keep = np.ones(len(frame), dtype=bool)
-    keep[list(problems)] = False
+    for line in sorted(problems):
+        message, reason = problems[line]
+        report.record(DataError(path, line, message), reason)
+    keep = ~np.isin(lines, list(problems))
 
     def text(column: str) -> pd.Series:
         if column not in frame.columns:
@@ -218,6 +222,8 @@ def read_items(path: Path, report: SkipReport) -> dict[str, dict]:
     frame = read_frame(path, report, allowed=("csv", "tsv", "parquet", "jsonl"))
     if "item" not in frame.columns:
         raise DataError(path, None, "missing required column 'item'")
+    for line, message, reason in frame.attrs.get("problems", []):
+        report.record(DataError(path, line, message), reason)
     missing = _missing(frame["item"]).to_numpy()
     ids = _ids(frame["item"]).to_numpy(dtype=object)
     columns = {name: frame[name].to_numpy(dtype=object) if name in frame.columns else None for name in ITEM_ATTRIBUTES}

@@ -21,6 +21,9 @@ from .vocab import Vocab
 
 def build_lm(cfg: UniMPConfig, vocab_size: int) -> nn.Module:
     """The causal LM: from scratch (GPT-NeoX / Llama) or pretrained from a local path, resized."""
+    from benchmark import compat
+
+    compat.apply()  # transformers imports torchvision
     from transformers import AutoModelForCausalLM, GPTNeoXConfig, GPTNeoXForCausalLM, LlamaConfig, LlamaForCausalLM
 
     if cfg.lm == "gpt_neox":

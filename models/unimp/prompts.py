@@ -98,6 +98,9 @@ class PromptBuilder:
         instruction = TASK_SPECS[task].instruction if _is_null(instruction) or not instruction else str(instruction)
         filler, filler_images = self._filler(task, row)
         ph = PLACEHOLDERS.get(task)
+        if task == "search" and ph not in instruction and not _is_null(row.get("query")) \
+                and str(row.get("query")) in instruction:
+            filler = []  # the instance's instruction already carries its query
         if ph and ph in instruction:
             before, after = instruction.split(ph, 1)
             body = self.text(before) + filler + self.text(after)

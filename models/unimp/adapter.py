@@ -1,0 +1,246 @@
+"""`UniMPModel`: UniMP behind the benchmark interface (benchmark.api.Model).
+
+Config dict (the run's --config): {"preset": "tiny" | "smollm" | "paper" | path.json, "checkpoint":
+folder of a saved model to load instead of training, any UniMPConfig field as an override}.
+Checkpoints go to <run_dir>/unimp/<regime>/ (config.json, vocab/, model.safetensors, stats.json).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from benchmark import layout
+from benchmark.api import Model
+
+from .config import TEXT_TASKS, UniMPConfig, load_config
+from .prompts import PromptBuilder
+from .vocab import Vocab, train_bpe
+
+
+def hit_rate(scores: np.ndarray, requests: pd.DataFrame, allowed: np.ndarray, k: int = 5) -> float:
+    """HR@k with history items and out-of-catalogue items removed (model selection only)."""
+    s = scores.copy()
+    s[:, ~allowed] = -np.inf
+    for b, h in enumerate(requests["history"]):
+        s[b, np.asarray(list(h), dtype=np.int64)] = -np.inf
+    top = np.argsort(-s, axis=1, kind="stable")[:, :k]
+    return float(np.mean([t in row for t, row in zip(requests["target_item"].astype(int), top)]))
+
+
+class UniMPModel(Model):
+    name = "unimp"
+    description = "UniMP (Wei et al., ICLR 2024): vision-language model with gated exclusive cross-attention"
+    revision = "1"
+
+    def __init__(self, config: dict[str, Any] | None = None, seed: int = 0, run_dir: Path | None = None):
+        super().__init__(config, seed, run_dir)
+        over = {k: v for k, v in self.config.items() if k not in ("preset", "checkpoint")}
+        over.setdefault("seed", seed)
+        self.cfg: UniMPConfig = load_config(self.config.get("preset", "tiny"), **over)
+        self.model = self.vocab = self.builder = None
+        self.stats: dict[str, Any] = {}
+        self._data_key = None
+
+    # ---- setup ----------------------------------------------------------------------------------------
+    def _out(self, regime: str) -> Path:
+        root = self.run_dir if self.run_dir is not None else Path.cwd() / "unimp-run"
+        return root / "unimp" / regime
+
+    def _make_vocab(self, data) -> Vocab:
+        cfg = self.cfg
+        if cfg.tokenizer == "pretrained":
+            from transformers import AutoTokenizer
+
+            kw = {"gguf_file": cfg.lm_gguf_file} if cfg.lm_gguf_file else {}
+            return Vocab(AutoTokenizer.from_pretrained(cfg.lm_path, **kw), data.n_items)
+        texts = [str(t).replace("[IMG]", " ").replace("[EOC]", " ") for t in data.items["text"].fillna("")]
+        for task in TEXT_TASKS:
+            df = data.instances(task, "train")
+            texts += df["instruction"].dropna().unique().tolist()
+            if task == "explanation":
+                texts += df["target_text"].dropna().tolist()
+        return Vocab(train_bpe(texts, cfg.bpe_vocab_size), data.n_items)
+
+    def _setup(self, data, checkpoint: Path | None = None) -> None:
+        from .model import build_model
+
+        if checkpoint is not None:
+            saved = json.loads((checkpoint / "config.json").read_text())
+            self.cfg = UniMPConfig(**saved).validate()
+            base = None
+            if self.cfg.tokenizer == "pretrained":
+                from transformers import AutoTokenizer
+
+                kw = {"gguf_file": self.cfg.lm_gguf_file} if self.cfg.lm_gguf_file else {}
+                base = AutoTokenizer.from_pretrained(self.cfg.lm_path, **kw)
+            self.vocab = Vocab.load(checkpoint / "vocab", base)
+        else:
+            self.vocab = self._make_vocab(data)
+        if self.vocab.n_items != data.n_items:
+            raise ValueError(f"vocabulary has {self.vocab.n_items} items, dataset {data.n_items}")
+        self.model = build_model(self.cfg, self.vocab)
+        if checkpoint is not None:
+            from .train import load_weights
+
+            load_weights(self.model, checkpoint / "model.safetensors")
+        self.set_inference_data(data)
+
+    def set_inference_data(self, data) -> None:
+        """Item texts and images from `data` (a perturbed view under NT/NV)."""
+        super().set_inference_data(data)
+        if self.model is None:
+            return
+        cfg = self.cfg
+        items = data.items
+        key = hashlib.sha256(pd.util.hash_pandas_object(items[["text", "image"]].astype(str), index=False)
+                             .values.tobytes()).hexdigest()
+        if key == self._data_key:
+            return
+        self._data_key = key
+        self.builder = PromptBuilder(self.vocab, items, cfg.history, cfg.max_item_tokens, cfg.max_query_tokens,
+                                     cfg.max_target_tokens, cfg.context_weight)
+        if not self.model.uses_vision:
+            return
+        from .vision import cache_key, frozen_features, load_pixels
+
+        pixels, has = load_pixels(data, cfg.image_size)
+        if cfg.freeze_vision:
+            feats = frozen_features(self.model.vision, pixels, has, cache_key(data.sha256 + key, cfg))
+            self.model.set_image_bank(has, features=feats)
+        else:
+            self.model.set_image_bank(has, pixels=pixels)
+
+    def _examples(self, data, split: str, tasks=TEXT_TASKS, cap: int | None = None) -> list:
+        rng = np.random.default_rng(self.cfg.seed)
+        out = []
+        for task in tasks:
+            df = data.instances(task, split)
+            if cap is not None and len(df) > cap:
+                df = df.iloc[np.sort(rng.choice(len(df), cap, replace=False))]
+            out += [self.builder.build(task, r, context=self.cfg.context_reconstruction) for _, r in df.iterrows()]
+        return out
+
+    def _selector(self, data, split: str):
+        """Model selection on the validation split: HR@5 of recommendation, or minus the loss."""
+        from .decode import rank_items
+        from .losses import sequence_loss
+        from .train import collate
+
+        cfg = self.cfg
+        rec = data.instances("recommendation", split)
+        rec = rec.iloc[: cfg.n_valid]
+        if cfg.select_on == "loss":
+            encs = self._examples(data, split, cap=max(1, cfg.n_valid // len(TEXT_TASKS)))
+
+            def neg_loss(model) -> float:
+                with torch.no_grad():
+                    return -float(np.mean([sequence_loss(model, collate(encs[s:s + 32], self.vocab["[PAD]"]), cfg.focal_gamma).item()
+                                           for s in range(0, len(encs), 32)]))
+            return neg_loss
+        allowed = data.catalogue_mask(split)
+        encs = [self.builder.build("recommendation", r, with_target=False) for _, r in rec.iterrows()]
+
+        def hr5(model) -> float:
+            return hit_rate(rank_items(model, self.builder, rec, "recommendation", cfg.eval_batch_size, encs), rec, allowed)
+        return hr5
+
+    # ---- training --------------------------------------------------------------------------------------
+    def fit(self, data, regime: str) -> None:
+        from .train import epoch_order, phases, train_phase
+
+        ckpt = self.config.get("checkpoint")
+        if regime == "new_domain" and self.model is None:
+            self.fit(data, "main")
+        if ckpt:
+            path = Path(ckpt) / regime if (Path(ckpt) / regime / "config.json").is_file() else Path(ckpt)
+            if regime == "main" or (Path(ckpt) / regime / "config.json").is_file():
+                self._setup(data, path)
+                self.stats[regime] = {"loaded": str(path)}
+                return
+        cfg, out = self.cfg, self._out(regime)
+        t0 = time.time()
+        if regime == "main":
+            self._setup(data)
+            examples = self._examples(data, "train", cap=cfg.max_train_per_task)
+            select = self._selector(data, "valid")
+            stats = []
+            for k, (name, order_kind, policy) in enumerate(phases(cfg)):
+                ex = examples if order_kind != "recommendation" else [e for e in examples if e.task == "recommendation"]
+                order = epoch_order(ex, cfg, cfg.seed + k, cfg.epochs, "continual" if order_kind == "continual" else "multitask")
+                stats.append(train_phase(self.model, ex, order, cfg, out / f"phase{k}_{name}", self.vocab["[PAD]"],
+                                         policy, select, desc=f"unimp {name}"))
+        elif regime == "new_domain":
+            examples = self._examples(data, "new_domain_train", cap=cfg.max_train_per_task)
+            select = self._selector(data, "new_domain_valid")
+            n_epochs = max(1.0, cfg.new_domain_steps * cfg.batch_size / max(1, len(examples)))
+            order = epoch_order(examples, cfg, cfg.seed + 100, n_epochs)
+            policy = "paper" if cfg.freeze_lm else "all"
+            stats = [train_phase(self.model, examples, order, cfg, out / "adapt", self.vocab["[PAD]"], policy, select,
+                                 max_steps=cfg.new_domain_steps, desc="unimp new_domain")]
+        else:
+            raise ValueError(f"unknown regime {regime!r}")
+        self.stats[regime] = {"fit_time_s": round(time.time() - t0, 2), "phases": stats,
+                              "n_train_examples": len(examples)}
+        self.save(out)
+
+    def save(self, folder: Path) -> None:
+        """config.json, vocab/, model.safetensors (trainable weights only when the LM is frozen)."""
+        from benchmark.io import write_json
+
+        from .train import save_weights
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / "config.json", self.cfg.to_dict())
+        self.vocab.save(folder / "vocab")
+        keys = None
+        if self.cfg.freeze_lm:
+            self.model.set_trainable("paper")
+            keys = [k for k, p in self.model.named_parameters() if p.requires_grad]
+        save_weights(self.model, folder / "model.safetensors", keys)
+        write_json(folder / "stats.json", self.stats)
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d["resolved_config"] = self.cfg.to_dict()
+        d["training"] = self.stats
+        return d
+
+    # ---- verbs -------------------------------------------------------------------------------------------
+    def supports(self, task: str, split: str) -> bool:
+        return task in TEXT_TASKS
+
+    def rank(self, task: str, requests: pd.DataFrame) -> np.ndarray:
+        from .decode import rank_items, selection_scores
+
+        if task in ("recommendation", "search"):
+            return rank_items(self.model, self.builder, requests, task, self.cfg.eval_batch_size)
+        if task == "selection":
+            return selection_scores(self.model, self.builder, requests, self.cfg.eval_batch_size)
+        raise ValueError(f"UniMPModel.rank: unsupported task {task!r}")
+
+    def select(self, requests: pd.DataFrame) -> list[list[int]]:
+        from .decode import generate_selection
+
+        return generate_selection(self.model, self.builder, requests)
+
+    def predict_rating(self, requests: pd.DataFrame) -> list:
+        from .decode import generate_rating
+
+        return generate_rating(self.model, self.builder, requests, self.cfg.eval_batch_size)
+
+    def generate_text(self, requests: pd.DataFrame) -> list[str]:
+        from .decode import generate_explanation
+
+        return generate_explanation(self.model, self.builder, requests, self.cfg.max_target_tokens,
+                                    self.cfg.eval_batch_size)
+
+
+assert set(layout.TASKS) >= set(TEXT_TASKS)

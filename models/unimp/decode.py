@@ -1,0 +1,153 @@
+"""Decoding. Recommendation and search rank the whole catalogue from one forward pass (the logits at
+the answer position restricted to the item tokens); selection scores its candidates the same way over
+the selection tokens; selection, rating and explanation decode greedily with a KV cache under
+constraints (only selection tokens / rating tokens / text tokens where the format requires them)."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .prompts import Encoded, PromptBuilder
+from .train import collate
+
+
+def _rows(requests: pd.DataFrame):
+    return [r for _, r in requests.iterrows()]
+
+
+def _batches(encs: Sequence[Encoded], batch_size: int, desc: str):
+    for s in tqdm(range(0, len(encs), batch_size), desc=desc, leave=False, mininterval=5,
+                  disable=len(encs) <= batch_size):
+        yield encs[s:s + batch_size]
+
+
+@torch.no_grad()
+def answer_hidden(model, batch: dict) -> torch.Tensor:
+    """Final hidden state at the [ANS] position of each right-padded prompt: (B, D)."""
+    media = model.encode_images(batch["images"])
+    h, _ = model.hidden(batch["input_ids"], batch["attention_mask"], media)              # (B, T, D)
+    return h[torch.arange(h.shape[0]), batch["answer_pos"]]                             # (B, D)
+
+
+@torch.no_grad()
+def rank_items(model, builder: PromptBuilder, requests: pd.DataFrame, task: str, batch_size: int = 32,
+               encs: Sequence[Encoded] | None = None) -> np.ndarray:
+    """(B, n_items) float32 log-probabilities of each item token as the answer."""
+    model.eval()
+    encs = encs if encs is not None else [builder.build(task, r, with_target=False) for r in _rows(requests)]
+    out = []
+    for chunk in _batches(encs, batch_size, f"unimp rank {task}"):
+        batch = collate(chunk, builder.vocab["[PAD]"])
+        out.append(torch.log_softmax(model.item_logits(answer_hidden(model, batch)).float(), -1))
+    return torch.cat(out).numpy().astype(np.float32) if out else np.zeros((0, model.n_items), np.float32)
+
+
+@torch.no_grad()
+def selection_scores(model, builder: PromptBuilder, requests: pd.DataFrame, batch_size: int = 32) -> np.ndarray:
+    """(B, n_candidates): log-probability of each candidate's selection token as the first answer."""
+    model.eval()
+    rows = _rows(requests)
+    encs = [builder.build("selection", r, with_target=False) for r in rows]
+    n_c = max(len(list(r["candidates"])) for r in rows) if rows else 0
+    sel = torch.tensor(builder.vocab.select_ids[:n_c])
+    out = []
+    for chunk in _batches(encs, batch_size, "unimp selection"):
+        batch = collate(chunk, builder.vocab["[PAD]"])
+        logits = model.head(answer_hidden(model, batch))[:, sel].float()               # (B, n_c)
+        out.append(torch.log_softmax(logits, -1))
+    return torch.cat(out).numpy().astype(np.float32) if out else np.zeros((0, n_c), np.float32)
+
+
+@torch.no_grad()
+def greedy(model, builder: PromptBuilder, encs: Sequence[Encoded],
+           allowed: Callable[[int, list[int]], list[int]], max_new: int, batch_size: int = 32,
+           desc: str = "unimp generate") -> list[list[int]]:
+    """Greedy decoding with a KV cache; `allowed(step, generated)` gives the token ids allowed next.
+    Stops a sequence at [EOS] (not included in the output)."""
+    model.eval()
+    v = builder.vocab
+    eos, pad = v["[EOS]"], v["[PAD]"]
+    results: list[list[int]] = []
+    for chunk in _batches(encs, batch_size, desc):
+        batch = collate(chunk, pad, left=True)
+        ids, attn = batch["input_ids"], batch["attention_mask"]
+        media = model.encode_images(batch["images"])
+        h, past = model.hidden(ids, attn, media, use_cache=True)
+        B = ids.shape[0]
+        gen: list[list[int]] = [[] for _ in range(B)]
+        done = [False] * B
+        for step in range(max_new):
+            logits = model.head(h[:, -1]).float()                                          # (B, V)
+            nxt = torch.full((B,), pad, dtype=torch.long)
+            for b in range(B):
+                if done[b]:
+                    continue
+                ok = torch.tensor(allowed(step, gen[b]), dtype=torch.long)
+                tok = int(ok[logits[b, ok].argmax()])
+                nxt[b] = tok
+                if tok == eos:
+                    done[b] = True
+                else:
+                    gen[b].append(tok)
+            if all(done) or step + 1 == max_new:
+                break
+            ids = torch.cat([ids, nxt.unsqueeze(1)], 1)
+            attn = torch.cat([attn, torch.ones(B, 1, dtype=attn.dtype)], 1)
+            h, past = model.hidden(nxt.unsqueeze(1), attn, media, past_key_values=past, use_cache=True,
+                                   full_ids=ids)
+        results.extend(gen)
+    return results
+
+
+def generate_selection(model, builder: PromptBuilder, requests: pd.DataFrame, batch_size: int = 32) -> list[list[int]]:
+    """Chosen candidates: distinct selection tokens of the candidates, at least one, then [EOS]."""
+    rows = _rows(requests)
+    out = []
+    for r in rows:  # one prompt at a time: the allowed set depends on the number of candidates
+        cands = [int(c) for c in r["candidates"]]
+        sel = builder.vocab.select_ids[:len(cands)]
+        eos = builder.vocab["[EOS]"]
+
+        def allowed(step, gen, sel=sel):
+            rest = [s for s in sel if s not in gen]
+            return rest if step == 0 else rest + [eos]
+
+        enc = builder.build("selection", r, with_target=False)
+        gen = greedy(model, builder, [enc], allowed, max_new=len(cands) + 1, batch_size=1)[0]
+        out.append([cands[sel.index(t)] for t in gen])
+    return out
+
+
+def generate_rating(model, builder: PromptBuilder, requests: pd.DataFrame, batch_size: int = 32) -> list[str]:
+    """The rating token decoded under the constraint (only <rate_1>..<rate_5>), as "1".."5"."""
+    encs = [builder.build("rating", r, with_target=False) for r in _rows(requests)]
+    ids = builder.vocab.rating_ids
+    gen = greedy(model, builder, encs, lambda step, g: ids, max_new=1, batch_size=batch_size, desc="unimp rating")
+    return [str(ids.index(g[0]) + 1) for g in gen]
+
+
+def rating_expectation(model, builder: PromptBuilder, requests: pd.DataFrame, batch_size: int = 32) -> list[float]:
+    """Expected rating under the rating-token distribution at the answer position (an option)."""
+    model.eval()
+    encs = [builder.build("rating", r, with_target=False) for r in _rows(requests)]
+    ids = torch.tensor(builder.vocab.rating_ids)
+    out = []
+    for chunk in _batches(encs, batch_size, "unimp rating"):
+        p = model.head(answer_hidden(model, collate(chunk, builder.vocab["[PAD]"])))[:, ids].softmax(-1)
+        out += (p @ torch.arange(1, 6, dtype=p.dtype)).tolist()
+    return out
+
+
+def generate_explanation(model, builder: PromptBuilder, requests: pd.DataFrame, max_new: int = 40,
+                         batch_size: int = 32) -> list[str]:
+    """Greedy text over the base vocabulary (+[EOS]); added tokens are excluded."""
+    v = builder.vocab
+    text_ids = list(range(v.n_base)) + [v["[EOS]"]]
+    encs = [builder.build("explanation", r, with_target=False) for r in _rows(requests)]
+    gen = greedy(model, builder, encs, lambda step, g: text_ids if step else text_ids[:-1], max_new,
+                 batch_size=batch_size, desc="unimp explanation")
+    return [v.decode(g) for g in gen]

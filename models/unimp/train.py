@@ -1,0 +1,231 @@
+"""Joint multi-task instruction tuning: AdamW, linear warm-up then cosine decay, focal loss,
+checkpoints in safetensors (model + optimizer + scheduler + step) with resume after a kill, model
+selection by a callback on validation data. Accelerate-compatible: run under `accelerate launch` (or
+any torch.distributed launcher) and each process takes its own shard of every global batch."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .config import TEXT_TASKS, UniMPConfig
+from .losses import sequence_loss
+from .prompts import Encoded
+
+CONTINUAL_ORDER = ("explanation", "rating", "selection", "search", "recommendation")
+
+
+def collate(encs: Sequence[Encoded], pad_id: int, task_weights: dict | None = None, left: bool = False) -> dict:
+    """Pad a list of prompts into tensors. Right padding for training/ranking, left for generation."""
+    T = max(len(e.input_ids) for e in encs)
+    M = max(1, max(len(e.images) for e in encs))
+    B = len(encs)
+    ids = torch.full((B, T), pad_id, dtype=torch.long)
+    mask = torch.zeros(B, T, dtype=torch.long)
+    weights = torch.zeros(B, T)
+    images = torch.full((B, M), -1, dtype=torch.long)
+    answer = torch.zeros(B, dtype=torch.long)
+    for b, e in enumerate(encs):
+        n = len(e.input_ids)
+        s = T - n if left else 0
+        ids[b, s:s + n] = torch.tensor(e.input_ids)
+        mask[b, s:s + n] = 1
+        weights[b, s:s + n] = torch.tensor(e.weights)
+        images[b, :len(e.images)] = torch.tensor(e.images, dtype=torch.long)
+        answer[b] = s + e.answer_pos
+    tw = task_weights or {}
+    sample_weight = torch.tensor([float(tw.get(e.task, 1.0)) for e in encs])
+    return {"input_ids": ids, "attention_mask": mask, "weights": weights, "images": images,
+            "answer_pos": answer, "sample_weight": sample_weight}
+
+
+class LossModule(nn.Module):
+    """What Accelerate/DDP wraps: forward = the focal loss of a batch (so gradients synchronise)."""
+
+    def __init__(self, model: nn.Module, gamma: float):
+        super().__init__()
+        self.model, self.gamma = model, gamma
+
+    def forward(self, input_ids, attention_mask, weights, images, sample_weight, answer_pos=None):
+        batch = dict(input_ids=input_ids, attention_mask=attention_mask, weights=weights, images=images,
+                     sample_weight=sample_weight)
+        return sequence_loss(self.model, batch, self.gamma)
+
+
+def epoch_order(examples: Sequence[Encoded], cfg: UniMPConfig, seed: int, epochs: float,
+                strategy: str = "multitask") -> np.ndarray:
+    """Indices into `examples` for the whole phase: shuffled across tasks each epoch (multi-task), or
+    task after task (continual, in CONTINUAL_ORDER, each shuffled for `epochs` passes)."""
+    rng = np.random.default_rng(seed)
+    n_full, frac = int(epochs), epochs - int(epochs)
+    if strategy == "continual":
+        out = []
+        for task in CONTINUAL_ORDER:
+            idx = np.array([i for i, e in enumerate(examples) if e.task == task], dtype=np.int64)
+            if len(idx):
+                out.append(epoch_order_of(idx, rng, n_full, frac))
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+    return epoch_order_of(np.arange(len(examples)), rng, n_full, frac)
+
+
+def epoch_order_of(idx: np.ndarray, rng: np.random.Generator, n_full: int, frac: float) -> np.ndarray:
+    parts = [rng.permutation(idx) for _ in range(n_full)]
+    if frac > 0:
+        parts.append(rng.permutation(idx)[: int(round(frac * len(idx)))])
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def lr_lambda(total: int, warmup: float) -> Callable[[int], float]:
+    """Linear warm-up over `warmup` of the steps, then cosine decay to 0."""
+    n_warm = max(1, int(math.ceil(warmup * total)))
+
+    def f(step: int) -> float:
+        if step < n_warm:
+            return (step + 1) / n_warm
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - n_warm) / max(1, total - n_warm))))
+
+    return f
+
+
+# ---- checkpoints -------------------------------------------------------------------------------------
+def trainable_state(model: nn.Module, keys: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
+    sd = model.state_dict()
+    keys = keys if keys is not None else list(sd)
+    return {k: sd[k].detach().clone().contiguous() for k in keys}
+
+
+def save_weights(model: nn.Module, path: Path, keys: Sequence[str] | None = None) -> None:
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(trainable_state(model, keys), str(tmp))
+    os.replace(tmp, path)
+
+
+def load_weights(model: nn.Module, path: Path) -> None:
+    """Load a (possibly partial: trainable-only) safetensors state dict; unknown keys are an error."""
+    from safetensors.torch import load_file
+
+    sd = load_file(str(path))
+    missing_in_model = sorted(set(sd) - set(model.state_dict()))
+    if missing_in_model:
+        raise ValueError(f"{path}: keys not in the model: {missing_in_model[:5]}")
+    model.load_state_dict(sd, strict=False)
+
+
+def train_phase(model: nn.Module, examples: Sequence[Encoded], order: np.ndarray, cfg: UniMPConfig,
+                out_dir: Path, pad_id: int, policy: str = "all",
+                select_fn: Callable[[nn.Module], float] | None = None, max_steps: int | None = None,
+                desc: str = "train") -> dict:
+    """One training phase over `examples[order]`; resumes from out_dir/last if present. Returns stats.
+
+    The model keeps the best weights by `select_fn` (higher = better) when given, else the last."""
+    from accelerate import Accelerator, DistributedDataParallelKwargs
+
+    out_dir = Path(out_dir)
+    done = out_dir / "done.json"
+    if done.is_file():  # phase finished before (a resumed run): load its result
+        load_weights(model, out_dir / ("best.safetensors" if (out_dir / "best.safetensors").is_file() else "last.safetensors"))
+        return json.loads(done.read_text())
+    acc = Accelerator(cpu=not torch.cuda.is_available(),
+                      kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+    world, rank = acc.num_processes, acc.process_index
+    bs = cfg.batch_size
+    steps = len(order) // (bs * world)
+    for cap in (max_steps, cfg.max_steps):
+        if cap is not None:
+            steps = min(steps, cap)
+    model.set_trainable(policy)
+    keys = [k for k, p in model.named_parameters() if p.requires_grad]
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(max(1, steps), cfg.warmup))
+    step, best, history = 0, -math.inf, []
+    last = out_dir / "last"
+    if (last / "state.json").is_file():
+        load_weights(model, last / "model.safetensors")
+        opt.load_state_dict(torch.load(last / "optimizer.pt", weights_only=True))
+        state = json.loads((last / "state.json").read_text())
+        sched.load_state_dict(state["scheduler"])
+        step, best, history = state["step"], state["best"], state["history"]
+    wrapped, opt = acc.prepare(LossModule(model, cfg.focal_gamma), opt)
+    eval_every = cfg.eval_every or max(1, steps // max(1, int(math.ceil(cfg.epochs))))
+    t0, losses, completed = time.time(), [], step
+    bar = tqdm(range(step, steps), desc=desc, disable=not acc.is_main_process, mininterval=2)
+    for step in bar:
+        start = (step * world + rank) * bs
+        batch = collate([examples[i] for i in order[start:start + bs]], pad_id, cfg.task_weights)
+        wrapped.train()
+        loss = wrapped(**{k: v.to(acc.device) for k, v in batch.items()})
+        acc.backward(loss)
+        acc.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+        completed = step + 1
+        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        finished = step + 1 == steps or (cfg.time_budget_s and time.time() - t0 > cfg.time_budget_s)
+        if (step + 1) % eval_every == 0 or finished:
+            if select_fn is not None:
+                model.eval()
+                score = float(select_fn(model))
+                history.append({"step": step + 1, "score": score, "loss": float(np.mean(losses[-50:]))})
+                if score > best:
+                    best = score
+                    if acc.is_main_process:
+                        save_weights(model, out_dir / "best.safetensors", keys)
+            if acc.is_main_process:
+                _save_last(model, opt, sched, keys, last, step + 1, best, history)
+            acc.wait_for_everyone()
+        if finished:
+            break
+    acc.wait_for_everyone()
+    if select_fn is not None and (out_dir / "best.safetensors").is_file():
+        load_weights(model, out_dir / "best.safetensors")
+    elif acc.is_main_process and steps > 0:
+        save_weights(model, out_dir / "best.safetensors", keys)
+    stats = {"steps": completed, "total_steps": steps, "train_time_s": time.time() - t0,
+             "first_loss": losses[0] if losses else None, "last_loss": float(np.mean(losses[-20:])) if losses else None,
+             "best_score": best if best > -math.inf else None, "history": history, "policy": policy,
+             "world_size": world}
+    if acc.is_main_process:
+        done.parent.mkdir(parents=True, exist_ok=True)
+        done.write_text(json.dumps(stats, indent=1))
+    acc.wait_for_everyone()
+    return stats
+
+
+def _save_last(model, opt, sched, keys, last: Path, step: int, best: float, history: list) -> None:
+    last.mkdir(parents=True, exist_ok=True)
+    save_weights(model, last / "model.safetensors", keys)
+    tmp = last / "optimizer.pt.tmp"
+    torch.save(opt.state_dict(), tmp)
+    os.replace(tmp, last / "optimizer.pt")
+    (last / "state.json").write_text(json.dumps({"step": step, "best": best, "history": history,
+                                                 "scheduler": sched.state_dict()}))
+
+
+def phases(cfg: UniMPConfig) -> list[tuple[str, str, str]]:
+    """(name, order strategy, trainable policy) of the "main" regime for the learning strategy:
+    multitask; continual (tasks one after another); multitask then a recommendation fine-tune of all
+    weights (+full) or of the last decoder layer and the head only (+last)."""
+    base = "paper" if cfg.freeze_lm else "all"
+    if cfg.strategy == "multitask":
+        return [("multitask", "multitask", base)]
+    if cfg.strategy == "continual":
+        return [("continual", "continual", base)]
+    ft = "all" if cfg.strategy == "multitask+full" else "last"
+    return [("multitask", "multitask", base), ("finetune", "recommendation", ft)]
+
+
+assert set(CONTINUAL_ORDER) == set(TEXT_TASKS)

@@ -1,0 +1,526 @@
+"""Leaderboard: submit -> validate -> build, and one crafted bad submission per validation rule.
+
+Crafted runs use a hand-made prepared dataset (manifest, items, two task files) and scores computed
+by the same recompute path the validator uses, so any change to a prediction or a score is caught.
+"""
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import math
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchmark import layout
+from benchmark.io import sha256_file, write_json, write_jsonl
+from benchmark.results import predictions_name
+from benchmark.tasks import TASK_SPECS
+from leaderboard import build, submit, validate, validate_cli
+from leaderboard.common import MAX_SUBMISSION_BYTES, SubmissionError
+
+validate_mod = importlib.import_module("leaderboard.validate")  # the module (the package exports the function)
+
+SHA = "a" * 64
+N_ITEMS = 20
+REC_TARGETS = [3, 7, 11, 2, 9, 14]
+RATINGS = [5.0, 4.0, 2.0, 3.0, 1.0]
+
+try:  # the real scorer once it exists; until then a stand-in with the same conventions
+    import benchmark.scoring  # noqa: F401
+
+    HAVE_SCORING = True
+except ImportError:
+    HAVE_SCORING = False
+
+
+class _Scores:
+    def __init__(self, scores: dict, n: int):
+        self.scores, self.intervals, self.n, self.extra = scores, {}, n, {}
+
+
+def _standin_score(task, instances, rows, dataset, n_boot=0, seed=0, **kw):
+    by_id = {r["id"]: r for r in rows}
+    if task == "recommendation":
+        out = {}
+        ranks = []
+        for _, inst in instances.iterrows():
+            ranked = by_id[inst["id"]]["ranked"]
+            ranks.append(ranked.index(inst["target_item"]) + 1 if inst["target_item"] in ranked else None)
+        for k in (3, 5, 10):
+            hits = [r is not None and r <= k for r in ranks]
+            out[f"hr@{k}"] = sum(hits) / len(ranks)
+            out[f"ndcg@{k}"] = sum(1 / math.log2(r + 1) for r, h in zip(ranks, hits) if h) / len(ranks)
+            out[f"mrr@{k}"] = sum(1 / r for r, h in zip(ranks, hits) if h) / len(ranks)
+        return _Scores(out, len(ranks))
+    if task == "rating":
+        errs, invalid = [], 0
+        for _, inst in instances.iterrows():
+            r = by_id[inst["id"]]["rating"]
+            invalid += r is None
+            errs.append((3.0 if r is None else r) - inst["target_rating"])
+        n = len(errs)
+        return _Scores({"mae": sum(map(abs, errs)) / n, "rmse": math.sqrt(sum(e * e for e in errs) / n),
+                        "invalid_rate": invalid / n}, n)
+    raise NotImplementedError(task)
+
+
+@pytest.fixture(autouse=True)
+def scorer(monkeypatch):
+    """Use the stand-in only while benchmark.scoring does not exist."""
+    if not HAVE_SCORING:
+        monkeypatch.setattr(validate_mod, "recompute",
+                            lambda task, inst, rows, ds, folder, extra: _standin_score(task, inst, rows, ds))
+
+
+# ---- crafted dataset and runs ------------------------------------------------------------------------
+def _instances(task: str, split: str, n: int, **cols) -> pd.DataFrame:
+    base = {c: [None] * n for c in layout.INSTANCE_COLUMNS}
+    base.update(id=[f"{task}/{split}/{i}" for i in range(n)], user=[f"u{i}" for i in range(n)],
+                history=[[(i + j) % 15 for j in range(1, 4)] for i in range(n)],
+                instruction=[TASK_SPECS[task].instruction] * n)
+    base.update(cols)
+    return pd.DataFrame(base)
+
+
+def write_parquet(path: Path, df: pd.DataFrame) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_parquet(path, index=False)
+
+
+def make_dataset(root: Path, sha: str = SHA) -> Path:
+    root.mkdir(parents=True)
+    items = pd.DataFrame({
+        "item": list(range(N_ITEMS)), "raw_id": [f"B{i:04d}" for i in range(N_ITEMS)],
+        "domain": ["Baby"] * 15 + ["Office_Products"] * 5, "title": [f"item {i}" for i in range(N_ITEMS)],
+        "brand": [None] * N_ITEMS, "price": [float("nan")] * N_ITEMS, "category": ["A > B"] * N_ITEMS,
+        "description": [None] * N_ITEMS, "image": [None] * N_ITEMS,
+        "text": [f"[IMG] title item {i} [EOC]" for i in range(N_ITEMS)],
+    })
+    write_parquet(root / layout.ITEMS, items)
+    write_parquet(layout.task_path(root, "recommendation", "test"),
+                  _instances("recommendation", "test", len(REC_TARGETS), target_item=REC_TARGETS))
+    write_parquet(layout.task_path(root, "rating", "test"),
+                  _instances("rating", "test", len(RATINGS), item=list(range(len(RATINGS))), target_rating=RATINGS))
+    write_json(root / layout.MANIFEST, {"dataset_sha256": sha, "seed": 0, "scale": "crafted", "source": "crafted",
+                                        "files": {}})
+    return root
+
+
+def _rec_rows(shift: int = 0) -> list[dict]:
+    rows = []
+    for i, t in enumerate(REC_TARGETS):
+        ranked = [x for x in range(15) if x != t][:10]
+        pos = (i + shift) % 12  # target at rank pos+1, or missing when pos >= 10
+        if pos < 10:
+            ranked = ranked[:pos] + [t] + ranked[pos:9]
+        rows.append({"id": f"recommendation/test/{i}", "ranked": ranked})
+    return rows
+
+
+def _rating_rows(offset: float) -> list[dict]:
+    rows = []
+    for i, r in enumerate(RATINGS):
+        value = None if i == 0 else min(5.0, max(1.0, r + offset))
+        rows.append({"id": f"rating/test/{i}", "output": "?" if value is None else str(value), "rating": value})
+    return rows
+
+
+def make_run(root: Path, data: Path, run_id: str = "run-1", model: str = "dummy", shift: int = 0,
+             perturbation: str | None = None, config: dict | None = None, width: float = 0.05,
+             extra_entries: list[dict] | None = None) -> Path:
+    """A run folder as `unimp-bench run` writes it, with scores from the validator's own recompute."""
+    from benchmark.dataset import PreparedDataset
+
+    run = root / run_id
+    ds = PreparedDataset(data)
+    entries = []
+    for task, rows in (("recommendation", _rec_rows(shift)), ("rating", _rating_rows(0.5 + shift / 10))):
+        rel = predictions_name(task, "test")
+        write_jsonl(run / rel, rows)
+        inst = ds.instances(task, "test")
+        got = validate_mod.recompute(task, inst, rows, ds, run, {})
+        spec = TASK_SPECS[task]
+        main = got.scores[spec.main_score]
+        hi = 4.0 if task == "rating" else 1.0
+        entries.append({
+            "task": task, "task_version": spec.version, "split": "test", "status": "ok", "error": None,
+            "n": len(inst), "scores": {k: float(v) for k, v in got.scores.items()},
+            "intervals": {spec.main_score: [max(0.0, main - width), min(hi, main + width)]},
+            "main_score": spec.main_score, "extra": {}, "predictions": rel,
+            "predictions_sha256": sha256_file(run / rel), "wall_time_s": 0.1,
+        })
+    for task in ("selection", "image"):
+        entries.append({"task": task, "task_version": "1", "split": "test", "status": "unsupported", "error": None,
+                        "n": 0, "scores": {}, "intervals": {}, "main_score": TASK_SPECS[task].main_score,
+                        "extra": {}, "predictions": None, "predictions_sha256": None, "wall_time_s": 0.0})
+    entries += extra_entries or []
+    write_json(run / "config.json", config or {})
+    (run / "summary.md").write_text("# summary\n")
+    (run / "model").mkdir()
+    (run / "model" / "checkpoint.bin").write_bytes(b"\0" * 10)
+    write_json(run / "results.json", {
+        "schema_version": 1, "run_id": run_id, "created": "2026-11-21T15:00:00+00:00",
+        "model": {"name": model, "revision": "1", "config": config or {}},
+        "dataset": {"name": "crafted", "sha256": ds.sha256, "seed": 0, "scale": "crafted", "source": "crafted"},
+        "seed": 0, "perturbation": perturbation,
+        "environment": {"python": "3.11", "platform": "linux", "packages": {"numpy": "2"}, "git": None},
+        "wall_time_s": 1.0, "results": entries,
+    })
+    return run
+
+
+@pytest.fixture
+def data(tmp_path) -> Path:
+    return make_dataset(tmp_path / "data")
+
+
+@pytest.fixture
+def board(tmp_path, data) -> tuple[Path, Path]:
+    """A leaderboard with one valid submission; returns (leaderboard dir, submission dir)."""
+    lb = tmp_path / "lb"
+    sub = submit(make_run(tmp_path / "runs", data), lb, {"parameters": 10, "license": "MIT"})
+    return lb, sub
+
+
+def problems_of(lb: Path, data: Path, **kw) -> list:
+    return validate(lb, {SHA: data}, **kw)
+
+
+def edit_json(path: Path, fn) -> None:
+    doc = json.loads(path.read_text())
+    fn(doc)
+    path.write_text(json.dumps(doc))
+
+
+def assert_problem(problems, field: str, text: str) -> None:
+    assert any(field in p.field and text in p.message for p in problems), \
+        f"expected a problem on {field!r} saying {text!r}; got:\n" + "\n".join(map(str, problems))
+    assert all(p.submission for p in problems)
+
+
+# ---- round trip ---------------------------------------------------------------------------------------
+def test_round_trip_submit_validate_build(tmp_path, board, data):
+    lb, sub = board
+    assert sub == lb / "submissions" / "dummy" / "run-1"
+    assert sorted(p.relative_to(sub).as_posix() for p in sub.rglob("*") if p.is_file()) == [
+        "config.json", "model_meta.json", "predictions/rating__test.jsonl",
+        "predictions/recommendation__test.jsonl", "results.json", "summary.md"]  # model/ left behind
+    meta = json.loads((sub / "model_meta.json").read_text())
+    assert meta["parameters"] == 10 and meta["name"] == "dummy" and meta["license"] == "MIT"
+    assert problems_of(lb, data) == []
+    assert validate_cli(lb, [data]) == 0
+
+    build(lb)
+    readme = (lb / "README.md").read_text()
+    assert "### Table 1: recommendation (test)" in readme and "paper (different data)" in readme
+    assert "| dummy |" in readme and "[run-1](submissions/dummy/run-1/)" in readme
+    assert "| unsupported |" not in readme  # unsupported tasks have no row of their own
+    page = (lb / "index.html").read_text()
+    assert page.count("<svg") == 2 and 'class="sortable"' in page
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "<script src" not in page and "<link" not in page
+
+
+def test_submit_never_overwrites(tmp_path, board, data):
+    lb, sub = board
+    before = (sub / "results.json").read_bytes()
+    run2 = make_run(tmp_path / "runs2", data, shift=3)  # same model and run id, other scores
+    with pytest.raises(FileExistsError, match="already exists"):
+        submit(run2, lb, None)
+    assert (sub / "results.json").read_bytes() == before
+
+
+def test_build_is_byte_identical(tmp_path, data):
+    outs = []
+    for name in ("a", "b"):
+        lb = tmp_path / name
+        for i, shift in enumerate((0, 2, 5)):
+            submit(make_run(tmp_path / f"runs-{name}-{i}", data, run_id=f"r{i}", model=f"m{i}", shift=shift), lb)
+        build(lb)
+        first = ((lb / "README.md").read_bytes(), (lb / "index.html").read_bytes())
+        build(lb)
+        assert ((lb / "README.md").read_bytes(), (lb / "index.html").read_bytes()) == first
+        outs.append(first)
+    assert outs[0] == outs[1]
+
+
+def test_unsupported_and_error_need_no_predictions(tmp_path, data):
+    err = {"task": "search", "task_version": "1", "split": "test", "status": "error", "error": "boom", "n": 0,
+           "scores": {}, "intervals": {}, "main_score": "hr@5", "extra": {}, "predictions": None,
+           "predictions_sha256": None, "wall_time_s": 0.0}
+    lb = tmp_path / "lb"
+    submit(make_run(tmp_path / "runs", data, extra_entries=[err]), lb)
+    assert problems_of(lb, data) == []
+    build(lb)
+    assert "| error |" in (lb / "README.md").read_text()
+
+
+# ---- one crafted bad submission per rule -------------------------------------------------------------
+def _set(path: list, value):
+    def fn(doc):
+        target = doc
+        for k in path[:-1]:
+            target = target[k]
+        target[path[-1]] = value
+    return fn
+
+
+def _delete(path: list):
+    def fn(doc):
+        target = doc
+        for k in path[:-1]:
+            target = target[k]
+        del target[path[-1]]
+    return fn
+
+
+RESULTS_MUTATIONS = {
+    "unknown top field": (_set(["leaderboard_rank"], 1), "leaderboard_rank", "unknown field"),
+    "unknown entry field": (_set(["results", 0, "bonus"], 1), "results[0].bonus", "unknown field"),
+    "missing top field": (_delete(["seed"]), "seed", "missing field"),
+    "missing entry field": (_delete(["results", 1, "n"]), "results[1].n", "missing field"),
+    "missing dataset field": (_delete(["dataset", "sha256"]), "dataset.sha256", "missing field"),
+    "wrong type": (_set(["seed"], "0"), "seed", "must be an integer"),
+    "bool for int": (_set(["results", 0, "n"], True), "results[0].n", "must be an integer"),
+    "unknown dataset": (_set(["dataset", "sha256"], "b" * 64), "dataset.sha256", "not a known prepared dataset"),
+    "tampered score": (lambda d: d["results"][0]["scores"].__setitem__("hr@5", d["results"][0]["scores"]["hr@5"] + 1e-4),
+                       "results[0].scores.hr@5", "predictions give"),
+    "out of range": (_set(["results", 0, "scores", "hr@5"], 1.5), "results[0].scores.hr@5", "outside the range"),
+    "unknown metric": (_set(["results", 0, "scores", "accuracy"], 0.5), "results[0].scores.accuracy", "unknown metric"),
+    "inverted interval": (_set(["results", 0, "intervals", "hr@5"], [0.9, 0.1]), "results[0].intervals.hr@5", "> high"),
+    "wrong n": (_set(["results", 0, "n"], 99), "results[0].n", "instances"),
+    "unknown task": (_set(["results", 0, "task"], "dancing"), "results[0].task", "must be one of"),
+    "duplicate result": (lambda d: d["results"].append(copy.deepcopy(d["results"][0])), "results[", "duplicate result"),
+    "path escape": (_set(["results", 0, "predictions"], "../x"), "results[0].predictions", "escapes"),
+    "absolute path": (_set(["results", 0, "predictions"], "/etc/passwd"), "results[0].predictions", "absolute path"),
+    "other file as predictions": (_set(["results", 0, "predictions"], "summary.md"), "results[0].predictions", "must be"),
+    "sha mismatch": (_set(["results", 0, "predictions_sha256"], "0" * 64), "results[0].predictions_sha256", "does not match"),
+    "run id vs folder": (_set(["run_id"], "run-2"), "run_id", "folder name"),
+    "model vs folder": (_set(["model", "name"], "other"), "model.name", "folder must be"),
+    "ok without predictions": (_set(["results", 1, "predictions"], None), "results[1].predictions", "needs its predictions"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RESULTS_MUTATIONS))
+def test_bad_results_json(board, data, case):
+    lb, sub = board
+    mutate, field, text = RESULTS_MUTATIONS[case]
+    edit_json(sub / "results.json", mutate)
+    problems = problems_of(lb, data)
+    assert_problem(problems, field, text)
+    assert all(p.submission == "dummy/run-1" for p in problems)
+    assert validate_cli(lb, [data]) == 1
+
+
+def test_tolerance_is_one_in_a_million(board, data):
+    lb, sub = board
+    edit_json(sub / "results.json", lambda d: d["results"][0]["scores"].__setitem__(
+        "hr@5", d["results"][0]["scores"]["hr@5"] + 5e-7))
+    assert problems_of(lb, data) == []
+    edit_json(sub / "results.json", lambda d: d["results"][0]["scores"].__setitem__(
+        "hr@5", d["results"][0]["scores"]["hr@5"] + 1e-5))
+    assert_problem(problems_of(lb, data), "results[0].scores.hr@5", "predictions give")
+
+
+def test_nan_in_results_json(board, data):
+    lb, sub = board
+    text = (sub / "results.json").read_text()
+    doc = json.loads(text)
+    doc["results"][0]["scores"]["hr@5"] = float("nan")
+    (sub / "results.json").write_text(json.dumps(doc))  # Python writes the bare token NaN
+    assert "NaN" in (sub / "results.json").read_text()
+    assert_problem(problems_of(lb, data), "results.json", "NaN")
+
+
+def _rewrite_predictions(sub: Path, task: str, fn) -> None:
+    """Change a predictions file and update its sha256 so that only the change itself is wrong."""
+    rel = predictions_name(task, "test")
+    rows = [json.loads(line) for line in (sub / rel).read_text().splitlines()]
+    lines = fn(rows)
+    (sub / rel).write_text("".join(line if isinstance(line, str) else json.dumps(line) + "\n" for line in lines))
+    i = 0 if task == "recommendation" else 1
+    edit_json(sub / "results.json", _set(["results", i, "predictions_sha256"], sha256_file(sub / rel)))
+
+
+PREDICTION_MUTATIONS = {
+    "missing id": (lambda rows: rows[:-1], "missing instance ids: recommendation/test/5"),
+    "duplicate id": (lambda rows: rows + [rows[0]], "duplicate instance ids: recommendation/test/0"),
+    "unknown id": (lambda rows: rows[:-1] + [{**rows[-1], "id": "recommendation/test/77"}], "unknown instance ids"),
+    "NaN in a line": (lambda rows: rows[:-1] + ['{"id": "recommendation/test/5", "ranked": [NaN]}\n'], "NaN"),
+    "bad line shape": (lambda rows: rows[:-1] + [{"id": rows[-1]["id"], "ranked": ["x"]}], "distinct item tokens"),
+    "extra line field": (lambda rows: rows[:-1] + [{**rows[-1], "score": 1}], "unknown field"),
+    "too many items": (lambda rows: rows[:-1] + [{**rows[-1], "ranked": list(range(11))}], "at most 10"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PREDICTION_MUTATIONS))
+def test_bad_predictions(board, data, case):
+    lb, sub = board
+    fn, text = PREDICTION_MUTATIONS[case]
+    _rewrite_predictions(sub, "recommendation", fn)
+    problems = problems_of(lb, data)
+    assert_problem(problems, "predictions/recommendation__test.jsonl", text)
+
+
+def test_nan_rating_line(board, data):
+    lb, sub = board
+    _rewrite_predictions(sub, "rating", lambda rows: rows[:-1] + ['{"id": "rating/test/4", "output": "x", "rating": NaN}\n'])
+    assert_problem(problems_of(lb, data), "predictions/rating__test.jsonl:5", "NaN")
+
+
+META_MUTATIONS = {
+    "unknown meta field": (_set(["stars"], 5), "model_meta.stars", "unknown field"),
+    "missing meta field": (_delete(["license"]), "model_meta.license", "missing field"),
+    "meta name mismatch": (_set(["name"], "someone-else"), "model_meta.name", "differs"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(META_MUTATIONS))
+def test_bad_model_meta(board, data, case):
+    lb, sub = board
+    mutate, field, text = META_MUTATIONS[case]
+    edit_json(sub / "model_meta.json", mutate)
+    assert_problem(problems_of(lb, data), field, text)
+
+
+def test_symlink_in_submission(board, data):
+    lb, sub = board
+    (sub / "summary.md").unlink()
+    os.symlink("/etc/hostname", sub / "summary.md")
+    assert_problem(problems_of(lb, data), "summary.md", "symbolic links")
+
+
+def test_symlinked_predictions_are_not_followed(tmp_path, board, data):
+    lb, sub = board
+    rel = predictions_name("recommendation", "test")
+    real = tmp_path / "outside.jsonl"
+    (sub / rel).rename(real)
+    os.symlink(real, sub / rel)
+    problems = problems_of(lb, data)
+    assert_problem(problems, rel, "symbolic links")
+    assert_problem(problems, "results[0].predictions", "not a file in the submission")
+
+
+def test_symlinked_submission_folder(tmp_path, board, data):
+    lb, sub = board
+    os.symlink(sub, lb / "submissions" / "dummy" / "run-9")
+    assert_problem(problems_of(lb, data), "(folder)", "symlink")
+
+
+def test_unexpected_file(board, data):
+    lb, sub = board
+    (sub / "run.sh").write_text("rm -rf /\n")
+    (sub / "predictions" / ".hidden").write_text("x")
+    problems = problems_of(lb, data)
+    assert_problem(problems, "run.sh", "unexpected file")
+    assert_problem(problems, "predictions/.hidden", "unexpected file")
+
+
+def test_unreferenced_predictions_file(board, data):
+    lb, sub = board
+    (sub / "predictions" / "search__test.jsonl").write_text("")
+    assert_problem(problems_of(lb, data), "predictions/search__test.jsonl", "not referenced")
+
+
+def test_oversize_submission(board, data):
+    lb, sub = board
+    with open(sub / "summary.md", "wb") as f:  # sparse: costs no disk
+        f.truncate(MAX_SUBMISSION_BYTES + 1)
+    assert_problem(problems_of(lb, data), "(size)", "over the limit")
+
+
+def test_dataset_mapping_checked(tmp_path, board, data):
+    lb, _ = board
+    other = make_dataset(tmp_path / "other", sha="c" * 64)
+    assert_problem(validate(lb, {SHA: other}), SHA, "has sha256")
+
+
+# ---- submit refuses bad runs ----------------------------------------------------------------------------
+def test_submit_refuses_symlink_and_escape(tmp_path, data):
+    run = make_run(tmp_path / "runs", data)
+    os.symlink("/etc/hostname", run / "predictions" / "search__test.jsonl")
+    with pytest.raises(SubmissionError, match="symbolic links"):
+        submit(run, tmp_path / "lb")
+    (run / "predictions" / "search__test.jsonl").unlink()
+    edit_json(run / "results.json", _set(["results", 0, "predictions"], "../../etc/passwd"))
+    with pytest.raises(SubmissionError, match="escapes"):
+        submit(run, tmp_path / "lb")
+    assert not (tmp_path / "lb" / "submissions" / "dummy").exists() or \
+        not any((tmp_path / "lb" / "submissions" / "dummy").iterdir())
+
+
+def test_submit_refuses_unsafe_run_id_and_unknown_meta(tmp_path, data):
+    run = make_run(tmp_path / "runs", data)
+    with pytest.raises(SubmissionError, match="unknown fields"):
+        submit(run, tmp_path / "lb", {"stars": 5})
+    edit_json(run / "results.json", _set(["run_id"], "../evil"))
+    with pytest.raises(SubmissionError, match="safe folder name"):
+        submit(run, tmp_path / "lb")
+
+
+# ---- tables -----------------------------------------------------------------------------------------------
+def test_tables_best_ties_ablation_robustness_escaping(tmp_path, data):
+    lb = tmp_path / "lb"
+    runs = tmp_path / "runs"
+    # shift 0: target at ranks 1..6 -> best; shift 1: ranks 2..7, wide intervals overlap the best
+    submit(make_run(runs / "a", data, run_id="a", model="alpha", shift=0, width=0.3), lb)
+    submit(make_run(runs / "b", data, run_id="b", model="beta", shift=1, width=0.3), lb)
+    submit(make_run(runs / "c", data, run_id="c", model="gamma", shift=6, width=0.01), lb)
+    submit(make_run(runs / "d", data, run_id="d", model="alpha", shift=2, config={"ablation": "w/o vision"}), lb)
+    submit(make_run(runs / "e", data, run_id="e", model="alpha", shift=3, perturbation="NT"), lb)
+    submit(make_run(runs / "f", data, run_id="f", model="<script>alert(1)</script>|x", shift=4), lb)
+    assert problems_of(lb, data) == []
+    build(lb)
+    readme = (lb / "README.md").read_text()
+    sections = {s.split("\n", 1)[0]: s for s in readme.split("### ")[1:]}
+    t1 = sections["Table 1: recommendation (test)"]
+    rows = [line for line in t1.splitlines() if line.startswith("| ") and "(paper" not in line and "Model" not in line
+            and "---" not in line]
+    ours = [r for r in rows if "submissions/" in r]
+    assert [r.split(" | ")[0] for r in ours][:3] == ["| alpha", "| beta", "| &lt;script&gt;alert(1)&lt;/script&gt;\\|x"]
+    hr5 = 3 + 3  # Model, Details, Runs, HR@3, NDCG@3, MRR@3 -> HR@5 is cell 6
+    cells = [[c.strip() for c in r.strip("|").split(" | ")] for r in ours]
+    assert cells[0][hr5].startswith("**") and not cells[1][hr5].startswith("**")
+    assert cells[1][hr5].endswith("≈")                       # beta's interval overlaps alpha's
+    gamma = next(c for c in cells if c[0] == "gamma")
+    assert not gamma[hr5].endswith("≈") and not gamma[hr5].startswith("**")
+    assert "w/o vision" not in t1 and "perturbation" not in t1  # ablation and NT runs stay out of Table 1
+    assert "ablation: w/o vision" in sections["Table 3: ablations (recommendation, test)"]
+    t6 = sections["Table 6: robustness (recommendation, test)"]
+    assert "| alpha |" in t6 and "[e](submissions/alpha/e/)" in t6
+    assert "| beta |" not in t6  # no perturbed run of beta
+    page = (lb / "index.html").read_text()
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;|x" in page
+    assert "<script>alert(1)" not in readme
+
+
+def test_empty_leaderboard_builds(tmp_path):
+    build(tmp_path / "lb")
+    readme = (tmp_path / "lb" / "README.md").read_text()
+    assert "No submissions yet" in readme and "UniMP" in readme  # the paper's numbers still shown
+    assert validate(tmp_path / "lb", {}) == []
+
+
+# ---- on the real tiny dataset, once the pipeline exists ----------------------------------------------------
+def test_tiny_data_round_trip(tmp_path, tiny_data):
+    """A real run of the dummy model on the tiny dataset goes through submit, validate and build."""
+    pytest.importorskip("benchmark.scoring")
+    from benchmark.evaluator import RunOptions, run
+
+    run_dir = run(tiny_data, tmp_path / "runs",
+                  RunOptions(model="dummy", tasks=("recommendation", "rating", "selection"), splits=("test",),
+                             config={}, seed=0, n_boot=50, run_id="tiny-1"))
+    lb = tmp_path / "lb"
+    submit(run_dir, lb)
+    from benchmark.dataset import PreparedDataset
+
+    assert validate(lb, {PreparedDataset(tiny_data).sha256: tiny_data}) == []
+    sub = next((lb / "submissions").glob("*/tiny-1"))
+    edit_json(sub / "results.json", lambda d: d["results"][0]["scores"].__setitem__(
+        d["results"][0]["main_score"], d["results"][0]["scores"][d["results"][0]["main_score"]] / 2 + 0.01))
+    assert validate(lb, {PreparedDataset(tiny_data).sha256: tiny_data})
+    build(lb)

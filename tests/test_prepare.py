@@ -1,0 +1,135 @@
+"""The prepared benchmark: determinism, splits, leakage, task sets, atomic writes (protocol 1-2)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark import layout
+from benchmark.dataset import PreparedDataset
+
+
+@pytest.fixture(scope="module")
+def ds(tiny_data):
+    return PreparedDataset(tiny_data)
+
+
+def test_same_seed_gives_byte_identical_dataset(tiny_data, tmp_path):
+    from benchmark.prepare import prepare_default
+
+    again = prepare_default(out=tmp_path / "again", raw=tmp_path / "raw", scale="tiny", seed=0)
+    first = json.loads((tiny_data / layout.MANIFEST).read_text())
+    second = json.loads((again / layout.MANIFEST).read_text())
+    assert first["files"] == second["files"]
+    assert (tiny_data / layout.MANIFEST).read_bytes() == (again / layout.MANIFEST).read_bytes()
+
+
+def test_manifest_hashes_every_file(tiny_data):
+    from benchmark.io import sha256_file
+
+    manifest = json.loads((tiny_data / layout.MANIFEST).read_text())
+    on_disk = {p.relative_to(tiny_data).as_posix() for p in tiny_data.rglob("*") if p.is_file()}
+    assert on_disk - {layout.MANIFEST} == set(manifest["files"])
+    for rel, digest in list(manifest["files"].items())[:20]:
+        assert sha256_file(tiny_data / rel) == digest
+    assert set(manifest["decisions"]) >= {"dedupe", "k_core", "merge", "item_tokens", "new_users", "selection"}
+
+
+def test_items_have_permuted_tokens_and_flat_text(ds):
+    items = ds.items
+    assert items["item"].tolist() == list(range(len(items)))
+    assert items["text"].str.startswith("[IMG]").all() and items["text"].str.endswith("[EOC]").all()
+    # tokens are not in order of (domain, raw id): consecutive ids must not leak the domain sequence
+    ordered = items.sort_values(["domain", "raw_id"])["item"].to_numpy()
+    assert not np.array_equal(ordered, np.sort(ordered))
+    assert set(items["domain"]) == set(layout.ALL_DOMAINS)
+    assert items["image"].isna().any() and items["image"].notna().any()
+
+
+def test_leave_last_out_and_new_users(ds):
+    train, valid, test = ds.interactions("train"), ds.interactions("valid"), ds.interactions("test")
+    new = ds.interactions("new_user")
+    assert valid.groupby("user").size().max() == 1 and test.groupby("user").size().max() == 1
+    assert set(valid["user"]) == set(test["user"])
+    # the test interaction is each user's last; valid the second to last
+    last_train = train.groupby("user")["timestamp"].max()
+    assert (valid.set_index("user")["timestamp"] >= last_train.reindex(valid["user"]).to_numpy()).all()
+    new_users = set(new["user"])
+    assert new_users and not new_users & (set(train["user"]) | set(valid["user"]) | set(test["user"]))
+    for split in ("new_domain_train", "new_domain_valid", "new_domain_test"):
+        assert not new_users & set(ds.interactions(split)["user"])
+    n_main = len(set(train["user"]) | new_users)
+    assert abs(len(new_users) - round(0.1 * n_main)) <= 1
+    assert (ds.items.loc[train["item"], "domain"] != layout.NEW_DOMAIN).all()
+    assert (ds.items.loc[ds.interactions("new_domain_test")["item"], "domain"] == layout.NEW_DOMAIN).all()
+
+
+def test_no_validation_or_test_item_in_any_training_instance(ds):
+    held_out = set()
+    for split in ("valid", "test", "new_domain_valid", "new_domain_test"):
+        f = ds.interactions(split)
+        held_out |= set(zip(f["user"], f["item"]))
+    new_users = set(ds.interactions("new_user")["user"])
+    for task in layout.TASKS:
+        for split in ("train", "new_domain_train"):
+            inst = ds.instances(task, split)
+            assert not new_users & set(inst["user"]), (task, split)
+            for row in inst.itertuples():
+                used = list(row.history)
+                for col in ("target_item", "item"):
+                    v = getattr(row, col)
+                    if v is not None and not pd.isna(v):
+                        used.append(int(v))
+                if row.target_items is not None:
+                    used += list(row.target_items)
+                assert not {(row.user, i) for i in used} & held_out, (task, split, row.id)
+
+
+def test_task_sets_shapes(ds):
+    for task in layout.TASKS:
+        for split in layout.TASK_SPLITS:
+            inst = ds.instances(task, split)
+            assert inst["id"].is_unique
+            assert len(inst) > 0, (task, split)
+    rec = ds.instances("recommendation", "test")
+    test = ds.interactions("test").set_index("user")
+    assert (rec["target_item"].to_numpy() == test.loc[rec["user"], "item"].to_numpy()).all()
+    sel = ds.instances("selection", "test")
+    for row in sel.itertuples():
+        assert len(row.candidates) == 5 and len(set(row.candidates)) == 5
+        assert set(row.target_items) <= set(row.candidates) and 1 <= len(row.target_items) <= 3
+        negatives = set(row.candidates) - set(row.target_items)
+        assert not negatives & set(row.history)
+    search = ds.instances("search", "test")
+    assert (search["query"].to_numpy() == ds.items.loc[search["target_item"], "category"].to_numpy()).all()
+    assert search["instruction"].iloc[0].startswith(search["query"].iloc[0])
+    img = ds.instances("image", "test")
+    assert ds.items.loc[img["target_item"], "image"].notna().all()
+    rating = ds.instances("rating", "test")
+    assert rating["target_rating"].between(1, 5).all()
+    expl = ds.instances("explanation", "test")
+    assert (expl["target_text"].str.split().str.len() <= 30).all()
+
+
+def test_interrupted_prepare_leaves_no_dataset(tiny_data, tmp_path, monkeypatch):
+    import benchmark.prepare as prep
+
+    def boom(*a, **k):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(prep, "write_manifest_and_card", boom, raising=False)
+    monkeypatch.setattr("benchmark.manifest.write_manifest_and_card", boom)
+    raw = tiny_data.parent / "raw"
+    with pytest.raises(RuntimeError):
+        prep.prepare("amazon2014", raw, tmp_path / "out", image_size=32)
+    assert not (tmp_path / "out").exists()
+    assert not list(tmp_path.glob(".out.partial-*"))
+
+
+def test_existing_output_needs_force(tiny_data):
+    from benchmark.prepare import prepare
+
+    with pytest.raises(FileExistsError):
+        prepare("amazon2014", tiny_data.parent / "raw", tiny_data)
