@@ -72,4 +72,4 @@ class PreparedDataset:
             raise ValueError(f"unknown split {split!r}; known: {layout.TASK_SPLITS}")
         frame = pd.read_parquet(layout.task_path(self.root, task, split))
         # a task leaves the other tasks' columns null: drop them so int columns stay int64, not float
-        return frame[[c for c in frame.columns if c in ("id", "user", "history") or frame[c].notna().any()]]
+        return frame[[c for c in frame.columns if c in ("id", "user", "history") or len(frame) == 0 or frame[c].notna().any()]]

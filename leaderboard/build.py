@@ -23,7 +23,7 @@ README = "README.md"
 INDEX = "index.html"
 
 LEGEND = (
-    "Each value is the score on the split, `± half the width` of its paired-bootstrap 95% interval "
+    "Each value is the score on the split, ± half the width of its paired-bootstrap 95% interval "
     "where the run reported one. **Bold**: best in the column. ≈: a tie with the best (the 95% intervals "
     "overlap). `unsupported`: the model lacks the verb the task needs (never counted as 0); `error`: the "
     "run failed on the task; —: not run. Rows run best-first by the table's main column."
@@ -55,8 +55,8 @@ def md_row(cells: list[str]) -> str:
 
 
 def md_paper(p: PaperTable) -> list[str]:
-    lines = [f"<sub>{md(p.title)}, {md(PAPER_LABEL)}:</sub>", "",
-             md_row([f"Model ({PAPER_LABEL})", *map(md, p.columns)]),
+    lines = [f"<sub>{md(p.title)}, as published: {md(PAPER_LABEL)}</sub>", "",
+             md_row([f"Model, {PAPER_LABEL}", *map(md, p.columns)]),
              md_row(["---"] * (len(p.columns) + 1))]
     lines += [md_row([md(name), *(fmt(v) for v in values)]) for name, values in p.rows]
     return lines + [""]

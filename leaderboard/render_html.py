@@ -5,6 +5,7 @@ Every piece of submission text goes through `html.escape`; no submission data re
 from __future__ import annotations
 
 import html
+import math
 from pathlib import Path
 
 from benchmark.tasks import TASK_SPECS
@@ -76,8 +77,8 @@ def table_html(t: Table, table_id: str) -> str:
 def paper_html(p: PaperTable) -> str:
     head = "".join(f"<th>{esc(c)}</th>" for c in p.columns)
     rows = "".join(f"<tr><td>{esc(n)}</td>" + "".join(f"<td>{fmt(v)}</td>" for v in vals) + "</tr>" for n, vals in p.rows)
-    return (f'<table class="paper"><caption>{esc(p.title)}: {esc(PAPER_LABEL)}</caption>'
-            f'<thead><tr><th>Model ({esc(PAPER_LABEL)})</th>{head}</tr></thead><tbody>{rows}</tbody></table>')
+    return (f'<table class="paper"><caption>{esc(p.title)}, as published: {esc(PAPER_LABEL)}</caption>'
+            f'<thead><tr><th>Model</th>{head}</tr></thead><tbody>{rows}</tbody></table>')
 
 
 # ---- plots -----------------------------------------------------------------------------------------
@@ -85,8 +86,20 @@ def _n(x: float) -> str:
     return f"{x:.2f}"
 
 
-def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
-    return [lo + (hi - lo) * i / (n - 1) for i in range(n)]
+def nice_axis(lo: float, hi: float, target: int = 4) -> tuple[float, float, list[float]]:
+    """An axis from <= lo to >= hi with round ticks (steps 1, 2, 2.5 or 5 times a power of ten)."""
+    span = max(hi - lo, 1e-9)
+    raw = span / target
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    start, stop = math.floor(lo / step + 1e-9) * step, math.ceil(hi / step - 1e-9) * step
+    n = int(round((stop - start) / step))
+    return start, stop, [start + i * step for i in range(n + 1)]
+
+
+def _tick_label(t: float, step: float) -> str:
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9)) + (1 if round(step / 10 ** math.floor(math.log10(step) + 1e-9), 6) == 2.5 else 0)
+    return f"{t:.{decimals}f}"
 
 
 def svg_plot(points: list[PlotPoint], metric: str, title: str) -> str:
@@ -97,16 +110,16 @@ def svg_plot(points: list[PlotPoint], metric: str, title: str) -> str:
     plot_w = width - left - right
     height = top + row_h * max(len(points), 1) + bottom
     values = [v for p in points for v in (p.value, p.low, p.high) if v is not None]
-    lo = min([0.0, *values])
-    hi = max([*values, lo + 1e-9])
-    hi = hi + (hi - lo) * 0.05
+    lo, hi = min([0.0, *values]), max([0.0, *values])
+    lo, hi, ticks = nice_axis(lo, hi if hi - lo > 1e-6 else lo + 1.0)
+    step = ticks[1] - ticks[0]
     x = lambda v: left + (v - lo) / (hi - lo) * plot_w  # noqa: E731
     axis_y = top + row_h * max(len(points), 1)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="plot" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" role="img" aria-label="{esc(title)}"><title>{esc(title)}</title>']
-    for t in _ticks(lo, hi):
+    for t in ticks:
         out.append(f'<line class="grid" x1="{_n(x(t))}" y1="{top}" x2="{_n(x(t))}" y2="{axis_y}"/>')
-        out.append(f'<text x="{_n(x(t))}" y="{axis_y + 14}" text-anchor="middle">{fmt(t)}</text>')
+        out.append(f'<text x="{_n(x(t))}" y="{axis_y + 14}" text-anchor="middle">{_tick_label(t, step)}</text>')
     out.append(f'<line class="axis" x1="{left}" y1="{axis_y}" x2="{left + plot_w}" y2="{axis_y}"/>')
     out.append(f'<text x="{left + plot_w}" y="{axis_y + 27}" text-anchor="end">{esc(metric)}</text>')
     for i, p in enumerate(points):

@@ -161,17 +161,36 @@ def check_coverage(ids: Iterable[str], expected: Iterable[str], sub: str, field:
     return problems
 
 
-def recompute(task: str, instances, rows: list[dict], dataset, folder: Path, extra: dict):
-    """Scores recomputed from the predictions (no bootstrap: only point values are compared).
+MAX_BOOT = 10_000  # bootstrap resamples the validator is willing to redo
 
-    Image paths in the rows are relative to the submission folder, handed over as `run_dir`; the
-    explanation scorer uses the BERTScore model the run recorded in `extra`."""
+
+def recompute(task: str, instances, rows: list[dict], dataset, folder: Path, extra: dict):
+    """Scores (and, when the run recorded its bootstrap, intervals) recomputed from the predictions.
+
+    The scorer settings come from the run's `extra`: n_boot / bootstrap_seed, fallback_rating, the
+    BERTScore model and layer (the default model is named, not a path: passed as None). Image paths
+    in the rows are relative to the submission folder, handed over as `run_dir`."""
     from benchmark.scoring import score_predictions
 
-    kwargs = {"run_dir": folder}
-    if isinstance(extra.get("bertscore_model"), str):
-        kwargs["bertscore_model"] = extra["bertscore_model"]
-    return score_predictions(task, instances, rows, dataset, n_boot=0, seed=0, **kwargs)
+    kwargs: dict = {"run_dir": folder}
+    n_boot, seed = extra.get("n_boot"), extra.get("bootstrap_seed")
+    ok_int = lambda v: isinstance(v, int) and not isinstance(v, bool)  # noqa: E731
+    kwargs["n_boot"] = n_boot if ok_int(n_boot) and 0 <= n_boot <= MAX_BOOT and ok_int(seed) else 0
+    kwargs["seed"] = seed if kwargs["n_boot"] else 0
+    if task == "rating" and schema.is_number(extra.get("fallback_rating")) is None:
+        kwargs["fallback_rating"] = float(extra["fallback_rating"])
+    if task == "explanation":
+        from benchmark.metrics import text
+
+        model = extra.get("bertscore_model")
+        kwargs["bertscore_model"] = None if model in (None, text.DEFAULT_BERTSCORE_NAME) else str(model)
+        if ok_int(extra.get("bertscore_layer")):
+            kwargs["bertscore_layers"] = extra["bertscore_layer"]
+    return score_predictions(task, instances, rows, dataset, **kwargs)
+
+
+def _close(a, b) -> bool:
+    return abs(float(a) - float(b)) <= TOLERANCE
 
 
 def compare_scores(submitted: dict, recomputed: dict, sub: str, where: str) -> list[Problem]:
@@ -182,8 +201,23 @@ def compare_scores(submitted: dict, recomputed: dict, sub: str, where: str) -> l
             problems.append(Problem(sub, f, "submitted, but the scorer does not compute it"))
         elif m not in submitted:
             problems.append(Problem(sub, f, f"missing (recomputed {recomputed[m]!r})"))
-        elif not (abs(float(submitted[m]) - float(recomputed[m])) <= TOLERANCE):
+        elif not _close(submitted[m], recomputed[m]):
             problems.append(Problem(sub, f, f"submitted {submitted[m]!r} but the predictions give {recomputed[m]!r}"))
+    return problems
+
+
+def compare_intervals(submitted: dict, recomputed: dict, sub: str, where: str) -> list[Problem]:
+    """Only when the recompute redid the bootstrap (else `recomputed` is empty and nothing is compared)."""
+    if not recomputed:
+        return []
+    problems = []
+    for m in sorted(submitted):
+        got = recomputed.get(m)
+        if got is None:
+            problems.append(Problem(sub, f"{where}.intervals.{m}", "the scorer gives no interval for it"))
+        elif not (_close(submitted[m][0], got[0]) and _close(submitted[m][1], got[1])):
+            problems.append(Problem(sub, f"{where}.intervals.{m}",
+                                    f"submitted {submitted[m]!r} but the bootstrap recorded in extra gives {list(got)!r}"))
     return problems
 
 
@@ -210,12 +244,14 @@ def check_entry_data(e: dict, i: int, doc: dict, sub: str, folder: Path, cache: 
         got = recompute(e["task"], instances, rows, cache.get(sha), folder, e["extra"])
     except Exception as ex:  # noqa: BLE001 - any scorer failure is a problem of this submission
         return [Problem(sub, f"{where}.scores", f"recomputing failed: {type(ex).__name__}: {ex}")]
-    return compare_scores(e["scores"], dict(got.scores), sub, where)
+    return (compare_scores(e["scores"], dict(got.scores), sub, where)
+            + compare_intervals(e["intervals"], dict(got.intervals), sub, where))
 
 
 def validate_submission(folder: Path, cache: DatasetCache, max_bytes: int = MAX_SUBMISSION_BYTES,
-                        sub: str | None = None) -> list[Problem]:
-    """All problems of one submission folder."""
+                        sub: str | None = None, allow_unknown_datasets: bool = False) -> list[Problem]:
+    """All problems of one submission folder. With `allow_unknown_datasets`, a submission on a dataset
+    not in `cache` gets every check except coverage and recomputed scores (for CI without the data)."""
     folder = Path(folder)
     sub = sub or f"{folder.parent.name}/{folder.name}"
     files, problems = scan_folder(folder, sub, max_bytes=max_bytes, strict=True)
@@ -242,7 +278,8 @@ def validate_submission(folder: Path, cache: DatasetCache, max_bytes: int = MAX_
             problems.append(Problem(sub, rel, "predictions file not referenced by results.json"))
     sha = doc["dataset"]["sha256"]
     if sha not in cache.paths:
-        problems.append(Problem(sub, "dataset.sha256", f"{sha!r} is not a known prepared dataset"))
+        if not allow_unknown_datasets:
+            problems.append(Problem(sub, "dataset.sha256", f"{sha!r} is not a known prepared dataset"))
         return problems
     for i, e in enumerate(doc["results"]):
         if e["status"] == "ok":
@@ -251,10 +288,11 @@ def validate_submission(folder: Path, cache: DatasetCache, max_bytes: int = MAX_
 
 
 def validate(leaderboard_dir: str | Path, datasets: dict[str, str | Path],
-             max_bytes: int = MAX_SUBMISSION_BYTES) -> list[Problem]:
+             max_bytes: int = MAX_SUBMISSION_BYTES, allow_unknown_datasets: bool = False) -> list[Problem]:
     """Problems of every submission under `leaderboard_dir/submissions/` (empty list: all valid).
 
-    `datasets` maps a prepared dataset's sha256 to its folder.
+    `datasets` maps a prepared dataset's sha256 to its folder. `allow_unknown_datasets`: submissions on
+    other datasets are checked without their data (schema, files, sizes) instead of being refused.
     """
     cache = DatasetCache(datasets)
     problems: list[Problem] = []
@@ -269,7 +307,7 @@ def validate(leaderboard_dir: str | Path, datasets: dict[str, str | Path],
     dirs, tree_problems = submission_dirs(Path(leaderboard_dir))
     problems += tree_problems
     for folder in dirs:
-        problems += validate_submission(folder, cache, max_bytes=max_bytes)
+        problems += validate_submission(folder, cache, max_bytes=max_bytes, allow_unknown_datasets=allow_unknown_datasets)
     return problems
 
 
@@ -280,10 +318,16 @@ def datasets_from_paths(paths: Iterable[str | Path]) -> dict[str, Path]:
     return {PreparedDataset(p).sha256: Path(p) for p in paths}
 
 
-def validate_cli(leaderboard_dir: str | Path, dataset_paths: Iterable[str | Path], out=None) -> int:
+def validate_cli(leaderboard_dir: str | Path, dataset_paths: Iterable[str | Path], out=None,
+                 allow_unknown_datasets: bool = False) -> int:
     """Print every problem, one a line; return the exit code (0 all valid, 1 any problem)."""
     out = out or sys.stderr
-    problems = validate(leaderboard_dir, datasets_from_paths(dataset_paths))
+    try:
+        datasets = datasets_from_paths(dataset_paths)
+    except (OSError, ValueError, KeyError) as e:
+        print(f"(datasets): {e}", file=out)
+        return 1
+    problems = validate(leaderboard_dir, datasets, allow_unknown_datasets=allow_unknown_datasets)
     for p in problems:
         print(p, file=out)
     n = len(submission_dirs(Path(leaderboard_dir))[0])

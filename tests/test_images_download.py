@@ -7,7 +7,6 @@ import json
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from PIL import Image

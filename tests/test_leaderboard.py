@@ -1,21 +1,23 @@
 """Leaderboard: submit -> validate -> build, and one crafted bad submission per validation rule.
 
-Crafted runs use a hand-made prepared dataset (manifest, items, two task files) and scores computed
-by the same recompute path the validator uses, so any change to a prediction or a score is caught.
+Crafted runs use a hand-made prepared dataset (manifest, items, two task files) and scores from
+`benchmark.scoring.score_predictions`, as `unimp-bench run` writes them, so any change to a
+prediction, a score or an interval is caught.
 """
 from __future__ import annotations
 
 import copy
 import importlib
 import json
-import math
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from benchmark import layout
+from benchmark.api import Model
 from benchmark.io import sha256_file, write_json, write_jsonl
 from benchmark.results import predictions_name
 from benchmark.tasks import TASK_SPECS
@@ -28,53 +30,6 @@ SHA = "a" * 64
 N_ITEMS = 20
 REC_TARGETS = [3, 7, 11, 2, 9, 14]
 RATINGS = [5.0, 4.0, 2.0, 3.0, 1.0]
-
-try:  # the real scorer once it exists; until then a stand-in with the same conventions
-    import benchmark.scoring  # noqa: F401
-
-    HAVE_SCORING = True
-except ImportError:
-    HAVE_SCORING = False
-
-
-class _Scores:
-    def __init__(self, scores: dict, n: int):
-        self.scores, self.intervals, self.n, self.extra = scores, {}, n, {}
-
-
-def _standin_score(task, instances, rows, dataset, n_boot=0, seed=0, **kw):
-    by_id = {r["id"]: r for r in rows}
-    if task == "recommendation":
-        out = {}
-        ranks = []
-        for _, inst in instances.iterrows():
-            ranked = by_id[inst["id"]]["ranked"]
-            ranks.append(ranked.index(inst["target_item"]) + 1 if inst["target_item"] in ranked else None)
-        for k in (3, 5, 10):
-            hits = [r is not None and r <= k for r in ranks]
-            out[f"hr@{k}"] = sum(hits) / len(ranks)
-            out[f"ndcg@{k}"] = sum(1 / math.log2(r + 1) for r, h in zip(ranks, hits) if h) / len(ranks)
-            out[f"mrr@{k}"] = sum(1 / r for r, h in zip(ranks, hits) if h) / len(ranks)
-        return _Scores(out, len(ranks))
-    if task == "rating":
-        errs, invalid = [], 0
-        for _, inst in instances.iterrows():
-            r = by_id[inst["id"]]["rating"]
-            invalid += r is None
-            errs.append((3.0 if r is None else r) - inst["target_rating"])
-        n = len(errs)
-        return _Scores({"mae": sum(map(abs, errs)) / n, "rmse": math.sqrt(sum(e * e for e in errs) / n),
-                        "invalid_rate": invalid / n}, n)
-    raise NotImplementedError(task)
-
-
-@pytest.fixture(autouse=True)
-def scorer(monkeypatch):
-    """Use the stand-in only while benchmark.scoring does not exist."""
-    if not HAVE_SCORING:
-        monkeypatch.setattr(validate_mod, "recompute",
-                            lambda task, inst, rows, ds, folder, extra: _standin_score(task, inst, rows, ds))
-
 
 # ---- crafted dataset and runs ------------------------------------------------------------------------
 def _instances(task: str, split: str, n: int, **cols) -> pd.DataFrame:
@@ -130,10 +85,12 @@ def _rating_rows(offset: float) -> list[dict]:
 
 
 def make_run(root: Path, data: Path, run_id: str = "run-1", model: str = "dummy", shift: int = 0,
-             perturbation: str | None = None, config: dict | None = None, width: float = 0.05,
+             perturbation: str | None = None, config: dict | None = None, width: float | None = None,
              extra_entries: list[dict] | None = None) -> Path:
-    """A run folder as `unimp-bench run` writes it, with scores from the validator's own recompute."""
+    """A run folder as `unimp-bench run` writes it. width=None: real bootstrap intervals (50 resamples,
+    recorded in extra); else a synthetic interval of +-width around the main score."""
     from benchmark.dataset import PreparedDataset
+    from benchmark.scoring import score_predictions
 
     run = root / run_id
     ds = PreparedDataset(data)
@@ -142,16 +99,16 @@ def make_run(root: Path, data: Path, run_id: str = "run-1", model: str = "dummy"
         rel = predictions_name(task, "test")
         write_jsonl(run / rel, rows)
         inst = ds.instances(task, "test")
-        got = validate_mod.recompute(task, inst, rows, ds, run, {})
+        got = score_predictions(task, inst, rows, ds, n_boot=50 if width is None else 0, seed=0)
         spec = TASK_SPECS[task]
         main = got.scores[spec.main_score]
         hi = 4.0 if task == "rating" else 1.0
+        intervals = got.intervals if width is None else {spec.main_score: [max(0.0, main - width), min(hi, main + width)]}
         entries.append({
             "task": task, "task_version": spec.version, "split": "test", "status": "ok", "error": None,
-            "n": len(inst), "scores": {k: float(v) for k, v in got.scores.items()},
-            "intervals": {spec.main_score: [max(0.0, main - width), min(hi, main + width)]},
-            "main_score": spec.main_score, "extra": {}, "predictions": rel,
-            "predictions_sha256": sha256_file(run / rel), "wall_time_s": 0.1,
+            "n": len(inst), "scores": dict(got.scores), "intervals": intervals,
+            "main_score": spec.main_score, "extra": dict(got.extra, fit_time_s=0.0) if width is None else {},
+            "predictions": rel, "predictions_sha256": sha256_file(run / rel), "wall_time_s": 0.1,
         })
     for task in ("selection", "image"):
         entries.append({"task": task, "task_version": "1", "split": "test", "status": "unsupported", "error": None,
@@ -218,7 +175,8 @@ def test_round_trip_submit_validate_build(tmp_path, board, data):
     readme = (lb / "README.md").read_text()
     assert "### Table 1: recommendation (test)" in readme and "paper (different data)" in readme
     assert "| dummy |" in readme and "[run-1](submissions/dummy/run-1/)" in readme
-    assert "| unsupported |" not in readme  # unsupported tasks have no row of their own
+    selection = readme.split("### Table 2(c)")[1].split("###")[0]
+    assert "| dummy | rev 1, seed 0 | [run-1](submissions/dummy/run-1/) | unsupported | unsupported | unsupported |" in selection
     page = (lb / "index.html").read_text()
     assert page.count("<svg") == 2 and 'class="sortable"' in page
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
@@ -292,6 +250,10 @@ RESULTS_MUTATIONS = {
     "out of range": (_set(["results", 0, "scores", "hr@5"], 1.5), "results[0].scores.hr@5", "outside the range"),
     "unknown metric": (_set(["results", 0, "scores", "accuracy"], 0.5), "results[0].scores.accuracy", "unknown metric"),
     "inverted interval": (_set(["results", 0, "intervals", "hr@5"], [0.9, 0.1]), "results[0].intervals.hr@5", "> high"),
+    "tampered interval": (lambda d: d["results"][1]["intervals"]["mae"].__setitem__(1, d["results"][1]["intervals"]["mae"][1] + 0.05),
+                          "results[1].intervals.mae", "bootstrap recorded in extra"),
+    "tampered rmse": (lambda d: d["results"][1]["scores"].__setitem__("rmse", d["results"][1]["scores"]["rmse"] * 0.9),
+                      "results[1].scores.rmse", "predictions give"),
     "wrong n": (_set(["results", 0, "n"], 99), "results[0].n", "instances"),
     "unknown task": (_set(["results", 0, "task"], "dancing"), "results[0].task", "must be one of"),
     "duplicate result": (lambda d: d["results"].append(copy.deepcopy(d["results"][0])), "results[", "duplicate result"),
@@ -433,6 +395,14 @@ def test_oversize_submission(board, data):
     assert_problem(problems_of(lb, data), "(size)", "over the limit")
 
 
+def test_unknown_dataset_allowed_only_on_request(tmp_path, board, data):
+    lb, sub = board
+    assert_problem(validate(lb, {}), "dataset.sha256", "not a known prepared dataset")
+    assert validate(lb, {}, allow_unknown_datasets=True) == []
+    edit_json(sub / "results.json", _set(["seed"], "0"))  # schema checks still apply
+    assert_problem(validate(lb, {}, allow_unknown_datasets=True), "seed", "must be an integer")
+
+
 def test_dataset_mapping_checked(tmp_path, board, data):
     lb, _ = board
     other = make_dataset(tmp_path / "other", sha="c" * 64)
@@ -505,22 +475,74 @@ def test_empty_leaderboard_builds(tmp_path):
     assert validate(tmp_path / "lb", {}) == []
 
 
-# ---- on the real tiny dataset, once the pipeline exists ----------------------------------------------------
-def test_tiny_data_round_trip(tmp_path, tiny_data):
-    """A real run of the dummy model on the tiny dataset goes through submit, validate and build."""
-    pytest.importorskip("benchmark.scoring")
+# ---- the repository's own leaderboard (MTEB style: pytest checks the committed result files) -------------
+REPO_LEADERBOARD = Path(__file__).resolve().parents[1] / "leaderboard"
+
+
+def test_committed_leaderboard_is_valid_and_built():
+    """Committed submissions pass every check that needs no data, and README/index are up to date."""
+    from leaderboard.build import render_readme
+    from leaderboard.render_html import render_html
+    from leaderboard.tables import load_submissions
+
+    assert validate(REPO_LEADERBOARD, {}, allow_unknown_datasets=True) == []
+    subs = load_submissions(REPO_LEADERBOARD)
+    assert (REPO_LEADERBOARD / "README.md").read_text(encoding="utf-8") == render_readme(subs), \
+        "leaderboard/README.md is stale: run `unimp-bench leaderboard build`"
+    assert (REPO_LEADERBOARD / "index.html").read_text(encoding="utf-8") == render_html(subs), \
+        "leaderboard/index.html is stale: run `unimp-bench leaderboard build`"
+
+
+def test_committed_tiny_submissions_recompute(tiny_data):
+    """Committed submissions on the tiny dataset (if any) also pass the coverage and score checks."""
+    from benchmark.dataset import PreparedDataset
+    from leaderboard.tables import load_submissions
+
+    sha = PreparedDataset(tiny_data).sha256
+    if not any(s.dataset_sha == sha for s in load_submissions(REPO_LEADERBOARD)):
+        pytest.skip("no committed submission on the tiny dataset")
+    assert validate(REPO_LEADERBOARD, {sha: tiny_data}, allow_unknown_datasets=True) == []
+
+
+# ---- on the real tiny dataset: a real run of the evaluator ----------------------------------------------
+class TinyModel(Model):
+    """Seeded random scores and a constant rating: enough to exercise every ranking and rating path."""
+
+    name = "lb-tiny"
+
+    def fit(self, data, regime: str) -> None:
+        self.n_items = data.n_items
+
+    def rank(self, task, requests):
+        rng = np.random.default_rng(self.seed + len(requests))
+        width = len(requests["candidates"].iloc[0]) if task == "selection" else self.n_items
+        return rng.random((len(requests), width)).astype(np.float32)
+
+    def predict_rating(self, requests):
+        return ["4" if i % 3 else "no idea" for i in range(len(requests))]
+
+
+def test_tiny_data_round_trip(tmp_path, tiny_data, monkeypatch):
+    """`unimp-bench run` output on the tiny dataset goes through submit, validate and build; a tampered
+    score in it is then caught."""
+    from benchmark import registry
+    from benchmark.dataset import PreparedDataset
     from benchmark.evaluator import RunOptions, run
 
+    monkeypatch.setattr(registry, "load", lambda name: TinyModel)
     run_dir = run(tiny_data, tmp_path / "runs",
-                  RunOptions(model="dummy", tasks=("recommendation", "rating", "selection"), splits=("test",),
-                             config={}, seed=0, n_boot=50, run_id="tiny-1"))
+                  RunOptions(model="lb-tiny", tasks=("recommendation", "search", "selection", "rating", "explanation"),
+                             splits=("test", "new_user", "new_domain"), seed=0, n_boot=50, run_id="tiny-1"))
     lb = tmp_path / "lb"
-    submit(run_dir, lb)
-    from benchmark.dataset import PreparedDataset
-
-    assert validate(lb, {PreparedDataset(tiny_data).sha256: tiny_data}) == []
-    sub = next((lb / "submissions").glob("*/tiny-1"))
-    edit_json(sub / "results.json", lambda d: d["results"][0]["scores"].__setitem__(
-        d["results"][0]["main_score"], d["results"][0]["scores"][d["results"][0]["main_score"]] / 2 + 0.01))
-    assert validate(lb, {PreparedDataset(tiny_data).sha256: tiny_data})
+    sub = submit(run_dir, lb, {"parameters": 0, "training_data": ["tiny"], "license": "Apache-2.0"})
+    datasets = {PreparedDataset(tiny_data).sha256: tiny_data}
+    doc = json.loads((sub / "results.json").read_text())
+    assert {e["status"] for e in doc["results"]} == {"ok", "unsupported"}  # explanation: no generate_text
+    assert validate(lb, datasets) == []
     build(lb)
+    readme = (lb / "README.md").read_text()
+    assert "[tiny-1](submissions/lb-tiny/tiny-1/)" in readme and "new users HR@5" in readme
+
+    i = next(i for i, e in enumerate(doc["results"]) if e["status"] == "ok" and e["task"] == "selection")
+    edit_json(sub / "results.json", lambda d: d["results"][i]["scores"].__setitem__("f1", d["results"][i]["scores"]["f1"] + 0.01))
+    assert_problem(validate(lb, datasets), f"results[{i}].scores.f1", "predictions give")

@@ -79,10 +79,10 @@ def test_no_validation_or_test_item_in_any_training_instance(ds):
             for row in inst.itertuples():
                 used = list(row.history)
                 for col in ("target_item", "item"):
-                    v = getattr(row, col)
+                    v = getattr(row, col, None)
                     if v is not None and not pd.isna(v):
                         used.append(int(v))
-                if row.target_items is not None:
+                if getattr(row, "target_items", None) is not None:
                     used += list(row.target_items)
                 assert not {(row.user, i) for i in used} & held_out, (task, split, row.id)
 

@@ -113,6 +113,34 @@ def data(request, tmp_path_factory) -> PreparedDataset:
         return PreparedDataset(_handmade_dataset(tmp_path_factory.mktemp("handmade") / "data"))
 
 
+def test_export_matches_frozen_splits(data, tmp_path):
+    from baselines.recbole_export import export_regime
+
+    inter = {p: data.interactions(p) for p in ("train", "valid", "test")}
+    full = pd.concat([inter["train"], inter["valid"], inter["test"]]).groupby("user", sort=False)["item"]
+    seq = {u: list(v) for u, v in full}
+    exp = export_regime(data, "main", tmp_path, "seq", max_len=3)
+    back = {t: u for u, t in exp.users.items()}
+    folder = tmp_path / "main_seq"
+    test = pd.read_csv(folder / "main_seq.test.inter", sep="\t", dtype=str)
+    assert len(test) == len(inter["test"]) == exp.rows["test"]
+    for row in test.itertuples(index=False):
+        s = seq[back[row[0]]]
+        assert [int(x) for x in row[1].split()] == s[-4:-1] and int(row[2]) == s[-1]  # last 3 before
+    valid = pd.read_csv(folder / "main_seq.valid.inter", sep="\t", dtype=str)
+    row = valid.iloc[0]
+    s = seq[back[row.iloc[0]]]
+    assert [int(x) for x in row.iloc[1].split()] == s[:-2][-3:] and int(row.iloc[2]) == s[-2]
+    n_train = sum(max(len(v) - 3, 0) for v in seq.values())  # every train item but the first
+    assert exp.rows["train"] == n_train
+    pair = export_regime(data, "new_domain", tmp_path, "pair")
+    assert pair.rows == {"train": len(data.interactions("new_domain_train")),
+                         "valid": len(data.interactions("new_domain_valid")),
+                         "test": len(data.interactions("new_domain_test"))}
+    items = pd.read_csv(tmp_path / "new_domain_pair" / "new_domain_pair.item", sep="\t", dtype=str)
+    assert (data.items.loc[items["item_id:token"].astype(int), "domain"] == layout.NEW_DOMAIN).all()
+
+
 def _model(name: str, tmp_path: Path, **config):
     from baselines import recbole_models as rm
 

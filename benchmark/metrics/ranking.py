@@ -124,9 +124,11 @@ def target_ranks(
         b1 = min(b0 + batch_size, B)
         s = _masked(scores[b0:b1], exclude[b0:b1], allowed)
         t_score = s.gather(1, torch.from_numpy(targets[b0:b1]).unsqueeze(1))   # (b, 1)
-        ge = (s >= t_score).sum(dim=1)              # removed items (-inf) never count; includes the target
-        ok = t_score.squeeze(1) > float("-inf")
-        out[b0:b1] = torch.where(ok, ge, torch.full_like(ge, s.shape[1] + 1)).numpy()
+        # removed items (-inf) never count; the count includes the target itself. (numpy's boolean row
+        # sum is several times faster than torch's on CPU.)
+        ge = (s.numpy() >= t_score.numpy()).sum(axis=1)
+        ok = t_score.squeeze(1).numpy() > -np.inf
+        out[b0:b1] = np.where(ok, ge, s.shape[1] + 1)
     return out
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from benchmark.layout import ALL_DOMAINS
 from benchmark.world import taxonomy as tx
 from benchmark.world.config import Behaviour, Scale, items_per_domain
-from benchmark.world.sampling import SegmentSampler, categorical, exact_mask, stream, unique_codes
+from benchmark.world.sampling import SegmentSampler, categorical_rows, exact_mask, stream, unique_codes
 
 N_SUCCESSORS = 3
 BRAND_PRICE_SD = 0.35   # log-price offset of a brand (cheap vs premium brands)
@@ -113,7 +113,7 @@ def build_catalogue(scale: Scale, behaviour: Behaviour, seed: int) -> Catalogue:
         focus = rng.choice(subtrees, size=nb)
         brand_subtree.extend(focus)
         w = pop[None, :] * np.where(focus[None, :] == leaf_subtree[lo:lo + nl, None], 4.0, 1.0)
-        item_brand.append(first_brand + categorical(w[leaf - lo], rng))
+        item_brand.append(first_brand + categorical_rows(w, leaf - lo, rng))
         item_leaf.append(leaf)
 
     leaf = np.concatenate(item_leaf)
@@ -124,9 +124,9 @@ def build_catalogue(scale: Scale, behaviour: Behaviour, seed: int) -> Catalogue:
     nleaf = len(leaf_domain)
 
     # visual style: each leaf has its own mix of colours, shapes and patterns
-    colour = categorical(rng.dirichlet(np.full(len(tx.COLOURS), 2.0), nleaf)[leaf], rng)
-    shape = categorical(rng.dirichlet(np.full(len(tx.SHAPES), 3.0), nleaf)[leaf], rng)
-    pattern = categorical(rng.dirichlet(np.full(len(tx.PATTERNS), 3.0), nleaf)[leaf], rng)
+    colour = categorical_rows(rng.dirichlet(np.full(len(tx.COLOURS), 2.0), nleaf), leaf, rng)
+    shape = categorical_rows(rng.dirichlet(np.full(len(tx.SHAPES), 3.0), nleaf), leaf, rng)
+    pattern = categorical_rows(rng.dirichlet(np.full(len(tx.PATTERNS), 3.0), nleaf), leaf, rng)
 
     eps = rng.normal(0.0, ITEM_PRICE_SD, n)
     price = np.round(np.exp(np.log(base_price[leaf]) + brand_price[brand] + eps), 2)

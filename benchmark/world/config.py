@@ -58,7 +58,7 @@ class Behaviour:
     transitions: dict = field(default_factory=lambda: {
         "successor": 0.20, "same_leaf": 0.30, "complement": 0.15, "taste": 0.27, "explore": 0.08})
     preferred_subtree_boost: float = 6.0  # weight of the user's preferred level-2 subtree vs others
-    candidates: int = 12                # items scored per pick (half by popularity, half uniform)
+    candidates: int = 8                 # items scored per pick (half by popularity, half uniform)
     choice_temperature: float = 1.5     # multiplies the match score when picking among candidates
     # latent match = sum of weight * component (components in [-1, 1] or {0, 1})
     match_weights: dict = field(default_factory=lambda: {

@@ -19,6 +19,16 @@ def categorical(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.minimum(idx, weights.shape[-1] - 1)
 
 
+def categorical_rows(table: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One column per entry of `rows`, drawn from the weights `table[row]` (R, C), without
+    materialising a (len(rows), C) matrix: one searchsorted over row-offset cumulative shares."""
+    n_rows, n_cols = table.shape
+    cum = np.cumsum(table, axis=1)
+    keys = (np.arange(n_rows)[:, None] + np.minimum(cum / cum[:, -1:], 1.0)).ravel()
+    idx = np.searchsorted(keys, rows + rng.random(np.shape(rows)), side="right")
+    return np.clip(idx - rows * n_cols, 0, n_cols - 1)
+
+
 def exact_mask(n: int, share: float, rng: np.random.Generator) -> np.ndarray:
     """A boolean mask with exactly round(share * n) True entries at random places."""
     mask = np.zeros(n, dtype=bool)
@@ -61,12 +71,28 @@ def unique_codes(n: int, prefix: str, length: int, rng: np.random.Generator) -> 
     space = 36 ** length
     values = rng.integers(0, space, size=n, dtype=np.int64)
     while True:  # redraw collisions (vanishingly rare at these sizes) until all distinct
-        _, first = np.unique(values, return_index=True)
-        dup = np.ones(n, dtype=bool)
-        dup[first] = False
+        dup = ~first_occurrence(values)
         if not dup.any():
             break
         values[dup] = rng.integers(0, space, size=int(dup.sum()), dtype=np.int64)
     digits = (values[:, None] // (36 ** np.arange(length - 1, -1, -1, dtype=np.int64))) % 36
     chars = _ALPHABET[digits].view(f"S{length}").ravel()
     return np.array([prefix + c.decode() for c in chars], dtype=object)
+
+
+# Sort-based set operations: numpy 2.4's hash-based np.unique / np.isin take seconds on millions
+# of spread-out int64 keys, a sort takes ~0.1 s.
+def contains(sorted_keys: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """`query in sorted_keys`, elementwise."""
+    if not len(sorted_keys):
+        return np.zeros(np.shape(query), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_keys, query), len(sorted_keys) - 1)
+    return sorted_keys[pos] == query
+
+
+def first_occurrence(keys: np.ndarray) -> np.ndarray:
+    """True where a key appears for the first time (in row order)."""
+    order = np.argsort(keys, kind="stable")
+    first = np.ones(len(keys), dtype=bool)
+    first[order[1:]] = keys[order[1:]] != keys[order[:-1]]
+    return first

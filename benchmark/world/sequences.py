@@ -16,7 +16,7 @@ import numpy as np
 
 from benchmark.world.catalogue import Catalogue
 from benchmark.world.config import Behaviour
-from benchmark.world.sampling import categorical, stream
+from benchmark.world.sampling import contains, first_occurrence, stream
 from benchmark.world.users import LAST_DAY, Users
 
 TRANSITIONS = ("successor", "same_leaf", "complement", "taste", "explore")
@@ -131,7 +131,7 @@ def _draw_sequences(cat, users, behaviour, rng):
         idx = start[alive] + t
         ph = phase[idx]
         k = (np.full(len(alive), TRANSITIONS.index("taste")) if t == 0
-             else categorical(np.broadcast_to(probs, (len(alive), len(probs))), rng))
+             else rng.choice(len(probs), size=len(alive), p=probs))
         kind[idx] = k if t > 0 else FIRST
         prev = item[idx - 1] if t > 0 else np.zeros(len(alive), dtype=np.int64)
         prev_leaf = cat.leaf[prev]
@@ -153,20 +153,23 @@ def _repair_duplicates(pair, phase, item, picker, n_items, rounds: int = 60) -> 
     """Replace repeated (pair, item) picks, in place: first inside the same leaf, then anywhere in
     the domain. Pairs never hold more than half their domain's items, so this ends quickly."""
     cat = picker.cat
+    key = pair * n_items + item
+    taken_keys = np.sort(key)  # sorted once; a repeat's old key stays held by its first row
+    rows = np.flatnonzero(~first_occurrence(key))  # later repeats of a (pair, item)
+    added = np.empty(0, dtype=np.int64)
     for r in range(rounds):
-        key = pair * n_items + item
-        order = np.argsort(key, kind="stable")
-        dup = np.zeros(len(key), dtype=bool)
-        dup[order[1:]] = key[order[1:]] == key[order[:-1]]  # later repeats (stable: by row order)
-        rows = np.flatnonzero(dup)
         if not len(rows):
             return
         leaf = cat.leaf[item[rows]] if r < 3 else picker.random_leaf(cat.domain[item[rows]])
-        cand = picker.candidates(leaf)
-        taken = np.isin(pair[rows, None] * n_items + cand, key)
-        new, col = picker.pick(pair[rows], phase[rows], cand, forbid=taken)
+        cand_key = pair[rows, None] * n_items + picker.candidates(leaf)
+        taken = contains(taken_keys, cand_key) | contains(added, cand_key)
+        new, col = picker.pick(pair[rows], phase[rows], cand_key % n_items, forbid=taken)
+        new_key = pair[rows] * n_items + new
         ok = ~taken[np.arange(len(rows)), col]
+        ok &= first_occurrence(np.where(ok, new_key, -1 - np.arange(len(rows))))  # one per pair
         item[rows[ok]] = new[ok]
+        added = np.sort(np.concatenate([added, new_key[ok]]))
+        rows = rows[~ok]
     raise RuntimeError("could not remove repeated (user, item) picks")
 
 
@@ -175,38 +178,37 @@ def _cover_items(pair, item, cat: Catalogue, min_users: int, rng, rounds: int = 
     have more than enough, preferring the same leaf (then the same domain). Never creates a
     repeated (pair, item) and never takes an item below `min_users`."""
     n_items = cat.n_items
+    held = np.sort(pair * n_items + item)  # keys moved away stay listed: conservative, still safe
+    added = np.empty(0, dtype=np.int64)
     for r in range(rounds):
         count = np.bincount(item, minlength=n_items)
         need = np.maximum(min_users - count, 0)
         if not need.any():
             return
-        # donors: for an item with c > min_users reviews, c - min_users of them chosen at random
-        noise = rng.random(len(item))
-        order = np.lexsort((noise, item))
-        rank = np.arange(len(item)) - np.searchsorted(item[order], item[order], side="left")
-        donor = order[rank < (count[item[order]] - min_users)]
-        group = cat.leaf if r < rounds // 2 else cat.domain
         slots = np.repeat(np.arange(n_items), need)
+        # donors: a random sample of reviews of items above the minimum; per item at most
+        # count - min_users of them, so no donor item falls below the minimum
+        eligible = np.flatnonzero(count[item] > min_users)
+        donor = rng.choice(eligible, size=min(len(eligible), 8 * len(slots) + 1000), replace=False)
+        donor = donor[np.lexsort((rng.random(len(donor)), item[donor]))]
+        d_item = item[donor]
+        rank = np.arange(len(donor)) - np.searchsorted(d_item, d_item, side="left")
+        donor = donor[rank < count[d_item] - min_users]
+        # match slots to donors of the same group (leaf, later domain), in random order
+        group = cat.leaf if r < rounds // 2 else cat.domain
+        donor = donor[np.lexsort((rng.random(len(donor)), group[item[donor]]))]
         donor_group = group[item[donor]]
-        donor = donor[np.lexsort((rng.random(len(donor)), donor_group))]
-        donor_group = group[item[donor]]
-        slot_group = group[slots]
-        slots = slots[np.argsort(slot_group, kind="stable")]
+        slots = slots[np.argsort(group[slots], kind="stable")]
         slot_group = group[slots]
         slot_rank = np.arange(len(slots)) - np.searchsorted(slot_group, slot_group, side="left")
         first = np.searchsorted(donor_group, slot_group, side="left")
-        avail = np.searchsorted(donor_group, slot_group, side="right") - first
-        ok = slot_rank < avail
-        rows = donor[first[ok] + slot_rank[ok]]
-        new = slots[ok]
-        key = pair * n_items + item
+        ok = slot_rank < np.searchsorted(donor_group, slot_group, side="right") - first
+        rows, new = donor[first[ok] + slot_rank[ok]], slots[ok]
         new_key = pair[rows] * n_items + new
-        fine = ~np.isin(new_key, key)
-        _, first_new = np.unique(new_key, return_index=True)  # two slots of one item, one pair
-        once = np.zeros(len(new_key), dtype=bool)
-        once[first_new] = True
-        fine &= once
+        # not already held by the pair, and not two slots of one item given to one pair
+        fine = ~contains(held, new_key) & ~contains(added, new_key) & first_occurrence(new_key)
         item[rows[fine]] = new[fine]
+        added = np.sort(np.concatenate([added, new_key[fine]]))
     # leftover deficits (tiny catalogues): the pipeline's own 5-core filter handles them
 
 

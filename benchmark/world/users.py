@@ -92,18 +92,25 @@ def build_users(scale: Scale, behaviour: Behaviour, cat: Catalogue, seed: int) -
 
     n_colours = len(tx.COLOURS)
     colour_pop = np.array([1.3, 0.8, 0.7, 1.0, 1.4, 0.9, 1.1, 1.2])
-    first = categorical(np.broadcast_to(colour_pop, (n, n_colours)), rng)
+    first = rng.choice(n_colours, size=n, p=colour_pop / colour_pop.sum())
     colour_drift = rng.random(n) < behaviour.colour_drift
     second = (first + rng.integers(1, n_colours, n)) % n_colours  # a different colour
     fav_colour = np.stack([first, np.where(colour_drift, second, first)], axis=1)
 
     # preferred subtree per pair, among the subtrees of its domain (weighted by their leaf count)
+    # (subtree ids are contiguous per domain, so each pair picks a local index among its domain's)
     subtree_leaves = np.bincount(cat.leaf_subtree, minlength=len(cat.subtree_domain)).astype(float)
-    w = np.where(cat.subtree_domain[None, :] == pair_domain[:, None], subtree_leaves[None, :], 0.0)
+    first_sub = np.searchsorted(cat.subtree_domain, np.arange(len(ALL_DOMAINS)))
+    n_sub = np.bincount(cat.subtree_domain, minlength=len(ALL_DOMAINS))
+    j = np.arange(n_sub.max())[None, :]
+    local = np.minimum(first_sub[pair_domain][:, None] + j, len(subtree_leaves) - 1)
+    w = np.where(j < n_sub[pair_domain][:, None], subtree_leaves[local], 0.0)
     before = categorical(w, rng)
     w_after = w.copy()
     w_after[np.arange(n_pairs), before] = 0.0
-    after = categorical(w_after + (w_after.sum(1, keepdims=True) == 0) * w, rng)  # one-subtree domains
+    w_after += (w_after.sum(1, keepdims=True) == 0) * w  # a one-subtree domain keeps its subtree
+    after = categorical(w_after, rng)
+    before, after = local[np.arange(n_pairs), before], local[np.arange(n_pairs), after]
     category_drift = rng.random(n_pairs) < behaviour.category_drift
     pair_subtree = np.stack([before, np.where(category_drift, after, before)], axis=1)
 
@@ -119,7 +126,7 @@ def build_users(scale: Scale, behaviour: Behaviour, cat: Catalogue, seed: int) -
     # active period: later starts are more likely (the site grew); spans of months to years
     span = np.clip(rng.lognormal(np.log(420), 0.8, n), 30, 3000).astype(np.int64)
     span = np.minimum(span, LAST_DAY - FIRST_DAY - 1)
-    start = FIRST_DAY + (np.sqrt(rng.random(n)) * (LAST_DAY - FIRST_DAY - span)).astype(np.int64)
+    start = FIRST_DAY + (np.cbrt(rng.random(n)) * (LAST_DAY - FIRST_DAY - span)).astype(np.int64)
 
     names = _names(n, rng)
     return Users(
@@ -137,7 +144,7 @@ def _names(n: int, rng: np.random.Generator) -> np.ndarray:
     """reviewerName: first name, first + last, first + initial, 'Amazon Customer' or absent."""
     first = np.array(tx.FIRST_NAMES, dtype=object)[rng.integers(0, len(tx.FIRST_NAMES), n)]
     last = np.array(tx.LAST_NAMES, dtype=object)[rng.integers(0, len(tx.LAST_NAMES), n)]
-    kind = categorical(np.broadcast_to([0.35, 0.3, 0.2, 0.1, 0.05], (n, 5)), rng)
+    kind = rng.choice(5, size=n, p=[0.35, 0.3, 0.2, 0.1, 0.05])
     names = np.where(kind == 0, first, first + " " + last)
     names = np.where(kind == 2, first + " " + np.array([s[0] + "." for s in last], dtype=object), names)
     names = np.where(kind == 3, "Amazon Customer", names)

@@ -11,9 +11,9 @@ from typing import Any
 class VQConfig:
     """Architecture and training settings. The token grid is resolution / 2**(len(ch_mult)-1) a side."""
 
-    resolution: int = 64                  # images are centre-cropped to a square and resized to this
+    resolution: int = 32                  # images are centre-cropped to a square and resized to this
     ch: int = 32                          # base channel count of encoder and decoder
-    ch_mult: tuple[int, ...] = (1, 2, 2, 2)  # one entry per level; 4 levels: 64 px -> 8x8 tokens
+    ch_mult: tuple[int, ...] = (1, 2, 2)  # one entry per level; 3 levels: 32 px -> 8x8 tokens
     num_res_blocks: int = 1               # residual blocks per level
     attn_resolutions: tuple[int, ...] = ()  # feature-map sizes that get self-attention (none: cheap)
     z_channels: int = 64                  # encoder output channels before the 1x1 quant_conv
