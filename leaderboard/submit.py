@@ -14,13 +14,28 @@ from pathlib import Path
 from benchmark.io import write_json
 from leaderboard import schema
 from leaderboard.common import (
-    MAX_SUBMISSION_BYTES, META_FILE, RESULTS_FILE, SUBMISSIONS_DIR, Problem, SubmissionError, is_safe_name,
+    IMAGES_DIR, MAX_SUBMISSION_BYTES, META_FILE, PREDICTIONS_DIR, RESULTS_FILE, SUBMISSIONS_DIR, Problem, SubmissionError, is_safe_name,
     read_json_file, scan_folder, slug,
 )
 
 
 def submission_path(leaderboard_dir: str | Path, model_name: str, run_id: str) -> Path:
     return Path(leaderboard_dir) / SUBMISSIONS_DIR / slug(model_name) / run_id
+
+
+def referenced_files(files: list[str], doc: dict) -> list[str]:
+    """Drop predictions and images of results without predictions (e.g. a task whose scoring failed
+    after its predictions were written): a submission holds only what results.json points to."""
+    keep_dirs = {f"{e['task']}__{e['split']}" for e in doc["results"] if e["predictions"]}
+    out = []
+    for rel in files:
+        parts = rel.split("/")
+        if parts[0] == PREDICTIONS_DIR and parts[1].removesuffix(".jsonl") not in keep_dirs:
+            continue
+        if parts[0] == IMAGES_DIR and parts[1] not in keep_dirs:
+            continue
+        out.append(rel)
+    return out
 
 
 def build_meta(results_doc: dict, model_meta: dict | None) -> dict:
@@ -53,6 +68,7 @@ def submit(run_dir: str | Path, leaderboard_dir: str | Path, model_meta: dict | 
     if not is_safe_name(doc["run_id"]):
         raise SubmissionError(f"{label}: run_id {doc['run_id']!r} is not a safe folder name",
                               [Problem(label, "run_id", "use letters, digits, '.', '_', '-'")])
+    files = referenced_files(files, doc)
     meta = build_meta(doc, model_meta)
     meta_problems = schema.check_meta(meta, doc, label)
     if meta_problems:

@@ -21,7 +21,7 @@ from benchmark.io import sha256_file
 from benchmark.results import TOP_K
 from leaderboard import schema
 from leaderboard.common import (
-    MAX_SUBMISSION_BYTES, META_FILE, PREDICTIONS_DIR, RESULTS_FILE, SUBMISSIONS_DIR, TOLERANCE, Problem,
+    IMAGES_DIR, MAX_SUBMISSION_BYTES, META_FILE, PREDICTIONS_DIR, RESULTS_FILE, SUBMISSIONS_DIR, TOLERANCE, Problem,
     check_relpath, is_safe_name, loads_strict, read_json_file, resolve_inside, scan_folder, slug,
 )
 
@@ -273,9 +273,12 @@ def validate_submission(folder: Path, cache: DatasetCache, max_bytes: int = MAX_
     if slug(doc["model"]["name"]) != folder.parent.name:
         problems.append(Problem(sub, "model.name", f"folder must be submissions/{slug(doc['model']['name'])}/, not {folder.parent.name}/"))
     referenced = {e["predictions"] for e in doc["results"] if e["predictions"]}
+    image_dirs = {f"{IMAGES_DIR}/{e['task']}__{e['split']}/" for e in doc["results"] if e["predictions"]}
     for rel in files:
         if rel.startswith(PREDICTIONS_DIR + "/") and rel not in referenced:
             problems.append(Problem(sub, rel, "predictions file not referenced by results.json"))
+        if rel.startswith(IMAGES_DIR + "/") and not any(rel.startswith(d) for d in image_dirs):
+            problems.append(Problem(sub, rel, "image of a task/split without predictions in results.json"))
     sha = doc["dataset"]["sha256"]
     if sha not in cache.paths:
         if not allow_unknown_datasets:

@@ -183,6 +183,20 @@ def test_round_trip_submit_validate_build(tmp_path, board, data):
     assert "<script src" not in page and "<link" not in page
 
 
+def test_submit_leaves_unreferenced_predictions_behind(tmp_path, data):
+    """A task whose scoring failed after its predictions were written: the file stays in the run."""
+    run = make_run(tmp_path / "runs", data)
+    (run / "predictions" / "search__test.jsonl").write_text('{"id": "x", "ranked": []}\n')
+    (run / "images" / "image__test").mkdir(parents=True)
+    (run / "images" / "image__test" / "image_test_0.png").write_bytes(b"\x89PNG")
+    sub = submit(run, tmp_path / "lb")
+    assert not (sub / "predictions" / "search__test.jsonl").exists() and not (sub / "images").exists()
+    assert problems_of(tmp_path / "lb", data) == []
+    (sub / "images" / "image__test").mkdir(parents=True)
+    (sub / "images" / "image__test" / "image_test_0.png").write_bytes(b"\x89PNG")
+    assert_problem(problems_of(tmp_path / "lb", data), "images/image__test/image_test_0.png", "without predictions")
+
+
 def test_submit_never_overwrites(tmp_path, board, data):
     lb, sub = board
     before = (sub / "results.json").read_bytes()
