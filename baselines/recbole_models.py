@@ -179,7 +179,7 @@ class RecBoleModel(Model):
                 self._load_best(trainer, model)
         model.eval()
         return _Run(config, dataset, model, trainer, loaders, IdMap(dataset, export, n_items), export,
-                    dict(best_valid or {}), 0.0)
+                    {k: float(v) for k, v in (best_valid or {}).items()}, 0.0)
 
     def _build_model(self, cls, config, train_dataset):
         return cls(config, train_dataset).to(config["device"])
@@ -248,10 +248,9 @@ class RecBoleModel(Model):
         if task not in RANK_TASKS:
             raise NotImplementedError(task)
         scores = self.full_scores(requests)
-        if task == "selection":
-            cands = [np.asarray(c, dtype=np.int64) for c in requests["candidates"]]
-            return np.stack([scores[b, c] for b, c in enumerate(cands)]).astype(np.float32) if cands else \
-                np.zeros((0, 0), dtype=np.float32)
+        if task == "selection":  # the candidates' full-sort scores (-inf for items RecBole never saw)
+            rows = [scores[b, np.asarray(c, dtype=np.int64)] for b, c in enumerate(requests["candidates"])]
+            return np.stack(rows).astype(np.float32) if rows else np.zeros((0, 0), dtype=np.float32)
         if task == "search":
             categories = self._items["category"].to_numpy()
             for b, query in enumerate(requests["query"]):

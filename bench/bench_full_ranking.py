@@ -40,10 +40,6 @@ def recbole_setup(ks=(3, 5, 10)):
     from benchmark import compat
 
     compat.apply()
-    # recbole 1.2.1's NDCG and MRR use `np.float` (removed in numpy 1.24); compat.apply() does not
-    # alias it (yet), so alias it here, in this script only.
-    if "float" not in np.__dict__:
-        np.float = float  # type: ignore[attr-defined]
     from recbole.evaluator import Collector, Evaluator
 
     # Collector and Evaluator only read these keys: a plain dict stands in for RecBole's Config.

@@ -75,6 +75,57 @@ def prepare(
     typer.echo((path / layout.DATA_CARD).read_text())
 
 
+@app.command("download-images")
+def download_images(
+    source: Source = typer.Option(..., help="Release whose metadata holds the image URLs (or 'table')."),
+    raw_dir: Path = typer.Option(..., help="Folder of the release's files (for 'table': the items file)."),
+    out: Optional[Path] = typer.Option(None, help="Where images go [default: <raw-dir>/images, where prepare looks]."),
+    workers: int = typer.Option(8, help="Concurrent downloads."),
+    retries: int = typer.Option(3, help="Extra attempts after a failure (5xx, time-out); 404 is final."),
+    timeout: float = typer.Option(20.0, help="Seconds per request."),
+) -> None:
+    """Download item images from the metadata's URLs: bounded concurrency, retries, resumable (files already
+    there are skipped), failures listed in <out>/_failures.json. Many old Amazon URLs no longer resolve; such
+    items are kept by `prepare` and marked as without image."""
+    from benchmark.download import download_images as fetch
+    from benchmark.download import urls_from_raw, urls_from_table
+    from benchmark.errors import DataError
+
+    if source == Source.default:
+        _fail("the embedded default ships its images; choose a real source")
+    try:
+        urls = urls_from_table(raw_dir) if source == Source.table else urls_from_raw(source.value, raw_dir, layout.ALL_DOMAINS)
+        target = out or (raw_dir.parent if source == Source.table else raw_dir) / "images"
+        report = fetch(urls, target, workers=workers, retries=retries, timeout=timeout)
+    except DataError as e:
+        _fail(str(e))
+    typer.echo(json.dumps(report.to_json(), indent=2))
+
+
+class ConvertFormat(str, Enum):
+    sequence = "sequence"
+    recbole = "recbole"
+
+
+@app.command()
+def convert(
+    src: Path = typer.Argument(..., help="A sequence file ('user item item ...' per line, as in the S3-Rec/P5 data) "
+                               "or a RecBole atomic .inter file (its .item file beside it is used when present)."),
+    format: ConvertFormat = typer.Option(..., "--format", help="sequence or recbole."),
+    out: Path = typer.Option(..., help="Folder for interactions.parquet (+ items.parquet)."),
+) -> None:
+    """Turn a sequence file or RecBole atomic files into a `table` source for `prepare --source table`."""
+    from benchmark.convert import convert as run_convert
+    from benchmark.errors import DataError
+
+    try:
+        path = run_convert(src, out, format.value)
+    except DataError as e:
+        _fail(str(e))
+    typer.echo(f"wrote {path}; next: unimp-bench prepare --source table --raw-dir {path}"
+               + (f" --items-file {path.parent / 'items.parquet'}" if (path.parent / "items.parquet").exists() else ""))
+
+
 @app.command()
 def tasks() -> None:
     """List the tasks, the verb each needs, their metrics and main score."""

@@ -43,10 +43,11 @@ def _torchvision_ops() -> None:
 
 
 def _numpy_aliases() -> None:
-    """recbole 1.2.1 uses names numpy 2 removed (`np.float_` in Config, ...): alias them back."""
+    """recbole 1.2.1 uses names numpy 2 removed (`np.float_` in Config, `np.float` in its NDCG/MRR
+    metrics, ...): alias them back."""
     import numpy as np
 
-    for old, new in (("float_", np.float64), ("complex_", np.complex128), ("unicode_", np.str_), ("bool8", np.bool_)):
+    for old, new in (("float", float), ("float_", np.float64), ("complex_", np.complex128), ("unicode_", np.str_), ("bool8", np.bool_)):
         if old not in np.__dict__:
             setattr(np, old, new)
 

@@ -40,6 +40,7 @@ class SkipReport:
         from pathlib import Path
 
         return [
-            {"file": Path(f).name, "reason": r, "count": n, "first": Path(self.examples[(f, r)]).name}
+            {"file": Path(f).name, "reason": r, "count": n,
+             "first": Path(f).name + self.examples[(f, r)][len(f):]}
             for (f, r), n in sorted(self.counts.items())
         ]

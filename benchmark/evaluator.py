@@ -136,10 +136,15 @@ def run(data_path: str | Path, out_root: str | Path, opts: RunOptions) -> Path:
         splits = [s for s in opts.splits if regime_of(s) == regime]
         if not splits:
             continue
-        needed = [(t, s) for s in splits for t in opts.tasks if model.supports(t, s)]
+        counts = data.manifest["instances"]
+        needed = []
         for s in splits:
             for t in opts.tasks:
-                if (t, s) not in needed:
+                if not counts.get(f"{t}/{s}"):
+                    results.append(_entry(t, s, "unsupported", error="the dataset has no instances of this task and split"))
+                elif model.supports(t, s):
+                    needed.append((t, s))
+                else:
                     results.append(_entry(t, s, "unsupported"))
         if not needed:
             continue

@@ -117,8 +117,8 @@ def _write_images(items: pd.DataFrame, raw_dir: Path, images_dir: Path | None, s
         else:
             report.record(err, "corrupt image")
     if not_downloaded:
-        warnings.append(f"{not_downloaded} items have only a web image URL: run `unimp-bench download-images` "
-                        "and pass --images-dir to include them; they are kept and marked as without image")
+        warnings.append(f"{not_downloaded} items have a web image URL but no downloaded file: run `unimp-bench "
+                        "download-images` (or pass --images-dir) to include them; they are kept, marked as without image")
     return rel
 
 
@@ -159,7 +159,8 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
         shutil.rmtree(stage)
     stage.mkdir(parents=True)
     try:
-        items["image"] = _write_images(items, raw_dir, images_dir, stage, image_size, report, warnings)
+        image_root = raw_dir.parent if raw_dir.is_file() else raw_dir  # `table`: raw_dir is the interactions file
+        items["image"] = _write_images(items, image_root, images_dir, stage, image_size, report, warnings)
         token_of = {(d, r): t for d, r, t in zip(items["domain"], items["raw_id"], items["item"])}
         items_out = items.sort_values("item")[list(layout.ITEM_COLUMNS)].reset_index(drop=True)
         write_parquet(stage / layout.ITEMS, items_out)

@@ -13,6 +13,8 @@ def register(name: str, target: str, description: str) -> None:
 
 def load(name: str):
     """The model class registered under `name`."""
+    import benchmark.models_index  # noqa: F401  (fills MODELS; imports no model)
+
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))} (see `unimp-bench models`)")
     module, cls = MODELS[name][0].split(":")

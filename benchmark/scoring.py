@@ -102,12 +102,20 @@ def _selection_data(task, instances, recs):
     return selection.selection_metrics(selected, instances["target_items"].tolist()), {}
 
 
+def _same_rating(recorded, parsed: float | None) -> bool:
+    """The record's "rating" agrees with the parse of its "output" (float32 outputs written with str()
+    differ from their float64 value in the 8th digit, hence the tolerance)."""
+    if recorded is None or parsed is None:
+        return recorded is None and parsed is None
+    return abs(float(recorded) - parsed) <= 1e-6
+
+
 def _rating_data(task, instances, recs, fallback):
     parsed = []
     for rec in recs:
         if "output" in rec:
             value = rating.parse_rating(rec["output"])
-            if "rating" in rec and rec["rating"] != value:
+            if "rating" in rec and not _same_rating(rec["rating"], value):
                 raise ValueError(
                     f"{task}: prediction {rec['id']!r}: \"rating\" {rec['rating']!r} is not the parse of "
                     f"\"output\" {rec['output']!r} ({value!r})"

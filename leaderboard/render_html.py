@@ -17,7 +17,7 @@ from leaderboard.tables import (
     OK, Cell, PlotPoint, Submission, Table, cell_text, dataset_tables, fmt, group_by_dataset, main_score_points,
 )
 
-STATIC = Path(__file__).with_name("static")
+STATIC = Path(__file__).parent  # page.css and page.js sit beside this file (package data)
 MAX_PLOT_POINTS = 40
 
 
@@ -202,7 +202,7 @@ def render_html(subs: list[Submission]) -> str:
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
         "script-src 'unsafe-inline'; img-src data:\">\n"
         "<title>unimp-bench leaderboard</title>\n"
-        f"<style>\n{_static('leaderboard.css')}</style>\n</head>\n<body>\n"
+        f"<style>\n{_static('page.css')}</style>\n</head>\n<body>\n"
         + "\n".join(body)
-        + f"\n<script>\n{_static('leaderboard.js')}</script>\n</body>\n</html>\n"
+        + f"\n<script>\n{_static('page.js')}</script>\n</body>\n</html>\n"
     )

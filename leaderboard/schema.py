@@ -177,6 +177,8 @@ def check_entry(e: dict, i: int, sub: str) -> list[Problem]:
             why = check_relpath(e["predictions"]) or f"must be {predictions_name(e['task'], e['split'])!r}"
             problems.append(Problem(sub, f"{where}.predictions", why))
     else:
+        if e["scores"] or e["intervals"]:
+            problems.append(Problem(sub, f"{where}.scores", f"a result with status {e['status']!r} has no scores"))
         if e["status"] == "error" and not e["error"]:
             problems.append(Problem(sub, f"{where}.error", "an error result must say what went wrong"))
         if e["predictions"] is not None:

@@ -21,7 +21,7 @@ from benchmark.io import sha256_file
 from benchmark.results import TOP_K
 from leaderboard import schema
 from leaderboard.common import (
-    IMAGES_DIR, MAX_SUBMISSION_BYTES, META_FILE, PREDICTIONS_DIR, RESULTS_FILE, SUBMISSIONS_DIR, TOLERANCE, Problem,
+    CONFIG_FILE, IMAGES_DIR, MAX_SUBMISSION_BYTES, META_FILE, PREDICTIONS_DIR, RESULTS_FILE, SUBMISSIONS_DIR, TOLERANCE, Problem,
     check_relpath, is_safe_name, loads_strict, read_json_file, resolve_inside, scan_folder, slug,
 )
 
@@ -262,6 +262,11 @@ def validate_submission(folder: Path, cache: DatasetCache, max_bytes: int = MAX_
     if doc is None:
         return problems
     schema_problems = schema.check_results(doc, sub)
+    if CONFIG_FILE in files:
+        config, bad = read_json_file(folder / CONFIG_FILE, sub, CONFIG_FILE)
+        problems += bad
+        if not bad and not isinstance(config, dict):
+            problems.append(Problem(sub, CONFIG_FILE, "must be a JSON object"))
     meta, bad = read_json_file(folder / META_FILE, sub, META_FILE)
     problems += schema_problems + bad
     if meta is not None:

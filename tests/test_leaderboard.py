@@ -277,6 +277,7 @@ RESULTS_MUTATIONS = {
     "sha mismatch": (_set(["results", 0, "predictions_sha256"], "0" * 64), "results[0].predictions_sha256", "does not match"),
     "run id vs folder": (_set(["run_id"], "run-2"), "run_id", "folder name"),
     "model vs folder": (_set(["model", "name"], "other"), "model.name", "folder must be"),
+    "scores on unsupported": (_set(["results", 2, "scores"], {"f1": 0.5}), "results[2].scores", "has no scores"),
     "ok without predictions": (_set(["results", 1, "predictions"], None), "results[1].predictions", "needs its predictions"),
 }
 
@@ -394,6 +395,14 @@ def test_unexpected_file(board, data):
     problems = problems_of(lb, data)
     assert_problem(problems, "run.sh", "unexpected file")
     assert_problem(problems, "predictions/.hidden", "unexpected file")
+
+
+def test_config_json_must_be_strict_json_object(board, data):
+    lb, sub = board
+    (sub / "config.json").write_text('{"lr": NaN}')
+    assert_problem(problems_of(lb, data), "config.json", "NaN")
+    (sub / "config.json").write_text("[1, 2]")
+    assert_problem(problems_of(lb, data), "config.json", "must be a JSON object")
 
 
 def test_unreferenced_predictions_file(board, data):
@@ -560,3 +569,37 @@ def test_tiny_data_round_trip(tmp_path, tiny_data, monkeypatch):
     i = next(i for i, e in enumerate(doc["results"]) if e["status"] == "ok" and e["task"] == "selection")
     edit_json(sub / "results.json", lambda d: d["results"][i]["scores"].__setitem__("f1", d["results"][i]["scores"]["f1"] + 0.01))
     assert_problem(validate(lb, datasets), f"results[{i}].scores.f1", "predictions give")
+
+
+@pytest.mark.parametrize("path, text", [
+    ("../x.png", "escapes"), ("/etc/x.png", "absolute path"), ("images/image__test/../../x.png", "escapes"),
+    ("images/image__valid/a.png", "must be under images/image__test/"), ("images/image__test/b.png", "not in the submission"),
+    ("images/image__test/link.png", "not in the submission"), ("images/image__test/a.png", None),
+])
+def test_image_prediction_paths(tmp_path, path, text):
+    """Image prediction lines point to files inside the submission only (no escape, no symlink)."""
+    folder = tmp_path / "sub"
+    (folder / "images" / "image__test").mkdir(parents=True)
+    (folder / "images" / "image__test" / "a.png").write_bytes(b"\x89PNG")
+    os.symlink(tmp_path / "outside.png", folder / "images" / "image__test" / "link.png")
+    (tmp_path / "outside.png").write_bytes(b"\x89PNG")
+    got = validate_mod.check_line("image", {"id": "image/test/0", "image": path}, "f:1", "s", folder, "test")
+    if text is None:
+        assert got == []
+    else:
+        assert_problem(got, "f:1.image", text)
+
+
+def test_recompute_uses_the_run_scorer_settings(monkeypatch, tmp_path):
+    """The scorer settings recorded in extra reach score_predictions; the default BERTScore model is
+    recorded by name and must be passed as None (loaded from the pinned wheel, offline)."""
+    import benchmark.scoring
+    from benchmark.metrics import text
+
+    seen = {}
+    monkeypatch.setattr(benchmark.scoring, "score_predictions", lambda *a, **kw: seen.update(kw) or "result")
+    extra = {"n_boot": 200, "bootstrap_seed": 7, "bertscore_model": text.DEFAULT_BERTSCORE_NAME, "bertscore_layer": 6}
+    assert validate_mod.recompute("explanation", None, [], None, tmp_path, extra) == "result"
+    assert seen == {"run_dir": tmp_path, "n_boot": 200, "seed": 7, "bertscore_model": None, "bertscore_layers": 6}
+    validate_mod.recompute("rating", None, [], None, tmp_path, {"fallback_rating": 2, "n_boot": 10**9, "bootstrap_seed": 1})
+    assert seen["fallback_rating"] == 2.0 and seen["n_boot"] == 0  # an absurd bootstrap is not redone

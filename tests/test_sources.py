@@ -15,9 +15,7 @@ from benchmark.sources import amazon2014, amazon2018, amazon2023
 from benchmark.sources.common import parse_price
 from benchmark.sources.table import load_table
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
-if not SAMPLES.is_dir():  # the repo may be checked out elsewhere than beside shared/
-    SAMPLES = Path("/work/shared/samples")
+SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"  # ../shared beside the repo
 HEAD_2014 = SAMPLES / "amazon2014" / "reviews_Grocery_and_Gourmet_Food_5.head.json"
 BEAUTY_2018 = SAMPLES / "amazon2018" / "All_Beauty_5.json.gz"
 GROCERY = "Grocery_and_Gourmet_Food"
@@ -249,6 +247,9 @@ def test_table_csv_tsv_parquet(tmp_path):
     (beauty,) = load_table(pq).values()
     assert beauty.domain == "Beauty" and list(beauty.reviews["user"]) == ["7", "8"]
     assert list(beauty.reviews["timestamp"]) == [1, 3] and list(beauty.reviews["line"]) == [1, 2]
+    when = pd.to_datetime(["2014-05-19T00:00:00+02:00"])  # a Parquet timestamp column
+    pd.DataFrame({"user": ["u"], "item": ["i"], "timestamp": when}).to_parquet(pq)
+    assert list(load_table(pq)["Beauty"].reviews["timestamp"]) == [1400457600 - 7200]
 
 
 def test_table_items(tmp_path):

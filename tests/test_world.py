@@ -17,6 +17,7 @@ from PIL import Image
 from benchmark.layout import ALL_DOMAINS, NEW_DOMAIN, TRAINING_DOMAINS
 from benchmark.world import generate_world, simulate
 from benchmark.world import taxonomy as tx
+from benchmark.world.text import CLAUSES
 
 REVIEW_KEYS = {"reviewerID", "asin", "helpful", "reviewText", "overall", "summary", "unixReviewTime", "reviewTime"}
 
@@ -81,7 +82,7 @@ def test_meta_is_python_literal_with_gaps(world_dir, meta):
     for rec in meta.values():
         cats = rec["categories"]
         assert isinstance(cats, list) and all(isinstance(c, list) for c in cats)
-        assert 3 <= max(len(c) for c in cats) <= 5
+        assert 3 <= max(len(c) for c in cats) <= 4
         if "imUrl" in rec:
             assert rec["imUrl"] == f"images/{rec['asin']}.png" and (world_dir / rec["imUrl"]).is_file()
         else:
@@ -178,10 +179,22 @@ def test_ratings_follow_recomputed_match(reviews, latent):
 
 def test_review_text_matches_rating(reviews):
     text = reviews.reviewText
-    liked = reviews.overall[text.str.contains("just what I wanted|I love the .* shade")].mean()
-    disliked = reviews.overall[text.str.contains("not really my style|just not my color")].mean()
-    assert liked - disliked > 1.0
+    liked, disliked = "just what I wanted|I love the .* shade", "not really my style|just not my color"
+    # anywhere in the review (later sentences describe attributes that did not decide the rating) ...
+    assert reviews.overall[text.str.contains(liked)].mean() - reviews.overall[text.str.contains(disliked)].mean() > 0.5
+    # ... and the first clause (the explanation target starts with it) names what decided the rating
     first = text.str.split(r"\. ", n=1, regex=True).str[0]
+    lead = first.str.split(", but ", n=1).str[0].str.rstrip(".")
+
+    def pattern(sign: str) -> str:
+        clauses = [c for key, group in CLAUSES.items() if (("+" in key) == (sign == "+")) for c in group]
+        return "^(?:" + "|".join(re.escape(c).replace(r"\{", "{").replace(r"\}", "}")
+                                 .replace("{colour}", ".+").replace("{shape}", ".+").replace("{noun}", ".+")
+                                 .replace("{brand}", ".+") for c in clauses) + ")$"
+
+    positive, negative = lead.str.match(pattern("+"), case=False), lead.str.match(pattern("-"), case=False)
+    assert (positive | negative).all() and not (positive & negative).any()
+    assert reviews.overall[positive].mean() - reviews.overall[negative].mean() > 2
     assert first.str.split().str.len().max() <= 30 and first.nunique() > 100
 
 
@@ -228,9 +241,8 @@ def test_sequence_order_carries_signal(reviews, meta):
     same_user = (df.reviewerID.to_numpy()[1:] == df.reviewerID.to_numpy()[:-1]) & \
         (df.domain.to_numpy()[1:] == df.domain.to_numpy()[:-1])
     same = (leaf.to_numpy()[1:] == leaf.to_numpy()[:-1])[same_user].mean()
-    rng = np.random.default_rng(0)
-    shuffled = df.groupby(["reviewerID", "domain"], group_keys=False).apply(
-        lambda g: g.sample(frac=1, random_state=int(rng.integers(1 << 30))))
+    shuffled = df.assign(key=np.random.default_rng(0).random(len(df))).sort_values(
+        ["reviewerID", "domain", "key"], kind="stable")
     sleaf = shuffled.asin.map(lambda a: " > ".join(max(meta[a]["categories"], key=len))).to_numpy()
     base = (sleaf[1:] == sleaf[:-1])[same_user].mean()
     assert same > 1.2 * base

@@ -32,7 +32,7 @@ def _flat_exclude(exclude: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndar
     lengths = np.fromiter(map(len, exclude), dtype=np.int64, count=len(exclude))
     if lengths.sum() == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    cols = np.concatenate([np.asarray(h, dtype=np.int64) for h in exclude if len(h)])
+    cols = np.concatenate(list(exclude)).astype(np.int64, copy=False)
     rows = np.repeat(np.arange(len(exclude), dtype=np.int64), lengths)
     return rows, cols
 

@@ -69,6 +69,8 @@ def iter_lines(path: Path, report: SkipReport, desc: str | None = None, keep_bla
                     report.record(DataError(path, n, f"not UTF-8 ({e.reason} at byte {e.start})"), "not utf-8")
                     continue
                 text = text.rstrip("\r\n")
+                if n == 1:
+                    text = text.removeprefix("\ufeff")  # a byte-order mark (spreadsheet exports)
                 if keep_blank or text.strip():
                     yield n, text
     except EOFError:
@@ -236,24 +238,28 @@ def record_field_error(report: SkipReport, error: DataError) -> None:
 def wanted_ids(key: str, ids: set[str], double_quoted: bool = True, single_quoted: bool = False) -> Callable[[str], bool]:
     """A cheap pre-filter for meta lines: True when the line may describe one of `ids`.
 
-    It finds every `"key": "value"` (and/or `'key': 'value'`) in the raw text; a line where the key is
-    found but no value is wanted is dropped unparsed, a line where the key is not found at all is kept
-    (and parsed, so a malformed line still gets reported). Meta files hold many more items than a
-    5-core review file, so this saves most of the parsing.
+    It looks for every `"key": "value"` (json.dumps' spacing) and/or `'key': 'value'` (Python repr's)
+    in the raw text; a line where the key is found but no value is wanted is dropped unparsed, a line
+    where it is not found is kept (and parsed, so a malformed line still gets reported). Meta files
+    hold many more items than a 5-core review file, so this saves most of the parsing.
     """
-    patterns = []
-    if double_quoted:
-        patterns.append(re.compile(r'"%s"\s*:\s*"([^"\\]*)"' % re.escape(key)))
-    if single_quoted:
-        patterns.append(re.compile(r"'%s'\s*:\s*'([^'\\]*)'" % re.escape(key)))
+    quotes = ('"',) * double_quoted + ("'",) * single_quoted
+    markers = [(f"{q}{key}{q}: {q}", q) for q in quotes]
 
     def keep(text: str) -> bool:
         found = False
-        for pattern in patterns:
-            for value in pattern.findall(text):
-                if value in ids:
+        for marker, quote in markers:
+            start = text.find(marker)
+            while start >= 0:
+                start += len(marker)
+                end = text.find(quote, start)
+                if end < 0:
+                    break
+                value = text[start:end]
+                if value in ids or "\\" in value:  # an escaped value cannot be compared raw: parse it
                     return True
                 found = True
+                start = text.find(marker, end)
         return not found
 
     return keep

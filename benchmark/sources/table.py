@@ -120,6 +120,10 @@ def _ids(values: pd.Series) -> pd.Series:
 
 def _timestamps(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(int64 unix seconds, bad mask): numbers (fractions dropped) or ISO-8601 dates read as UTC."""
+    if pd.api.types.is_datetime64_any_dtype(values):  # a Parquet timestamp column
+        seconds = (values - pd.Timestamp(0, tz=values.dt.tz)) // pd.Timedelta(seconds=1)
+        bad = seconds.isna().to_numpy()
+        return seconds.fillna(0).to_numpy(dtype="int64"), bad
     numbers = pd.to_numeric(values, errors="coerce").astype("float64")
     out = np.floor(numbers.to_numpy())
     bad = ~np.isfinite(out)
@@ -131,22 +135,9 @@ def _timestamps(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return np.where(bad, 0, out).astype("int64"), bad
 
 
-def load_table(
-    interactions_path: Path,
-    items_path: Path | None = None,
-    report: SkipReport | None = None,
-    default_domain: str = "Beauty",
-) -> dict[str, RawDomain]:
-    """domain -> RawDomain (domains sorted by name). Rows with a bad cell are DataErrors naming file
-    and line, or counted skips under `report.skip_bad`."""
-    report = report if report is not None else SkipReport()
-    path = Path(interactions_path)
-    frame = read_frame(path, report)
-    for column in REQUIRED:
-        if column not in frame.columns:
-            found = ", ".join(c for c in frame.columns if c != "line")
-            raise DataError(path, None, f"missing required column {column!r} (columns found: {found})")
-
+def _check_rows(frame: pd.DataFrame, path: Path, report: SkipReport) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(timestamps, ratings, keep mask); every bad row is recorded, in line order, so without
+    `skip_bad` the error names the first bad line."""
     # line -> (message, reason), the first found wins; rows with the wrong field count are not in frame
     problems = {line: (message, reason) for line, message, reason in frame.attrs.get("problems", [])}
     lines = frame["line"].to_numpy()
@@ -169,7 +160,26 @@ def load_table(
     for line in sorted(problems):
         message, reason = problems[line]
         report.record(DataError(path, line, message), reason)
-    keep = ~np.isin(lines, list(problems))
+    return timestamps, ratings, ~np.isin(lines, list(problems))
+
+
+def load_table(
+    interactions_path: Path,
+    items_path: Path | None = None,
+    report: SkipReport | None = None,
+    default_domain: str = "Beauty",
+) -> dict[str, RawDomain]:
+    """domain -> RawDomain (domains sorted by name). Rows with a bad cell are DataErrors naming file
+    and line, or counted skips under `report.skip_bad`."""
+    report = report if report is not None else SkipReport()
+    path = Path(interactions_path)
+    frame = read_frame(path, report)
+    for column in REQUIRED:
+        if column not in frame.columns:
+            found = ", ".join(c for c in frame.columns if c != "line")
+            raise DataError(path, None, f"missing required column {column!r} (columns found: {found})")
+
+    timestamps, ratings, keep = _check_rows(frame, path, report)
 
     def text(column: str) -> pd.Series:
         if column not in frame.columns:
@@ -191,6 +201,8 @@ def load_table(
     domains = frame["domain"].astype(str).str.strip().to_numpy() if "domain" in frame.columns else np.full(len(frame), default_domain, dtype=object)
     reviews, domains = reviews[keep].reset_index(drop=True), domains[keep]
 
+    if not keep.any():
+        raise DataError(path, None, "no interactions to read")
     meta = read_items(Path(items_path), report) if items_path is not None else {}
     out: dict[str, RawDomain] = {}
     for domain in sorted(set(domains)):

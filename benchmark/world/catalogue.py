@@ -102,7 +102,8 @@ def build_catalogue(scale: Scale, behaviour: Behaviour, seed: int) -> Catalogue:
         counts = 1 + rng.multinomial(n - nl, rng.dirichlet(np.full(nl, 3.0)))
         leaf = np.repeat(np.arange(lo, lo + nl), counts)
         # brands of this domain: each specialises in one subtree and has a price level
-        nb = int(np.clip(round(n / 8), 4, 600))
+        # (capped so that a user's favourite brands turn up among the items they see)
+        nb = int(np.clip(round(n / 8), 4, 120))
         first_brand = len(brand_names)
         brand_names.extend(rng.choice(combos, size=nb, replace=False))
         brand_domain.extend([d] * nb)

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import Iterator
-
 import numpy as np
 
 from benchmark.world import taxonomy as tx
 
-BATCH = 2048
+BATCH = 1024  # images per task: bounded memory, and batches run in parallel threads
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -85,10 +83,6 @@ def render(colour: np.ndarray, shape: np.ndarray, pattern: np.ndarray, size: int
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
 
-def png_batches(colour, shape, pattern, size: int, noise_sd: float,
-                rng: np.random.Generator) -> Iterator[list[bytes]]:
-    """PNG bytes for every item, in order, a batch at a time (bounded memory)."""
-    for lo in range(0, len(colour), BATCH):
-        hi = lo + BATCH
-        images = render(colour[lo:hi], shape[lo:hi], pattern[lo:hi], size, noise_sd, rng)
-        yield [encode_png(im) for im in images]
+def pngs(colour, shape, pattern, size: int, noise_sd: float, rng: np.random.Generator) -> list[bytes]:
+    """PNG bytes of one batch of items, in order."""
+    return [encode_png(im) for im in render(colour, shape, pattern, size, noise_sd, rng)]

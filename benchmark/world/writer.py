@@ -13,10 +13,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 import os
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -25,13 +28,15 @@ from benchmark.layout import ALL_DOMAINS
 from benchmark.world import text
 from benchmark.world.build import World, simulate
 from benchmark.world.config import BEHAVIOUR, describe, get_scale
-from benchmark.world.render import png_batches
+from benchmark.world.render import BATCH, pngs
 from benchmark.world.sampling import stream
 from benchmark.world.truth import truth_summary
 
 WORLD_JSON = "world.json"
 IMAGES = "images"
 GZIP_LEVEL = 6
+REVIEW_CHUNK = 50_000  # review lines built at a time
+log = logging.getLogger(__name__)
 
 
 def reviews_name(domain: str) -> str:
@@ -42,10 +47,12 @@ def meta_name(domain: str) -> str:
     return f"meta_{domain}.json.gz"
 
 
-def _gzip(path: Path, data: bytes) -> None:
+def _gzip(path: Path, chunks) -> None:
+    """Gzip `chunks` (bytes, or an iterable of bytes) into `path` (no name, mtime 0)."""
     with open(path, "wb") as f, gzip.GzipFile(filename="", mode="wb", fileobj=f,
                                               compresslevel=GZIP_LEVEL, mtime=0) as z:
-        z.write(data)
+        for chunk in [chunks] if isinstance(chunks, bytes) else chunks:
+            z.write(chunk)
 
 
 def _strs(values) -> np.ndarray:
@@ -71,11 +78,18 @@ def _no_quotes(*arrays) -> None:
             raise ValueError("generated text must not contain a double quote or backslash")
 
 
-def review_lines(world: World, domain: int, asin_rank: np.ndarray, user_rank: np.ndarray) -> bytes:
-    it, users, cat = world.interactions, world.users, world.catalogue
+def review_lines(world: World, domain: int, asin_rank: np.ndarray, user_rank: np.ndarray) -> Iterator[bytes]:
+    """One domain's review lines, sorted by (asin, time, reviewer), a chunk at a time (bounded memory)."""
+    it, users = world.interactions, world.users
     rng = stream(world.seed, "text", domain)
     rows = np.flatnonzero(it.domain == domain)
     rows = rows[np.lexsort((user_rank[it.user[rows]], it.day[rows], asin_rank[it.item[rows]]))]
+    for lo in range(0, len(rows), REVIEW_CHUNK):
+        yield _review_chunk(world, rows[lo:lo + REVIEW_CHUNK], rng)
+
+
+def _review_chunk(world: World, rows: np.ndarray, rng: np.random.Generator) -> bytes:
+    it, users, cat = world.interactions, world.users, world.catalogue
     item, user, rating = it.item[rows], it.user[rows], it.rating[rows]
     body, summary = text.reviews(world.signals(rows), world.price_high(rows), rating,
                                  text.slot_arrays(cat, item), rng)
@@ -136,31 +150,25 @@ def meta_lines(world: World, domain: int, titles: list, descriptions: list, orde
     return ("\n".join(out) + "\n").encode("utf-8")
 
 
-def _write_images(world: World, folder: Path) -> str:
-    """Render and write images/<asin>.png; returns one sha256 over all (name, bytes)."""
+def _image_batch(world: World, folder: Path, items: np.ndarray, batch: int) -> dict[str, str]:
+    """Render, encode and write one batch of images; returns {file name: sha256}. Each batch has
+    its own random stream, so the bytes do not depend on which thread runs it when."""
     cat = world.catalogue
-    folder.mkdir(parents=True, exist_ok=True)
-    items = np.flatnonzero(cat.has["image"])
+    data = pngs(cat.colour[items], cat.shape[items], cat.pattern[items], world.scale.image_size,
+                world.behaviour.image_noise_sd, stream(world.seed, "images", batch))
     digests = {}
-    batches = png_batches(cat.colour[items], cat.shape[items], cat.pattern[items], world.scale.image_size,
-                          world.behaviour.image_noise_sd, stream(world.seed, "images"))
-    pos = 0
-    for batch in batches:
-        for data in batch:
-            name = f"{cat.asin[items[pos]]}.png"
-            (folder / name).write_bytes(data)
-            digests[name] = hashlib.sha256(data).hexdigest()
-            pos += 1
-    h = hashlib.sha256()
-    for name in sorted(digests):
-        h.update(f"{name} {digests[name]}\n".encode())
-    return h.hexdigest()
+    for i, png in zip(items.tolist(), data):
+        name = f"{cat.asin[i]}.png"
+        (folder / name).write_bytes(png)
+        digests[name] = hashlib.sha256(png).hexdigest()
+    return digests
 
 
 def write_world(world: World, folder: Path) -> dict:
     """Write every file of `world` into `folder` (which should be empty); returns world.json's content."""
+    t0 = time.time()
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    (folder / IMAGES).mkdir(parents=True, exist_ok=True)
     cat, users = world.catalogue, world.users
     asin_order = np.argsort(cat.asin.astype(str), kind="stable")
     asin_rank = np.empty(cat.n_items, dtype=np.int64)
@@ -170,15 +178,24 @@ def write_world(world: World, folder: Path) -> dict:
     titles = text.titles(cat)
     descriptions = text.descriptions(cat, stream(world.seed, "items_text"))
 
-    def one_domain(d: int) -> None:
+    def one_domain(d: int) -> dict:
         name = ALL_DOMAINS[d]
         _gzip(folder / meta_name(name), meta_lines(world, d, titles, descriptions, asin_order))
         _gzip(folder / reviews_name(name), review_lines(world, d, asin_rank, user_rank))
+        return {}
 
-    # two threads: while one builds text (holds the GIL), the other compresses (releases it)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(one_domain, range(len(ALL_DOMAINS))))
-    images_sha = _write_images(world, folder / IMAGES)
+    with_image = np.flatnonzero(cat.has["image"])
+    batches = [with_image[lo:lo + BATCH] for lo in range(0, len(with_image), BATCH)]
+    # threads: text building holds the GIL, but compression, PNG deflate and file writes release
+    # it, so domains and image batches overlap on two cores
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        jobs = [pool.submit(one_domain, d) for d in range(len(ALL_DOMAINS))]
+        jobs += [pool.submit(_image_batch, world, folder / IMAGES, items, b) for b, items in enumerate(batches)]
+        digests = {}
+        for job in jobs:
+            digests.update(job.result())
+    images_sha = hashlib.sha256("".join(f"{k} {digests[k]}\n" for k in sorted(digests)).encode()).hexdigest()
+    log.info("world: wrote reviews, metadata and %d images in %.1fs", len(digests), time.time() - t0)
 
     files = {}
     for name in ALL_DOMAINS:
@@ -221,7 +238,10 @@ def generate_world(out_dir: str | Path, scale: str = "default", seed: int = 0, *
     try:
         if stage.exists():
             shutil.rmtree(stage)
-        write_world(simulate(scale, seed), stage)
+        t0 = time.time()
+        world = simulate(scale, seed)
+        log.info("world: simulated %s (seed %d) in %.1fs", scale.name, seed, time.time() - t0)
+        write_world(world, stage)
         if out.exists():
             os.replace(out, old)
         os.replace(stage, out)
