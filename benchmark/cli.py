@@ -220,6 +220,46 @@ def compare(run_a: Path, run_b: Path, task: str = typer.Option("recommendation")
     typer.echo(json.dumps(result, indent=2))
 
 
+board = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                    help="Submit runs, validate every submission by recomputing its scores, render the board.")
+app.add_typer(board, name="leaderboard")
+
+
+@board.command("submit")
+def board_submit(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `unimp-bench run`."),
+    leaderboard_dir: Path = typer.Option(Path("leaderboard"), help="The leaderboard folder."),
+    meta: Optional[Path] = typer.Option(None, help="JSON model card: name, revision, parameters, training_data, "
+                                        "license, reference, ablation."),
+) -> None:
+    """Copy a run into leaderboard/submissions/<model>/<run-id>/ (never overwrites)."""
+    from leaderboard.submit import submit_cli
+
+    raise typer.Exit(submit_cli(run_dir, leaderboard_dir, meta))
+
+
+@board.command("validate")
+def board_validate(
+    data: list[Path] = typer.Option([], help="Prepared dataset folder(s) the submissions were run on; repeatable."),
+    leaderboard_dir: Path = typer.Option(Path("leaderboard"), help="The leaderboard folder."),
+    allow_unknown_datasets: bool = typer.Option(False, help="Accept submissions on datasets not given with --data "
+                                                "(schema and file checks only, no score recomputation)."),
+) -> None:
+    """Check every submission: schema, dataset sha256, exact instance coverage, scores recomputed from the
+    predictions, no NaN, no paths outside the submission, size limits. Exit 1 on any problem."""
+    from leaderboard.validate import validate_cli
+
+    raise typer.Exit(validate_cli(leaderboard_dir, data, allow_unknown_datasets=allow_unknown_datasets))
+
+
+@board.command("build")
+def board_build(leaderboard_dir: Path = typer.Option(Path("leaderboard"), help="The leaderboard folder.")) -> None:
+    """Render leaderboard/README.md and leaderboard/index.html from the submissions alone."""
+    from leaderboard.build import build_cli
+
+    raise typer.Exit(build_cli(leaderboard_dir))
+
+
 def main() -> None:  # pragma: no cover
     app()
 

@@ -33,6 +33,18 @@ PAPER_NOTE = (
     "ours, so they are context, not targets."
 )
 
+HOW_TO_SUBMIT = [
+    "## How to submit", "",
+    "1. Run the benchmark: `unimp-bench run --model NAME --data DATA --out runs/` writes a run folder.",
+    "2. `unimp-bench leaderboard submit runs/RUN_ID --meta model_meta.json` copies it to "
+    "`submissions/MODEL/RUN_ID/` (results.json, config.json, summary.md, predictions, images) with "
+    "`model_meta.json` (name, revision, parameters, training_data, license, reference, ablation). "
+    "An existing submission is never overwritten.",
+    "3. `unimp-bench leaderboard validate --data DATA` recomputes every score from the predictions against "
+    "the frozen targets and checks the files; then `unimp-bench leaderboard build` rewrites this page and "
+    "`index.html`.", "",
+]
+
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|#!{}<>])")
 
 
@@ -116,7 +128,7 @@ def render_readme(subs: list[Submission]) -> str:
         lines += [f"## Dataset {md(label)}", "", f"Full sha256: `{sha}`" if re.fullmatch(r"[0-9a-f]{64}", sha) else f"sha256: {md(sha)}", ""]
         for t in dataset_tables(members):
             lines += md_table(t)
-    lines += md_models(subs)
+    lines += md_models(subs) + HOW_TO_SUBMIT
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

@@ -128,6 +128,8 @@ def scan_folder(root: Path, sub: str, max_bytes: int = MAX_SUBMISSION_BYTES,
             rel = name if rel_dir == "." else f"{rel_dir}/{name}"
             st = os.lstat(full)
             if stat.S_ISLNK(st.st_mode):
+                if not strict and rel_dir == "." and not allowed_file(rel) and name not in (PREDICTIONS_DIR, IMAGES_DIR):
+                    continue  # a run's other links (never copied) are none of our business
                 problems.append(Problem(sub, rel, "symbolic links are not allowed in a submission"))
                 if name in dirnames:
                     dirnames.remove(name)
@@ -167,9 +169,12 @@ def loads_strict(text: str):
 def read_json_file(path: Path, sub: str, rel: str, max_bytes: int = MAX_JSON_BYTES) -> tuple[object, list[Problem]]:
     """Read a JSON file strictly; (None, [problem]) when it is missing, too big or not valid JSON."""
     try:
-        size = os.lstat(path).st_size
+        st = os.lstat(path)
     except OSError:
         return None, [Problem(sub, rel, "missing")]
+    if not stat.S_ISREG(st.st_mode):  # never follow a symlink out of the folder
+        return None, [Problem(sub, rel, "not a regular file (symbolic links are not followed)")]
+    size = st.st_size
     if size > max_bytes:
         return None, [Problem(sub, rel, f"{size} bytes, over the limit of {max_bytes}")]
     try:

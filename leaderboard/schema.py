@@ -41,6 +41,20 @@ def is_str(v) -> str | None:
     return None if isinstance(v, str) else f"must be a string, got {type(v).__name__}"
 
 
+MAX_LABEL = 200  # characters of any string shown on the leaderboard (names, revisions, meta)
+
+
+def is_label(v) -> str | None:
+    """A short display string: a non-empty string of at most MAX_LABEL characters."""
+    if not isinstance(v, str) or not v.strip():
+        return "must be a non-empty string"
+    return None if len(v) <= MAX_LABEL else f"longer than {MAX_LABEL} characters"
+
+
+def is_opt_label(v) -> str | None:
+    return None if v is None else is_label(v)
+
+
 def is_opt_str(v) -> str | None:
     return None if v is None or isinstance(v, str) else f"must be a string or null, got {type(v).__name__}"
 
@@ -90,9 +104,11 @@ def is_str_dict(v) -> str | None:
 
 
 def is_str_or_str_list(v) -> str | None:
-    if v is None or isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+    if v is None or (isinstance(v, list) and len(v) <= 50 and all(is_label(x) is None for x in v)):
         return None
-    return "must be a string, a list of strings or null"
+    if isinstance(v, str):
+        return is_label(v)
+    return f"must be a string, a list of at most 50 strings (each at most {MAX_LABEL} characters) or null"
 
 
 def check_object(obj, fields: dict[str, Check], sub: str, where: str) -> list[Problem]:
@@ -116,8 +132,8 @@ TOP_FIELDS: dict[str, Check] = {
     "perturbation": one_of(None, "NT", "NV"),
     "environment": is_dict, "wall_time_s": is_nonneg_number, "results": lambda v: None if isinstance(v, list) else "must be a list",
 }
-MODEL_FIELDS: dict[str, Check] = {"name": is_str, "revision": is_str, "config": is_dict}
-DATASET_FIELDS: dict[str, Check] = {"name": is_str, "sha256": is_str, "seed": is_int, "scale": is_opt_str, "source": is_str}
+MODEL_FIELDS: dict[str, Check] = {"name": is_label, "revision": is_label, "config": is_dict}
+DATASET_FIELDS: dict[str, Check] = {"name": is_label, "sha256": is_str, "seed": is_int, "scale": is_opt_label, "source": is_str}
 ENV_FIELDS: dict[str, Check] = {"python": is_str, "platform": is_str, "packages": is_str_dict, "git": is_opt_str}
 ENTRY_FIELDS: dict[str, Check] = {
     "task": one_of(*TASK_SPECS), "task_version": is_str, "split": one_of(*layout.TASK_SPLITS),
@@ -127,8 +143,8 @@ ENTRY_FIELDS: dict[str, Check] = {
 }
 
 META_FIELDS: dict[str, Check] = {
-    "name": is_str, "revision": is_str, "parameters": is_opt_int, "training_data": is_str_or_str_list,
-    "license": is_opt_str, "reference": is_opt_str, "ablation": is_opt_str,
+    "name": is_label, "revision": is_label, "parameters": is_opt_int, "training_data": is_str_or_str_list,
+    "license": is_opt_label, "reference": is_opt_label, "ablation": is_opt_label,
 }
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.tasks import TASK_SPECS
-from leaderboard.common import META_FILE, RESULTS_FILE, SubmissionError, loads_strict
+from leaderboard.common import META_FILE, RESULTS_FILE, SubmissionError, read_json_file
 from leaderboard.paper_numbers import PAPER_TABLES, PaperTable
 from leaderboard.schema import metric_lower_is_better
 from leaderboard.validate import submission_dirs
@@ -99,12 +99,10 @@ def load_submissions(leaderboard_dir: str | Path) -> list[Submission]:
     subs = []
     for folder in submission_dirs(Path(leaderboard_dir))[0]:
         key = f"{folder.parent.name}/{folder.name}"
-        try:
-            results = loads_strict((folder / RESULTS_FILE).read_text(encoding="utf-8"))
-            meta_path = folder / META_FILE
-            meta = loads_strict(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
-        except (OSError, ValueError) as e:
-            raise SubmissionError(f"{key}: cannot read: {e}; run the leaderboard validation") from e
+        results, bad = read_json_file(folder / RESULTS_FILE, key, RESULTS_FILE)
+        meta, bad_meta = read_json_file(folder / META_FILE, key, META_FILE)
+        if bad or bad_meta or not isinstance(results, dict) or not isinstance(meta, dict):
+            raise SubmissionError(f"{key}: cannot read the submission; run the leaderboard validation", bad + bad_meta)
         subs.append(Submission(key, results, meta))
     return subs
 

@@ -234,7 +234,10 @@ def check_entry_data(e: dict, i: int, doc: dict, sub: str, folder: Path, cache: 
     if problems:
         return problems
     sha = doc["dataset"]["sha256"]
-    instances = cache.instances(sha, e["task"], e["split"])
+    try:
+        instances = cache.instances(sha, e["task"], e["split"])
+    except (OSError, ValueError) as ex:
+        return [Problem(sub, f"{where}.split", f"cannot read the dataset's {e['task']}/{e['split']} instances: {ex}")]
     problems = check_coverage([r["id"] for r in rows], instances["id"].tolist(), sub, rel)
     if len(instances) != e["n"]:
         problems.append(Problem(sub, f"{where}.n", f"{e['n']} but the split has {len(instances)} instances"))

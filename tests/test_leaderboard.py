@@ -352,6 +352,7 @@ def test_nan_rating_line(board, data):
 META_MUTATIONS = {
     "unknown meta field": (_set(["stars"], 5), "model_meta.stars", "unknown field"),
     "missing meta field": (_delete(["license"]), "model_meta.license", "missing field"),
+    "overlong meta": (_set(["reference"], "x" * 1000), "model_meta.reference", "longer than"),
     "meta name mismatch": (_set(["name"], "someone-else"), "model_meta.name", "differs"),
 }
 
@@ -369,6 +370,16 @@ def test_symlink_in_submission(board, data):
     (sub / "summary.md").unlink()
     os.symlink("/etc/hostname", sub / "summary.md")
     assert_problem(problems_of(lb, data), "summary.md", "symbolic links")
+
+
+def test_symlinked_results_json_is_not_read(tmp_path, board, data):
+    lb, sub = board
+    outside = tmp_path / "outside.json"
+    (sub / "results.json").rename(outside)
+    os.symlink(outside, sub / "results.json")
+    problems = problems_of(lb, data)
+    assert_problem(problems, "results.json", "symbolic links are not followed")
+    assert not any("model_meta" in p.field for p in problems)  # nothing was read through the link
 
 
 def test_symlinked_predictions_are_not_followed(tmp_path, board, data):
@@ -433,6 +444,14 @@ def test_dataset_mapping_checked(tmp_path, board, data):
 
 
 # ---- submit refuses bad runs ----------------------------------------------------------------------------
+def test_submit_ignores_links_it_would_not_copy(tmp_path, data):
+    run = make_run(tmp_path / "runs", data)
+    os.symlink("/etc", run / "latest-log")
+    os.symlink("/etc/hostname", run / "model" / "link")
+    sub = submit(run, tmp_path / "lb")
+    assert not (sub / "latest-log").exists() and not (sub / "model").exists()
+
+
 def test_submit_refuses_symlink_and_escape(tmp_path, data):
     run = make_run(tmp_path / "runs", data)
     os.symlink("/etc/hostname", run / "predictions" / "search__test.jsonl")

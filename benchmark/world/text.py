@@ -33,13 +33,14 @@ CLAUSES: dict[str, tuple[str, ...]] = {
     "colour+": ("the {colour} color is just what I wanted", "I love the {colour} shade",
                 "the {colour} looks even better in person"),
     "colour-": ("the {colour} color is not really my style", "I was hoping for something other than {colour}",
-                "{colour} is just not my color"),
+                "honestly, {colour} is just not my color"),
     "shape+": ("the {shape} shape is really practical", "I like the {shape} design",
                "the {shape} form looks great"),
     "shape-": ("the {shape} shape feels awkward", "I do not care for the {shape} design",
                "the {shape} form is not for me"),
     "quality+": ("the quality is excellent", "it is very well made", "it has held up really well"),
-    "quality-": ("it broke after a couple of weeks", "the quality is disappointing", "it stopped working quickly"),
+    "quality-": ("the quality is disappointing", "it did not live up to the description",
+                 "it is not as good as I expected"),
 }
 SUMMARIES: dict[str, tuple[str, ...]] = {
     "category+": ("Just what I needed", "Perfect {noun}"), "category-": ("Not for me", "Wrong kind of {noun}"),
@@ -48,7 +49,7 @@ SUMMARIES: dict[str, tuple[str, ...]] = {
     "price-low": ("Feels cheap", "Cheaply made"),
     "colour+": ("Love the color", "Beautiful {colour}"), "colour-": ("Wrong color for me", "Not a fan of {colour}"),
     "shape+": ("Nice design", "Love the shape"), "shape-": ("Awkward shape", "Odd design"),
-    "quality+": ("Excellent quality", "Well made"), "quality-": ("Poor quality", "Broke fast"),
+    "quality+": ("Excellent quality", "Well made"), "quality-": ("Poor quality", "Disappointing"),
 }
 GENERIC_SUMMARIES = {1: ("Disappointed", "Do not buy"), 2: ("Not great", "Meh"), 3: ("It is okay", "Average"),
                      4: ("Pretty good", "Nice"), 5: ("Five stars", "Love it")}
