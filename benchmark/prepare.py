@@ -254,7 +254,6 @@ def prepare_default(out: str | Path = "data/world-default", raw: str | Path | No
 
     out = Path(out)
     raw = Path(raw) if raw else out.parent / "raw" / f"world-{scale}-seed{seed}"
-    if not (raw / "world.json").is_file():
-        generate_world(raw, scale=scale, seed=seed)
+    generate_world(raw, scale=scale, seed=seed)  # returns at once when `raw` already holds this world
     return prepare("amazon2014", raw, out, seed=seed, image_size=image_size or WORLD_IMAGE_SIZE.get(scale, 64),
                    force=force, scale=scale)

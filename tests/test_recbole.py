@@ -173,6 +173,7 @@ def test_trains_one_epoch_and_ranks(name, data, tmp_path):
     assert (folder / f"main_{kind}.train.inter").is_file() and (folder / f"{name}.log").is_file()
     desc = model.describe()
     assert desc["recbole"]["main"]["config"]["epochs"] == 1 and desc["loss"] in ("CE", "BPR")
+    json.dumps(desc)  # recorded in results.json
     print(f"\n{name}: trained in {desc['recbole']['main']['train_time_s']:.1f} s")
 
 

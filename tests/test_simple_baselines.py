@@ -10,13 +10,13 @@ import pytest
 
 from benchmark import layout
 from benchmark.dataset import PreparedDataset
+from benchmark.perturb import PerturbedDataset
 from baselines.simple.bm25 import BM25Model, BM25PersonalModel
 from baselines.simple.mean_rating import MeanRatingModel
 from baselines.simple.nearest_review import NearestReviewModel
 from baselines.simple.pop import PopModel
 from baselines.simple.random_model import RandomModel
 from baselines.simple.text import BM25Index, tokenize
-from benchmark.perturb import PerturbedDataset
 
 DOMAIN = "Beauty"
 

@@ -7,8 +7,9 @@ target's size):
           borders, per RGB channel then averaged (matches torchmetrics' / scikit-image's Gaussian SSIM).
 Judge metrics, in the space of a small CNN (`AttributeJudge` below) trained on the
 dataset's catalogue images to predict category leaf and the visual attributes named in the item text:
-    attribute_match  per instance, the share of the target's known attributes that the judge reads
-                     off the generated image;
+    attribute_match  per instance, the share of the target's attributes that the judge reads off
+                     the generated image; an attribute is the one the item text states, or where the
+                     text is silent the judge's reading of the target image;
     frechet          Fréchet distance between the judge features of generated and target images;
     personalization  over pairs of instances with the same query, different users and different
                      targets: the share of (instance, other) comparisons in which the generated image
@@ -34,6 +35,9 @@ import torch.nn.functional as F
 PSNR_CAP = 100.0          # dB; MSE below 255**2 * 1e-10 is reported as the cap
 SSIM_WINDOW, SSIM_SIGMA, SSIM_K1, SSIM_K2 = 11, 1.5, 0.01, 0.03
 JUDGE_VERSION = "1"
+# An attribute counts in attribute_match only if the judge reads it off held-out real images at least
+# this often (e.g. the embedded world's category leaves mix colours and shapes, so no image shows them).
+ATTRIBUTE_MIN_ACCURACY = 0.5
 
 
 # ---- pixel metrics ------------------------------------------------------------------------------
@@ -120,7 +124,7 @@ def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
         raise ValueError("frechet_distance needs at least 2 samples per set")
     mu_a, mu_b = a.mean(0), b.mean(0)
     s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(s_a @ s_b, disp=False)
+    covmean = linalg.sqrtm(s_a @ s_b)
     if not np.isfinite(covmean).all():  # near-singular product: regularise (as pytorch-fid does)
         eps = np.eye(len(s_a)) * 1e-6
         covmean = linalg.sqrtm((s_a + eps) @ (s_b + eps))
@@ -420,24 +424,37 @@ def score_images(instances: pd.DataFrame, predictions: list[dict], dataset, run_
         for k in p:
             t_pred[k][t_idx] = p[k]
     attrs = item_attributes(dataset.items.loc[instances["target_item"].astype(int)].reset_index(drop=True))
-    labels = judge.labels(attrs)
+    acc = judge.info.get("holdout_accuracy", {})
+    used = [k for k in judge.classes if acc.get(k, 0.0) >= ATTRIBUTE_MIN_ACCURACY]
+    labels = {k: v for k, v in judge.labels(attrs).items() if k in used}
+    from_text = {k: int(sum(x is not None for x in v)) for k, v in labels.items()}
+    for k, lab in labels.items():  # where the text is silent, the judge's reading of the real target
+        silent = np.array([x is None for x in lab]) & has_t
+        lab[silent] = t_pred[k][silent]
+    by_attribute: dict[str, float] = {}
 
-    def match(pred: dict[str, np.ndarray]) -> np.ndarray:
+    def match(pred: dict[str, np.ndarray], record: bool = False) -> np.ndarray:
         hit, known = np.zeros(n), np.zeros(n)
         for k, lab in labels.items():
             ok = np.array([v is not None for v in lab])
-            hit += ok & (pred[k] == lab)
+            h = ok & (pred[k] == lab)
+            hit += h
             known += ok
+            if record and ok.any():
+                by_attribute[k] = float(h.sum() / ok.sum())
         return np.divide(hit, known, out=np.full(n, np.nan), where=known > 0)
 
-    per["attribute_match"] = match(g_pred)
+    per["attribute_match"] = match(g_pred, record=True)
     target_match = match(t_pred)
     scores: dict[str, float] = {}
     extra: dict[str, Any] = {
         "psnr_cap_db": PSNR_CAP, "ssim": f"gaussian {SSIM_WINDOW}x{SSIM_WINDOW} sigma {SSIM_SIGMA}, valid, RGB mean",
         "pixel_metrics_at": "target's size (generated resized bicubically)",
         "n_without_target_image": int((~has_t).sum()),
+        "attribute_match_by_attribute": by_attribute,
+        "attribute_labels_from_text": from_text,  # the rest: the judge's reading of the target image
         "judge": {"classes": {k: len(v) for k, v in judge.classes.items()}, **judge.info,
+                  "attributes_used": used, "min_holdout_accuracy": ATTRIBUTE_MIN_ACCURACY,
                   "attribute_match_of_targets": None if np.isnan(target_match).all() else float(np.nanmean(target_match))},
     }
     ok = has_t & np.isfinite(g_feat).all(1)

@@ -20,6 +20,7 @@ from benchmark.world.sampling import contains, first_occurrence, stream
 from benchmark.world.users import LAST_DAY, Users
 
 TRANSITIONS = ("successor", "same_leaf", "complement", "taste", "explore")
+SUCCESSOR, SAME_LEAF, COMPLEMENT, TASTE, EXPLORE = range(len(TRANSITIONS))
 FIRST = -1  # transition kind of a pair's first review
 COMPONENTS = ("category", "brand", "price", "colour", "shape")
 
@@ -68,8 +69,7 @@ class _Picker:
     def __init__(self, cat: Catalogue, users: Users, behaviour: Behaviour, rng: np.random.Generator):
         self.cat, self.users, self.b, self.rng = cat, users, behaviour, rng
         self.sampler = cat.sampler()
-        first, count = cat.domain_leaves[:, 0], cat.domain_leaves[:, 1]
-        self.domain_first_leaf, self.domain_n_leaves = first, count
+        self.domain_first_leaf, self.domain_n_leaves = cat.domain_leaves[:, 0], cat.domain_leaves[:, 1]
 
     def candidates(self, leaf: np.ndarray) -> np.ndarray:
         k = self.b.candidates
@@ -130,7 +130,7 @@ def _draw_sequences(cat, users, behaviour, rng):
         alive = by_len[: np.searchsorted(-sorted_lens, -t, side="left")]  # pairs with len > t
         idx = start[alive] + t
         ph = phase[idx]
-        k = (np.full(len(alive), TRANSITIONS.index("taste")) if t == 0
+        k = (np.full(len(alive), TASTE) if t == 0
              else rng.choice(len(probs), size=len(alive), p=probs))
         kind[idx] = k if t > 0 else FIRST
         prev = item[idx - 1] if t > 0 else np.zeros(len(alive), dtype=np.int64)
@@ -139,13 +139,13 @@ def _draw_sequences(cat, users, behaviour, rng):
         taste_leaf = cat.domain_leaves[users.pair_domain[alive], 0] + (
             taste[alive, ph] <= u[:, None]).sum(1).clip(max=taste.shape[-1] - 1)
         leaf = np.select(
-            [k == 1, k == 2, k == 4],
+            [k == SAME_LEAF, k == COMPLEMENT, k == EXPLORE],
             [prev_leaf, cat.leaf_complement[prev_leaf], picker.random_leaf(users.pair_domain[alive])],
             taste_leaf)
         cand = picker.candidates(leaf)
         chosen, _ = picker.pick(alive, ph, cand, forbid=(cand == prev[:, None]) if t > 0 else None)
         succ = cat.successors[prev, rng.integers(0, cat.successors.shape[1], len(alive))]
-        item[idx] = np.where(k == 0, succ, chosen)
+        item[idx] = np.where(k == SUCCESSOR, succ, chosen)
     return pair, position, rel, phase, item, kind, picker
 
 

@@ -19,7 +19,7 @@ import torch
 from benchmark import layout
 from benchmark.api import Model
 
-from .config import TEXT_TASKS, UniMPConfig, load_config
+from .config import TEXT_TASKS, UniMPConfig, load_config, resolve_path
 from .prompts import PromptBuilder
 from .vocab import Vocab, train_bpe
 
@@ -59,7 +59,7 @@ class UniMPModel(Model):
             from transformers import AutoTokenizer
 
             kw = {"gguf_file": cfg.lm_gguf_file} if cfg.lm_gguf_file else {}
-            return Vocab(AutoTokenizer.from_pretrained(cfg.lm_path, **kw), data.n_items)
+            return Vocab(AutoTokenizer.from_pretrained(resolve_path(cfg.lm_path), **kw), data.n_items)
         texts = [str(t).replace("[IMG]", " ").replace("[EOC]", " ") for t in data.items["text"].fillna("")]
         for task in TEXT_TASKS:
             df = data.instances(task, "train")
@@ -79,7 +79,7 @@ class UniMPModel(Model):
                 from transformers import AutoTokenizer
 
                 kw = {"gguf_file": self.cfg.lm_gguf_file} if self.cfg.lm_gguf_file else {}
-                base = AutoTokenizer.from_pretrained(self.cfg.lm_path, **kw)
+                base = AutoTokenizer.from_pretrained(resolve_path(self.cfg.lm_path), **kw)
             self.vocab = Vocab.load(checkpoint / "vocab", base)
         else:
             self.vocab = self._make_vocab(data)
@@ -90,6 +90,7 @@ class UniMPModel(Model):
             from .train import load_weights
 
             load_weights(self.model, checkpoint / "model.safetensors")
+        self._data_key = None  # a new model: its image bank must be set
         self.set_inference_data(data)
 
     def set_inference_data(self, data) -> None:
@@ -229,7 +230,7 @@ class UniMPModel(Model):
     def select(self, requests: pd.DataFrame) -> list[list[int]]:
         from .decode import generate_selection
 
-        return generate_selection(self.model, self.builder, requests)
+        return generate_selection(self.model, self.builder, requests, self.cfg.eval_batch_size)
 
     def predict_rating(self, requests: pd.DataFrame) -> list:
         from .decode import generate_rating

@@ -17,7 +17,7 @@ TEXT_TASKS = ("recommendation", "search", "selection", "rating", "explanation")
 class UniMPConfig:
     # ---- language model -------------------------------------------------------------------------
     lm: str = "gpt_neox"            # "gpt_neox" | "llama" (random init from lm_args) | "pretrained"
-    lm_path: str | None = None      # local folder (or GGUF folder) of a pretrained causal LM
+    lm_path: str | None = None      # local folder of a pretrained causal LM, or "pkg:<package>" (its folder)
     lm_gguf_file: str | None = None  # GGUF file name inside lm_path (SmolLM2 preset)
     lm_args: dict = field(default_factory=dict)  # HF config kwargs for a from-scratch LM
     layer_path: str = "gpt_neox.layers"  # explicit path of the decoder-layer ModuleList
@@ -79,6 +79,18 @@ class UniMPConfig:
         if self.cross_attn_every < 1:
             raise ValueError("cross_attn_every must be >= 1")
         return self
+
+
+def resolve_path(path: str | None) -> str | None:
+    """"pkg:<name>" -> the installed package's folder (found without importing it), else `path`."""
+    if path and path.startswith("pkg:"):
+        import importlib.util
+
+        spec = importlib.util.find_spec(path[4:])
+        if spec is None or not spec.submodule_search_locations:
+            raise FileNotFoundError(f"package {path[4:]!r} is not installed (see dependencies.md)")
+        return list(spec.submodule_search_locations)[0]
+    return path
 
 
 def load_config(preset: str = "tiny", **overrides: Any) -> UniMPConfig:

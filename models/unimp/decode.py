@@ -66,12 +66,23 @@ def selection_scores(model, builder: PromptBuilder, requests: pd.DataFrame, batc
 def greedy(model, builder: PromptBuilder, encs: Sequence[Encoded],
            allowed: Callable[[int, list[int]], list[int]], max_new: int, batch_size: int = 32,
            desc: str = "unimp generate") -> list[list[int]]:
-    """Greedy decoding with a KV cache; `allowed(step, generated)` gives the token ids allowed next.
-    Stops a sequence at [EOS] (not included in the output)."""
+    """Greedy decoding with a KV cache; `allowed(step, generated)` gives the token ids allowed next
+    (a list, converted to a mask and cached per distinct list object). Stops a sequence at [EOS]
+    (not included in the output)."""
     model.eval()
     v = builder.vocab
     eos, pad = v["[EOS]"], v["[PAD]"]
     results: list[list[int]] = []
+    masks: dict[int, tuple[list[int], torch.Tensor]] = {}
+
+    def mask_of(ids: list[int]) -> torch.Tensor:
+        hit = masks.get(id(ids))
+        if hit is None or hit[0] is not ids:
+            m = torch.zeros(model.lm.get_output_embeddings().weight.shape[0], dtype=torch.bool)
+            m[torch.tensor(ids, dtype=torch.long)] = True
+            hit = masks[id(ids)] = (ids, m)
+        return hit[1]
+
     for chunk in _batches(encs, batch_size, desc):
         batch = collate(chunk, pad, left=True)
         ids, attn = batch["input_ids"], batch["attention_mask"]
@@ -86,8 +97,8 @@ def greedy(model, builder: PromptBuilder, encs: Sequence[Encoded],
             for b in range(B):
                 if done[b]:
                     continue
-                ok = torch.tensor(allowed(step, gen[b]), dtype=torch.long)
-                tok = int(ok[logits[b, ok].argmax()])
+                ok = mask_of(allowed(step, gen[b]))
+                tok = int(logits[b].masked_fill(~ok, float("-inf")).argmax())
                 nxt[b] = tok
                 if tok == eos:
                     done[b] = True
@@ -104,21 +115,30 @@ def greedy(model, builder: PromptBuilder, encs: Sequence[Encoded],
 
 
 def generate_selection(model, builder: PromptBuilder, requests: pd.DataFrame, batch_size: int = 32) -> list[list[int]]:
-    """Chosen candidates: distinct selection tokens of the candidates, at least one, then [EOS]."""
+    """Chosen candidates: distinct selection tokens of the candidates, at least one, then [EOS]
+    (rows batched by their number of candidates)."""
     rows = _rows(requests)
-    out = []
-    for r in rows:  # one prompt at a time: the allowed set depends on the number of candidates
-        cands = [int(c) for c in r["candidates"]]
-        sel = builder.vocab.select_ids[:len(cands)]
-        eos = builder.vocab["[EOS]"]
+    eos = builder.vocab["[EOS]"]
+    out: list[list[int]] = [[] for _ in rows]
+    by_n: dict[int, list[int]] = {}
+    for i, r in enumerate(rows):
+        by_n.setdefault(len(list(r["candidates"])), []).append(i)
+    for n, idx in by_n.items():
+        sel = builder.vocab.select_ids[:n]
+        cache: dict[tuple, list[int]] = {}
 
-        def allowed(step, gen, sel=sel):
-            rest = [s for s in sel if s not in gen]
-            return rest if step == 0 else rest + [eos]
+        def allowed(step: int, gen: list[int]) -> list[int]:
+            key = (step == 0, tuple(sorted(gen)))
+            if key not in cache:  # the same list object for the same state: its mask is cached
+                rest = [s for s in sel if s not in gen]
+                cache[key] = rest if step == 0 else rest + [eos]
+            return cache[key]
 
-        enc = builder.build("selection", r, with_target=False)
-        gen = greedy(model, builder, [enc], allowed, max_new=len(cands) + 1, batch_size=1)[0]
-        out.append([cands[sel.index(t)] for t in gen])
+        encs = [builder.build("selection", rows[i], with_target=False) for i in idx]
+        gens = greedy(model, builder, encs, allowed, max_new=n + 1, batch_size=batch_size, desc="unimp selection")
+        for i, gen in zip(idx, gens):
+            cands = [int(c) for c in rows[i]["candidates"]]
+            out[i] = [cands[sel.index(t)] for t in gen]
     return out
 
 

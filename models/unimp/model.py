@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import UniMPConfig
+from .config import UniMPConfig, resolve_path
 from .cross_attention import GatedCrossAttentionBlock, image_mask
 from .lm_wrapper import wrap_decoder_layers
 from .perceiver import PerceiverResampler
@@ -34,7 +34,7 @@ def build_lm(cfg: UniMPConfig, vocab_size: int) -> nn.Module:
         if not cfg.lm_path:
             raise ValueError("lm='pretrained' needs lm_path (a local folder)")
         kw = {"gguf_file": cfg.lm_gguf_file} if cfg.lm_gguf_file else {}
-        lm = AutoModelForCausalLM.from_pretrained(cfg.lm_path, dtype=torch.float32, **kw)
+        lm = AutoModelForCausalLM.from_pretrained(resolve_path(cfg.lm_path), dtype=torch.float32, **kw)
         lm.resize_token_embeddings(vocab_size)
         return lm
     raise ValueError(f"unknown lm {cfg.lm!r}")
@@ -78,8 +78,10 @@ class UniMP(nn.Module):
 
     def encode_images(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
         """images: (B, M) item tokens, -1 = padding -> visual tokens (B, M, L, Dv), present (B, M)."""
-        if not self.uses_vision or images.shape[1] == 0 or self._has_image is None:
+        if not self.uses_vision or images.shape[1] == 0:
             return None
+        if self._has_image is None:
+            raise RuntimeError("UniMP: call set_image_bank(...) before using a model with vision")
         B, M = images.shape
         valid = images >= 0
         present = valid & self._has_image.to(images.device)[images.clamp(min=0)]

@@ -125,10 +125,11 @@ def load_weights(model: nn.Module, path: Path) -> None:
 def train_phase(model: nn.Module, examples: Sequence[Encoded], order: np.ndarray, cfg: UniMPConfig,
                 out_dir: Path, pad_id: int, policy: str = "all",
                 select_fn: Callable[[nn.Module], float] | None = None, max_steps: int | None = None,
-                desc: str = "train") -> dict:
+                desc: str = "train", stop_after: int | None = None) -> dict:
     """One training phase over `examples[order]`; resumes from out_dir/last if present. Returns stats.
 
-    The model keeps the best weights by `select_fn` (higher = better) when given, else the last."""
+    The model keeps the best weights by `select_fn` (higher = better) when given, else the last.
+    `stop_after`: return after that many steps as if killed (tests of resume)."""
     from accelerate import Accelerator, DistributedDataParallelKwargs
 
     out_dir = Path(out_dir)
@@ -189,6 +190,11 @@ def train_phase(model: nn.Module, examples: Sequence[Encoded], order: np.ndarray
             acc.wait_for_everyone()
         if finished:
             break
+        if stop_after is not None and step + 1 >= stop_after:
+            if acc.is_main_process:
+                _save_last(model, opt, sched, keys, last, step + 1, best, history)
+            acc.wait_for_everyone()
+            return {"steps": step + 1, "stopped": True}
     acc.wait_for_everyone()
     if select_fn is not None and (out_dir / "best.safetensors").is_file():
         load_weights(model, out_dir / "best.safetensors")

@@ -1,0 +1,66 @@
+"""Comparison baselines for the image task (generation without history is UniMP's own ablation).
+
+`retrieved-image`: no generation at all. Retrieve with the query alone: items whose category path
+equals the query, ranked by popularity in the regime's training interactions (ties: lower item token),
+the user's history excluded; answer with the top item's image. Falls back to the most popular item
+with an image when no item of the query's category has one. The retrieved item tokens (top 2, the
+paper's number of retrieved images) are attached to each returned image as `image.info["retrieved"]`.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from benchmark.api import Model
+
+N_RETRIEVED = 2
+_TRAIN_SPLIT = {"main": "train", "new_domain": "new_domain_train"}
+
+
+class RetrievedImageModel(Model):
+    """The image of the most popular item of the query's category that the user has not seen."""
+
+    name = "retrieved-image"
+    description = "Image task: the image of the most popular non-history item whose category equals the query."
+
+    def fit(self, data, regime: str) -> None:
+        counts = data.interactions(_TRAIN_SPLIT[regime])["item"].value_counts()
+        self.popularity = np.zeros(data.n_items, dtype=np.int64)
+        self.popularity[counts.index.to_numpy(dtype=np.int64)] = counts.to_numpy()
+        self.set_inference_data(data)
+
+    def set_inference_data(self, data) -> None:
+        super().set_inference_data(data)
+        items = data.items
+        has_image = items["image"].notna().to_numpy()
+        tokens = items["item"].to_numpy(dtype=np.int64)
+        # items with an image in popularity order (most popular first, then lower token)
+        order = np.lexsort((tokens, -self.popularity[tokens]))
+        self._ranked = tokens[order][has_image[order]]
+        category = items["category"].to_numpy(dtype=object)
+        self._by_category: dict[str, np.ndarray] = {}
+        for c in pd.unique(category[self._ranked]):
+            self._by_category[c] = self._ranked[category[self._ranked] == c]
+
+    def supports(self, task: str, split: str) -> bool:
+        return task == "image"
+
+    def retrieve(self, query: str, history, k: int = N_RETRIEVED) -> list[int]:
+        """Top-k item tokens for `query` outside `history`; popular items when the category has none."""
+        seen = set(int(h) for h in (history if history is not None else []))
+        out = [int(i) for i in self._by_category.get(query, ()) if int(i) not in seen][:k]
+        if not out:
+            out = [int(i) for i in self._ranked if int(i) not in seen][:k]
+        return out
+
+    def generate_images(self, requests: pd.DataFrame) -> list:
+        data = self.inference_data
+        images = []
+        for query, history in zip(requests["query"], requests["history"]):
+            top = self.retrieve(query, history)
+            if not top:
+                raise ValueError("retrieved-image: the catalogue has no item with an image")
+            im = data.load_image(top[0])
+            im.info["retrieved"] = top
+            images.append(im)
+        return images

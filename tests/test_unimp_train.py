@@ -1,0 +1,145 @@
+"""UniMP training: a few steps reduce the loss, a killed run resumes to identical weights, two CPU
+processes (gloo) end with identical weights, the adapter runs end to end on synthetic data."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+
+import numpy as np
+import pytest
+import torch
+
+from benchmark.dataset import PreparedDataset
+from models.unimp.adapter import UniMPModel
+from models.unimp.config import load_config
+from models.unimp.losses import sequence_loss
+from models.unimp.model import build_model
+from models.unimp.prompts import PromptBuilder
+from models.unimp.synthetic import make_dataset
+from models.unimp.train import collate, epoch_order, train_phase
+from models.unimp.vision import load_pixels
+from models.unimp.vocab import Vocab, train_bpe
+
+SMALL = dict(lm_args={"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
+                      "max_position_embeddings": 512},
+             vision_args={"width": 32, "layers": 1, "head_width": 16, "patch_size": 8, "embed_dim": 32},
+             image_size=16, n_visual_tokens=2, bpe_vocab_size=300, max_item_tokens=8, batch_size=4,
+             time_budget_s=None, lr=3e-3)
+
+
+def _setup(root, **over):
+    data = PreparedDataset(root)
+    texts = [t.replace("[IMG]", "").replace("[EOC]", "") for t in data.items["text"]]
+    vocab = Vocab(train_bpe(texts + ["the red one is great"], 300), data.n_items)
+    cfg = load_config("tiny", **{**SMALL, **over})
+    model = build_model(cfg, vocab)
+    pixels, has = load_pixels(data, cfg.image_size)
+    model.set_image_bank(has, pixels=pixels)
+    builder = PromptBuilder(vocab, data.items, max_item_tokens=8)
+    examples = [builder.build(t, r) for t in ("recommendation", "rating", "explanation")
+                for _, r in data.instances(t, "train").iloc[:8].iterrows()]
+    return data, vocab, cfg, model, examples
+
+
+@pytest.fixture(scope="module")
+def syn(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("syn") / "d", n_items=36, n_users=20)
+
+
+def _loss(model, examples, pad, gamma):
+    with torch.no_grad():
+        return sequence_loss(model, collate(examples, pad), gamma).item()
+
+
+def test_training_reduces_loss(syn, tmp_path):
+    data, vocab, cfg, model, examples = _setup(syn, lr=1e-2)
+    before = _loss(model, examples, vocab["[PAD]"], cfg.focal_gamma)
+    order = epoch_order(examples, cfg, 0, 4.0)
+    stats = train_phase(model, examples, order, cfg, tmp_path / "p", vocab["[PAD]"], max_steps=12)
+    after = _loss(model, examples, vocab["[PAD]"], cfg.focal_gamma)
+    assert stats["steps"] == 12
+    assert after < 0.8 * before, (before, after)
+    assert (tmp_path / "p" / "last" / "model.safetensors").is_file()
+
+
+def test_resume_gives_identical_weights(syn, tmp_path):
+    data, vocab, cfg, model, examples = _setup(syn, eval_every=1)
+    order = epoch_order(examples, cfg, 0, 1.0)
+    train_phase(model, examples, order, cfg, tmp_path / "straight", vocab["[PAD]"], max_steps=4)
+    _, _, _, killed, _ = _setup(syn, eval_every=1)
+    out = train_phase(killed, examples, order, cfg, tmp_path / "killed", vocab["[PAD]"], max_steps=4, stop_after=2)
+    assert out.get("stopped")
+    _, _, _, resumed, _ = _setup(syn, eval_every=1)   # a fresh process: new model, resume from disk
+    stats = train_phase(resumed, examples, order, cfg, tmp_path / "killed", vocab["[PAD]"], max_steps=4)
+    assert stats["steps"] == 4
+    a, b = model.state_dict(), resumed.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    _, _, _, fresh, _ = _setup(syn)
+    assert not all(torch.equal(a[k], fresh.state_dict()[k]) for k in a)  # training did change weights
+
+
+def _worker(rank: int, world: int, port: int, root: str, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
+                      WORLD_SIZE=str(world), LOCAL_WORLD_SIZE=str(world))
+    torch.set_num_threads(1)
+    data, vocab, cfg, model, examples = _setup(root)
+    order = epoch_order(examples, cfg, 0, 1.0)
+    stats = train_phase(model, examples, order, cfg, os.path.join(out, f"r{rank}"), vocab["[PAD]"], max_steps=2)
+    flat = torch.cat([p.detach().flatten() for p in model.state_dict().values() if p.is_floating_point()])
+    with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
+        json.dump({"world": stats["world_size"], "steps": stats["steps"], "sum": float(flat.double().sum()),
+                   "head": flat[:50].tolist(), "norm": float(flat.double().norm())}, f)
+
+
+def test_two_process_training_identical_weights(syn, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    torch.multiprocessing.spawn(_worker, args=(2, port, str(syn), str(tmp_path)), nprocs=2, join=True)
+    r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert r0["world"] == r1["world"] == 2 and r0["steps"] == r1["steps"] == 2
+    assert r0["head"] == r1["head"] and r0["sum"] == r1["sum"] and r0["norm"] == r1["norm"]
+    _, _, _, fresh, _ = _setup(syn)
+    flat = torch.cat([p.detach().flatten() for p in fresh.state_dict().values() if p.is_floating_point()])
+    assert float(flat.double().norm()) != r0["norm"]                   # and they did train
+
+
+def test_adapter_end_to_end(syn, tmp_path):
+    data = PreparedDataset(syn)
+    m = UniMPModel({"preset": "tiny", **SMALL, "max_steps": 3, "n_valid": 8, "new_domain_steps": 2,
+                    "max_train_per_task": 12}, run_dir=tmp_path)
+    m.fit(data, "main")
+    assert m.stats["main"]["phases"][0]["steps"] == 3
+    test = data.instances("recommendation", "test")
+    assert m.rank("recommendation", test).shape == (len(test), data.n_items)
+    sel = data.instances("selection", "test").iloc[:3]
+    assert m.rank("selection", sel).shape == (3, 5) and len(m.select(sel)) == 3
+    assert len(m.predict_rating(data.instances("rating", "test").iloc[:3])) == 3
+    assert len(m.generate_text(data.instances("explanation", "test").iloc[:2])) == 2
+    m.fit(data, "new_domain")
+    nd = data.instances("recommendation", "new_domain")
+    scores_adapted = m.rank("recommendation", nd)
+    # reload the saved checkpoint instead of training: same scores
+    m2 = UniMPModel({"checkpoint": str(tmp_path / "unimp")}, run_dir=tmp_path / "again")
+    m2.fit(data, "main")
+    m2.fit(data, "new_domain")
+    assert np.allclose(m2.rank("recommendation", nd), scores_adapted, atol=1e-5)
+
+
+def test_evaluator_run_on_tiny_data(tiny_data, tmp_path):
+    """The benchmark's own evaluator runs UniMP (briefly trained) on every text task of the tiny data."""
+    from benchmark import registry
+    from benchmark.evaluator import RunOptions, run
+
+    if "unimp" not in registry.MODELS:
+        registry.register("unimp", "models.unimp.adapter:UniMPModel", "UniMP")
+    config = {"preset": "tiny", **SMALL, "max_steps": 2, "n_valid": 16, "new_domain_steps": 1, "max_train_per_task": 16}
+    opts = RunOptions(model="unimp", tasks=("recommendation", "search", "selection", "rating", "explanation", "image"),
+                      splits=("test", "new_domain"), config=config, n_boot=10, run_id="u")
+    doc = json.loads((run(tiny_data, tmp_path, opts) / "results.json").read_text())
+    status = {(r["task"], r["split"]): r["status"] for r in doc["results"]}
+    errors = [r["error"] for r in doc["results"] if r["status"] == "error"]
+    assert not errors, errors
+    assert status[("image", "test")] == "unsupported"
+    assert all(s == "ok" for (t, _), s in status.items() if t != "image")
