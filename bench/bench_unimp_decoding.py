@@ -32,7 +32,7 @@ def beam_top10(model, builder, enc, beams: int = 10) -> list[int]:
         if media is None:
             return
         vis, present = media
-        x = kwargs.get("input_ids") if kwargs.get("input_ids") is not None else kwargs["inputs_embeds"]
+        x = next(t for t in (kwargs.get("input_ids"), kwargs.get("inputs_embeds"), *args) if t is not None)
         B, T = x.shape[:2]
         if T == ids.shape[1]:                                                        # the prompt
             mask = image_mask(ids, model.img_id, model.eoc_id, present, model.cfg.exclusive_mask)

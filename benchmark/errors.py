@@ -13,6 +13,9 @@ class DataError(ValueError):
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {message}")
 
+    def __reduce__(self):  # so a DataError raised in a worker process reaches the caller intact
+        return (DataError, (self.path, self.line, self.message))
+
 
 @dataclass
 class SkipReport:
@@ -31,6 +34,12 @@ class SkipReport:
         key = (error.path, reason)
         self.counts[key] += 1
         self.examples.setdefault(key, str(error))
+
+    def merge(self, other: "SkipReport") -> None:
+        """Add the counts of a report filled elsewhere (e.g. in a worker process)."""
+        self.counts.update(other.counts)
+        for key, example in other.examples.items():
+            self.examples.setdefault(key, example)
 
     @property
     def total(self) -> int:

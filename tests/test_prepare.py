@@ -133,3 +133,25 @@ def test_existing_output_needs_force(tiny_data):
 
     with pytest.raises(FileExistsError):
         prepare("amazon2014", tiny_data.parent / "raw", tiny_data)
+
+
+def test_bad_line_stops_with_file_and_line_or_is_counted_with_skip_bad(tiny_data, tmp_path):
+    import gzip
+    import shutil
+
+    from benchmark.errors import DataError
+    from benchmark.prepare import prepare
+
+    raw = tmp_path / "raw"
+    shutil.copytree(tiny_data.parent / "raw", raw)
+    path = raw / "reviews_Baby_5.json.gz"
+    lines = gzip.decompress(path.read_bytes()).splitlines(keepends=True)
+    lines.insert(3, b'{"reviewerID": "A1", "asin": \n')  # line 4 is broken JSON
+    path.write_bytes(gzip.compress(b"".join(lines)))
+    with pytest.raises(DataError, match=r"reviews_Baby_5\.json\.gz:4"):
+        prepare("amazon2014", raw, tmp_path / "strict", image_size=32)
+    assert not (tmp_path / "strict").exists()
+    out = prepare("amazon2014", raw, tmp_path / "lenient", image_size=32, skip_bad=True)
+    skipped = json.loads((out / layout.MANIFEST).read_text())["skipped"]
+    assert [(s["file"], s["count"]) for s in skipped] == [("reviews_Baby_5.json.gz", 1)]
+    assert ":4" in skipped[0]["first"]
