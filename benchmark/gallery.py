@@ -27,6 +27,7 @@ h1 { font-size: 1.3em; }
 .meta { font-size: .85em; color: #555; margin-bottom: .4em; }
 .row { display: flex; flex-wrap: wrap; gap: 1.2em; align-items: flex-start; }
 .group h3 { font-size: .8em; margin: 0 0 .2em 0; text-transform: uppercase; color: #666; }
+.group.q { max-width: 14em; font-size: .85em; }
 .group.gen h3 { color: #a40; } .group.tgt h3 { color: #070; }
 figure { display: inline-block; margin: 0 .3em 0 0; width: 96px; vertical-align: top; }
 figure img { width: 96px; height: 96px; object-fit: contain; image-rendering: pixelated;
@@ -83,7 +84,7 @@ def write_gallery(run_dir: str | Path, task_split: str, instances: pd.DataFrame,
         pred = by_id.get(row["id"], {})
         history = list(row["history"]) if row["history"] is not None else []
         groups = [_group(f"history (last {EVAL_HISTORY})", [items.figure(i) for i in history[-EVAL_HISTORY:]])]
-        groups.append(f'<div class="group"><h3>query</h3><div>{_e(row["query"])}</div></div>')
+        groups.append(f'<div class="group q"><h3>query</h3><div>{_e(row["query"])}</div></div>')
         if pred.get("retrieved") is not None:
             groups.append(_group("retrieved", [items.figure(i) for i in pred["retrieved"]]))
         gen = pred.get("image")

@@ -76,7 +76,7 @@ def make_dataset(root: Path, per_cell: int = 6, seed: int = 0) -> Path:
     return root
 
 
-SMALL_JUDGE = im.JudgeConfig(width=16, epochs=15, batch_size=32, lr=3e-3, min_count=3, holdout=0.15)
+SMALL_JUDGE = im.JudgeConfig(width=16, epochs=15, min_steps=0, batch_size=32, lr=3e-3, min_count=3, holdout=0.15)
 
 
 @pytest.fixture(autouse=True)

@@ -88,10 +88,14 @@ def ssim(a, b, data_range: float = 255.0) -> float:
     size = min(SSIM_WINDOW, x.shape[2], x.shape[3])
     size -= (size + 1) % 2
     w = _gaussian_window(size, SSIM_SIGMA).float()[None, None].repeat(3, 1, 1, 1)  # (3, 1, k, k)
-    # one grouped convolution for the five local statistics: (5, 3, H-k+1, W-k+1)
-    mu_x, mu_y, exx, eyy, exy = F.conv2d(torch.cat([x, y, x * x, y * y, x * y]), w, groups=3)
+    # (co)variances from channel-centred values (they are shift-invariant; centring avoids float32
+    # cancellation), one grouped convolution for the five local statistics: (5, 3, H-k+1, W-k+1)
+    mx, my = x.mean(dim=(2, 3), keepdim=True), y.mean(dim=(2, 3), keepdim=True)
+    xc, yc = x - mx, y - my
+    m_xc, m_yc, exx, eyy, exy = F.conv2d(torch.cat([xc, yc, xc * xc, yc * yc, xc * yc]), w, groups=3)
+    sxx, syy, sxy = exx - m_xc * m_xc, eyy - m_yc * m_yc, exy - m_xc * m_yc
+    mu_x, mu_y = m_xc + mx[0], m_yc + my[0]
     c1, c2 = SSIM_K1 ** 2, SSIM_K2 ** 2
-    sxx, syy, sxy = exx - mu_x * mu_x, eyy - mu_y * mu_y, exy - mu_x * mu_y
     s = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x * mu_x + mu_y * mu_y + c1) * (sxx + syy + c2))
     return float(s.double().mean())
 
@@ -200,8 +204,9 @@ def item_attributes(items: pd.DataFrame) -> pd.DataFrame:
 @dataclass
 class JudgeConfig:
     size: int = 32            # images are centre-cropped and resized to size x size
-    width: int = 32           # channels of the first conv; doubled twice; features = 4 * width
+    width: int = 16           # channels of the first conv; doubled twice; features = 4 * width
     epochs: int = 12
+    min_steps: int = 200      # small catalogues get more epochs, so that at least this many steps run
     batch_size: int = 64
     lr: float = 2e-3
     min_count: int = 5        # classes with fewer labelled training items are dropped (label unknown)
@@ -319,11 +324,13 @@ class AttributeJudge:
         opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=1e-4)
         train_idx = torch.from_numpy(np.flatnonzero(~is_held))
         gen = torch.Generator().manual_seed(config.seed)
-        steps = config.epochs * max(1, math.ceil(len(train_idx) / config.batch_size))
+        per_epoch = max(1, math.ceil(len(train_idx) / config.batch_size))
+        epochs = max(config.epochs, math.ceil(config.min_steps / per_epoch))
+        steps = epochs * per_epoch
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps)
         net.train()
         bar = tqdm(total=steps, desc="image judge", disable=not progress)
-        for _ in range(config.epochs):
+        for _ in range(epochs):
             perm = train_idx[torch.randperm(len(train_idx), generator=gen)]
             for b in range(0, len(perm), config.batch_size):
                 idx = perm[b:b + config.batch_size]
@@ -341,7 +348,7 @@ class AttributeJudge:
                 bar.update(1)
         bar.close()
         net.eval()
-        info: dict[str, Any] = {"n_train": int((~is_held).sum()), "n_holdout": int(is_held.sum()),
+        info: dict[str, Any] = {"n_train": int((~is_held).sum()), "n_holdout": int(is_held.sum()), "steps": steps,
                                 "holdout_accuracy": {}, "n_classes": {k: len(v) for k, v in classes.items()}}
         held = torch.from_numpy(np.flatnonzero(is_held))
         if len(held):
@@ -456,7 +463,7 @@ def score_images(instances: pd.DataFrame, predictions: list[dict], dataset, run_
     ok = has_t & np.isfinite(g_feat).all(1)
     if ok.sum() >= 2:
         scores["frechet"] = frechet_distance(g_feat[ok], t_feat[ok])
-    pers, pers_per, n_pairs = personalization(
+    pers, _, n_pairs = personalization(
         g_feat[ok], t_feat[ok], instances["query"][ok].tolist(), instances["user"][ok].tolist(),
         instances["target_item"][ok].tolist())
     extra["personalization_pairs"] = n_pairs
