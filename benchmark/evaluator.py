@@ -99,7 +99,10 @@ def predict(model: Model, task: str, split: str, data: PreparedDataset, instance
         for i, im in zip(ids, images):
             rel = rel_dir / (i.replace("/", "_") + ".png")
             im.save(model.run_dir.parent / rel)
-            records.append({"id": i, "image": rel.as_posix()})
+            record = {"id": i, "image": rel.as_posix()}
+            if "retrieved" in im.info:  # the items a two-stage generator retrieved first (shown in the gallery)
+                record["retrieved"] = [int(x) for x in im.info["retrieved"]]
+            records.append(record)
         return records
     raise ValueError(f"unknown task {task!r}")
 
@@ -166,6 +169,10 @@ def run(data_path: str | Path, out_root: str | Path, opts: RunOptions) -> Path:
                 write_jsonl(run_dir / rel, preds)
                 res = score_predictions(task, instances, preds, data, n_boot=opts.n_boot, seed=opts.seed,
                                         bertscore_model=opts.bertscore_model, run_dir=run_dir)
+                if task == "image":
+                    from benchmark.gallery import write_gallery
+
+                    write_gallery(run_dir, f"{task}__{split}", instances, preds, data)
                 results.append(_entry(task, split, "ok", n=res.n, scores=res.scores, intervals=res.intervals,
                                       extra=dict(res.extra, fit_time_s=round(fit_time, 2)), predictions=rel,
                                       predictions_sha256=sha256_file(run_dir / rel),

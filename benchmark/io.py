@@ -20,6 +20,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = Path(tmp)
     try:
         yield tmp
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; outputs are meant to be shared and served
         os.replace(tmp, path)
     finally:
         if tmp.exists():

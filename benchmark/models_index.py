@@ -17,6 +17,8 @@ register("mean-rating", "baselines.simple.mean_rating:MeanRatingModel",
          "Global mean + regularised user and item biases; lambda chosen on valid.")
 register("nearest-review", "baselines.simple.nearest_review:NearestReviewModel",
          "Explanation: another user's training review of the most similar item (TF-IDF over item text).")
+register("retrieved-image", "baselines.image_baselines:RetrievedImageModel",
+         "Image task: the image of the most popular non-history item whose category equals the query.")
 # RecBole's own models on the frozen splits (baselines/recbole_models.py)
 register("mf", "baselines.recbole_models:MFModel", "Matrix factorisation with BPR (RecBole BPR); no new users.")
 register("lightgcn", "baselines.recbole_models:LightGCNModel", "LightGCN (RecBole, BPR loss); no new users.")

@@ -39,7 +39,7 @@ Prediction lines by task (every line has "id", the instance id):
     selection:              {"id", "selected": [tokens], "scores": [float per candidate]}
     rating:                 {"id", "output": str (raw), "rating": float | null (null = unparseable)}
     explanation:            {"id", "text": str}
-    image:                  {"id", "image": "images/<task>__<split>/<id>.png"}
+    image:                  {"id", "image": "images/<task>__<split>/<id>.png"[, "retrieved": [item tokens]]}
 """
 from __future__ import annotations
 

@@ -30,6 +30,8 @@ LINE_FIELDS: dict[str, tuple[str, ...]] = {
     "recommendation": ("ranked",), "search": ("ranked",), "selection": ("selected", "scores"),
     "rating": ("output", "rating"), "explanation": ("text",), "image": ("image",),
 }
+# Fields a line may carry (a two-stage image generator lists the items it retrieved first).
+OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {"image": ("retrieved",)}
 
 
 class DatasetCache:
@@ -80,7 +82,11 @@ def check_line(task: str, row, where: str, sub: str, folder: Path, split: str) -
     if not isinstance(row, dict):
         return [Problem(sub, where, "must be a JSON object")]
     fields = {"id", *LINE_FIELDS[task]}
-    problems = [Problem(sub, f"{where}.{k}", "unknown field") for k in sorted(set(row) - fields)]
+    optional = set(OPTIONAL_FIELDS.get(task, ()))
+    problems = [Problem(sub, f"{where}.{k}", "unknown field") for k in sorted(set(row) - fields - optional)]
+    if "retrieved" in row and not (isinstance(row["retrieved"], list)
+                                   and all(isinstance(x, int) and not isinstance(x, bool) for x in row["retrieved"])):
+        problems.append(Problem(sub, f"{where}.retrieved", "must be a list of item tokens"))
     problems += [Problem(sub, f"{where}.{k}", "missing field") for k in sorted(fields - set(row))]
     if problems:
         return problems

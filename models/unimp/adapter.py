@@ -47,6 +47,8 @@ class UniMPModel(Model):
         self.model = self.vocab = self.builder = None
         self.stats: dict[str, Any] = {}
         self._data_key = None
+        if self.cfg.torch_threads:
+            torch.set_num_threads(self.cfg.torch_threads)
 
     # ---- setup ----------------------------------------------------------------------------------------
     def _out(self, regime: str) -> Path:

@@ -66,6 +66,7 @@ class UniMPConfig:
     eval_every: int | None = None   # steps between validations (None = once per epoch)
     new_domain_steps: int = 200     # fine-tuning budget (optimizer steps) in the new_domain regime
     eval_batch_size: int = 32
+    torch_threads: int | None = None  # torch.set_num_threads (1 is much faster on a shared, loaded CPU)
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:

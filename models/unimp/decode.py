@@ -168,6 +168,7 @@ def generate_explanation(model, builder: PromptBuilder, requests: pd.DataFrame, 
     v = builder.vocab
     text_ids = list(range(v.n_base)) + [v["[EOS]"]]
     encs = [builder.build("explanation", r, with_target=False) for r in _rows(requests)]
-    gen = greedy(model, builder, encs, lambda step, g: text_ids if step else text_ids[:-1], max_new,
+    first = text_ids[:-1]  # no empty explanation
+    gen = greedy(model, builder, encs, lambda step, g: text_ids if step else first, max_new,
                  batch_size=batch_size, desc="unimp explanation")
     return [v.decode(g) for g in gen]
