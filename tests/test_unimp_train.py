@@ -117,6 +117,10 @@ def test_adapter_end_to_end(syn, tmp_path):
     assert m.rank("selection", sel).shape == (3, 5) and len(m.select(sel)) == 3
     assert len(m.predict_rating(data.instances("rating", "test").iloc[:3])) == 3
     assert len(m.generate_text(data.instances("explanation", "test").iloc[:2])) == 2
+    assert m.implements("select") and not UniMPModel({"selection": "threshold"}).implements("select")
+    exp = UniMPModel({"rating_output": "expectation"})
+    exp.model, exp.builder, exp.cfg = m.model, m.builder, exp.cfg
+    assert all(1.0 <= float(r) <= 5.0 for r in exp.predict_rating(data.instances("rating", "test").iloc[:3]))
     m.fit(data, "new_domain")
     nd = data.instances("recommendation", "new_domain")
     scores_adapted = m.rank("recommendation", nd)

@@ -13,4 +13,6 @@ losses.py         focal re-weighting (eq. 8) and context reconstruction (eq. 7)
 train.py          joint multi-task instruction tuning (Accelerate-compatible)
 decode.py         one-pass catalogue ranking and constrained decoding
 adapter.py        `UniMPModel`, the benchmark.api.Model
+synthetic.py      a tiny synthetic prepared dataset for the tests and the decoding benchmark
+README.md         presets, switches, decisions
 """

@@ -41,6 +41,9 @@ class UniMPModel(Model):
 
     def __init__(self, config: dict[str, Any] | None = None, seed: int = 0, run_dir: Path | None = None):
         super().__init__(config, seed, run_dir)
+        from benchmark import compat
+
+        compat.apply()  # before transformers / open_clip import torchvision
         over = {k: v for k, v in self.config.items() if k not in ("preset", "checkpoint")}
         over.setdefault("seed", seed)
         self.cfg: UniMPConfig = load_config(self.config.get("preset", "tiny"), **over)
@@ -217,6 +220,12 @@ class UniMPModel(Model):
         return d
 
     # ---- verbs -------------------------------------------------------------------------------------------
+    def implements(self, verb: str) -> bool:
+        """`select` only when selection is generated (else the evaluator thresholds `rank` scores)."""
+        if verb == "select" and self.cfg.selection != "generate":
+            return False
+        return super().implements(verb)
+
     def supports(self, task: str, split: str) -> bool:
         return task in TEXT_TASKS
 
@@ -235,8 +244,10 @@ class UniMPModel(Model):
         return generate_selection(self.model, self.builder, requests, self.cfg.eval_batch_size)
 
     def predict_rating(self, requests: pd.DataFrame) -> list:
-        from .decode import generate_rating
+        from .decode import generate_rating, rating_expectation
 
+        if self.cfg.rating_output == "expectation":
+            return [f"{r:.4f}" for r in rating_expectation(self.model, self.builder, requests, self.cfg.eval_batch_size)]
         return generate_rating(self.model, self.builder, requests, self.cfg.eval_batch_size)
 
     def generate_text(self, requests: pd.DataFrame) -> list[str]:

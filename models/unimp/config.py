@@ -66,6 +66,9 @@ class UniMPConfig:
     eval_every: int | None = None   # steps between validations (None = once per epoch)
     new_domain_steps: int = 200     # fine-tuning budget (optimizer steps) in the new_domain regime
     eval_batch_size: int = 32
+    selection: str = "generate"     # "generate" (paper: decode selection tokens) | "threshold" (the
+                                    # evaluator thresholds the candidate scores, threshold from valid)
+    rating_output: str = "token"    # "token" (paper: the decoded rating token) | "expectation"
     torch_threads: int | None = None  # torch.set_num_threads (1 is much faster on a shared, loaded CPU)
     seed: int = 0
 
@@ -77,6 +80,10 @@ class UniMPConfig:
             raise ValueError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
+        if self.selection not in ("generate", "threshold"):
+            raise ValueError(f"selection must be 'generate' or 'threshold', got {self.selection!r}")
+        if self.rating_output not in ("token", "expectation"):
+            raise ValueError(f"rating_output must be 'token' or 'expectation', got {self.rating_output!r}")
         if self.cross_attn_every < 1:
             raise ValueError("cross_attn_every must be >= 1")
         return self
