@@ -164,7 +164,8 @@ def run(
     data: Path = typer.Option(Path("data/world-default"), help="A prepared dataset folder."),
     out: Path = typer.Option(Path("runs"), help="Where the run folder is created."),
     seed: int = typer.Option(0, help="Seed of the model and of the bootstrap."),
-    config: Optional[Path] = typer.Option(None, help="JSON file of model settings (e.g. a UniMP preset override)."),
+    config: Optional[str] = typer.Option(None, help="Model settings: a JSON file, or inline JSON such as "
+                                         "'{\"preset\": \"smollm\"}'."),
     set_: list[str] = typer.Option([], "--set", help="Override one config key: --set epochs=3 (JSON values)."),
     perturb: Optional[str] = typer.Option(None, help="Robustness variant at test time: NT (20% attribute values "
                                           "dropped) or NV (20% images swapped)."),
@@ -183,7 +184,10 @@ def run(
         _fail(f"unknown model {model!r}; known: {', '.join(sorted(MODELS))}")
     if perturb not in (None, "NT", "NV"):
         _fail("--perturb must be NT or NV")
-    cfg = json.loads(config.read_text()) if config else {}
+    try:
+        cfg = json.loads(config if config.lstrip().startswith("{") else Path(config).read_text()) if config else {}
+    except (OSError, json.JSONDecodeError) as e:
+        _fail(f"--config {config}: {e}")
     for item in set_:
         key, _, raw = item.partition("=")
         try:

@@ -128,7 +128,7 @@ def run(data_path: str | Path, out_root: str | Path, opts: RunOptions) -> Path:
 
         infer_data = PerturbedDataset(data, opts.perturbation, seed=opts.seed)
     run_id = opts.run_id or f"{opts.model}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}"
-    run_dir = Path(out_root) / run_id
+    run_dir = (Path(out_root) / run_id).resolve()  # absolute: some models (RecBole) chdir into it
     if run_dir.exists():
         raise FileExistsError(f"{run_dir} exists; choose another --run-id or --out")
     (run_dir / "model").mkdir(parents=True)

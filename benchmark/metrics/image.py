@@ -330,6 +330,10 @@ class AttributeJudge:
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps)
         net.train()
         bar = tqdm(total=steps, desc="image judge", disable=not progress)
+        # One thread while training: reductions then run in one fixed order, so the judge (and every score
+        # the leaderboard recomputes with it) is the same on any machine, whatever its core count.
+        prev_threads = torch.get_num_threads()
+        torch.set_num_threads(1)
         for _ in range(epochs):
             perm = train_idx[torch.randperm(len(train_idx), generator=gen)]
             for b in range(0, len(perm), config.batch_size):
@@ -347,6 +351,7 @@ class AttributeJudge:
                 sched.step()
                 bar.update(1)
         bar.close()
+        torch.set_num_threads(prev_threads)
         net.eval()
         info: dict[str, Any] = {"n_train": int((~is_held).sum()), "n_holdout": int(is_held.sum()), "steps": steps,
                                 "holdout_accuracy": {}, "n_classes": {k: len(v) for k, v in classes.items()}}
@@ -397,6 +402,17 @@ def _load_generated(run_dir: Path, rec: dict):
 
 def score_images(instances: pd.DataFrame, predictions: list[dict], dataset, run_dir: str | Path,
                  cache_dir: str | Path | None = None, judge: AttributeJudge | None = None) -> ImageScores:
+    """`_score_images` with one torch thread, so recomputed scores match bit for bit on any machine."""
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _score_images(instances, predictions, dataset, run_dir, cache_dir, judge)
+    finally:
+        torch.set_num_threads(prev)
+
+
+def _score_images(instances: pd.DataFrame, predictions: list[dict], dataset, run_dir: str | Path,
+                  cache_dir: str | Path | None = None, judge: AttributeJudge | None = None) -> ImageScores:
     """Score generated images against the targets' images (metric names of TASK_SPECS["image"]).
 
     predictions: one {"id", "image": path relative to run_dir} per instance, in any order.
