@@ -13,6 +13,7 @@ from pathlib import Path
 from benchmark.errors import DataError, SkipReport
 from benchmark.sources import RawDomain
 from benchmark.sources.common import (
+    assemble_domain,
     ReviewBuilder,
     as_float,
     as_id,
@@ -21,7 +22,6 @@ from benchmark.sources.common import (
     candidates,
     category_path,
     find_first,
-    items_frame,
     meta_text,
     parse_price,
     read_records,
@@ -43,16 +43,7 @@ def find_files(raw_dir: Path, domain: str) -> tuple[Path, Path | None]:
 
 def load_domain(raw_dir: Path, domain: str, report: SkipReport) -> RawDomain:
     reviews_path, meta_path = find_files(raw_dir, domain)
-    reviews = read_reviews(reviews_path, report)
-    items = set(reviews["item"])
-    meta = read_meta(meta_path, report, items) if meta_path is not None else {}
-    return RawDomain(
-        domain=domain,
-        reviews=reviews,
-        items=items_frame(reviews["item"], meta),
-        reviews_file=reviews_path.name,
-        meta_file=meta_path.name if meta_path is not None else "",
-    )
+    return assemble_domain(domain, reviews_path, meta_path, read_reviews, read_meta, report)
 
 
 def read_reviews(path: Path, report: SkipReport):

@@ -16,12 +16,12 @@ from benchmark.errors import DataError, SkipReport
 from benchmark.sources import RawDomain
 from benchmark.sources.amazon2014 import read_reviews  # the review lines carry the 2014 fields
 from benchmark.sources.common import (
+    assemble_domain,
     as_id,
     candidates,
     category_path,
     find_first,
     first_url,
-    items_frame,
     meta_text,
     parse_price,
     read_records,
@@ -52,16 +52,7 @@ def find_files(raw_dir: Path, domain: str) -> tuple[Path, Path | None]:
 
 def load_domain(raw_dir: Path, domain: str, report: SkipReport) -> RawDomain:
     reviews_path, meta_path = find_files(raw_dir, domain)
-    reviews = read_reviews(reviews_path, report)
-    items = set(reviews["item"])
-    meta = read_meta(meta_path, report, items) if meta_path is not None else {}
-    return RawDomain(
-        domain=domain,
-        reviews=reviews,
-        items=items_frame(reviews["item"], meta),
-        reviews_file=reviews_path.name,
-        meta_file=meta_path.name if meta_path is not None else "",
-    )
+    return assemble_domain(domain, reviews_path, meta_path, read_reviews, read_meta, report)
 
 
 def read_meta(path: Path, report: SkipReport, items: set[str] | None = None) -> dict[str, dict]:

@@ -279,3 +279,14 @@ def items_frame(review_items: Iterable[str], meta: dict[str, dict]) -> pd.DataFr
     frame = pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in rows.items()})
     frame["price"] = frame["price"].astype("float64")
     return frame
+
+
+def assemble_domain(domain: str, reviews_path: Path, meta_path: Path | None, read_reviews, read_meta,
+                    report: SkipReport):
+    """A release's RawDomain from its readers: reviews first, then only the metadata of reviewed items."""
+    from benchmark.sources import RawDomain
+
+    reviews = read_reviews(reviews_path, report)
+    meta = read_meta(meta_path, report, set(reviews["item"])) if meta_path is not None else {}
+    return RawDomain(domain=domain, reviews=reviews, items=items_frame(reviews["item"], meta),
+                     reviews_file=reviews_path.name, meta_file=meta_path.name if meta_path is not None else "")
