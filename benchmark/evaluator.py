@@ -116,6 +116,16 @@ def _entry(task: str, split: str, status: str, **kw) -> dict:
     return base
 
 
+def _model_entry(model: Model) -> dict:
+    """name, revision and config as given; whatever else the model reports (resolved hyper-parameters,
+    choices made on validation, loss convention) under "details"."""
+    desc = dict(model.describe())
+    entry = {k: desc.pop(k) for k in ("name", "revision") if k in desc}
+    entry["config"] = desc.pop("config", {})
+    entry["details"] = desc
+    return entry
+
+
 def run(data_path: str | Path, out_root: str | Path, opts: RunOptions) -> Path:
     """Evaluate `opts.model` on every requested task and split; returns the run folder."""
     from benchmark.scoring import score_predictions
@@ -185,7 +195,7 @@ def run(data_path: str | Path, out_root: str | Path, opts: RunOptions) -> Path:
     results.sort(key=lambda r: order[(r["task"], r["split"])])
     doc = {
         "schema_version": SCHEMA_VERSION, "run_id": run_id, "created": datetime.now(timezone.utc).isoformat(),
-        "model": model.describe(),
+        "model": _model_entry(model),
         "dataset": {"name": data.root.name, "sha256": data.sha256, "seed": data.manifest["seed"],
                     "scale": data.manifest.get("scale"), "source": data.manifest["source"]},
         "seed": opts.seed, "perturbation": opts.perturbation, "environment": environment(),

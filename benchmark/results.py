@@ -14,7 +14,8 @@ results.json::
     {
       "schema_version": 1,
       "run_id": str, "created": ISO time,
-      "model": {"name": str, "revision": str, "config": {...}},
+      "model": {"name": str, "revision": str, "config": {...} (as given),
+                "details": {...} (what the model reports: resolved hyper-parameters, loss, choices on valid)},
       "dataset": {"name": str, "sha256": str, "seed": int, "scale": str|None, "source": str},
       "seed": int, "perturbation": null | "NT" | "NV",
       "environment": {"python": str, "platform": str, "packages": {name: version}, "git": str|None},

@@ -132,7 +132,7 @@ TOP_FIELDS: dict[str, Check] = {
     "perturbation": one_of(None, "NT", "NV"),
     "environment": is_dict, "wall_time_s": is_nonneg_number, "results": lambda v: None if isinstance(v, list) else "must be a list",
 }
-MODEL_FIELDS: dict[str, Check] = {"name": is_label, "revision": is_label, "config": is_dict}
+MODEL_FIELDS: dict[str, Check] = {"name": is_label, "revision": is_label, "config": is_dict, "details": is_dict}
 DATASET_FIELDS: dict[str, Check] = {"name": is_label, "sha256": is_str, "seed": is_int, "scale": is_opt_label, "source": is_str}
 ENV_FIELDS: dict[str, Check] = {"python": is_str, "platform": is_str, "packages": is_str_dict, "git": is_opt_str}
 ENTRY_FIELDS: dict[str, Check] = {
