@@ -16,10 +16,10 @@ DEMO_MODELS = ("random", "pop", "bm25", "bm25-personal", "mean-rating", "nearest
 # CPU budgets for the demo (recorded in each result's model config). RecBole's documented defaults
 # (300 epochs; S3-Rec 500 pre-training epochs) take hours on 2 cores; pass your own with `unimp-bench run`.
 DEMO_CONFIGS = {
-    "lightgcn": {"epochs": 40, "stopping_step": 5},
-    "sasrec": {"epochs": 5, "stopping_step": 2, "MAX_ITEM_LIST_LENGTH": 20, "train_batch_size": 256},
-    "s3rec": {"pretrain_epochs": 3, "epochs": 5, "stopping_step": 2, "MAX_ITEM_LIST_LENGTH": 20,
-              "train_batch_size": 256},
+    "lightgcn": {"epochs": 40, "stopping_step": 5, "threads": 1},
+    "sasrec": {"epochs": 5, "stopping_step": 2, "MAX_ITEM_LIST_LENGTH": 20, "train_batch_size": 256, "threads": 1},
+    "s3rec": {"pretrain_epochs": 2, "epochs": 5, "stopping_step": 2, "MAX_ITEM_LIST_LENGTH": 20,
+              "train_batch_size": 256, "threads": 1},
     "unimp": {"preset": "tiny", "torch_threads": 1},
 }
 

@@ -117,7 +117,7 @@ def check_object(obj, fields: dict[str, Check], sub: str, where: str) -> list[Pr
         return [Problem(sub, where or "(top level)", f"must be an object, got {type(obj).__name__}")]
     prefix = f"{where}." if where else ""
     problems = [Problem(sub, prefix + k, "unknown field") for k in sorted(set(obj) - set(fields))]
-    problems += [Problem(sub, prefix + k, "missing field") for k in fields if k not in obj]
+    problems += [Problem(sub, prefix + k, "missing field") for k in fields if k not in obj and k not in OPTIONAL]
     for k, check in fields.items():
         if k in obj and (why := check(obj[k])):
             problems.append(Problem(sub, prefix + k, why))
@@ -132,6 +132,8 @@ TOP_FIELDS: dict[str, Check] = {
     "perturbation": one_of(None, "NT", "NV"),
     "environment": is_dict, "wall_time_s": is_nonneg_number, "results": lambda v: None if isinstance(v, list) else "must be a list",
 }
+# Fields that may be absent (results written before `model.details` existed have none).
+OPTIONAL = {"details"}
 MODEL_FIELDS: dict[str, Check] = {"name": is_label, "revision": is_label, "config": is_dict, "details": is_dict}
 DATASET_FIELDS: dict[str, Check] = {"name": is_label, "sha256": is_str, "seed": is_int, "scale": is_opt_label, "source": is_str}
 ENV_FIELDS: dict[str, Check] = {"python": is_str, "platform": is_str, "packages": is_str_dict, "git": is_opt_str}
