@@ -13,6 +13,7 @@ from pathlib import Path
 from benchmark.errors import DataError, SkipReport
 from benchmark.sources import RawDomain
 from benchmark.sources.common import (
+    read_meta_records,
     assemble_domain,
     ReviewBuilder,
     as_float,
@@ -78,21 +79,16 @@ def _longest(categories) -> list[str]:
 def read_meta(path: Path, report: SkipReport, items: set[str] | None = None) -> dict[str, dict]:
     """raw id -> attributes, first row kept; only `items` when given (other lines are not parsed)."""
     keep = wanted_ids("asin", items, double_quoted=True, single_quoted=True) if items is not None else None
-    meta: dict[str, dict] = {}
-    for line, r in read_records(path, report, ast.literal_eval, "malformed literal", keep):
-        try:
-            asin = as_id(required(r, "asin", path, line), "asin", path, line)
-        except DataError as e:
-            record_field_error(report, e)
-            continue
-        if asin in meta or (items is not None and asin not in items):
-            continue
-        meta[asin] = {
-            "title": meta_text(r.get("title")),
-            "brand": meta_text(r.get("brand")),
-            "description": meta_text(r.get("description")),
-            "price": parse_price(r.get("price")),
-            "category": _longest(r.get("categories")),
-            "image_url": meta_text(r.get("imUrl")),
-        }
-    return meta
+    return read_meta_records(path, report, items, parse=ast.literal_eval, reason="malformed literal",
+                             id_key="asin", keep=keep, attributes=_attributes)
+
+
+def _attributes(r: dict) -> dict:
+    return {
+        "title": meta_text(r.get("title")),
+        "brand": meta_text(r.get("brand")),
+        "description": meta_text(r.get("description")),
+        "price": parse_price(r.get("price")),
+        "category": _longest(r.get("categories")),
+        "image_url": meta_text(r.get("imUrl")),
+    }

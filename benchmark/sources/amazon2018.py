@@ -16,8 +16,8 @@ from benchmark.errors import DataError, SkipReport
 from benchmark.sources import RawDomain
 from benchmark.sources.amazon2014 import read_reviews  # the review lines carry the 2014 fields
 from benchmark.sources.common import (
+    read_meta_records,
     assemble_domain,
-    as_id,
     candidates,
     category_path,
     find_first,
@@ -25,7 +25,6 @@ from benchmark.sources.common import (
     meta_text,
     parse_price,
     read_records,
-    record_field_error,
     required,
     wanted_ids,
 )
@@ -58,21 +57,16 @@ def load_domain(raw_dir: Path, domain: str, report: SkipReport) -> RawDomain:
 def read_meta(path: Path, report: SkipReport, items: set[str] | None = None) -> dict[str, dict]:
     """raw id -> attributes, first row kept; only `items` when given (other lines are not parsed)."""
     keep = wanted_ids("asin", items) if items is not None else None
-    meta: dict[str, dict] = {}
-    for line, r in read_records(path, report, json.loads, "malformed json", keep):
-        try:
-            asin = as_id(required(r, "asin", path, line), "asin", path, line)
-        except DataError as e:
-            record_field_error(report, e)
-            continue
-        if asin in meta or (items is not None and asin not in items):
-            continue
-        meta[asin] = {
-            "title": meta_text(r.get("title")),
-            "brand": meta_text(r.get("brand")),
-            "description": meta_text(r.get("description")),
-            "price": parse_price(r.get("price")),
-            "category": category_path(r.get("category")),
-            "image_url": first_url(r.get("imageURLHighRes"), r.get("imageURL")),
-        }
-    return meta
+    return read_meta_records(path, report, items, parse=json.loads, reason="malformed json",
+                             id_key="asin", keep=keep, attributes=_attributes)
+
+
+def _attributes(r: dict) -> dict:
+    return {
+        "title": meta_text(r.get("title")),
+        "brand": meta_text(r.get("brand")),
+        "description": meta_text(r.get("description")),
+        "price": parse_price(r.get("price")),
+        "category": category_path(r.get("category")),
+        "image_url": first_url(r.get("imageURLHighRes"), r.get("imageURL")),
+    }

@@ -13,6 +13,7 @@ from pathlib import Path
 from benchmark.errors import DataError, SkipReport
 from benchmark.sources import RawDomain
 from benchmark.sources.common import (
+    read_meta_records,
     assemble_domain,
     ReviewBuilder,
     as_float,
@@ -90,24 +91,19 @@ def _image(images) -> str | None:
 def read_meta(path: Path, report: SkipReport, items: set[str] | None = None) -> dict[str, dict]:
     """raw id -> attributes, first row kept; only `items` when given (other lines are not parsed)."""
     keep = wanted_ids("parent_asin", items) if items is not None else None
-    meta: dict[str, dict] = {}
-    for line, r in read_records(path, report, json.loads, "malformed json", keep):
-        try:
-            asin = as_id(required(r, "parent_asin", path, line), "parent_asin", path, line)
-        except DataError as e:
-            record_field_error(report, e)
-            continue
-        if asin in meta or (items is not None and asin not in items):
-            continue
-        details = r.get("details") if isinstance(r.get("details"), dict) else {}
-        # categories is often empty in 2023: fall back to the one-level main_category
-        category = category_path(r.get("categories")) or category_path([r.get("main_category")])
-        meta[asin] = {
-            "title": meta_text(r.get("title")),
-            "brand": meta_text(details.get("Brand")) or meta_text(r.get("store")),
-            "description": meta_text(r.get("description")),
-            "price": parse_price(r.get("price")),
-            "category": category,
-            "image_url": _image(r.get("images")),
-        }
-    return meta
+    return read_meta_records(path, report, items, parse=json.loads, reason="malformed json",
+                             id_key="parent_asin", keep=keep, attributes=_attributes)
+
+
+def _attributes(r: dict) -> dict:
+    details = r.get("details") if isinstance(r.get("details"), dict) else {}
+    # categories is often empty in 2023: fall back to the one-level main_category
+    category = category_path(r.get("categories")) or category_path([r.get("main_category")])
+    return {
+        "title": meta_text(r.get("title")),
+        "brand": meta_text(details.get("Brand")) or meta_text(r.get("store")),
+        "description": meta_text(r.get("description")),
+        "price": parse_price(r.get("price")),
+        "category": category,
+        "image_url": _image(r.get("images")),
+    }

@@ -290,3 +290,20 @@ def assemble_domain(domain: str, reviews_path: Path, meta_path: Path | None, rea
     meta = read_meta(meta_path, report, set(reviews["item"])) if meta_path is not None else {}
     return RawDomain(domain=domain, reviews=reviews, items=items_frame(reviews["item"], meta),
                      reviews_file=reviews_path.name, meta_file=meta_path.name if meta_path is not None else "")
+
+
+def read_meta_records(path: Path, report: SkipReport, items: set[str] | None, *, parse, reason: str, id_key: str,
+                      keep, attributes) -> dict[str, dict]:
+    """raw id -> attributes(record), first row per id kept; only `items` when given. The loop every release
+    shares; `parse`, `id_key` and `attributes` are what differ between releases."""
+    meta: dict[str, dict] = {}
+    for line, r in read_records(path, report, parse, reason, keep):
+        try:
+            raw_id = as_id(required(r, id_key, path, line), id_key, path, line)
+        except DataError as e:
+            record_field_error(report, e)
+            continue
+        if raw_id in meta or (items is not None and raw_id not in items):
+            continue
+        meta[raw_id] = attributes(r)
+    return meta
