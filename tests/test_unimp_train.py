@@ -121,6 +121,9 @@ def test_adapter_end_to_end(syn, tmp_path):
     exp = UniMPModel({"rating_output": "expectation"})
     exp.model, exp.builder, exp.cfg = m.model, m.builder, exp.cfg
     assert all(1.0 <= float(r) <= 5.0 for r in exp.predict_rating(data.instances("rating", "test").iloc[:3]))
+    choice = m.stats["main"]["rating_readout"]  # "auto": chosen on valid, among the three read-outs
+    assert choice["chosen"] in choice["valid_mae"] and len(choice["valid_mae"]) == 3
+    assert choice["valid_mae"][choice["chosen"]] == min(choice["valid_mae"].values())
     m.fit(data, "new_domain")
     nd = data.instances("recommendation", "new_domain")
     scores_adapted = m.rank("recommendation", nd)

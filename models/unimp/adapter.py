@@ -49,6 +49,7 @@ class UniMPModel(Model):
         self.cfg: UniMPConfig = load_config(self.config.get("preset", "tiny"), **over)
         self.model = self.vocab = self.builder = None
         self.stats: dict[str, Any] = {}
+        self.rating_readout: str | None = None  # chosen on validation when cfg.rating_output == "auto"
         self._data_key = None
         if self.cfg.torch_threads:
             torch.set_num_threads(self.cfg.torch_threads)
@@ -169,6 +170,7 @@ class UniMPModel(Model):
             if regime == "main" or (Path(ckpt) / regime / "config.json").is_file():
                 self._setup(data, path)
                 self.stats[regime] = {"loaded": str(path)}
+                self._choose_rating_readout(data, regime)
                 return
         cfg, out = self.cfg, self._out(regime)
         t0 = time.time()
@@ -194,7 +196,27 @@ class UniMPModel(Model):
             raise ValueError(f"unknown regime {regime!r}")
         self.stats[regime] = {"fit_time_s": round(time.time() - t0, 2), "phases": stats,
                               "n_train_examples": len(examples)}
+        self._choose_rating_readout(data, regime)
         self.save(out)
+
+    def _choose_rating_readout(self, data, regime: str) -> None:
+        """rating_output "auto": the read-out with the lowest MAE on the regime's validation rating
+        instances (ties: the paper's token). Recorded in the run's stats."""
+        from .decode import RATING_READOUTS, rating_probabilities, read_rating
+
+        if self.cfg.rating_output != "auto":
+            self.rating_readout = self.cfg.rating_output
+            return
+        valid = data.instances("rating", "valid" if regime == "main" else "new_domain_valid")
+        valid = valid.iloc[: 4 * self.cfg.n_valid]
+        if valid.empty:
+            self.rating_readout = "token"
+            return
+        probs = rating_probabilities(self.model, self.builder, valid, self.cfg.eval_batch_size)
+        y = valid["target_rating"].to_numpy(dtype=np.float64)
+        mae = {r: float(np.abs(read_rating(probs, r) - y).mean()) for r in RATING_READOUTS}
+        self.rating_readout = min(RATING_READOUTS, key=lambda r: (mae[r], RATING_READOUTS.index(r)))
+        self.stats[regime]["rating_readout"] = {"chosen": self.rating_readout, "valid_mae": mae, "n_valid": len(valid)}
 
     def save(self, folder: Path) -> None:
         """config.json, vocab/, model.safetensors (trainable weights only when the LM is frozen)."""
@@ -244,11 +266,11 @@ class UniMPModel(Model):
         return generate_selection(self.model, self.builder, requests, self.cfg.eval_batch_size)
 
     def predict_rating(self, requests: pd.DataFrame) -> list:
-        from .decode import generate_rating, rating_expectation
+        from .decode import rating_probabilities, read_rating
 
-        if self.cfg.rating_output == "expectation":
-            return [f"{r:.4f}" for r in rating_expectation(self.model, self.builder, requests, self.cfg.eval_batch_size)]
-        return generate_rating(self.model, self.builder, requests, self.cfg.eval_batch_size)
+        readout = self.rating_readout or self.cfg.rating_output
+        r = read_rating(rating_probabilities(self.model, self.builder, requests, self.cfg.eval_batch_size), readout)
+        return [f"{x:.4f}" if readout == "expectation" else str(int(x)) for x in r]
 
     def generate_text(self, requests: pd.DataFrame) -> list[str]:
         from .decode import generate_explanation

@@ -68,7 +68,9 @@ class UniMPConfig:
     eval_batch_size: int = 32
     selection: str = "generate"     # "generate" (paper: decode selection tokens) | "threshold" (the
                                     # evaluator thresholds the candidate scores, threshold from valid)
-    rating_output: str = "token"    # "token" (paper: the decoded rating token) | "expectation"
+    rating_output: str = "auto"     # "token" (paper: the decoded rating token) | "expectation" | "median" |
+                                    # "auto": the one of the three with the lowest MAE on the regime's
+                                    # validation rating instances (never test)
     torch_threads: int | None = None  # torch.set_num_threads (1 is much faster on a shared, loaded CPU)
     seed: int = 0
 
@@ -82,8 +84,8 @@ class UniMPConfig:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
         if self.selection not in ("generate", "threshold"):
             raise ValueError(f"selection must be 'generate' or 'threshold', got {self.selection!r}")
-        if self.rating_output not in ("token", "expectation"):
-            raise ValueError(f"rating_output must be 'token' or 'expectation', got {self.rating_output!r}")
+        if self.rating_output not in ("auto", "token", "expectation", "median"):
+            raise ValueError(f"rating_output must be auto, token, expectation or median, got {self.rating_output!r}")
         if self.cross_attn_every < 1:
             raise ValueError("cross_attn_every must be >= 1")
         return self

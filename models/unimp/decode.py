@@ -142,24 +142,41 @@ def generate_selection(model, builder: PromptBuilder, requests: pd.DataFrame, ba
     return out
 
 
+RATING_READOUTS = ("token", "expectation", "median")
+
+
+def rating_probabilities(model, builder: PromptBuilder, requests: pd.DataFrame, batch_size: int = 32) -> np.ndarray:
+    """(B, 5) probabilities of <rate_1>..<rate_5> as the answer (renormalised over the five tokens)."""
+    model.eval()
+    encs = [builder.build("rating", r, with_target=False) for r in _rows(requests)]
+    ids = torch.tensor(builder.vocab.rating_ids)
+    out = []
+    with torch.no_grad():
+        for chunk in _batches(encs, batch_size, "unimp rating"):
+            logits = model.head(answer_hidden(model, collate(chunk, builder.vocab["[PAD]"])))[:, ids].float()
+            out.append(logits.softmax(-1))
+    return torch.cat(out).numpy().astype(np.float64) if out else np.zeros((0, 5))
+
+
+def read_rating(probs: np.ndarray, readout: str) -> np.ndarray:
+    """A rating per row of (B, 5) probabilities: "token" the most likely rating token (what constrained
+    greedy decoding emits), "expectation" the mean, "median" the distribution's median (the value that
+    minimises the expected absolute error)."""
+    if readout == "token":
+        return probs.argmax(1).astype(np.float64) + 1
+    if readout == "expectation":
+        return probs @ np.arange(1, 6, dtype=np.float64)
+    if readout == "median":
+        return (probs.cumsum(1) >= 0.5).argmax(1).astype(np.float64) + 1
+    raise ValueError(f"unknown rating read-out {readout!r}; known: {RATING_READOUTS}")
+
+
 def generate_rating(model, builder: PromptBuilder, requests: pd.DataFrame, batch_size: int = 32) -> list[str]:
     """The rating token decoded under the constraint (only <rate_1>..<rate_5>), as "1".."5"."""
     encs = [builder.build("rating", r, with_target=False) for r in _rows(requests)]
     ids = builder.vocab.rating_ids
     gen = greedy(model, builder, encs, lambda step, g: ids, max_new=1, batch_size=batch_size, desc="unimp rating")
     return [str(ids.index(g[0]) + 1) for g in gen]
-
-
-def rating_expectation(model, builder: PromptBuilder, requests: pd.DataFrame, batch_size: int = 32) -> list[float]:
-    """Expected rating under the rating-token distribution at the answer position (an option)."""
-    model.eval()
-    encs = [builder.build("rating", r, with_target=False) for r in _rows(requests)]
-    ids = torch.tensor(builder.vocab.rating_ids)
-    out = []
-    for chunk in _batches(encs, batch_size, "unimp rating"):
-        p = model.head(answer_hidden(model, collate(chunk, builder.vocab["[PAD]"])))[:, ids].softmax(-1)
-        out += (p @ torch.arange(1, 6, dtype=p.dtype)).tolist()
-    return out
 
 
 def generate_explanation(model, builder: PromptBuilder, requests: pd.DataFrame, max_new: int = 40,
