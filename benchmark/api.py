@@ -18,7 +18,9 @@ predict_rating(requests) -> list[str | float]
 generate_text(requests) -> list[str]
     explanation.
 generate_images(requests) -> list[PIL.Image.Image]
-    image generation.
+    image generation. Optional `image.info` keys the evaluator records: "retrieved" (item tokens a
+    two-stage generator retrieved first) and IMAGE_TOKEN_SCORES, a token model's teacher-forced scores
+    of the target image's VQ codes ("token_nll" nats per token, "token_accuracy").
 
 Training: `fit(data, regime)` is called once per regime before any verb of that regime:
     regime "main":       train on the `train` split, select on `valid`; evaluated on test and new_user.
@@ -35,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 VERBS = ("rank", "select", "predict_rating", "generate_text", "generate_images")
+IMAGE_TOKEN_SCORES = ("token_nll", "token_accuracy")
 REGIME_SPLITS = {
     "main": ("train", "valid", ("test", "new_user")),
     "new_domain": ("new_domain_train", "new_domain_valid", ("new_domain",)),

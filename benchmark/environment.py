@@ -11,6 +11,14 @@ PACKAGES = ("unimp-bench", "torch", "transformers", "numpy", "pandas", "pyarrow"
             "rank-bm25", "sacrebleu", "rouge-score", "nltk", "bert-score", "taming-transformers", "accelerate")
 
 
+def cache_root() -> Path:
+    """unimp-bench's cache folder (image judge, WordNet, frozen vision features, VQ tokenizers):
+    $UNIMP_BENCH_CACHE or ~/.cache/unimp-bench."""
+    import os
+
+    return Path(os.environ.get("UNIMP_BENCH_CACHE", Path.home() / ".cache" / "unimp-bench"))
+
+
 def git_commit(path: Path | None = None) -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path or Path(__file__).parent, capture_output=True,

@@ -13,7 +13,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from benchmark import layout, registry
-from benchmark.api import Model, regime_of
+from benchmark.api import IMAGE_TOKEN_SCORES, Model, regime_of
 from benchmark.dataset import PreparedDataset
 from benchmark.environment import environment
 from benchmark.io import sha256_file, write_json, write_jsonl, write_text
@@ -102,6 +102,9 @@ def predict(model: Model, task: str, split: str, data: PreparedDataset, instance
             record = {"id": i, "image": rel.as_posix()}
             if "retrieved" in im.info:  # the items a two-stage generator retrieved first (shown in the gallery)
                 record["retrieved"] = [int(x) for x in im.info["retrieved"]]
+            for key in IMAGE_TOKEN_SCORES:  # a token model's teacher-forced scores of the target's codes
+                if key in im.info:
+                    record[key] = float(im.info[key])
             records.append(record)
         return records
     raise ValueError(f"unknown task {task!r}")

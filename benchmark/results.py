@@ -40,7 +40,8 @@ Prediction lines by task (every line has "id", the instance id):
     selection:              {"id", "selected": [tokens], "scores": [float per candidate]}
     rating:                 {"id", "output": str (raw), "rating": float | null (null = unparseable)}
     explanation:            {"id", "text": str}
-    image:                  {"id", "image": "images/<task>__<split>/<id>.png"[, "retrieved": [item tokens]]}
+    image:                  {"id", "image": "images/<task>__<split>/<id>.png"[, "retrieved": [item tokens]]
+                             [, "token_nll": float, "token_accuracy": float]}
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ TABLES = [  # (title, task, split, metrics)
     ("Table 4 - new users (recommendation)", "recommendation", "new_user", ("hr@5", "ndcg@5", "mrr@5")),
     ("Table 4 - new domain, Office_Products (recommendation)", "recommendation", "new_domain",
      ("hr@5", "ndcg@5", "mrr@5")),
-    ("Image generation (test)", "image", "test", ("psnr", "ssim", "attribute_match", "frechet", "personalization")),
+    ("Image generation (test)", "image", "test", ("psnr", "ssim", "attribute_match", "frechet", "personalization", "token_nll")),
 ]
 
 

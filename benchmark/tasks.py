@@ -34,7 +34,7 @@ TASK_SPECS: dict[str, TaskSpec] = {
                  "bleu-4", True, "Table 2(a)",
                  "Given [Item], can you explain to the user why the product might be suitable or unsuitable?"),
         TaskSpec("image", "1", "generate_images",
-                 ("psnr", "ssim", "attribute_match", "frechet", "personalization"),
+                 ("psnr", "ssim", "attribute_match", "frechet", "personalization", "token_nll", "token_accuracy"),
                  "attribute_match", True, "Figure 3",
                  "[Retrieved Images] [Query] Can you generate the product figure that the user may be interested in?"),
     )

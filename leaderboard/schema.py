@@ -18,17 +18,17 @@ from leaderboard.common import Problem, check_relpath
 Check = Callable[[Any], "str | None"]
 
 # Metrics whose lower value is better (everything else: higher is better).
-LOWER_IS_BETTER = frozenset({"mae", "rmse", "invalid_rate", "frechet"})
+LOWER_IS_BETTER = frozenset({"mae", "rmse", "invalid_rate", "frechet", "token_nll"})
 
 _UNIT = (0.0, 1.0)
 # Closed range of every metric a task declares; None bound = unbounded on that side.
 METRIC_RANGES: dict[str, tuple[float | None, float | None]] = {
     **{m: _UNIT for m in ("recall", "precision", "f1", "invalid_rate", "bleu-1", "bleu-4", "rouge-1",
-                          "rouge-2", "rouge-l", "meteor", "attribute_match")},
+                          "rouge-2", "rouge-l", "meteor", "attribute_match", "token_accuracy")},
     **{f"{m}@{k}": _UNIT for m in ("hr", "ndcg", "mrr") for k in (3, 5, 10)},
     "mae": (0.0, 4.0), "rmse": (0.0, 4.0),
     "bertscore-f1": (-1.0, 1.0), "ssim": (-1.0, 1.0), "personalization": (-1.0, 1.0),
-    "psnr": (0.0, None), "frechet": (0.0, None),
+    "psnr": (0.0, None), "frechet": (0.0, None), "token_nll": (0.0, None),
 }
 
 

@@ -13,10 +13,12 @@ Results with status "unsupported" or "error" need no predictions.
 """
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Iterable
 
+from benchmark.api import IMAGE_TOKEN_SCORES
 from benchmark.io import sha256_file
 from benchmark.results import TOP_K
 from leaderboard import schema
@@ -30,8 +32,9 @@ LINE_FIELDS: dict[str, tuple[str, ...]] = {
     "recommendation": ("ranked",), "search": ("ranked",), "selection": ("selected", "scores"),
     "rating": ("output", "rating"), "explanation": ("text",), "image": ("image",),
 }
-# Fields a line may carry (a two-stage image generator lists the items it retrieved first).
-OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {"image": ("retrieved",)}
+# Fields a line may carry (a two-stage image generator lists the items it retrieved first; a token
+# model records its teacher-forced scores of the target's codes).
+OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {"image": ("retrieved", *IMAGE_TOKEN_SCORES)}
 
 
 class DatasetCache:
@@ -87,6 +90,10 @@ def check_line(task: str, row, where: str, sub: str, folder: Path, split: str) -
     if "retrieved" in row and not (isinstance(row["retrieved"], list)
                                    and all(isinstance(x, int) and not isinstance(x, bool) for x in row["retrieved"])):
         problems.append(Problem(sub, f"{where}.retrieved", "must be a list of item tokens"))
+    for k in IMAGE_TOKEN_SCORES:
+        v = row.get(k)
+        if k in row and (not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v)):
+            problems.append(Problem(sub, f"{where}.{k}", "must be a finite number"))
     problems += [Problem(sub, f"{where}.{k}", "missing field") for k in sorted(fields - set(row))]
     if problems:
         return problems

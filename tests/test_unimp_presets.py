@@ -79,7 +79,7 @@ def paper_like(tmp_path_factory):
 
 def test_paper_code_path_at_tiny_size(paper_like, tmp_path, monkeypatch):
     root, data_root = paper_like
-    monkeypatch.setenv("UNIMP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("UNIMP_BENCH_CACHE", str(tmp_path / "cache"))
     data = PreparedDataset(data_root)
     over = dict(lm_path=str(root / "lm"), vision_model="ViT-unimp-test",
                 vision_checkpoint=str(root / "clip" / "tower.safetensors"), image_size=16, n_visual_tokens=2,

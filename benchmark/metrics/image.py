@@ -14,14 +14,15 @@ dataset's catalogue images to predict category leaf and the visual attributes na
     personalization  over pairs of instances with the same query, different users and different
                      targets: the share of (instance, other) comparisons in which the generated image
                      is closer to its own target than to the other's (ties count 1/2). 0.5 = chance.
-Token metrics for models that predict image tokens: `token_accuracy`, `token_nll`.
+Token metrics of models that predict image tokens, recorded by the model with each image (the
+evaluator cannot recompute them: they need the model), averaged here: token_nll (nats per token of
+the target's VQ codes under teacher forcing), token_accuracy (share of codes that are the argmax).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import math
-import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,6 +32,8 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+
+from benchmark.api import IMAGE_TOKEN_SCORES
 
 PSNR_CAP = 100.0          # dB; MSE below 255**2 * 1e-10 is reported as the cap
 SSIM_WINDOW, SSIM_SIGMA, SSIM_K1, SSIM_K2 = 11, 1.5, 0.01, 0.03
@@ -382,7 +385,9 @@ class ImageScores(NamedTuple):
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("UNIMP_BENCH_CACHE", Path.home() / ".cache" / "unimp-bench")) / "image_judge"
+    from benchmark.environment import cache_root
+
+    return cache_root() / "image_judge"
 
 
 def _load_generated(run_dir: Path, rec: dict):
@@ -398,6 +403,22 @@ def _load_generated(run_dir: Path, rec: dict):
         raise DataError(path, None, f"generated image of {rec.get('id')!r} is missing")
     with Image.open(path) as im:
         return im.convert("RGB")
+
+
+def _token_scores(instances: pd.DataFrame, by_id: dict) -> dict[str, np.ndarray]:
+    """Per-instance token_nll / token_accuracy recorded by a token model (NaN where not recorded);
+    nothing when no prediction records them."""
+    out = {}
+    for key in IMAGE_TOKEN_SCORES:
+        values = [by_id[i].get(key) for i in instances["id"]]
+        if all(v is None for v in values):
+            continue
+        for i, v in zip(instances["id"], values):
+            if v is not None and (not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0
+                                  or (key == "token_accuracy" and v > 1)):
+                raise ValueError(f"image: prediction {i!r} has an invalid {key} {v!r}")
+        out[key] = np.array([np.nan if v is None else float(v) for v in values])
+    return out
 
 
 def score_images(instances: pd.DataFrame, predictions: list[dict], dataset, run_dir: str | Path,
@@ -485,8 +506,9 @@ def _score_images(instances: pd.DataFrame, predictions: list[dict], dataset, run
     extra["personalization_pairs"] = n_pairs
     if n_pairs:
         scores["personalization"] = pers
-    for m in ("psnr", "ssim", "attribute_match"):  # a mean undefined on some instance is set-level
-        if np.isnan(per[m]).any():
+    per.update(_token_scores(instances, by_id))
+    for m in ("psnr", "ssim", "attribute_match", *IMAGE_TOKEN_SCORES):  # undefined on some instance: set-level
+        if m in per and np.isnan(per[m]).any():
             v = per.pop(m)
             extra[f"{m}_n"] = int(np.isfinite(v).sum())
             if np.isfinite(v).any():

@@ -78,8 +78,9 @@ def rouge(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, np.
 
 # ---- METEOR -------------------------------------------------------------------------------------
 def cache_dir() -> Path:
-    """unimp-bench's cache folder: $UNIMP_BENCH_CACHE or ~/.cache/unimp-bench."""
-    return Path(os.environ.get("UNIMP_BENCH_CACHE", Path.home() / ".cache" / "unimp-bench"))
+    from benchmark.environment import cache_root
+
+    return cache_root()
 
 
 @functools.lru_cache(maxsize=None)

@@ -2,7 +2,8 @@
 
 Config dict (the run's --config): {"preset": "tiny" | "smollm" | "paper" | path.json, "checkpoint":
 folder of a saved model to load instead of training, any UniMPConfig field as an override}.
-Checkpoints go to <run_dir>/unimp/<regime>/ (config.json, vocab/, model.safetensors, stats.json).
+Checkpoints go to <run_dir>/unimp/<regime>/ (config.json, vocab/, model.safetensors, stats.json, and
+vq/ the image tokenizer when image generation is on).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import torch
 from benchmark import layout
 from benchmark.api import Model
 
-from .config import TEXT_TASKS, UniMPConfig, load_config, resolve_path
+from .config import IMAGE_TASK, TEXT_TASKS, UniMPConfig, load_config, resolve_path
 from .prompts import PromptBuilder
 from .vocab import Vocab, train_bpe
 
@@ -47,7 +48,8 @@ class UniMPModel(Model):
         over = {k: v for k, v in self.config.items() if k not in ("preset", "checkpoint")}
         over.setdefault("seed", seed)
         self.cfg: UniMPConfig = load_config(self.config.get("preset", "tiny"), **over)
-        self.model = self.vocab = self.builder = None
+        self.model = self.vocab = self.builder = self.vq = None
+        self._codes: tuple[str, dict] | None = None  # (images key, item -> VQ codes)
         self.stats: dict[str, Any] = {}
         self.rating_readout: str | None = None  # chosen on validation when cfg.rating_output == "auto"
         self._data_key = None
@@ -65,14 +67,22 @@ class UniMPModel(Model):
             from transformers import AutoTokenizer
 
             kw = {"gguf_file": cfg.lm_gguf_file} if cfg.lm_gguf_file else {}
-            return Vocab(AutoTokenizer.from_pretrained(resolve_path(cfg.lm_path), **kw), data.n_items)
+            return Vocab(AutoTokenizer.from_pretrained(resolve_path(cfg.lm_path), **kw), data.n_items,
+                         n_image_codes=self._n_codes())
         texts = [str(t).replace("[IMG]", " ").replace("[EOC]", " ") for t in data.items["text"].fillna("")]
-        for task in TEXT_TASKS:
+        for task in self.tasks:
             df = data.instances(task, "train")
             texts += df["instruction"].dropna().unique().tolist()
             if task == "explanation":
                 texts += df["target_text"].dropna().tolist()
-        return Vocab(train_bpe(texts, cfg.bpe_vocab_size), data.n_items)
+        return Vocab(train_bpe(texts, cfg.bpe_vocab_size), data.n_items, n_image_codes=self._n_codes())
+
+    def _n_codes(self) -> int:
+        return self.vq.n_codes if self.vq is not None else 0
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return TEXT_TASKS + ((IMAGE_TASK,) if self.cfg.image_generation else ())
 
     def _setup(self, data, checkpoint: Path | None = None) -> None:
         from .model import build_model
@@ -87,8 +97,18 @@ class UniMPModel(Model):
                 kw = {"gguf_file": self.cfg.lm_gguf_file} if self.cfg.lm_gguf_file else {}
                 base = AutoTokenizer.from_pretrained(resolve_path(self.cfg.lm_path), **kw)
             self.vocab = Vocab.load(checkpoint / "vocab", base)
+            if self.cfg.image_generation:
+                from models.vq import VQTokenizer
+
+                self.vq = VQTokenizer.load(checkpoint / "vq")
         else:
+            if self.cfg.image_generation:
+                from .image_gen import vq_tokenizer
+
+                self.vq = vq_tokenizer(self.cfg, data)
             self.vocab = self._make_vocab(data)
+        if self.vocab.n_image_codes != self._n_codes():
+            raise ValueError(f"vocabulary has {self.vocab.n_image_codes} image codes, tokenizer {self._n_codes()}")
         if self.vocab.n_items != data.n_items:
             raise ValueError(f"vocabulary has {self.vocab.n_items} items, dataset {data.n_items}")
         self.model = build_model(self.cfg, self.vocab)
@@ -113,6 +133,13 @@ class UniMPModel(Model):
         self._data_key = key
         self.builder = PromptBuilder(self.vocab, items, cfg.history, cfg.max_item_tokens, cfg.max_query_tokens,
                                      cfg.max_target_tokens, cfg.context_weight)
+        if self.vq is not None:
+            from .image_gen import catalogue_codes
+
+            if self._codes is None or self._codes[0] != key:
+                self._codes = (key, catalogue_codes(self.vq, data))
+            self.builder.image_codes = self._codes[1]
+            self.builder.image_history = cfg.image_history
         if not self.model.uses_vision:
             return
         from .vision import cache_key, frozen_features, load_pixels
@@ -124,11 +151,17 @@ class UniMPModel(Model):
         else:
             self.model.set_image_bank(has, pixels=pixels)
 
-    def _examples(self, data, split: str, tasks=TEXT_TASKS, cap: int | None = None) -> list:
+    def _examples(self, data, split: str, tasks=None, cap: int | None = None) -> list:
         rng = np.random.default_rng(self.cfg.seed)
         out = []
-        for task in tasks:
+        for task in tasks or self.tasks:
             df = data.instances(task, split)
+            if task == IMAGE_TASK:
+                from .image_gen import with_training_retrieval
+
+                df = df[[int(t) in self.builder.image_codes for t in df["target_item"]]]
+                df = with_training_retrieval(df, data, "new_domain" if split.startswith("new_domain") else "main",
+                                             self.cfg.n_retrieved)
             if cap is not None and len(df) > cap:
                 df = df.iloc[np.sort(rng.choice(len(df), cap, replace=False))]
             out += [self.builder.build(task, r, context=self.cfg.context_reconstruction) for _, r in df.iterrows()]
@@ -144,7 +177,7 @@ class UniMPModel(Model):
         rec = data.instances("recommendation", split)
         rec = rec.iloc[: cfg.n_valid]
         if cfg.select_on == "loss":
-            encs = self._examples(data, split, cap=max(1, cfg.n_valid // len(TEXT_TASKS)))
+            encs = self._examples(data, split, cap=max(1, cfg.n_valid // len(self.tasks)))
 
             def neg_loss(model) -> float:
                 with torch.no_grad():
@@ -233,12 +266,20 @@ class UniMPModel(Model):
             self.model.set_trainable("paper")
             keys = [k for k, p in self.model.named_parameters() if p.requires_grad]
         save_weights(self.model, folder / "model.safetensors", keys)
+        if self.vq is not None:
+            from .image_gen import vq_training_info
+
+            self.vq.save(folder / "vq", training=vq_training_info(self.vq))
         write_json(folder / "stats.json", self.stats)
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
         d["resolved_config"] = self.cfg.to_dict()
         d["training"] = self.stats
+        if self.vq is not None:
+            from .image_gen import vq_training_info
+
+            d["image_tokenizer"] = {**self.vq.describe(), "training": vq_training_info(self.vq)}
         return d
 
     # ---- verbs -------------------------------------------------------------------------------------------
@@ -249,7 +290,7 @@ class UniMPModel(Model):
         return super().implements(verb)
 
     def supports(self, task: str, split: str) -> bool:
-        return task in TEXT_TASKS
+        return task in self.tasks
 
     def rank(self, task: str, requests: pd.DataFrame) -> np.ndarray:
         from .decode import rank_items, selection_scores
@@ -279,4 +320,30 @@ class UniMPModel(Model):
                                     self.cfg.eval_batch_size)
 
 
-assert set(layout.TASKS) >= set(TEXT_TASKS)
+    def generate_images(self, requests: pd.DataFrame) -> list:
+        """Eq. 9: stage 1 retrieves with UniMP's search, stage 2 decodes image tokens conditioned on the
+        retrieved items' images, the query and the history; the VQ decoder makes the pixels. Each image
+        carries info["retrieved"] and, where the target has an image, the teacher-forced token scores of
+        the target's codes (info["token_nll"], info["token_accuracy"])."""
+        from .decode import generate_image_tokens, image_token_scores
+        from .image_gen import search_retrieve
+
+        cfg, b = self.cfg, self.builder
+        if self.vq is None:
+            raise RuntimeError("UniMP: image generation is off (config image_generation: false)")
+        retrieved = search_retrieve(self.model, b, self.inference_data, requests, cfg.n_retrieved, cfg.eval_batch_size)
+        rows = [r for _, r in requests.assign(retrieved=retrieved).iterrows()]
+        seed = int(hashlib.sha256(str(requests["id"].iloc[0]).encode()).hexdigest()[:8], 16) + cfg.seed if rows else 0
+        codes = generate_image_tokens(self.model, b, [b.build(IMAGE_TASK, r, with_target=False) for r in rows],
+                                      self.vq.n_tokens, cfg.eval_batch_size, cfg.image_temperature, cfg.image_top_k, seed)
+        images = self.vq.decode(codes) if codes else []
+        scored = [i for i, r in enumerate(rows) if int(r["target_item"]) in b.image_codes]
+        nll, acc = image_token_scores(self.model, b, [b.build(IMAGE_TASK, rows[i]) for i in scored], cfg.eval_batch_size)
+        for i, top in enumerate(retrieved):
+            images[i].info["retrieved"] = top
+        for i, n, a in zip(scored, nll, acc):
+            images[i].info.update(token_nll=float(n), token_accuracy=float(a))
+        return images
+
+
+assert set(layout.TASKS) >= set(TEXT_TASKS) | {IMAGE_TASK}

@@ -11,6 +11,7 @@ PRESETS_DIR = Path(__file__).parent / "presets"
 FUSIONS = ("fine", "early", "late", "none")
 STRATEGIES = ("multitask", "continual", "multitask+full", "multitask+last")
 TEXT_TASKS = ("recommendation", "search", "selection", "rating", "explanation")
+IMAGE_TASK = "image"
 
 
 @dataclass
@@ -51,6 +52,16 @@ class UniMPConfig:
     max_item_tokens: int = 32       # attribute-text tokens kept per item
     max_query_tokens: int = 24
     max_target_tokens: int = 40     # explanation target / generation length
+    # ---- image generation (paper §2.3, eq. 9) -------------------------------------------------------
+    image_generation: bool = False  # add VQ image tokens to the vocabulary and train the image task
+    vq_path: str | None = None      # a saved models/vq tokenizer folder or a taming VQGAN .ckpt; None =
+                                    # train one on the dataset's catalogue images (cached, see image_gen)
+    vq_args: dict = field(default_factory=dict)  # models.vq.VQConfig overrides when training one here
+    vq_steps: int = 1500            # training steps of that tokenizer
+    n_retrieved: int = 2            # items the first stage (search) retrieves (paper: 2)
+    image_history: bool = True      # False: image prompts without history ("generation without history")
+    image_temperature: float = 0.0  # 0 = greedy image tokens; > 0 = sampling at this temperature
+    image_top_k: int = 0            # sampling among the k most likely image tokens (0 = all)
     # ---- training -------------------------------------------------------------------------------
     lr: float = 1e-3                # AdamW learning rate (paper: 2e-4)
     weight_decay: float = 0.01
@@ -86,6 +97,8 @@ class UniMPConfig:
             raise ValueError(f"selection must be 'generate' or 'threshold', got {self.selection!r}")
         if self.rating_output not in ("auto", "token", "expectation", "median"):
             raise ValueError(f"rating_output must be auto, token, expectation or median, got {self.rating_output!r}")
+        if self.image_temperature < 0 or self.image_top_k < 0 or self.n_retrieved < 0:
+            raise ValueError("image_temperature, image_top_k and n_retrieved must be >= 0")
         if self.cross_attn_every < 1:
             raise ValueError("cross_attn_every must be >= 1")
         return self

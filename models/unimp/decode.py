@@ -1,7 +1,8 @@
 """Decoding. Recommendation and search rank the whole catalogue from one forward pass (the logits at
 the answer position restricted to the item tokens); selection scores its candidates the same way over
 the selection tokens; selection, rating and explanation decode greedily with a KV cache under
-constraints (only selection tokens / rating tokens / text tokens where the format requires them)."""
+constraints (only selection tokens / rating tokens / text tokens where the format requires them);
+image generation decodes a fixed number of image tokens (greedy or sampled) the same way."""
 from __future__ import annotations
 
 from typing import Callable, Sequence
@@ -65,10 +66,12 @@ def selection_scores(model, builder: PromptBuilder, requests: pd.DataFrame, batc
 @torch.no_grad()
 def greedy(model, builder: PromptBuilder, encs: Sequence[Encoded],
            allowed: Callable[[int, list[int]], list[int]], max_new: int, batch_size: int = 32,
-           desc: str = "unimp generate") -> list[list[int]]:
-    """Greedy decoding with a KV cache; `allowed(step, generated)` gives the token ids allowed next
-    (a list, converted to a mask and cached per distinct list object). Stops a sequence at [EOS]
-    (not included in the output)."""
+           desc: str = "unimp generate", temperature: float = 0.0, top_k: int = 0,
+           generator: torch.Generator | None = None) -> list[list[int]]:
+    """Decoding with a KV cache; `allowed(step, generated)` gives the token ids allowed next (a list,
+    converted to a mask and cached per distinct list object). Stops a sequence at [EOS] (not included
+    in the output). temperature 0: greedy; else sampling from softmax(logits / temperature) over the
+    allowed tokens, restricted to the `top_k` most likely when top_k > 0, drawn with `generator`."""
     model.eval()
     v = builder.vocab
     eos, pad = v["[EOS]"], v["[PAD]"]
@@ -97,8 +100,8 @@ def greedy(model, builder: PromptBuilder, encs: Sequence[Encoded],
             for b in range(B):
                 if done[b]:
                     continue
-                ok = mask_of(allowed(step, gen[b]))
-                tok = int(logits[b].masked_fill(~ok, float("-inf")).argmax())
+                row = logits[b].masked_fill(~mask_of(allowed(step, gen[b])), float("-inf"))
+                tok = int(row.argmax()) if temperature <= 0 else _sample(row, temperature, top_k, generator)
                 nxt[b] = tok
                 if tok == eos:
                     done[b] = True
@@ -112,6 +115,15 @@ def greedy(model, builder: PromptBuilder, encs: Sequence[Encoded],
                                    full_ids=ids)
         results.extend(gen)
     return results
+
+
+def _sample(logits: torch.Tensor, temperature: float, top_k: int, generator: torch.Generator | None) -> int:
+    """One token from softmax(logits / temperature), optionally among the top_k logits only."""
+    logits = logits / temperature
+    if top_k > 0:
+        kth = torch.topk(logits, min(top_k, logits.numel())).values[-1]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    return int(torch.multinomial(logits.softmax(-1), 1, generator=generator))
 
 
 def generate_selection(model, builder: PromptBuilder, requests: pd.DataFrame, batch_size: int = 32) -> list[list[int]]:
@@ -189,3 +201,38 @@ def generate_explanation(model, builder: PromptBuilder, requests: pd.DataFrame, 
     gen = greedy(model, builder, encs, lambda step, g: text_ids if step else first, max_new,
                  batch_size=batch_size, desc="unimp explanation")
     return [v.decode(g) for g in gen]
+
+
+def generate_image_tokens(model, builder: PromptBuilder, encs: Sequence[Encoded], n_tokens: int,
+                          batch_size: int = 32, temperature: float = 0.0, top_k: int = 0,
+                          seed: int = 0) -> list[list[int]]:
+    """`n_tokens` VQ codes per prompt (0..n_codes-1), only image tokens allowed at every step."""
+    v = builder.vocab
+    ids = v.image_ids
+    gen = greedy(model, builder, encs, lambda step, g: ids, n_tokens, batch_size=batch_size,
+                 desc="unimp image", temperature=temperature, top_k=top_k,
+                 generator=torch.Generator().manual_seed(seed))
+    return [[t - v.image_offset for t in g] for g in gen]
+
+
+@torch.no_grad()
+def image_token_scores(model, builder: PromptBuilder, encs: Sequence[Encoded], batch_size: int = 32
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Teacher-forced scores of each prompt's target image tokens (encs built with their targets):
+    per prompt, the mean negative log-likelihood in nats per token under the distribution restricted
+    to the image tokens, and the share of tokens that are the most likely image token."""
+    model.eval()
+    v = builder.vocab
+    lo, hi = v.image_offset, v.image_offset + v.n_image_codes
+    nll, acc = [], []
+    for chunk in _batches(encs, batch_size, "unimp image likelihood"):
+        batch = collate(chunk, v["[PAD]"])
+        h, _ = model.hidden(batch["input_ids"], batch["attention_mask"], model.encode_images(batch["images"]))
+        for b, e in enumerate(chunk):
+            n = len(e.target)
+            pos = torch.arange(e.answer_pos, e.answer_pos + n)             # each predicts the next token
+            logp = torch.log_softmax(model.head(h[b, pos])[:, lo:hi].float(), -1)   # (n, n_codes)
+            tgt = torch.tensor(e.target) - lo
+            nll.append(float(-logp.gather(1, tgt[:, None]).mean()))
+            acc.append(float((logp.argmax(1) == tgt).float().mean()))
+    return np.asarray(nll), np.asarray(acc)

@@ -7,6 +7,10 @@ items.text with the item's own token before [EOC]) and each selection candidate 
 selection token <sel_j>. Images are listed in [IMG] order; an item without an image keeps its [IMG]
 and its image slot is masked out by the model. Targets: recommendation/search `<item_n>`, selection the
 positives' <sel_j> in candidate order, rating `<rate_r>`, explanation the text; all end with [EOS].
+Image generation (eq. 9, second stage): the retrieved items' blocks fill [Retrieved Images], the
+query is already in the instruction, and the target is the target item's VQ codes as <img_k> tokens
+(no [EOS]: the number of codes is fixed). `history=False` leaves the history out (the comparison
+"generation without history").
 """
 from __future__ import annotations
 
@@ -20,7 +24,8 @@ from benchmark.tasks import TASK_SPECS
 
 from .vocab import Vocab
 
-PLACEHOLDERS = {"search": "[Query]", "selection": "[Candidates]", "rating": "[Item]", "explanation": "[Item]"}
+PLACEHOLDERS = {"search": "[Query]", "selection": "[Candidates]", "rating": "[Item]", "explanation": "[Item]",
+                "image": "[Retrieved Images]"}
 
 
 @dataclass
@@ -61,6 +66,8 @@ class PromptBuilder:
         self._texts = dict(zip(items["item"].astype(int).tolist(), texts))
         self._blocks: dict[int, list[int]] = {}
         self._text_cache: dict[str, list[int]] = {}
+        self.image_codes: dict[int, list[int]] = {}  # item -> VQ codes of its image (image generation)
+        self.image_history = True                     # False: image prompts without the user's history
 
     # ---- pieces -------------------------------------------------------------------------------------
     def text(self, s: str, limit: int | None = None) -> list[int]:
@@ -88,6 +95,8 @@ class PromptBuilder:
         v = self.vocab
         ids, weights, images = [v["[CLS]"]], [0.0], []
         history = [int(h) for h in list(row["history"])[-self.history:]]
+        if task == "image" and not self.image_history:
+            history = []
         for h in history:
             block = self.item_block(h)
             ids += block
@@ -96,6 +105,8 @@ class PromptBuilder:
             images.append(h)
         instruction = row.get("instruction")
         instruction = TASK_SPECS[task].instruction if _is_null(instruction) or not instruction else str(instruction)
+        if task == "image" and "[Query]" in instruction and not _is_null(row.get("query")):
+            instruction = instruction.replace("[Query]", str(row["query"]))
         filler, filler_images = self._filler(task, row)
         ph = PLACEHOLDERS.get(task)
         if task == "search" and ph not in instruction and not _is_null(row.get("query")) \
@@ -130,6 +141,9 @@ class PromptBuilder:
         if task in ("rating", "explanation"):
             item = int(row["item"])
             return self.item_block(item), [item]
+        if task == "image":  # the items the first stage retrieved ("retrieved" column)
+            retrieved = [int(i) for i in list(row["retrieved"])]
+            return [t for i in retrieved for t in self.item_block(i)], retrieved
         return [], []
 
     def target(self, task: str, row) -> list[int]:
@@ -145,6 +159,11 @@ class PromptBuilder:
             return [v.rating(r), v["[EOS]"]]
         if task == "explanation":
             return self.text(str(row["target_text"] or ""), self.max_target) + [v["[EOS]"]]
+        if task == "image":
+            codes = self.image_codes.get(int(row["target_item"]))
+            if codes is None:
+                raise ValueError(f"image: target item {int(row['target_item'])} has no image codes")
+            return [v.image(c) for c in codes]
         raise ValueError(f"no text target for task {task!r}")
 
     def render(self, enc: Encoded) -> str:

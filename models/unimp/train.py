@@ -16,11 +16,14 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .config import TEXT_TASKS, UniMPConfig
+from .config import IMAGE_TASK, TEXT_TASKS, UniMPConfig
 from .losses import sequence_loss
 from .prompts import Encoded
 
-CONTINUAL_ORDER = ("explanation", "rating", "selection", "search", "recommendation")
+CONTINUAL_ORDER = ("image", "explanation", "rating", "selection", "search", "recommendation")
+# Tasks whose prompts are much longer than the others (an image target is grid x grid tokens): their
+# examples form batches of their own, so short prompts are not padded to their length.
+OWN_BATCH_TASKS = ("image",)
 
 
 def collate(encs: Sequence[Encoded], pad_id: int, task_weights: dict | None = None, left: bool = False) -> dict:
@@ -73,7 +76,25 @@ def epoch_order(examples: Sequence[Encoded], cfg: UniMPConfig, seed: int, epochs
             if len(idx):
                 out.append(epoch_order_of(idx, rng, n_full, frac))
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
-    return epoch_order_of(np.arange(len(examples)), rng, n_full, frac)
+    order = epoch_order_of(np.arange(len(examples)), rng, n_full, frac)
+    return own_batches(order, examples, cfg.batch_size, rng)
+
+
+def own_batches(order: np.ndarray, examples: Sequence[Encoded], batch_size: int,
+                rng: np.random.Generator) -> np.ndarray:
+    """Reorder so that examples of OWN_BATCH_TASKS fill whole batches of their own: full batches of
+    each kind in shuffled order, the partial ones last. Unchanged when there are none."""
+    own = np.array([examples[i].task in OWN_BATCH_TASKS for i in order], dtype=bool)
+    if not own.any():
+        return order
+    blocks, tail = [], []
+    for part in (order[~own], order[own]):
+        n_full = len(part) // batch_size * batch_size
+        blocks += np.split(part[:n_full], n_full // batch_size) if n_full else []
+        if n_full < len(part):
+            tail.append(part[n_full:])
+    blocks = [blocks[i] for i in rng.permutation(len(blocks))]
+    return np.concatenate(blocks + tail)
 
 
 def epoch_order_of(idx: np.ndarray, rng: np.random.Generator, n_full: int, frac: float) -> np.ndarray:
@@ -234,4 +255,4 @@ def phases(cfg: UniMPConfig) -> list[tuple[str, str, str]]:
     return [("multitask", "multitask", base), ("finetune", "recommendation", ft)]
 
 
-assert set(CONTINUAL_ORDER) == set(TEXT_TASKS)
+assert set(CONTINUAL_ORDER) == set(TEXT_TASKS) | {IMAGE_TASK}

@@ -81,7 +81,9 @@ def cache_key(dataset_sha256: str, cfg: UniMPConfig) -> str:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("UNIMP_CACHE", Path.home() / ".cache" / "unimp-bench")) / "vision"
+    from benchmark.environment import cache_root
+
+    return cache_root() / "vision"
 
 
 @torch.no_grad()

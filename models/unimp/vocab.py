@@ -2,7 +2,8 @@
 
 Added tokens, in id order after the base vocabulary: the specials [CLS] [IMG] [EOC] [ANS] [EOS] [PAD],
 the rating tokens <rate_1>..<rate_5>, the selection tokens <sel_0>..<sel_{k-1}> (one per candidate
-position) and one token <item_n> per item of the catalogue. Prompts are assembled from ids directly,
+position), one token <item_n> per item of the catalogue, then one token <img_k> per code of the VQ
+image tokenizer (none without image generation). Prompts are assembled from ids directly,
 so the added tokens never pass through the base tokenizer.
 """
 from __future__ import annotations
@@ -31,9 +32,9 @@ def train_bpe(texts: Iterable[str], vocab_size: int):
 class Vocab:
     """Base tokenizer (a `tokenizers.Tokenizer` or a transformers tokenizer) + the added tokens."""
 
-    def __init__(self, base, n_items: int, n_select: int = 5):
+    def __init__(self, base, n_items: int, n_select: int = 5, n_image_codes: int = 0):
         self.base = base
-        self.n_items, self.n_select = n_items, n_select
+        self.n_items, self.n_select, self.n_image_codes = n_items, n_select, n_image_codes
         if hasattr(base, "get_vocab_size"):          # tokenizers.Tokenizer
             self.n_base = base.get_vocab_size()
         else:                                        # transformers tokenizer
@@ -43,16 +44,24 @@ class Vocab:
         self.added = names                           # items follow, not listed
         self._index = {n: self.n_base + i for i, n in enumerate(names)}
         self.item_offset = self.n_base + len(names)
+        self.image_offset = self.item_offset + n_items
 
     # ---- ids --------------------------------------------------------------------------------------
     def __len__(self) -> int:
-        return self.item_offset + self.n_items
+        return self.image_offset + self.n_image_codes
 
     def __getitem__(self, name: str) -> int:
         return self._index[name]
 
     def item(self, token: int) -> int:
         return self.item_offset + int(token)
+
+    def image(self, code: int) -> int:
+        return self.image_offset + int(code)
+
+    @property
+    def image_ids(self) -> list[int]:
+        return list(range(self.image_offset, self.image_offset + self.n_image_codes))
 
     def rating(self, r: int) -> int:
         return self._index[f"<rate_{r}>"]
@@ -98,6 +107,8 @@ class Vocab:
         return self.base.decode(ids, skip_special_tokens=True)
 
     def name(self, i: int) -> str:
+        if i >= self.image_offset:
+            return f"<img_{i - self.image_offset}>"
         if i >= self.item_offset:
             return f"<item_{i - self.item_offset}>"
         if i >= self.n_base:
@@ -112,7 +123,8 @@ class Vocab:
         if kind == "bpe":
             self.base.save(str(folder / "tokenizer.json"))
         (folder / "vocab.json").write_text(json.dumps(
-            {"kind": kind, "n_items": self.n_items, "n_select": self.n_select, "n_base": self.n_base}))
+            {"kind": kind, "n_items": self.n_items, "n_select": self.n_select, "n_base": self.n_base,
+             "n_image_codes": self.n_image_codes}))
 
     @classmethod
     def load(cls, folder: str | Path, base=None) -> "Vocab":
@@ -123,7 +135,7 @@ class Vocab:
         meta = json.loads((folder / "vocab.json").read_text())
         if meta["kind"] == "bpe":
             base = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        vocab = cls(base, meta["n_items"], meta["n_select"])
+        vocab = cls(base, meta["n_items"], meta["n_select"], meta.get("n_image_codes", 0))
         if vocab.n_base != meta["n_base"]:
             raise ValueError(f"{folder}: base vocabulary has {vocab.n_base} ids, saved {meta['n_base']}")
         return vocab

@@ -1,0 +1,107 @@
+"""UniMP's image generation (paper §2.3, eq. 9): the VQ image tokenizer, every catalogue image as VQ
+codes, the retrieval that fills `[Retrieved Images]`, and the two-stage generation.
+
+Stage 1 retrieves `n_retrieved` items with UniMP's own search (the search instruction and the query,
+history items and items without an image excluded, the split's catalogue only). Stage 2 decodes
+grid x grid image tokens from the prompt `history + retrieved items + query + instruction` and the
+VQ decoder turns them into pixels.
+
+Training instances (built from the `train` image instances only) need retrieved items before UniMP
+can search, so training uses a fixed stand-in for stage 1: the most popular training items of the
+query's category that have an image, excluding the user's history and the target itself (a decision
+of this benchmark; the paper does not say how its training prompts were retrieved).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .config import UniMPConfig, resolve_path
+
+# ---- the tokenizer -----------------------------------------------------------------------------------
+def vq_cache_key(dataset_sha256: str, cfg: UniMPConfig) -> str:
+    from models.vq import VQConfig
+
+    spec = [dataset_sha256, VQConfig(**cfg.vq_args).to_dict(), cfg.vq_steps, cfg.seed]
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def vq_tokenizer(cfg: UniMPConfig, data):
+    """The VQ tokenizer: `cfg.vq_path` when given, else one trained on the dataset's catalogue images
+    (models.vq.train_vq, deterministic) and cached in <cache>/vq/<key> (key: dataset sha256, VQ config,
+    steps, seed)."""
+    from models.vq import VQConfig, VQTokenizer, train_vq
+
+    from benchmark.environment import cache_root
+
+    if cfg.vq_path:
+        return VQTokenizer.load(resolve_path(cfg.vq_path))
+    folder = cache_root() / "vq" / vq_cache_key(data.sha256, cfg)
+    if not (folder / "config.json").is_file():
+        items = data.items[data.items["image"].notna()]
+        paths = [data.root / rel for rel in items["image"]]
+        tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        train_vq(paths, tmp, VQConfig(**cfg.vq_args), steps=cfg.vq_steps, seed=cfg.seed)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        if folder.exists():  # another process finished first
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            os.replace(tmp, folder)
+    return VQTokenizer.load(folder)
+
+
+def vq_training_info(tokenizer) -> dict:
+    """What the tokenizer's config.json says about its training (held-out PSNR/SSIM), if anything."""
+    path = Path(tokenizer.source) / "config.json"
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text()).get("training", {})
+
+
+@torch.no_grad()
+def catalogue_codes(tokenizer, data) -> dict[int, list[int]]:
+    """item -> its image's VQ codes (row-major over the grid), for every item with an image."""
+    items = [int(i) for i in data.items.loc[data.items["image"].notna(), "item"]]
+    out: dict[int, list[int]] = {}
+    for start in range(0, len(items), 256):
+        chunk = items[start:start + 256]
+        codes = tokenizer.encode([data.load_image(i) for i in chunk])
+        out.update({i: c.tolist() for i, c in zip(chunk, codes)})
+    return out
+
+
+# ---- retrieval --------------------------------------------------------------------------------------
+def with_training_retrieval(df: pd.DataFrame, data, regime: str, k: int) -> pd.DataFrame:
+    """Training image instances with a "retrieved" column: the most popular training items of the
+    query's category with an image, history and target excluded (baselines' CategoryPopularity)."""
+    from baselines.image_baselines import CategoryPopularity
+
+    ret = CategoryPopularity(data, regime)
+    retrieved = [ret.retrieve(q, {int(t), *map(int, h)}, k, fallback=False) for q, t, h in
+                 zip(df["query"], df["target_item"], df["history"])]
+    return df.assign(retrieved=retrieved)
+
+
+def search_retrieve(model, builder, data, requests: pd.DataFrame, k: int, batch_size: int) -> list[list[int]]:
+    """Stage 1 of eq. 9: UniMP's search ranking for each request's query and history (the search
+    instruction, not the image one); the top k items with an image, history and other-catalogue
+    items excluded. The split is read from each instance id ("image/<split>/<n>")."""
+    from .decode import rank_items
+
+    scores = rank_items(model, builder, requests.assign(instruction=None), "search", batch_size)
+    has = data.items["image"].notna().to_numpy()
+    out = []
+    for row, (split, history) in enumerate(zip(requests["id"].str.split("/").str[1], requests["history"])):
+        s = np.where(has & data.catalogue_mask(split), scores[row], -np.inf)
+        s[np.asarray(list(history), dtype=np.int64)] = -np.inf
+        top = np.argsort(-s, kind="stable")[:k]
+        out.append([int(i) for i in top if np.isfinite(s[i])])
+    return out
