@@ -25,7 +25,7 @@ SMALL = dict(lm_args={"hidden_size": 32, "num_hidden_layers": 2, "num_attention_
                       "max_position_embeddings": 512},
              vision_args={"width": 32, "layers": 1, "head_width": 16, "patch_size": 8, "embed_dim": 32},
              image_size=16, n_visual_tokens=2, bpe_vocab_size=300, max_item_tokens=8, batch_size=4,
-             time_budget_s=None, lr=3e-3)
+             time_budget_s=None, lr=3e-3, image_generation=False)  # image generation: test_unimp_image.py
 
 
 def _setup(root, **over):

@@ -77,6 +77,11 @@ class UniMPModel(Model):
                 texts += df["target_text"].dropna().tolist()
         return Vocab(train_bpe(texts, cfg.bpe_vocab_size), data.n_items, n_image_codes=self._n_codes())
 
+    @staticmethod
+    def _dataset_has_images(data) -> bool:
+        counts = data.manifest.get("instances", {})
+        return bool(counts.get(f"{IMAGE_TASK}/train")) and bool(data.items["image"].notna().any())
+
     def _n_codes(self) -> int:
         return self.vq.n_codes if self.vq is not None else 0
 
@@ -208,6 +213,9 @@ class UniMPModel(Model):
         cfg, out = self.cfg, self._out(regime)
         t0 = time.time()
         if regime == "main":
+            if cfg.image_generation and not self._dataset_has_images(data):
+                cfg.image_generation = False  # recorded in the resolved config
+                print("unimp: the dataset has no item images or no image training instances; image generation off")
             self._setup(data)
             examples = self._examples(data, "train", cap=cfg.max_train_per_task)
             select = self._selector(data, "valid")
