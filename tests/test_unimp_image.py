@@ -68,8 +68,15 @@ def test_image_prompt_holds_history_retrieved_items_query_and_target_codes(tiny_
     b = PromptBuilder(vocab, data.items, history=5, max_item_tokens=6)
     row = data.instances("image", "test").iloc[0].to_dict()
     row["retrieved"] = [3, 4]
-    b.image_codes = {int(row["target_item"]): list(range(16))}
+    b.image_codes = {int(row["target_item"]): list(range(16)), 3: [5] * 16}
     enc = b.build("image", row)
+    # the retrieved item 3 carries its codes inside its block (item 4 has none here)
+    eoc3 = enc.input_ids.index(vocab.item(3)) + 1
+    assert enc.input_ids[eoc3:eoc3 + 17] == [vocab.image(5)] * 16 + [vocab["[EOC]"]]
+    b.retrieved_codes = False
+    plain = b.build("image", row)
+    assert vocab.image(5) not in plain.input_ids[:plain.answer_pos]
+    b.retrieved_codes = True
     history = [int(h) for h in list(row["history"])[-5:]]
     assert enc.images == history + [3, 4]                       # history images, then the retrieved ones
     assert enc.target == [vocab.image(k) for k in range(16)]    # the target's codes, no [EOS]

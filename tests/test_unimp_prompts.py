@@ -57,6 +57,12 @@ def test_prompt_layout(setup):
     assert all(w[i] == 0 for i, t in enumerate(ids) if t in (vocab["[IMG]"], vocab["[EOC]"]))
     assert w[eocs[0] - 1] == 1.0 and w[eocs[-1] - 1] == 0.0    # history item token vs the asked item
     assert sum(builder.build("rating", row, context=False).weights) == 2.0
+    # context_norm "instance": the reconstruction tokens share 2 (= the answer's length) x context_weight
+    balanced = PromptBuilder(vocab, data.items, history=5, max_item_tokens=8, context_weight=0.5,
+                             context_norm="instance").build("rating", row)
+    bw = np.array(balanced.weights)
+    assert np.isclose(bw[:balanced.answer_pos].sum(), 0.5 * 2) and bw[balanced.answer_pos + 1:].tolist() == [1.0, 1.0]
+    assert np.array_equal(bw[:balanced.answer_pos] > 0, w[:enc.answer_pos] > 0)
     inference = builder.build("rating", row, with_target=False)
     assert inference.input_ids[-1] == vocab["[ANS]"] and len(inference.input_ids) == enc.answer_pos + 1
 

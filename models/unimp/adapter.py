@@ -137,7 +137,7 @@ class UniMPModel(Model):
             return
         self._data_key = key
         self.builder = PromptBuilder(self.vocab, items, cfg.history, cfg.max_item_tokens, cfg.max_query_tokens,
-                                     cfg.max_target_tokens, cfg.context_weight)
+                                     cfg.max_target_tokens, cfg.context_weight, cfg.context_norm)
         if self.vq is not None:
             from .image_gen import catalogue_codes
 
@@ -145,6 +145,7 @@ class UniMPModel(Model):
                 self._codes = (key, catalogue_codes(self.vq, data))
             self.builder.image_codes = self._codes[1]
             self.builder.image_history = cfg.image_history
+            self.builder.retrieved_codes = cfg.retrieved_codes
         if not self.model.uses_vision:
             return
         from .vision import cache_key, frozen_features, load_pixels

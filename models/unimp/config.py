@@ -44,6 +44,9 @@ class UniMPConfig:
     exclusive_mask: bool = True     # paper eq. 3; False = every token sees all preceding images
     context_reconstruction: bool = True  # paper eq. 7: supervise history items' attribute tokens
     context_weight: float = 1.0     # weight of the reconstruction tokens in the loss
+    context_norm: str = "token"     # "token": each reconstruction token weighs context_weight (like an
+                                    # answer token); "instance": together they weigh context_weight x
+                                    # the answer's length (answer and reconstruction balanced per prompt)
     focal_gamma: float = 2.0        # paper eq. 8; 0 = plain cross-entropy
     strategy: str = "multitask"     # "multitask" | "continual" | "multitask+full" | "multitask+last"
     freeze_lm: bool = False         # paper: True with a pretrained LM (embeddings + head still train)
@@ -60,6 +63,7 @@ class UniMPConfig:
     vq_steps: int = 1500            # training steps of that tokenizer
     n_retrieved: int = 2            # items the first stage (search) retrieves (paper: 2)
     image_history: bool = True      # False: image prompts without history ("generation without history")
+    retrieved_codes: bool = True    # retrieved items also carry their image's VQ codes in the prompt
     image_temperature: float = 0.0  # 0 = greedy image tokens; > 0 = sampling at this temperature
     image_top_k: int = 0            # sampling among the k most likely image tokens (0 = all)
     # ---- training -------------------------------------------------------------------------------
@@ -97,6 +101,8 @@ class UniMPConfig:
             raise ValueError(f"selection must be 'generate' or 'threshold', got {self.selection!r}")
         if self.rating_output not in ("auto", "token", "expectation", "median"):
             raise ValueError(f"rating_output must be auto, token, expectation or median, got {self.rating_output!r}")
+        if self.context_norm not in ("token", "instance"):
+            raise ValueError(f"context_norm must be 'token' or 'instance', got {self.context_norm!r}")
         if self.image_temperature < 0 or self.image_top_k < 0 or self.n_retrieved < 0:
             raise ValueError("image_temperature, image_top_k and n_retrieved must be >= 0")
         if self.cross_attn_every < 1:

@@ -7,8 +7,8 @@ items.text with the item's own token before [EOC]) and each selection candidate 
 selection token <sel_j>. Images are listed in [IMG] order; an item without an image keeps its [IMG]
 and its image slot is masked out by the model. Targets: recommendation/search `<item_n>`, selection the
 positives' <sel_j> in candidate order, rating `<rate_r>`, explanation the text; all end with [EOS].
-Image generation (eq. 9, second stage): the retrieved items' blocks fill [Retrieved Images], the
-query is already in the instruction, and the target is the target item's VQ codes as <img_k> tokens
+Image generation (eq. 9, second stage): the retrieved items' blocks, each with its image's VQ codes
+as <img_k> tokens before its [EOC], fill [Retrieved Images]; the query is already in the instruction, and the target is the target item's VQ codes as <img_k> tokens
 (no [EOS]: the number of codes is fixed). `history=False` leaves the history out (the comparison
 "generation without history").
 """
@@ -58,16 +58,18 @@ class PromptBuilder:
     """Builds `Encoded` prompts for all text/rank tasks; item blocks and instructions are cached."""
 
     def __init__(self, vocab: Vocab, items: pd.DataFrame, history: int = 5, max_item_tokens: int = 32,
-                 max_query_tokens: int = 24, max_target_tokens: int = 40, context_weight: float = 1.0):
+                 max_query_tokens: int = 24, max_target_tokens: int = 40, context_weight: float = 1.0,
+                 context_norm: str = "token"):
         self.vocab, self.history = vocab, history
         self.max_item, self.max_query, self.max_target = max_item_tokens, max_query_tokens, max_target_tokens
-        self.context_weight = context_weight
+        self.context_weight, self.context_norm = context_weight, context_norm
         texts = items["text"].tolist() if "text" in items else [""] * len(items)
         self._texts = dict(zip(items["item"].astype(int).tolist(), texts))
         self._blocks: dict[int, list[int]] = {}
         self._text_cache: dict[str, list[int]] = {}
         self.image_codes: dict[int, list[int]] = {}  # item -> VQ codes of its image (image generation)
         self.image_history = True                     # False: image prompts without the user's history
+        self.retrieved_codes = True                   # retrieved items carry their VQ codes in the prompt
 
     # ---- pieces -------------------------------------------------------------------------------------
     def text(self, s: str, limit: int | None = None) -> list[int]:
@@ -87,6 +89,15 @@ class PromptBuilder:
             block = [v["[IMG]"]] + attrs + [v.item(item), v["[EOC]"]]
             self._blocks[item] = block
         return block
+
+    def retrieved_block(self, item: int) -> list[int]:
+        """A retrieved item in an image prompt: its block with its image's VQ codes before [EOC] (when
+        `retrieved_codes` and the item has an image), so the generator can reuse them token by token."""
+        block = self.item_block(item)
+        codes = self.image_codes.get(item) if self.retrieved_codes else None
+        if not codes:
+            return block
+        return block[:-1] + [self.vocab.image(c) for c in codes] + block[-1:]
 
     # ---- a whole prompt -------------------------------------------------------------------------------
     def build(self, task: str, row, with_target: bool = True, context: bool = True) -> Encoded:
@@ -126,6 +137,12 @@ class PromptBuilder:
         target = self.target(task, row) if with_target else []
         ids += target
         weights += [1.0] * len(target)
+        if self.context_norm == "instance" and target:
+            # the reconstruction tokens share context_weight x len(target) in all, so the answer is not
+            # outweighed by the ~17 attribute tokens of each history item
+            n_ctx = sum(w > 0 for w in weights[:answer_pos])
+            if n_ctx:
+                weights[:answer_pos] = [w * len(target) / n_ctx for w in weights[:answer_pos]]
         return Encoded(task, ids, weights, images, answer_pos, target)
 
     def _filler(self, task: str, row) -> tuple[list[int], list[int]]:
@@ -143,7 +160,7 @@ class PromptBuilder:
             return self.item_block(item), [item]
         if task == "image":  # the items the first stage retrieved ("retrieved" column)
             retrieved = [int(i) for i in list(row["retrieved"])]
-            return [t for i in retrieved for t in self.item_block(i)], retrieved
+            return [t for i in retrieved for t in self.retrieved_block(i)], retrieved
         return [], []
 
     def target(self, task: str, row) -> list[int]:
