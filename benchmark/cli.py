@@ -208,8 +208,9 @@ def run(
 
 @app.command()
 def compare(run_a: Path, run_b: Path, task: str = typer.Option("recommendation"), split: str = typer.Option("test"),
-            data: Path = typer.Option(Path("data/world-default"))) -> None:
-    """Paired bootstrap comparison of two runs on the same instances (main metric of the task)."""
+            data: Path = typer.Option(Path("data/world-default")),
+            metric: Optional[str] = typer.Option(None, help="A per-instance metric of the task (default: its main score).")) -> None:
+    """Paired bootstrap comparison of two runs on the same instances (difference a - b, 95% interval, p)."""
     from benchmark.dataset import PreparedDataset
     from benchmark.scoring import compare_runs
 
@@ -220,7 +221,8 @@ def compare(run_a: Path, run_b: Path, task: str = typer.Option("recommendation")
         if not path.is_file():
             _fail(f"{path} not found")
         preds.append([json.loads(line) for line in path.read_text().splitlines()])
-    result = compare_runs(task, ds.instances(task, split), preds[0], preds[1])
+    result = compare_runs(task, ds.instances(task, split), preds[0], preds[1], ds, metric=metric,
+                          run_dirs=(run_a, run_b))
     typer.echo(json.dumps(result, indent=2))
 
 

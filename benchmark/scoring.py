@@ -239,16 +239,18 @@ def compare_runs(
     metric: str | None = None,
     n_boot: int = 1000,
     seed: int = 0,
+    run_dirs: tuple[str | Path | None, str | Path | None] = (None, None),
     **score_kwargs,
 ) -> dict:
-    """Paired bootstrap of run a vs run b on `metric` (default: the task's main score).
+    """Paired bootstrap of run a vs run b on `metric` (default: the task's main score). `run_dirs`:
+    the runs' folders, which image predictions' paths are relative to.
 
     Returns {"metric", "a", "b", "diff" (a - b), "low", "high", "p_value", "n", "higher_is_better"}.
     """
     spec = TASK_SPECS[task]
     metric = metric or spec.main_score
-    ra = score_predictions(task, instances, preds_a, dataset, n_boot=0, seed=seed, **score_kwargs)
-    rb = score_predictions(task, instances, preds_b, dataset, n_boot=0, seed=seed, **score_kwargs)
+    ra = score_predictions(task, instances, preds_a, dataset, n_boot=0, seed=seed, run_dir=run_dirs[0], **score_kwargs)
+    rb = score_predictions(task, instances, preds_b, dataset, n_boot=0, seed=seed, run_dir=run_dirs[1], **score_kwargs)
     if metric not in ra.per_instance:
         raise ValueError(f"{task}: no per-instance data for {metric!r} (set-level metric?)")
     out = bootstrap.paired_bootstrap(

@@ -289,3 +289,26 @@ def test_attribute_labels_fall_back_to_the_judges_reading_of_the_target(judge, h
     assert len(per["attribute_match"]) == len(inst)
     by = extra["attribute_match_by_attribute"]
     assert by["colour"] == 0.0 and by["category"] >= 0.9 and by["shape"] >= 0.9, by
+
+
+def test_token_scores_recorded_by_a_model_are_averaged_and_checked(judge, handmade, tmp_path, monkeypatch):
+    inst = handmade.instances("image", "test")
+    imgs = [handmade.load_image(int(t)) for t in inst["target_item"]]
+    preds = _write_predictions(tmp_path / "tok", inst, imgs)
+    nll = np.linspace(0.5, 2.0, len(preds))
+    for p, v in zip(preds, nll):
+        p.update(token_nll=float(v), token_accuracy=0.25)
+    _, per, _ = im.score_images(inst, preds, handmade, tmp_path / "tok", judge=judge)
+    assert np.allclose(per["token_nll"], nll) and np.allclose(per["token_accuracy"], 0.25)  # means: scoring.py
+    preds[0]["token_accuracy"] = 1.5
+    with pytest.raises(ValueError, match="invalid token_accuracy"):
+        im.score_images(inst, preds, handmade, tmp_path / "tok", judge=judge)
+    # paired comparison of two image runs, each scored against its own folder
+    from benchmark.scoring import compare_runs
+
+    monkeypatch.setattr(im.AttributeJudge, "for_dataset", classmethod(lambda cls, *a, **k: judge))
+    preds[0]["token_accuracy"] = 0.25
+    other = _write_predictions(tmp_path / "other", inst, [imgs[-1]] * len(imgs))
+    out = compare_runs("image", inst, preds, other, handmade, metric="psnr", n_boot=200,
+                       run_dirs=(tmp_path / "tok", tmp_path / "other"))
+    assert out["a"] == im.PSNR_CAP and out["diff"] > 0 and out["metric"] == "psnr"
