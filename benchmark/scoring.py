@@ -21,7 +21,7 @@ import pandas as pd
 
 from benchmark.metrics import bootstrap, rating, ranking, selection
 from benchmark.results import TOP_K
-from benchmark.tasks import TASK_SPECS
+from benchmark.tasks import LOWER_IS_BETTER, TASK_SPECS
 
 ALPHA = 0.05
 _SHOW = 5  # ids named in a coverage error, per kind
@@ -257,4 +257,4 @@ def compare_runs(
         ra.per_instance[metric], rb.per_instance[metric], statistic_for(metric), n_boot=n_boot, seed=seed, alpha=ALPHA
     )
     return {"metric": metric, "a": ra.scores[metric], "b": rb.scores[metric], **out, "n": ra.n,
-            "higher_is_better": spec.higher_is_better}
+            "higher_is_better": metric not in LOWER_IS_BETTER}

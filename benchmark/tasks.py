@@ -16,6 +16,8 @@ class TaskSpec:
     instruction: str               # the paper's wording (Appendix A.2)
 
 
+# Metrics whose lower value is better (everything else: higher is better).
+LOWER_IS_BETTER = frozenset({"mae", "rmse", "invalid_rate", "frechet", "token_nll"})
 RANKING_METRICS = tuple(f"{m}@{k}" for k in (3, 5, 10) for m in ("hr", "ndcg", "mrr"))
 
 TASK_SPECS: dict[str, TaskSpec] = {

@@ -12,13 +12,11 @@ from typing import Any, Callable
 
 from benchmark import layout
 from benchmark.results import SCHEMA_VERSION, STATUSES, predictions_name
-from benchmark.tasks import TASK_SPECS
+from benchmark.tasks import LOWER_IS_BETTER, TASK_SPECS
 from leaderboard.common import Problem, check_relpath
 
 Check = Callable[[Any], "str | None"]
 
-# Metrics whose lower value is better (everything else: higher is better).
-LOWER_IS_BETTER = frozenset({"mae", "rmse", "invalid_rate", "frechet", "token_nll"})
 
 _UNIT = (0.0, 1.0)
 # Closed range of every metric a task declares; None bound = unbounded on that side.
