@@ -3,7 +3,6 @@ and constrained outputs on a synthetic dataset with a random tiny model."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from benchmark.dataset import PreparedDataset

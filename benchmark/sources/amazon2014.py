@@ -7,27 +7,20 @@ meta_<Domain>.json.gz: one Python literal dict per line (single quotes), parsed 
 from __future__ import annotations
 
 import ast
-import json
 from pathlib import Path
 
 from benchmark.errors import DataError, SkipReport
 from benchmark.sources import RawDomain
 from benchmark.sources.common import (
-    read_meta_records,
     assemble_domain,
-    ReviewBuilder,
-    as_float,
-    as_id,
-    as_int,
-    as_text,
     candidates,
     category_path,
     find_first,
     meta_text,
     parse_price,
-    read_records,
-    record_field_error,
-    required,
+    read_meta_records,
+    read_review_lines,
+    ReviewFields,
     wanted_ids,
 )
 
@@ -47,23 +40,11 @@ def load_domain(raw_dir: Path, domain: str, report: SkipReport) -> RawDomain:
     return assemble_domain(domain, reviews_path, meta_path, read_reviews, read_meta, report)
 
 
+REVIEW_FIELDS = ReviewFields("reviewerID", "asin", "unixReviewTime", "overall", "reviewText", "summary")
+
+
 def read_reviews(path: Path, report: SkipReport):
-    rows = ReviewBuilder()
-    for line, r in read_records(path, report, json.loads, "malformed json"):
-        try:
-            row = (
-                as_id(required(r, "reviewerID", path, line), "reviewerID", path, line),
-                as_id(required(r, "asin", path, line), "asin", path, line),
-                as_int(required(r, "unixReviewTime", path, line), "unixReviewTime", path, line),
-                as_float(required(r, "overall", path, line), "overall", path, line),
-                as_text(r.get("reviewText"), "reviewText", path, line),
-                as_text(r.get("summary"), "summary", path, line),
-            )
-        except DataError as e:
-            record_field_error(report, e)
-            continue
-        rows.append(row, line)
-    return rows.frame()
+    return read_review_lines(path, report, REVIEW_FIELDS)
 
 
 def _longest(categories) -> list[str]:

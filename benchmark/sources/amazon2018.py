@@ -24,8 +24,6 @@ from benchmark.sources.common import (
     first_url,
     meta_text,
     parse_price,
-    read_records,
-    required,
     wanted_ids,
 )
 

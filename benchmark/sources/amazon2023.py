@@ -13,22 +13,16 @@ from pathlib import Path
 from benchmark.errors import DataError, SkipReport
 from benchmark.sources import RawDomain
 from benchmark.sources.common import (
-    read_meta_records,
     assemble_domain,
-    ReviewBuilder,
-    as_float,
-    as_id,
-    as_int,
-    as_text,
     candidates,
     category_path,
     find_first,
     first_url,
     meta_text,
     parse_price,
-    read_records,
-    record_field_error,
-    required,
+    read_meta_records,
+    read_review_lines,
+    ReviewFields,
     wanted_ids,
 )
 
@@ -62,23 +56,11 @@ def load_domain(raw_dir: Path, domain: str, report: SkipReport) -> RawDomain:
     return assemble_domain(domain, reviews_path, meta_path, read_reviews, read_meta, report)
 
 
+REVIEW_FIELDS = ReviewFields("user_id", "parent_asin", "timestamp", "rating", "text", "title", time_divisor=1000)  # ms -> s
+
+
 def read_reviews(path: Path, report: SkipReport):
-    rows = ReviewBuilder()
-    for line, r in read_records(path, report, json.loads, "malformed json"):
-        try:
-            row = (
-                as_id(required(r, "user_id", path, line), "user_id", path, line),
-                as_id(required(r, "parent_asin", path, line), "parent_asin", path, line),
-                as_int(required(r, "timestamp", path, line), "timestamp", path, line) // 1000,  # ms -> s
-                as_float(required(r, "rating", path, line), "rating", path, line),
-                as_text(r.get("text"), "text", path, line),
-                as_text(r.get("title"), "title", path, line),
-            )
-        except DataError as e:
-            record_field_error(report, e)
-            continue
-        rows.append(row, line)
-    return rows.frame()
+    return read_review_lines(path, report, REVIEW_FIELDS)
 
 
 def _image(images) -> str | None:

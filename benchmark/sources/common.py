@@ -7,10 +7,12 @@ unless `skip_bad` is set (then the record is counted and skipped).
 from __future__ import annotations
 
 import gzip
+import json
 import math
 import numbers
 import re
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -228,6 +230,41 @@ class ReviewBuilder:
                 "line": pd.Series(c["line"], dtype="int64"),
             }
         )
+
+
+@dataclass(frozen=True)
+class ReviewFields:
+    """The JSON keys of one release's review lines (required: user, item, time, rating); timestamps are
+    divided by `time_divisor` to give seconds (2023 stores milliseconds)."""
+
+    user: str
+    item: str
+    time: str
+    rating: str
+    review: str
+    summary: str
+    time_divisor: int = 1
+
+
+def read_review_lines(path: Path, report: SkipReport, f: ReviewFields) -> pd.DataFrame:
+    """A JSON-lines reviews file -> the REVIEW_COLUMNS frame; bad lines and fields are reported (named by
+    file and line) or skipped under the report's policy."""
+    rows = ReviewBuilder()
+    for line, r in read_records(path, report, json.loads, "malformed json"):
+        try:
+            row = (
+                as_id(required(r, f.user, path, line), f.user, path, line),
+                as_id(required(r, f.item, path, line), f.item, path, line),
+                as_int(required(r, f.time, path, line), f.time, path, line) // f.time_divisor,
+                as_float(required(r, f.rating, path, line), f.rating, path, line),
+                as_text(r.get(f.review), f.review, path, line),
+                as_text(r.get(f.summary), f.summary, path, line),
+            )
+        except DataError as e:
+            record_field_error(report, e)
+            continue
+        rows.append(row, line)
+    return rows.frame()
 
 
 def record_field_error(report: SkipReport, error: DataError) -> None:

@@ -80,7 +80,7 @@ def _no_quotes(*arrays) -> None:
 
 def review_lines(world: World, domain: int, asin_rank: np.ndarray, user_rank: np.ndarray) -> Iterator[bytes]:
     """One domain's review lines, sorted by (asin, time, reviewer), a chunk at a time (bounded memory)."""
-    it, users = world.interactions, world.users
+    it = world.interactions
     rng = stream(world.seed, "text", domain)
     rows = np.flatnonzero(it.domain == domain)
     rows = rows[np.lexsort((user_rank[it.user[rows]], it.day[rows], asin_rank[it.item[rows]]))]
