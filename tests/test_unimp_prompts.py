@@ -99,8 +99,13 @@ def test_decoding_shapes_and_constraints(setup):
     chosen = decode.generate_selection(model, builder, sel)
     for c, row in zip(chosen, sel["candidates"]):
         assert 1 <= len(c) <= 5 and len(set(c)) == len(c) and set(c) <= set(int(x) for x in row)
-    ratings = decode.generate_rating(model, builder, data.instances("rating", "test").iloc[:6], batch_size=4)
+    rating_rows = data.instances("rating", "test").iloc[:6]
+    ratings = decode.generate_rating(model, builder, rating_rows, batch_size=4)
     assert len(ratings) == 6 and all(r in {"1", "2", "3", "4", "5"} for r in ratings)
+    # the "token" read-out of the rating distribution is exactly what constrained greedy decoding emits
+    probs = decode.rating_probabilities(model, builder, rating_rows, batch_size=4)
+    assert np.allclose(probs.sum(1), 1.0)
+    assert [str(int(r)) for r in decode.read_rating(probs, "token")] == ratings
     texts = decode.generate_explanation(model, builder, data.instances("explanation", "test").iloc[:3], max_new=5,
                                         batch_size=2)
     assert len(texts) == 3 and all(isinstance(t, str) and "<item_" not in t and "[" not in t for t in texts)

@@ -16,8 +16,8 @@ from benchmark.sources.common import (
     candidates,
     category_path,
     find_first,
+    meta_attributes,
     meta_text,
-    parse_price,
     read_meta_records,
     read_review_lines,
     ReviewFields,
@@ -65,11 +65,5 @@ def read_meta(path: Path, report: SkipReport, items: set[str] | None = None) -> 
 
 
 def _attributes(r: dict) -> dict:
-    return {
-        "title": meta_text(r.get("title")),
-        "brand": meta_text(r.get("brand")),
-        "description": meta_text(r.get("description")),
-        "price": parse_price(r.get("price")),
-        "category": _longest(r.get("categories")),
-        "image_url": meta_text(r.get("imUrl")),
-    }
+    return meta_attributes(r, brand=r.get("brand"), category=_longest(r.get("categories")),
+                           image_url=meta_text(r.get("imUrl")))

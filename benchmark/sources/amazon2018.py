@@ -22,8 +22,7 @@ from benchmark.sources.common import (
     category_path,
     find_first,
     first_url,
-    meta_text,
-    parse_price,
+    meta_attributes,
     wanted_ids,
 )
 
@@ -60,11 +59,5 @@ def read_meta(path: Path, report: SkipReport, items: set[str] | None = None) -> 
 
 
 def _attributes(r: dict) -> dict:
-    return {
-        "title": meta_text(r.get("title")),
-        "brand": meta_text(r.get("brand")),
-        "description": meta_text(r.get("description")),
-        "price": parse_price(r.get("price")),
-        "category": category_path(r.get("category")),
-        "image_url": first_url(r.get("imageURLHighRes"), r.get("imageURL")),
-    }
+    return meta_attributes(r, brand=r.get("brand"), category=category_path(r.get("category")),
+                           image_url=first_url(r.get("imageURLHighRes"), r.get("imageURL")))

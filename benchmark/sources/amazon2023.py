@@ -18,8 +18,8 @@ from benchmark.sources.common import (
     category_path,
     find_first,
     first_url,
+    meta_attributes,
     meta_text,
-    parse_price,
     read_meta_records,
     read_review_lines,
     ReviewFields,
@@ -81,11 +81,5 @@ def _attributes(r: dict) -> dict:
     details = r.get("details") if isinstance(r.get("details"), dict) else {}
     # categories is often empty in 2023: fall back to the one-level main_category
     category = category_path(r.get("categories")) or category_path([r.get("main_category")])
-    return {
-        "title": meta_text(r.get("title")),
-        "brand": meta_text(details.get("Brand")) or meta_text(r.get("store")),
-        "description": meta_text(r.get("description")),
-        "price": parse_price(r.get("price")),
-        "category": category,
-        "image_url": _image(r.get("images")),
-    }
+    return meta_attributes(r, brand=meta_text(details.get("Brand")) or r.get("store"), category=category,
+                           image_url=_image(r.get("images")))

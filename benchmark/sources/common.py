@@ -329,6 +329,19 @@ def assemble_domain(domain: str, reviews_path: Path, meta_path: Path | None, rea
                      reviews_file=reviews_path.name, meta_file=meta_path.name if meta_path is not None else "")
 
 
+def meta_attributes(r: dict, *, brand: Any, category: list[str], image_url: str | None) -> dict:
+    """The item attributes every release gives the same way (title, description, price) plus the three
+    each release finds in its own place."""
+    return {
+        "title": meta_text(r.get("title")),
+        "brand": meta_text(brand),
+        "description": meta_text(r.get("description")),
+        "price": parse_price(r.get("price")),
+        "category": category,
+        "image_url": image_url,
+    }
+
+
 def read_meta_records(path: Path, report: SkipReport, items: set[str] | None, *, parse, reason: str, id_key: str,
                       keep, attributes) -> dict[str, dict]:
     """raw id -> attributes(record), first row per id kept; only `items` when given. The loop every release

@@ -184,7 +184,8 @@ def read_rating(probs: np.ndarray, readout: str) -> np.ndarray:
 
 
 def generate_rating(model, builder: PromptBuilder, requests: pd.DataFrame, batch_size: int = 32) -> list[str]:
-    """The rating token decoded under the constraint (only <rate_1>..<rate_5>), as "1".."5"."""
+    """The rating token decoded under the constraint (only <rate_1>..<rate_5>), as "1".."5": the paper's
+    decoding, kept as the reference that the "token" read-out is tested against."""
     encs = [builder.build("rating", r, with_target=False) for r in _rows(requests)]
     ids = builder.vocab.rating_ids
     gen = greedy(model, builder, encs, lambda step, g: ids, max_new=1, batch_size=batch_size, desc="unimp rating")

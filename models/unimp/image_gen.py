@@ -98,9 +98,11 @@ def search_retrieve(model, builder, data, requests: pd.DataFrame, k: int, batch_
 
     scores = rank_items(model, builder, requests.assign(instruction=None), "search", batch_size)
     has = data.items["image"].notna().to_numpy()
+    splits = requests["id"].str.split("/").str[1]
+    allowed = {split: has & data.catalogue_mask(split) for split in splits.unique()}
     out = []
-    for row, (split, history) in enumerate(zip(requests["id"].str.split("/").str[1], requests["history"])):
-        s = np.where(has & data.catalogue_mask(split), scores[row], -np.inf)
+    for row, (split, history) in enumerate(zip(splits, requests["history"])):
+        s = np.where(allowed[split], scores[row], -np.inf)
         s[np.asarray(list(history), dtype=np.int64)] = -np.inf
         top = np.argsort(-s, kind="stable")[:k]
         out.append([int(i) for i in top if np.isfinite(s[i])])
