@@ -63,6 +63,30 @@ def test_training_reduces_loss(syn, tmp_path):
     assert (tmp_path / "p" / "last" / "model.safetensors").is_file()
 
 
+def test_example_norm_weighs_every_example_alike(syn):
+    """loss_norm "example" = the mean of the examples' own losses; "token" = the mean over all their
+    supervised tokens (a one-token rating answer is swamped by a long explanation)."""
+    data, vocab, cfg, model, examples = _setup(syn)
+    pad = vocab["[PAD]"]
+    rating = next(e for e in examples if e.task == "rating")
+    explanation = max((e for e in examples if e.task == "explanation"), key=lambda e: sum(w > 0 for w in e.weights))
+    pair = [rating, explanation]
+    with torch.no_grad():
+        alone = [sequence_loss(model, collate([e], pad), 2.0).item() for e in pair]
+        n_sup = [sum(w > 0 for w in e.weights) for e in pair]
+        example = sequence_loss(model, collate(pair, pad), 2.0, "example").item()
+        token = sequence_loss(model, collate(pair, pad), 2.0, "token").item()
+        # one example alone: both norms agree
+        assert sequence_loss(model, collate([rating], pad), 2.0, "example").item() == pytest.approx(alone[0], rel=1e-5)
+    assert n_sup[1] > 2 * n_sup[0]
+    assert example == pytest.approx(np.mean(alone), rel=1e-5)
+    assert token == pytest.approx(np.average(alone, weights=n_sup), rel=1e-5)
+    with pytest.raises(ValueError, match="loss norm"):
+        sequence_loss(model, collate(pair, pad), 2.0, "batch")
+    with pytest.raises(ValueError, match="loss_norm"):
+        load_config("tiny", loss_norm="batch")
+
+
 def test_resume_gives_identical_weights(syn, tmp_path):
     data, vocab, cfg, model, examples = _setup(syn, eval_every=1)
     order = epoch_order(examples, cfg, 0, 1.0)

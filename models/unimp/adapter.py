@@ -187,7 +187,8 @@ class UniMPModel(Model):
 
             def neg_loss(model) -> float:
                 with torch.no_grad():
-                    return -float(np.mean([sequence_loss(model, collate(encs[s:s + 32], self.vocab["[PAD]"]), cfg.focal_gamma).item()
+                    return -float(np.mean([sequence_loss(model, collate(encs[s:s + 32], self.vocab["[PAD]"]), cfg.focal_gamma,
+                                                         cfg.loss_norm).item()
                                            for s in range(0, len(encs), 32)]))
             return neg_loss
         allowed = data.catalogue_mask(split)

@@ -47,6 +47,9 @@ class UniMPConfig:
     context_norm: str = "token"     # "token": each reconstruction token weighs context_weight (like an
                                     # answer token); "instance": together they weigh context_weight x
                                     # the answer's length (answer and reconstruction balanced per prompt)
+    loss_norm: str = "token"        # "token": the loss averages over a batch's supervised tokens;
+                                    # "example": over its examples, each example's tokens summing to 1
+                                    # (a one-token rating answer then weighs like a long explanation)
     focal_gamma: float = 2.0        # paper eq. 8; 0 = plain cross-entropy
     strategy: str = "multitask"     # "multitask" | "continual" | "multitask+full" | "multitask+last"
     freeze_lm: bool = False         # paper: True with a pretrained LM (embeddings + head still train)
@@ -101,6 +104,8 @@ class UniMPConfig:
             raise ValueError(f"selection must be 'generate' or 'threshold', got {self.selection!r}")
         if self.rating_output not in ("auto", "token", "expectation", "median"):
             raise ValueError(f"rating_output must be auto, token, expectation or median, got {self.rating_output!r}")
+        if self.loss_norm not in ("token", "example"):
+            raise ValueError(f"loss_norm must be 'token' or 'example', got {self.loss_norm!r}")
         if self.context_norm not in ("token", "instance"):
             raise ValueError(f"context_norm must be 'token' or 'instance', got {self.context_norm!r}")
         if self.image_temperature < 0 or self.image_top_k < 0 or self.n_retrieved < 0:

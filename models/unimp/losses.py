@@ -20,11 +20,21 @@ def focal_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor
     return (loss * weights).sum() / weights.sum().clamp(min=1e-8)
 
 
-def sequence_loss(model, batch: dict, gamma: float) -> torch.Tensor:
-    """Focal loss of a collated batch (see train.collate): logits only at the supervised positions."""
+def sequence_loss(model, batch: dict, gamma: float, norm: str = "token") -> torch.Tensor:
+    """Focal loss of a collated batch (see train.collate): logits only at the supervised positions.
+
+    norm "token": a weighted mean over all supervised tokens of the batch, so an example weighs by its
+    number of supervised tokens (a rating's one answer token is ~1/100 of an explanation prompt's).
+    norm "example": each example's token weights are scaled to sum to 1 first, so every example
+    weighs alike (times its task's sample weight) whatever its length."""
     media = model.encode_images(batch["images"])
     h, _ = model.hidden(batch["input_ids"], batch["attention_mask"], media)              # (B, T, D)
-    w = batch["weights"][:, 1:] * batch["sample_weight"].unsqueeze(1)                  # (B, T-1)
+    w = batch["weights"][:, 1:]                                                        # (B, T-1)
+    if norm == "example":
+        w = w / w.sum(dim=1, keepdim=True).clamp(min=1e-8)
+    elif norm != "token":
+        raise ValueError(f"loss norm must be 'token' or 'example', got {norm!r}")
+    w = w * batch["sample_weight"].unsqueeze(1)
     sel = w > 0
     logits = model.head(h[:, :-1][sel])                                                # (N, V)
     labels = batch["input_ids"][:, 1:][sel]                                            # (N,)

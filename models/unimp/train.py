@@ -53,14 +53,14 @@ def collate(encs: Sequence[Encoded], pad_id: int, task_weights: dict | None = No
 class LossModule(nn.Module):
     """What Accelerate/DDP wraps: forward = the focal loss of a batch (so gradients synchronise)."""
 
-    def __init__(self, model: nn.Module, gamma: float):
+    def __init__(self, model: nn.Module, gamma: float, norm: str = "token"):
         super().__init__()
-        self.model, self.gamma = model, gamma
+        self.model, self.gamma, self.norm = model, gamma, norm
 
     def forward(self, input_ids, attention_mask, weights, images, sample_weight, answer_pos=None):
         batch = dict(input_ids=input_ids, attention_mask=attention_mask, weights=weights, images=images,
                      sample_weight=sample_weight)
-        return sequence_loss(self.model, batch, self.gamma)
+        return sequence_loss(self.model, batch, self.gamma, self.norm)
 
 
 def epoch_order(examples: Sequence[Encoded], cfg: UniMPConfig, seed: int, epochs: float,
@@ -179,7 +179,7 @@ def train_phase(model: nn.Module, examples: Sequence[Encoded], order: np.ndarray
         state = json.loads((last / "state.json").read_text())
         sched.load_state_dict(state["scheduler"])
         step, best, history = state["step"], state["best"], state["history"]
-    wrapped, opt = acc.prepare(LossModule(model, cfg.focal_gamma), opt)
+    wrapped, opt = acc.prepare(LossModule(model, cfg.focal_gamma, cfg.loss_norm), opt)
     eval_every = cfg.eval_every or max(1, steps // max(1, int(math.ceil(cfg.epochs))))
     t0, losses, completed = time.time(), [], step
     bar = tqdm(range(step, steps), desc=desc, disable=not acc.is_main_process, mininterval=2)
