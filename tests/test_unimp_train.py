@@ -103,30 +103,60 @@ def test_resume_gives_identical_weights(syn, tmp_path):
     assert not all(torch.equal(a[k], fresh.state_dict()[k]) for k in a)  # training did change weights
 
 
-def _worker(rank: int, world: int, port: int, root: str, out: str) -> None:
+def _flat(model) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in model.state_dict().values() if p.is_floating_point()])
+
+
+def _worker(rank: int, world: int, port: int, root: str, out: str, two_phases: bool = False) -> None:
+    """Train 2 steps in a `world`-process gloo group; with `two_phases`, then 2 steps of the
+    multitask+last fine-tune (recommendation only, last layer + head trainable)."""
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
                       WORLD_SIZE=str(world), LOCAL_WORLD_SIZE=str(world))
     torch.set_num_threads(1)
     data, vocab, cfg, model, examples = _setup(root)
     order = epoch_order(examples, cfg, 0, 1.0)
     stats = train_phase(model, examples, order, cfg, os.path.join(out, f"r{rank}"), vocab["[PAD]"], max_steps=2)
-    flat = torch.cat([p.detach().flatten() for p in model.state_dict().values() if p.is_floating_point()])
+    record = {"world": stats["world_size"], "steps": stats["steps"]}
+    if two_phases:
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        rec = [e for e in examples if e.task == "recommendation"]
+        stats = train_phase(model, rec, epoch_order(rec, cfg, 1, 2.0), cfg, os.path.join(out, f"r{rank}_ft"),
+                            vocab["[PAD]"], policy="last", max_steps=2)
+        trainable = {k for k, p in model.named_parameters() if p.requires_grad}
+        after = model.state_dict()
+        record.update(ft_steps=stats["steps"], policy=stats["policy"],
+                      frozen_unchanged=all(torch.equal(before[k], after[k]) for k in after if k not in trainable),
+                      trainable_changed=any(not torch.equal(before[k], after[k]) for k in trainable))
+    flat = _flat(model)
+    record.update(sum=float(flat.double().sum()), head=flat[:50].tolist(), norm=float(flat.double().norm()))
     with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
-        json.dump({"world": stats["world_size"], "steps": stats["steps"], "sum": float(flat.double().sum()),
-                   "head": flat[:50].tolist(), "norm": float(flat.double().norm())}, f)
+        json.dump(record, f)
 
 
-def test_two_process_training_identical_weights(syn, tmp_path):
+def _spawn_two(syn, tmp_path, two_phases: bool) -> tuple[dict, dict]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    torch.multiprocessing.spawn(_worker, args=(2, port, str(syn), str(tmp_path)), nprocs=2, join=True)
-    r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    torch.multiprocessing.spawn(_worker, args=(2, port, str(syn), str(tmp_path), two_phases), nprocs=2, join=True)
+    return tuple(json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+
+
+def test_two_process_training_identical_weights(syn, tmp_path):
+    r0, r1 = _spawn_two(syn, tmp_path, two_phases=False)
     assert r0["world"] == r1["world"] == 2 and r0["steps"] == r1["steps"] == 2
     assert r0["head"] == r1["head"] and r0["sum"] == r1["sum"] and r0["norm"] == r1["norm"]
     _, _, _, fresh, _ = _setup(syn)
-    flat = torch.cat([p.detach().flatten() for p in fresh.state_dict().values() if p.is_floating_point()])
-    assert float(flat.double().norm()) != r0["norm"]                   # and they did train
+    assert float(_flat(fresh).double().norm()) != r0["norm"]                   # and they did train
+
+
+def test_two_process_fine_tune_phase_keeps_ranks_identical(syn, tmp_path):
+    """multitask+last across two processes: the second phase changes the trainable set (last layer +
+    head); the ranks stay identical, and only those weights move."""
+    r0, r1 = _spawn_two(syn, tmp_path, two_phases=True)
+    assert r0["ft_steps"] == r1["ft_steps"] == 2 and r0["policy"] == "last"
+    assert r0["frozen_unchanged"] and r1["frozen_unchanged"]
+    assert r0["trainable_changed"] and r1["trainable_changed"]
+    assert r0["head"] == r1["head"] and r0["sum"] == r1["sum"] and r0["norm"] == r1["norm"]
 
 
 def test_adapter_end_to_end(syn, tmp_path):
