@@ -14,3 +14,12 @@ def test_rating_readouts_on_hand_made_distributions():
     assert read_rating(probs, "median").tolist() == [4, 1, 3]
     with pytest.raises(ValueError, match="read-out"):
         read_rating(probs, "mode")
+
+
+def test_probe_auc_on_a_hand_example():
+    from models.unimp.probe import auc
+
+    # scikit-learn's documented example: 0.75; ties share their rank; one class only: undefined
+    assert auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])) == 0.75
+    assert auc(np.array([0.5, 0.5]), np.array([0, 1])) == 0.5
+    assert np.isnan(auc(np.array([0.1, 0.2]), np.array([1, 1])))

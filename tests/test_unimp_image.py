@@ -153,3 +153,16 @@ def test_evaluator_scores_unimp_images_with_token_metrics_and_gallery(tiny_data,
     assert all((run_dir / r["image"]).is_file() and "retrieved" in r for r in lines)
     assert (run_dir / "gallery" / "image__test.html").is_file()
     assert res["model"]["details"]["image_tokenizer"]["grid"] == 4
+
+
+def test_validation_probe_of_a_trained_model(trained):
+    from models.unimp.probe import rating_probe, recommendation_probe
+
+    m, data, _ = trained
+    r = rating_probe(m, data, n=16)
+    valid = data.instances("rating", "valid").iloc[:16]
+    assert r["n"] == len(valid) and abs(sum(r["mean_probs"]) - 1) < 1e-3
+    assert r["true_shares"][4] == round(float((valid["target_rating"] == 5).mean()), 4)
+    assert set(r["mae"]) == {"token", "expectation", "median"} and all(0 <= v <= 4 for v in r["mae"].values())
+    rec = recommendation_probe(m, data)
+    assert rec["n"] == len(data.instances("recommendation", "valid")) and 0 <= rec["hr@5"] <= 1
