@@ -245,7 +245,7 @@ class UniMPModel(Model):
     def _choose_rating_readout(self, data, regime: str) -> None:
         """rating_output "auto": the read-out with the lowest MAE on the regime's validation rating
         instances (ties: the paper's token). Recorded in the run's stats."""
-        from .decode import RATING_READOUTS, rating_probabilities, read_rating
+        from .decode import RATING_READOUTS, rating_probabilities, readout_maes
 
         if self.cfg.rating_output != "auto":
             self.rating_readout = self.cfg.rating_output
@@ -257,7 +257,7 @@ class UniMPModel(Model):
             return
         probs = rating_probabilities(self.model, self.builder, valid, self.cfg.eval_batch_size)
         y = valid["target_rating"].to_numpy(dtype=np.float64)
-        mae = {r: float(np.abs(read_rating(probs, r) - y).mean()) for r in RATING_READOUTS}
+        mae = readout_maes(probs, y)
         self.rating_readout = min(RATING_READOUTS, key=lambda r: (mae[r], RATING_READOUTS.index(r)))
         self.stats[regime]["rating_readout"] = {"chosen": self.rating_readout, "valid_mae": mae, "n_valid": len(valid)}
 

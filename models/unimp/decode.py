@@ -183,6 +183,11 @@ def read_rating(probs: np.ndarray, readout: str) -> np.ndarray:
     raise ValueError(f"unknown rating read-out {readout!r}; known: {RATING_READOUTS}")
 
 
+def readout_maes(probs: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """MAE of every read-out against the true ratings."""
+    return {r: float(np.abs(read_rating(probs, r) - truth).mean()) for r in RATING_READOUTS}
+
+
 def generate_rating(model, builder: PromptBuilder, requests: pd.DataFrame, batch_size: int = 32) -> list[str]:
     """The rating token decoded under the constraint (only <rate_1>..<rate_5>), as "1".."5": the paper's
     decoding, kept as the reference that the "token" read-out is tested against."""

@@ -24,7 +24,7 @@ def sequence_loss(model, batch: dict, gamma: float, norm: str = "token") -> torc
     """Focal loss of a collated batch (see train.collate): logits only at the supervised positions.
 
     norm "token": a weighted mean over all supervised tokens of the batch, so an example weighs by its
-    number of supervised tokens (a rating's one answer token is ~1/100 of an explanation prompt's).
+    number of supervised tokens (with context reconstruction a rating prompt's answer token is one of ~90).
     norm "example": each example's token weights are scaled to sum to 1 first, so every example
     weighs alike (times its task's sample weight) whatever its length."""
     media = model.encode_images(batch["images"])

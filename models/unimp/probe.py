@@ -16,7 +16,7 @@ def rating_probe(model, data, split: str = "valid", n: int = 1024) -> dict:
     """The rating-token distribution on `split`'s first n rating instances: the mean predicted shares
     vs the true ones, the spread of P("5"), its AUC for "the rating is 5" (0.5 = no signal) and the
     MAE of every read-out."""
-    from .decode import RATING_READOUTS, rating_probabilities, read_rating
+    from .decode import rating_probabilities, readout_maes
 
     valid = data.instances("rating", split).iloc[:n]
     if valid.empty:
@@ -26,7 +26,7 @@ def rating_probe(model, data, split: str = "valid", n: int = 1024) -> dict:
     return {"n": len(valid), "mean_probs": p.mean(0).round(4).tolist(),
             "true_shares": (np.bincount(y.astype(int), minlength=6)[1:] / len(y)).round(4).tolist(),
             "sd_p5": round(float(p[:, 4].std()), 4), "auc_p5": round(auc(p[:, 4], y == 5), 4),
-            "mae": {r: round(float(np.abs(read_rating(p, r) - y).mean()), 4) for r in RATING_READOUTS}}
+            "mae": {r: round(v, 4) for r, v in readout_maes(p, y).items()}}
 
 
 def auc(scores: np.ndarray, positive: np.ndarray) -> float:
