@@ -255,3 +255,39 @@ def test_world_json_records_params_and_truth(world_dir):
     assert info["truth"]["corr_rating_match"] > 0.3
     for name, sha in info["files"].items():
         assert hashlib.sha256((world_dir / name).read_bytes()).hexdigest() == sha
+
+
+# ---- rating ceilings (benchmark/world/ceiling.py) ------------------------------------------------------
+def test_prompt_features_count_the_same_pairs_earlier_items(latent):
+    from benchmark.world.ceiling import prompt_features
+
+    it, cat = latent.interactions, latent.catalogue
+    rows, x = prompt_features(latent)
+    assert len(rows) == len(x) and not it.duplicate[rows].any()
+    for r, f in zip(rows[::97], x[::97]):  # direct recomputation for a sample of rows
+        hist = [j for j in range(r - 1, max(-1, r - 6), -1) if it.pair[j] == it.pair[r] and not it.duplicate[j]]
+        t, h = it.item[r], it.item[hist]
+        assert f[7] == len(hist) > 0
+        assert f[:4].tolist() == [float((a[h] == a[t]).sum()) for a in (cat.colour, cat.shape, cat.brand, cat.leaf)]
+        assert f[4] == pytest.approx(cat.price_z[t] - cat.price_z[h].mean())
+
+
+def test_item_means_leave_the_row_out_and_shrink():
+    from benchmark.world.ceiling import item_means
+
+    item = np.array([0, 0, 0, 1])
+    y = np.array([5.0, 3.0, 4.0, 1.0])
+    fit = np.array([True, True, False, True])  # global fit mean 3
+    got = item_means(item, y, fit, n_items=2, shrink=1.0)
+    # row 0: item 0's other fit rating (3) + 1 pseudo-review at 3 -> 3; row 2 (not fit): (5+3+3)/3
+    assert got.tolist() == pytest.approx([3.0, 4.0, 11 / 3, 3.0])
+
+
+def test_rating_ceilings_order_as_the_latent_truth_implies(latent):
+    from benchmark.world.ceiling import ceilings
+
+    res = ceilings(latent, seed=0)
+    assert res["n_eval"] > 100 and res["n_fit"] > res["n_eval"]
+    # knowing more of the latent rating can only help; everything but the noise beats always-5 by far
+    assert res["latent_match+quality+bias"] < res["latent_match+quality"] < res["always_5"] - 0.1
+    assert 0.0 < res["always_5"] < 4.0
