@@ -188,6 +188,23 @@ def test_adapter_end_to_end(syn, tmp_path):
     assert np.allclose(m2.rank("recommendation", nd), scores_adapted, atol=1e-5)
 
 
+def test_train_tasks_trains_and_answers_only_those_tasks(syn, tmp_path):
+    data = PreparedDataset(syn)
+    m = UniMPModel({"preset": "tiny", **SMALL, "max_steps": 2, "n_valid": 8, "max_train_per_task": 12,
+                    "train_tasks": ["rating"], "select_on": "loss"}, run_dir=tmp_path)
+    m.fit(data, "main")
+    assert m.tasks == ("rating",)
+    assert {e.task for e in m._examples(data, "train")} == {"rating"}
+    assert m.supports("rating", "test") and not m.supports("recommendation", "test")
+    assert len(m.predict_rating(data.instances("rating", "test").iloc[:3])) == 3
+    assert "rating_readout" in m.stats["main"]
+    for bad in ({"train_tasks": []}, {"train_tasks": ["ratings"]}, {"train_tasks": ["rating"]},
+                {"train_tasks": ["rating"], "select_on": "loss", "strategy": "multitask+last"},
+                {"train_tasks": ["image"], "select_on": "loss"}):
+        with pytest.raises(ValueError, match="train_tasks"):
+            load_config("tiny", **{"image_generation": False, **bad})
+
+
 def test_evaluator_run_on_tiny_data(tiny_data, tmp_path):
     """The benchmark's own evaluator runs UniMP (briefly trained) on the tiny data (explanation's scoring
     is left out for time: generate_text is covered above)."""

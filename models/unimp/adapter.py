@@ -87,7 +87,10 @@ class UniMPModel(Model):
 
     @property
     def tasks(self) -> tuple[str, ...]:
-        return TEXT_TASKS + ((IMAGE_TASK,) if self.cfg.image_generation else ())
+        """The tasks trained on and answered: all text tasks (+ image), or `train_tasks` of them."""
+        tasks = TEXT_TASKS + ((IMAGE_TASK,) if self.cfg.image_generation else ())
+        chosen = self.cfg.train_tasks
+        return tuple(t for t in tasks if chosen is None or t in chosen)
 
     def _setup(self, data, checkpoint: Path | None = None) -> None:
         from .model import build_model
@@ -247,7 +250,7 @@ class UniMPModel(Model):
         instances (ties: the paper's token). Recorded in the run's stats."""
         from .decode import RATING_READOUTS, rating_probabilities, readout_maes
 
-        if self.cfg.rating_output != "auto":
+        if self.cfg.rating_output != "auto" or "rating" not in self.tasks:
             self.rating_readout = self.cfg.rating_output
             return
         valid = data.instances("rating", "valid" if regime == "main" else "new_domain_valid")

@@ -79,6 +79,8 @@ class UniMPConfig:
     max_steps: int | None = None    # hard cap on optimizer steps
     time_budget_s: float | None = None  # stop training after this many seconds
     task_weights: dict = field(default_factory=lambda: {"recommendation": 2.0})  # loss weight per task
+    train_tasks: list | None = None  # train on (and answer) only these tasks; None = every text task,
+                                    # plus image when image_generation (single-task studies)
     select_on: str = "hr@5"         # "hr@5" (valid recommendation) | "loss" (valid loss)
     n_valid: int = 256              # validation instances used for model selection
     eval_every: int | None = None   # steps between validations (None = once per epoch)
@@ -110,6 +112,16 @@ class UniMPConfig:
             raise ValueError(f"context_norm must be 'token' or 'instance', got {self.context_norm!r}")
         if self.image_temperature < 0 or self.image_top_k < 0 or self.n_retrieved < 0:
             raise ValueError("image_temperature, image_top_k and n_retrieved must be >= 0")
+        if self.train_tasks is not None:
+            known = TEXT_TASKS + (IMAGE_TASK,)
+            bad = [t for t in self.train_tasks if t not in known]
+            if bad or not self.train_tasks:
+                raise ValueError(f"train_tasks must be a non-empty list of {known}, got {self.train_tasks!r}")
+            if IMAGE_TASK in self.train_tasks and not self.image_generation:
+                raise ValueError("train_tasks has 'image' but image_generation is off")
+            if "recommendation" not in self.train_tasks and (self.select_on == "hr@5" or "+" in self.strategy):
+                raise ValueError("train_tasks without 'recommendation' needs select_on 'loss' and a strategy "
+                                 "without a recommendation fine-tune ('multitask' or 'continual')")
         if self.cross_attn_every < 1:
             raise ValueError("cross_attn_every must be >= 1")
         return self
