@@ -14,8 +14,8 @@ from benchmark.evaluator import RunOptions, run
 from benchmark.models_index import MODELS
 from benchmark.summary import summary_markdown
 
-DEMO_MODELS = ("random", "pop", "bm25", "bm25-personal", "mean-rating", "nearest-review", "retrieved-image",
-               "lightgcn", "sasrec", "s3rec", "unimp")
+DEMO_MODELS = ("random", "pop", "bm25", "bm25-personal", "mean-rating", "mean-rating-star", "nearest-review",
+               "retrieved-image", "lightgcn", "sasrec", "s3rec", "unimp")
 # CPU budgets for the demo (recorded in each result's model config). RecBole's documented defaults
 # (300 epochs; S3-Rec 500 pre-training epochs) take hours on 2 cores; pass your own with `unimp-bench run`.
 DEMO_CONFIGS = {

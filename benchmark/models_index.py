@@ -15,6 +15,8 @@ register("bm25-personal", "baselines.simple.bm25:BM25PersonalModel",
          "BM25 query match mixed with BM25 similarity to the user's history; weight chosen on valid.")
 register("mean-rating", "baselines.simple.mean_rating:MeanRatingModel",
          "Global mean + regularised user and item biases; lambda chosen on valid.")
+register("mean-rating-star", "baselines.simple.mean_rating:MeanRatingStarModel",
+         "mean-rating's biases read out as whole stars for MAE; lambda and offset chosen on valid.")
 register("nearest-review", "baselines.simple.nearest_review:NearestReviewModel",
          "Explanation: another user's training review of the most similar item (TF-IDF over item text).")
 register("retrieved-image", "baselines.image_baselines:RetrievedImageModel",

@@ -19,6 +19,7 @@ SIMPLE = {  # model -> the tasks it must answer
     "bm25": {"search"},
     "bm25-personal": {"search"},
     "mean-rating": {"rating"},
+    "mean-rating-star": {"rating"},
     "nearest-review": {"explanation"},
 }
 

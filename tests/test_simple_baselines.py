@@ -12,7 +12,7 @@ from benchmark import layout
 from benchmark.dataset import PreparedDataset
 from benchmark.perturb import PerturbedDataset
 from baselines.simple.bm25 import BM25Model, BM25PersonalModel
-from baselines.simple.mean_rating import MeanRatingModel
+from baselines.simple.mean_rating import MeanRatingModel, MeanRatingStarModel
 from baselines.simple.nearest_review import NearestReviewModel
 from baselines.simple.pop import PopModel
 from baselines.simple.random_model import RandomModel
@@ -212,6 +212,30 @@ def test_mean_rating_recovers_biases_and_selects_lambda_on_valid(tmp_path):
     assert m.supports("rating", "test") and not m.supports("recommendation", "test")
 
 
+def test_mean_rating_star_reads_out_whole_stars_with_an_offset_chosen_on_valid(tmp_path):
+    # exact biases (lambda 0): mu = 4, users a/b/c 0/+1/-1, items 0 and 1 both 0
+    rows = [("a", 0, 1, 4.0, ""), ("a", 1, 2, 4.0, ""), ("b", 0, 3, 5.0, ""), ("b", 1, 4, 5.0, ""),
+            ("c", 0, 5, 3.0, ""), ("c", 1, 6, 3.0, "")]
+    # valid scores 4, 4, 3 against truths 5, 5, 3: an offset above 0.5 gets both of "a" right and "c"
+    # wrong (MAE 1/3); below it, the reverse (MAE 2/3). The smallest such offset on the grid is 0.55.
+    valid = [{"user": "a", "item": 2, "target_rating": 5.0}, {"user": "a", "item": 3, "target_rating": 5.0},
+             {"user": "c", "item": 2, "target_rating": 3.0}]
+    data = make_dataset(tmp_path / "d", make_items(["x", "y", "z", "w"]), {"train": make_interactions(rows)},
+                        {("rating", "valid"): valid})
+    m = MeanRatingStarModel(config={"lambdas": [0]})
+    m.fit(data, "main")
+    assert m.mu == pytest.approx(4.0)
+    assert m.selection["main"]["offset"] == 0.55
+    assert m.selection["main"]["valid_mae"]["0.0"] == pytest.approx(1 / 3)
+    reqs = make_instances("rating", "test", [{"user": "b", "item": 0}, {"user": "new", "item": 3},
+                                             {"user": "c", "item": 0}])
+    assert m.predict_rating(reqs) == [5.0, 5.0, 4.0]  # 5.55 clipped; 4.55 and 3.55 rounded
+    plain = MeanRatingModel(config={"lambdas": [0]})  # the mean read-out: no offset, no rounding
+    plain.fit(data, "main")
+    assert "offset" not in plain.selection["main"]
+    np.testing.assert_allclose(plain.predict_rating(reqs), [5.0, 4.0, 3.0], atol=1e-8)
+
+
 # ---- nearest-review ---------------------------------------------------------------------------------
 def test_nearest_review_returns_review_of_most_similar_item(tmp_path):
     texts = ["red cotton shirt", "red cotton shirt pocket", "steel kettle", "red shirt", "blue denim jeans"]
@@ -243,6 +267,7 @@ SUPPORTED = {
     BM25Model: ("search",),
     BM25PersonalModel: ("search",),
     MeanRatingModel: ("rating",),
+    MeanRatingStarModel: ("rating",),
     NearestReviewModel: ("explanation",),
 }
 

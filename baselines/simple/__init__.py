@@ -10,5 +10,6 @@ MODELS: dict[str, str] = {
     "bm25": "baselines.simple.bm25:BM25Model",
     "bm25-personal": "baselines.simple.bm25:BM25PersonalModel",
     "mean-rating": "baselines.simple.mean_rating:MeanRatingModel",
+    "mean-rating-star": "baselines.simple.mean_rating:MeanRatingStarModel",
     "nearest-review": "baselines.simple.nearest_review:NearestReviewModel",
 }

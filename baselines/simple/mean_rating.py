@@ -1,4 +1,5 @@
-"""`mean-rating`: global mean + user bias + item bias (the classic baseline predictor)."""
+"""`mean-rating`: global mean + user bias + item bias (the classic baseline predictor), and
+`mean-rating-star`: the same biases read out as a whole star for MAE."""
 from __future__ import annotations
 
 from typing import Any
@@ -36,14 +37,20 @@ class MeanRatingModel(Model):
 
     name = "mean-rating"
     description = "Global mean + regularised user and item biases; lambda chosen on valid."
+    offsets: tuple[float, ...] = (0.0,)  # read-out offsets tried on valid (see MeanRatingStarModel)
 
     def __init__(self, config: dict[str, Any] | None = None, seed: int = 0, run_dir=None):
         super().__init__(config, seed, run_dir)
         self.lambdas = [float(x) for x in self.config.get("lambdas", (0, 1, 2, 5, 10, 20, 50))]
         self.selection: dict[str, Any] = {}
+        self.offset = 0.0
 
     def _set(self, mu: float, bu: np.ndarray, bi: np.ndarray) -> None:
         self.mu, self.b_user, self.b_item = mu, bu, bi
+
+    @staticmethod
+    def _readout(score: np.ndarray) -> np.ndarray:
+        return np.clip(score, 1.0, 5.0)
 
     def fit(self, data, regime: str) -> None:
         train = data.interactions(train_split(regime))
@@ -55,26 +62,50 @@ class MeanRatingModel(Model):
         valid = data.instances("rating", split)
         fits = {lam: fit_biases(users, items, ratings, len(self.user_index), data.n_items, lam)
                 for lam in (self.lambdas if len(valid) else self.lambdas[:1])}
-        maes: dict[float, float] = {}
+        maes: dict[tuple[float, float], float] = {}
+        truth = valid["target_rating"].to_numpy(dtype=np.float64)
         for lam, params in fits.items():
             if len(valid):
                 self._set(*params)
-                truth = valid["target_rating"].to_numpy(dtype=np.float64)
-                maes[lam] = float(np.mean(np.abs(self._predict(valid) - truth)))
-        best = min(fits, key=lambda lam: (maes.get(lam, 0.0), lam))
-        self._set(*fits[best])
-        self.selection[regime] = {"lambda": best, "valid_split": split, "valid_mae": {str(k): v for k, v in maes.items()}}
+                score = self._score(valid)
+                for off in self.offsets:
+                    maes[(lam, off)] = float(np.mean(np.abs(self._readout(score + off) - truth)))
+        best_lam, self.offset = min(maes, key=lambda k: (maes[k], abs(k[1]), k[0])) if maes else (self.lambdas[0], 0.0)
+        self._set(*fits[best_lam])
+        per_lambda = {str(lam): min(v for (l2, _), v in maes.items() if l2 == lam) for lam in fits if maes}
+        self.selection[regime] = {"lambda": best_lam, "valid_split": split, "valid_mae": per_lambda}
+        if len(self.offsets) > 1:
+            self.selection[regime]["offset"] = self.offset
 
-    def _predict(self, requests: pd.DataFrame) -> np.ndarray:
+    def _score(self, requests: pd.DataFrame) -> np.ndarray:
+        """mu + b_user + b_item, unclipped."""
         u = self.user_index.get_indexer(requests["user"].astype(str))
         items = requests["item"].to_numpy(dtype=np.int64)
         bu = np.where(u >= 0, self.b_user[np.maximum(u, 0)] if len(self.b_user) else 0.0, 0.0)
         known = (items >= 0) & (items < len(self.b_item))
         bi = np.where(known, self.b_item[np.clip(items, 0, len(self.b_item) - 1)], 0.0)
-        return np.clip(self.mu + bu + bi, 1.0, 5.0)
+        return self.mu + bu + bi
+
+    def _predict(self, requests: pd.DataFrame) -> np.ndarray:
+        return self._readout(self._score(requests) + self.offset)
 
     def predict_rating(self, requests: pd.DataFrame) -> list[float]:
         return [float(x) for x in self._predict(requests)]
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "selected": self.selection}
+
+
+class MeanRatingStarModel(MeanRatingModel):
+    """The same biases, read out for MAE: the whole star round(mu + b_user + b_item + offset), clipped
+    to 1-5, with lambda and the offset chosen together by MAE on the regime's validation rating
+    instances. A mean is the wrong point prediction under MAE when ratings are skewed towards 5 (the
+    median is right); the offset moves the rounding cut-offs to where validation puts the median."""
+
+    name = "mean-rating-star"
+    description = "mean-rating's biases read out as whole stars for MAE; lambda and offset chosen on valid."
+    offsets = tuple(np.round(np.arange(-1.0, 2.0001, 0.05), 2).tolist())
+
+    @staticmethod
+    def _readout(score: np.ndarray) -> np.ndarray:
+        return np.clip(np.round(score), 1.0, 5.0)
