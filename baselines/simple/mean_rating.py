@@ -62,7 +62,7 @@ class MeanRatingModel(Model):
         valid = data.instances("rating", split)
         fits = {lam: fit_biases(users, items, ratings, len(self.user_index), data.n_items, lam)
                 for lam in (self.lambdas if len(valid) else self.lambdas[:1])}
-        maes: dict[tuple[float, float], float] = {}
+        maes: dict[tuple[float, float], float] = {}  # (lambda, offset) -> valid MAE
         truth = valid["target_rating"].to_numpy(dtype=np.float64)
         for lam, params in fits.items():
             if len(valid):
@@ -72,7 +72,9 @@ class MeanRatingModel(Model):
                     maes[(lam, off)] = float(np.mean(np.abs(self._readout(score + off) - truth)))
         best_lam, self.offset = min(maes, key=lambda k: (maes[k], abs(k[1]), k[0])) if maes else (self.lambdas[0], 0.0)
         self._set(*fits[best_lam])
-        per_lambda = {str(lam): min(v for (l2, _), v in maes.items() if l2 == lam) for lam in fits if maes}
+        per_lambda: dict[str, float] = {}  # each lambda's MAE at its best offset
+        for (lam, _), v in maes.items():
+            per_lambda[str(lam)] = min(v, per_lambda.get(str(lam), v))
         self.selection[regime] = {"lambda": best_lam, "valid_split": split, "valid_mae": per_lambda}
         if len(self.offsets) > 1:
             self.selection[regime]["offset"] = self.offset

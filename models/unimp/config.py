@@ -119,7 +119,7 @@ class UniMPConfig:
                 raise ValueError(f"train_tasks must be a non-empty list of {known}, got {self.train_tasks!r}")
             if IMAGE_TASK in self.train_tasks and not self.image_generation:
                 raise ValueError("train_tasks has 'image' but image_generation is off")
-            if "recommendation" not in self.train_tasks and (self.select_on == "hr@5" or "+" in self.strategy):
+            if "recommendation" not in self.train_tasks and (self.select_on == "hr@5" or self.strategy in ("multitask+full", "multitask+last")):
                 raise ValueError("train_tasks without 'recommendation' needs select_on 'loss' and a strategy "
                                  "without a recommendation fine-tune ('multitask' or 'continual')")
         if self.cross_attn_every < 1:
