@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 from benchmark import layout
@@ -18,6 +19,16 @@ def dataset_sha256(files: dict[str, str]) -> str:
     for rel, digest in sorted(files.items()):
         h.update(f"{rel} {digest}\n".encode())
     return h.hexdigest()
+
+
+def is_prepared_dataset(root: Path) -> bool:
+    """Whether `root` holds the manifest of a prepared dataset (what `prepare --force` may replace)."""
+    try:
+        manifest = json.loads((Path(root) / layout.MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (isinstance(manifest, dict) and isinstance(manifest.get("dataset_sha256"), str)
+            and isinstance(manifest.get("files"), dict))
 
 
 def data_card(info: dict) -> str:

@@ -6,7 +6,6 @@ complete, so an interrupted run never leaves a folder that looks like a dataset.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -17,8 +16,9 @@ from tqdm import tqdm
 
 from benchmark import __version__, layout
 from benchmark.errors import DataError, SkipReport
-from benchmark.io import write_arrow, write_parquet
+from benchmark.io import remove_stale_staging, staged_dir, write_arrow, write_parquet
 from benchmark.item_text import attribute_dict, flatten
+from benchmark.manifest import is_prepared_dataset
 from benchmark.processing import dedupe_earliest, domain_stats, k_core, order_sequences, seeded_permutation
 from benchmark.sequences import MAX_HISTORY, Sequences, events
 from benchmark.task_builder import N_CANDIDATES, TaskBuilder
@@ -139,6 +139,18 @@ def _write_images(items: pd.DataFrame, raw_dir: Path, images_dir: Path | None, s
     return rel
 
 
+def check_out(out: Path, force: bool) -> None:
+    """An existing output folder is replaced only with `force`, and only when it is a prepared dataset: a
+    mistyped --out (a home folder, a source tree) must never be deleted."""
+    if not os.path.lexists(out):
+        return
+    if not force:
+        raise FileExistsError(f"{out} exists; pass --force to replace it")
+    if not out.is_dir() or out.is_symlink() or not is_prepared_dataset(out):
+        raise FileExistsError(f"{out} is not a prepared dataset (no {layout.MANIFEST} with dataset_sha256 and "
+                              "files), so --force will not replace it; nothing was deleted. Choose another --out.")
+
+
 def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0, images_dir: str | Path | None = None,
             image_size: int = 224, k: int = 5, new_user_frac: float = 0.1, skip_bad: bool = False,
             force: bool = False, table_items: str | Path | None = None, domains=layout.ALL_DOMAINS,
@@ -146,8 +158,8 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
     t0 = time.time()
     raw_dir, out = Path(raw_dir), Path(out)
     images_dir = Path(images_dir) if images_dir else None
-    if out.exists() and not force:
-        raise FileExistsError(f"{out} exists; pass --force to replace it")
+    check_out(out, force)
+    remove_stale_staging(out.parent, out.name)
     report, warnings = SkipReport(skip_bad=skip_bad), []
     raw = _load_domains(source, raw_dir, domains, report, Path(table_items) if table_items else None)
 
@@ -171,11 +183,7 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
     items["item"] = seeded_permutation(len(items), seed).astype(np.int64)
     items["text"] = [flatten(attribute_dict(t, b, p, c, d)) for t, b, p, c, d in
                      zip(items["title"], items["brand"], items["price"], items["category"], items["description"])]
-    stage = out.parent / f".{out.name}.partial-{os.getpid()}"
-    if stage.exists():
-        shutil.rmtree(stage)
-    stage.mkdir(parents=True)
-    try:
+    with staged_dir(out, replace=True) as stage:
         image_root = raw_dir.parent if raw_dir.is_file() else raw_dir  # `table`: raw_dir is the interactions file
         items["image"] = _write_images(items, image_root, images_dir, stage, image_size, report, warnings)
         token_of = {(d, r): t for d, r, t in zip(items["domain"], items["raw_id"], items["item"])}
@@ -251,12 +259,6 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
             "items_without_image": int((~has_image).sum()), "n_items": int(len(items)),
             "instances": instance_counts, "skipped": report.to_json(), "warnings": warnings,
         })
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(stage, out)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage)
     print(f"prepared {out} in {time.time() - t0:.1f}s")
     return out
 
@@ -270,6 +272,7 @@ def prepare_default(out: str | Path = "data/world-default", raw: str | Path | No
     from benchmark.world import generate_world
 
     out = Path(out)
+    check_out(out, force)  # before the world is generated beside it
     raw = Path(raw) if raw else out.parent / "raw" / f"world-{scale}-seed{seed}"
     generate_world(raw, scale=scale, seed=seed)  # returns at once when `raw` already holds this world
     return prepare("amazon2014", raw, out, seed=seed, image_size=image_size or WORLD_IMAGE_SIZE.get(scale, 64),
