@@ -184,6 +184,13 @@ def run(
         _fail(f"unknown model {model!r}; known: {', '.join(sorted(MODELS))}")
     if perturb not in (None, "NT", "NV"):
         _fail("--perturb must be NT or NV")
+    if run_id is not None:
+        from benchmark.results import check_run_id
+
+        try:
+            check_run_id(run_id)
+        except ValueError as e:
+            _fail(str(e))
     try:
         cfg = json.loads(config if config.lstrip().startswith("{") else Path(config).read_text()) if config else {}
     except (OSError, json.JSONDecodeError) as e:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -16,8 +17,8 @@ from benchmark import layout, registry
 from benchmark.api import IMAGE_TOKEN_SCORES, Model, regime_of
 from benchmark.dataset import PreparedDataset
 from benchmark.environment import environment
-from benchmark.io import sha256_file, write_json, write_jsonl, write_text
-from benchmark.results import SCHEMA_VERSION, TOP_K, predictions_name
+from benchmark.io import remove_stale_staging, sha256_file, staged_dir, write_json, write_jsonl, write_text
+from benchmark.results import SCHEMA_VERSION, TOP_K, check_run_id, predictions_name
 from benchmark.tasks import TASK_SPECS
 
 BATCH = 256
@@ -131,20 +132,34 @@ def _model_entry(model: Model) -> dict:
 
 def run(data_path: str | Path, out_root: str | Path, opts: RunOptions) -> Path:
     """Evaluate `opts.model` on every requested task and split; returns the run folder."""
-    from benchmark.scoring import score_predictions
-
     t_start = time.time()
+    run_id = check_run_id(opts.run_id if opts.run_id is not None
+                          else f"{opts.model}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}")
+    out_root = Path(out_root).resolve()  # absolute: some models (RecBole) chdir into the run folder
+    final = (out_root / run_id).resolve()
+    if final.parent != out_root:  # check_run_id makes this impossible; the last guard before writing
+        raise ValueError(f"--run-id {run_id!r}: {final} is not inside --out {out_root}")
+    if os.path.lexists(final):
+        raise FileExistsError(f"{final} exists; choose another --run-id or --out")
     data = PreparedDataset(data_path)
     infer_data = data
     if opts.perturbation:
         from benchmark.perturb import PerturbedDataset
 
         infer_data = PerturbedDataset(data, opts.perturbation, seed=opts.seed)
-    run_id = opts.run_id or f"{opts.model}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}"
-    run_dir = (Path(out_root) / run_id).resolve()  # absolute: some models (RecBole) chdir into it
-    if run_dir.exists():
-        raise FileExistsError(f"{run_dir} exists; choose another --run-id or --out")
-    (run_dir / "model").mkdir(parents=True)
+    remove_stale_staging(out_root)
+    # Built under a staging name and renamed at the end: a refused, failed or interrupted run leaves no run
+    # folder (a killed one leaves a staging folder, removed by the next run into the same --out).
+    with staged_dir(final) as run_dir:
+        _evaluate(data, infer_data, run_dir, run_id, opts, t_start)
+    return final
+
+
+def _evaluate(data: PreparedDataset, infer_data: PreparedDataset, run_dir: Path, run_id: str, opts: RunOptions,
+              t_start: float) -> None:
+    from benchmark.scoring import score_predictions
+
+    (run_dir / "model").mkdir()
     write_json(run_dir / "config.json", opts.config)
     model = registry.load(opts.model)(config=opts.config, seed=opts.seed, run_dir=run_dir / "model")
     results = []
@@ -208,7 +223,6 @@ def run(data_path: str | Path, out_root: str | Path, opts: RunOptions) -> Path:
     from benchmark.summary import summary_markdown
 
     write_text(run_dir / "summary.md", summary_markdown([doc]))
-    return run_dir
 
 
 def load_results(run_dir: str | Path) -> dict:

@@ -45,6 +45,8 @@ Prediction lines by task (every line has "id", the instance id):
 """
 from __future__ import annotations
 
+import re
+
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "unsupported", "error")
 TOP_K = 10
@@ -52,3 +54,12 @@ TOP_K = 10
 
 def predictions_name(task: str, split: str) -> str:
     return f"predictions/{task}__{split}.jsonl"
+
+
+def check_run_id(run_id: str) -> str:
+    """A run id names one folder inside --out: letters, digits and `._-` only, no `..` (so never a path), and a
+    letter or digit first (so never a hidden name, which staging folders use)."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", run_id) or ".." in run_id:
+        raise ValueError(f"--run-id {run_id!r} is not a plain folder name: use letters, digits and . _ - , starting "
+                         "with a letter or digit (no slashes, no '..'); the run folder is always created inside --out")
+    return run_id
