@@ -1,7 +1,8 @@
 """`unimp-bench prepare`: raw release files -> a frozen, checksummed benchmark folder (protocol 1-2).
 
 The whole dataset is written into a staging folder beside `out` and renamed into place only when
-complete, so an interrupted run never leaves a folder that looks like a dataset.
+complete, so an interrupted run never leaves a folder that looks like a dataset. `--force` replaces only a
+folder that is a prepared dataset (it has a manifest), and the old one is removed only once the new one is in place.
 """
 from __future__ import annotations
 

@@ -9,6 +9,9 @@ A run folder::
     summary.md                       paper-style tables
     model/                           anything the model writes (checkpoints, RecBole logs)
 
+The run id is a plain name (see `check_run_id`), so the folder is always <out>/<run-id>. It is built as
+<out>/.<run-id>.partial-<pid> and renamed only when the run completes (benchmark.io.staged_dir).
+
 results.json::
 
     {

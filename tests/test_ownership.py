@@ -186,3 +186,19 @@ def test_run_folder_appears_complete_and_stale_run_staging_is_removed(tiny_data,
     assert f"removed stale staging folder {stale.resolve()} (process {dead} is gone)" in capsys.readouterr().out
     with pytest.raises(FileExistsError):
         run(tiny_data, out, _opts(run_id="r1"))
+
+
+def test_a_dataset_renamed_aside_by_a_dead_process_is_restored_not_deleted(tmp_path, capsys):
+    """Killed between its two renames, a replacing prepare leaves the old dataset aside and no dataset."""
+    from benchmark.io import remove_stale_staging
+
+    dead = _dead_pid()
+    aside = tmp_path / f".ds.replaced-{dead}"
+    aside.mkdir()
+    (aside / layout.MANIFEST).write_text("{}")
+    (tmp_path / f".other.replaced-{dead}").mkdir()  # its dataset is in place: the old copy is garbage
+    (tmp_path / "other").mkdir()
+    remove_stale_staging(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "other"]
+    assert (tmp_path / "ds" / layout.MANIFEST).is_file()
+    assert f"restored {tmp_path / 'ds'}" in capsys.readouterr().out
