@@ -136,11 +136,11 @@ def run(data_path: str | Path, out_root: str | Path, opts: RunOptions) -> Path:
     run_id = check_run_id(opts.run_id if opts.run_id is not None
                           else f"{opts.model}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}")
     out_root = Path(out_root).resolve()  # absolute: some models (RecBole) chdir into the run folder
-    final = (out_root / run_id).resolve()
-    if final.parent != out_root:  # check_run_id makes this impossible; the last guard before writing
-        raise ValueError(f"--run-id {run_id!r}: {final} is not inside --out {out_root}")
+    final = out_root / run_id
     if os.path.lexists(final):
         raise FileExistsError(f"{final} exists; choose another --run-id or --out")
+    if final.resolve().parent != out_root:  # check_run_id makes this impossible; the last guard before writing
+        raise ValueError(f"--run-id {run_id!r}: {final.resolve()} is not inside --out {out_root}")
     data = PreparedDataset(data_path)
     infer_data = data
     if opts.perturbation:
