@@ -184,6 +184,8 @@ def run(
         _fail(f"unknown model {model!r}; known: {', '.join(sorted(MODELS))}")
     if perturb not in (None, "NT", "NV"):
         _fail("--perturb must be NT or NV")
+    if n_boot < 1:
+        _fail(f"--n-boot must be at least 1 (bootstrap resamples for the 95% intervals), got {n_boot}")
     try:
         cfg = json.loads(config if config.lstrip().startswith("{") else Path(config).read_text()) if config else {}
     except (OSError, json.JSONDecodeError) as e:

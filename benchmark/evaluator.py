@@ -131,8 +131,10 @@ def _model_entry(model: Model) -> dict:
 
 def run(data_path: str | Path, out_root: str | Path, opts: RunOptions) -> Path:
     """Evaluate `opts.model` on every requested task and split; returns the run folder."""
+    from benchmark.metrics.bootstrap import check_n_boot
     from benchmark.scoring import score_predictions
 
+    check_n_boot(opts.n_boot)  # before anything is written (intervals are part of every result)
     t_start = time.time()
     data = PreparedDataset(data_path)
     infer_data = data
