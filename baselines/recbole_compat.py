@@ -3,7 +3,7 @@
 The global fixes (numpy aliases, scipy `dok_matrix._update`, torchvision ops) live in
 `benchmark.compat`; the ones here touch process state (argv, working directory, logging, an
 environment variable), so each is a context manager that restores it on exit; plus one guard.
-Facts behind them: ../shared/guides/dependencies.md.
+Facts behind them: docs/dependencies.md.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Time `prepare` at a given scale (default: paper, ~1.6 M interactions): interactions/s and peak memory.
 
 World generation is timed apart from `prepare` (which reads the 2014-format files like real data).
-Usage: python bench/bench_prepare.py [--scale paper] [--workdir /tmp/unimp-bench-prepare]
+Usage: python bench/bench_prepare.py [--scale paper] [--workdir DIR (default: <system temp>/unimp-bench-prepare)]
 """
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import argparse
 import json
 import resource
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,7 +23,7 @@ def peak_rss_gib() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", default="paper")
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/unimp-bench-prepare"))
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "unimp-bench-prepare")
     args = parser.parse_args()
     from benchmark.prepare import WORLD_IMAGE_SIZE, prepare
     from benchmark.world import generate_world

@@ -191,6 +191,8 @@ def run(
             check_run_id(run_id)
         except ValueError as e:
             _fail(str(e))
+    if n_boot < 1:
+        _fail(f"--n-boot must be at least 1 (bootstrap resamples for the 95% intervals), got {n_boot}")
     try:
         cfg = json.loads(config if config.lstrip().startswith("{") else Path(config).read_text()) if config else {}
     except (OSError, json.JSONDecodeError) as e:

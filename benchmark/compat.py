@@ -1,7 +1,7 @@
 """Compatibility fixes for the pinned stack, in one place; each says what it fixes.
 
 Call `apply()` (idempotent) before importing torchvision, open_clip, timm, transformers' vision
-models, bert-score or recbole; `apply_taming()` before importing taming. Facts behind every fix: ../shared/guides/dependencies.md.
+models, bert-score or recbole; `apply_taming()` before importing taming. Facts behind every fix: docs/dependencies.md.
 """
 from __future__ import annotations
 

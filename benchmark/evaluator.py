@@ -132,6 +132,9 @@ def _model_entry(model: Model) -> dict:
 
 def run(data_path: str | Path, out_root: str | Path, opts: RunOptions) -> Path:
     """Evaluate `opts.model` on every requested task and split; returns the run folder."""
+    from benchmark.metrics.bootstrap import check_n_boot
+
+    check_n_boot(opts.n_boot)  # before anything is written (intervals are part of every result)
     t_start = time.time()
     run_id = check_run_id(opts.run_id if opts.run_id is not None
                           else f"{opts.model}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}")

@@ -207,6 +207,7 @@ def score_predictions(
     """
     if task not in TASK_SPECS:
         raise ValueError(f"unknown task {task!r}; known: {tuple(TASK_SPECS)}")
+    bootstrap.check_n_boot(n_boot, least=0)
     if len(instances) == 0:
         raise ValueError(f"{task}: no instances to score")
     recs = align_predictions(task, instances, predictions)
@@ -249,6 +250,7 @@ def compare_runs(
     """
     spec = TASK_SPECS[task]
     metric = metric or spec.main_score
+    bootstrap.check_n_boot(n_boot)  # before scoring both runs
     ra = score_predictions(task, instances, preds_a, dataset, n_boot=0, seed=seed, run_dir=run_dirs[0], **score_kwargs)
     rb = score_predictions(task, instances, preds_b, dataset, n_boot=0, seed=seed, run_dir=run_dirs[1], **score_kwargs)
     if metric not in ra.per_instance:

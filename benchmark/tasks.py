@@ -1,4 +1,4 @@
-"""Task declarations: name, version, verb, metrics and main score (protocol.md section 2)."""
+"""Task declarations: name, version, verb, metrics and main score (docs/protocol.md section 2)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

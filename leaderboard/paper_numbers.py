@@ -1,6 +1,6 @@
 """The numbers published in the UniMP paper (Wei et al., ICLR 2024), for side-by-side display only.
 
-Source: ../shared/guides/protocol.md section 3. The paper's data and splits differ from ours, so these
+Source: docs/protocol.md section 3. The paper's data and splits differ from ours, so these
 are context, never targets or test expectations. Each table keeps the paper's own column names.
 """
 from __future__ import annotations

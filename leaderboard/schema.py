@@ -182,6 +182,9 @@ def check_entry(e: dict, i: int, sub: str) -> list[Problem]:
             problems += bad
             if not bad and iv[0] > iv[1]:
                 problems.append(Problem(sub, f, f"low {iv[0]} > high {iv[1]}"))
+    n_boot = e["extra"].get("n_boot", 1)  # resamples behind the intervals (absent: none recorded)
+    if is_int(n_boot) or n_boot < 1:
+        problems.append(Problem(sub, f"{where}.extra.n_boot", f"must be an integer >= 1 (bootstrap resamples), got {n_boot!r}"))
     if e["status"] == "ok":
         if e["error"] is not None:
             problems.append(Problem(sub, f"{where}.error", "must be null when status is ok"))

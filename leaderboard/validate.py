@@ -6,7 +6,8 @@ Checks, each failure a `Problem` naming the submission and the field or file:
   schema     results.json and model_meta.json: no unknown or missing field, types, ranges, no NaN;
   dataset    dataset.sha256 is one of the known prepared datasets;
   coverage   each ok result's predictions cover exactly the split's instances (no missing,
-             duplicate or unknown ids), with well-formed lines and a matching sha256;
+             duplicate or unknown ids), with well-formed lines and a matching sha256; ranked
+             item tokens are items of the split's catalogue;
   scores     recomputing the scores from the predictions against the frozen targets gives the
              submitted scores within `common.TOLERANCE`.
 Results with status "unsupported" or "error" need no predictions.
@@ -174,6 +175,22 @@ def check_coverage(ids: Iterable[str], expected: Iterable[str], sub: str, field:
     return problems
 
 
+def check_catalogue(rows: list[dict], dataset, split: str, sub: str, rel: str) -> list[Problem]:
+    """Ranked item tokens must be items of the split's catalogue, the only items the evaluator ranks:
+    a token that is no item, or an item of the other domains (e.g. an Office_Products item on test),
+    is a problem of its line. `rows` are the file's lines in order (a bad line stops validation first)."""
+    mask = dataset.catalogue_mask(split)
+    domains = dataset.items["domain"].to_numpy()
+    problems = []
+    for lineno, row in enumerate(rows, 1):
+        bad = [t for t in row["ranked"] if not (0 <= t < len(mask) and mask[t])]
+        if bad:
+            shown = ", ".join(f"{t} ({domains[t] if 0 <= t < len(mask) else 'not an item'})" for t in bad)
+            problems.append(Problem(sub, f"{rel}:{lineno}",
+                                    f"instance {row['id']}: ranked item tokens outside the {split} catalogue: {shown}"))
+    return problems
+
+
 MAX_BOOT = 10_000  # bootstrap resamples the validator is willing to redo
 
 
@@ -254,6 +271,8 @@ def check_entry_data(e: dict, i: int, doc: dict, sub: str, folder: Path, cache: 
     problems = check_coverage([r["id"] for r in rows], instances["id"].tolist(), sub, rel)
     if len(instances) != e["n"]:
         problems.append(Problem(sub, f"{where}.n", f"{e['n']} but the split has {len(instances)} instances"))
+    if e["task"] in ("recommendation", "search") and not problems:
+        problems = check_catalogue(rows, cache.get(sha), e["split"], sub, rel)
     if problems:
         return problems
     try:

@@ -105,3 +105,19 @@ def test_perturbations_change_what_the_model_reads(tiny_data):
     swapped = (nv.items["image"][with_image] != ds.items["image"][with_image]).mean()
     assert swapped == pytest.approx(0.2, abs=0.02)
     assert np.array_equal(PerturbedDataset(ds, "NV", seed=0).items["image"].to_numpy(), nv.items["image"].to_numpy())
+
+
+@pytest.mark.parametrize("n_boot", [0, -5])
+def test_run_refuses_fewer_than_one_resample_before_writing(tiny_data, tmp_path, n_boot):
+    from typer.testing import CliRunner
+
+    from benchmark.cli import app
+
+    with pytest.raises(ValueError, match=f"n_boot must be an integer >= 1, got {n_boot}"):
+        run(tiny_data, tmp_path / "api", RunOptions(model="random", tasks=("rating",), splits=("test",), n_boot=n_boot))
+    out = tmp_path / "cli"
+    result = CliRunner().invoke(app, ["run", "--model", "random", "--task", "rating", "--split", "test",
+                                      "--data", str(tiny_data), "--out", str(out), "--n-boot", str(n_boot)])
+    assert result.exit_code != 0 and "--n-boot" in result.output and "at least 1" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "api").exists() and not out.exists()  # nothing written

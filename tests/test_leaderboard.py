@@ -268,6 +268,8 @@ RESULTS_MUTATIONS = {
                           "results[1].intervals.mae", "bootstrap recorded in extra"),
     "tampered rmse": (lambda d: d["results"][1]["scores"].__setitem__("rmse", d["results"][1]["scores"]["rmse"] * 0.9),
                       "results[1].scores.rmse", "predictions give"),
+    "negative n_boot": (_set(["results", 1, "extra", "n_boot"], -5), "results[1].extra.n_boot", "integer >= 1"),
+    "zero n_boot": (_set(["results", 1, "extra", "n_boot"], 0), "results[1].extra.n_boot", "integer >= 1"),
     "wrong n": (_set(["results", 0, "n"], 99), "results[0].n", "instances"),
     "unknown task": (_set(["results", 0, "task"], "dancing"), "results[0].task", "must be one of"),
     "duplicate result": (lambda d: d["results"].append(copy.deepcopy(d["results"][0])), "results[", "duplicate result"),
@@ -331,6 +333,13 @@ PREDICTION_MUTATIONS = {
     "bad line shape": (lambda rows: rows[:-1] + [{"id": rows[-1]["id"], "ranked": ["x"]}], "distinct item tokens"),
     "extra line field": (lambda rows: rows[:-1] + [{**rows[-1], "score": 1}], "unknown field"),
     "too many items": (lambda rows: rows[:-1] + [{**rows[-1], "ranked": list(range(11))}], "at most 10"),
+    # the test split ranks over items 0-14 (Baby); 15-19 are the new domain's, 20 and up no items at all
+    "unknown item token": (lambda rows: rows[:-1] + [{**rows[-1], "ranked": rows[-1]["ranked"][:9] + [999]}],
+                           "instance recommendation/test/5: ranked item tokens outside the test catalogue: 999 (not an item)"),
+    "new-domain item on test": (lambda rows: rows[:1] + [{**rows[1], "ranked": rows[1]["ranked"][:9] + [17]}] + rows[2:],
+                                "instance recommendation/test/1: ranked item tokens outside the test catalogue: 17 (Office_Products)"),
+    "negative item token": (lambda rows: rows[:-1] + [{**rows[-1], "ranked": [-1] + rows[-1]["ranked"][1:]}],
+                            "outside the test catalogue: -1 (not an item)"),
 }
 
 
@@ -341,6 +350,14 @@ def test_bad_predictions(board, data, case):
     _rewrite_predictions(sub, "recommendation", fn)
     problems = problems_of(lb, data)
     assert_problem(problems, "predictions/recommendation__test.jsonl", text)
+
+
+def test_out_of_catalogue_token_names_file_line_and_instance(board, data):
+    lb, sub = board
+    _rewrite_predictions(sub, "recommendation", lambda rows: rows[:1] + [{**rows[1], "ranked": rows[1]["ranked"][:9] + [17]}] + rows[2:])
+    problems = problems_of(lb, data)
+    assert [(p.submission, p.field) for p in problems] == [("dummy/run-1", "predictions/recommendation__test.jsonl:2")]
+    assert "recommendation/test/1" in problems[0].message and validate_cli(lb, [data]) == 1
 
 
 def test_nan_rating_line(board, data):

@@ -195,6 +195,17 @@ def test_paired_bootstrap_detects_clear_difference_and_not_a_null_one():
     assert bootstrap.paired_bootstrap(c, a, n_boot=500)["p_value"] < 0.01
 
 
+@pytest.mark.parametrize("n_boot", [0, -5, 2.5, True])
+def test_bootstrap_needs_at_least_one_resample(n_boot):
+    x = np.arange(10.0)
+    calls = (lambda: bootstrap.bootstrap_ci(x, n_boot=n_boot), lambda: bootstrap.bootstrap_distribution(x, n_boot=n_boot),
+             lambda: bootstrap.paired_bootstrap(x, x[::-1], n_boot=n_boot))
+    for call in calls:
+        with pytest.raises(ValueError, match=r"n_boot must be an integer >= 1, got"):
+            call()
+    assert bootstrap.bootstrap_distribution(x, n_boot=1).shape == (1,)
+
+
 def test_bleu_statistic_bootstrap():
     from benchmark.metrics import text
 

@@ -114,3 +114,16 @@ def test_compare_runs_paired():
     assert out["metric"] == "hr@5" and out["diff"] == pytest.approx(out["a"] - out["b"])
     assert out["low"] > 0 and out["p_value"] < 0.01
     assert compare_runs("recommendation", inst, good, good, n_boot=100)["p_value"] == 1.0
+
+
+def test_n_boot_checked_before_scoring():
+    """0 skips the intervals of score_predictions; a negative count is an error, as is any count < 1
+    for the paired comparison."""
+    inst = frame("recommendation", 2, target_item=[1, 2])
+    preds = [{"id": "recommendation/test/0", "ranked": [1]}, {"id": "recommendation/test/1", "ranked": []}]
+    assert score_predictions("recommendation", inst, preds, n_boot=0).intervals == {}
+    with pytest.raises(ValueError, match=r"n_boot must be an integer >= 0 \(0: no intervals\), got -5"):
+        score_predictions("recommendation", inst, preds, n_boot=-5)
+    for n_boot in (0, -5):
+        with pytest.raises(ValueError, match=r"n_boot must be an integer >= 1, got"):
+            compare_runs("recommendation", inst, preds, preds, n_boot=n_boot)

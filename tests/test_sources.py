@@ -1,4 +1,4 @@
-"""Release readers on real sample records (2014 Grocery head, 2018 All_Beauty) and hand-made lines."""
+"""Release readers on real sample records (2014 Grocery head, 2018 All_Beauty head; tests/data) and hand-made lines."""
 from __future__ import annotations
 
 import gzip
@@ -15,9 +15,9 @@ from benchmark.sources import amazon2014, amazon2018, amazon2023
 from benchmark.sources.common import parse_price
 from benchmark.sources.table import load_table
 
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"  # ../shared beside the repo
+SAMPLES = Path(__file__).resolve().parent / "data"  # real release records; sources in data/README.md
 HEAD_2014 = SAMPLES / "amazon2014" / "reviews_Grocery_and_Gourmet_Food_5.head.json"
-BEAUTY_2018 = SAMPLES / "amazon2018" / "All_Beauty_5.json.gz"
+BEAUTY_2018 = SAMPLES / "amazon2018" / "All_Beauty_5.head1000.json.gz"  # the release file's first 1,000 lines
 GROCERY = "Grocery_and_Gourmet_Food"
 
 # 2014 meta: Python literal dicts, as the release writes them (repr of a dict, single quotes).
@@ -130,15 +130,16 @@ def test_2018_all_beauty_keeps_duplicate_reviews(tmp_path):
     shutil.copy(BEAUTY_2018, tmp_path / "All_Beauty_5.json.gz")
     raw = amazon2018.load_domain(tmp_path, "Beauty", SkipReport())
     r = raw.reviews
-    assert len(r) == 5269 and raw.reviews_file == "All_Beauty_5.json.gz"
+    assert len(r) == 1000 and raw.reviews_file == "All_Beauty_5.json.gz"
     # count the repeated (user, item) pairs independently of the loader
     with gzip.open(BEAUTY_2018, "rt") as f:
         pairs = [(rec["reviewerID"], rec["asin"]) for rec in map(json.loads, f)]
     repeats = len(pairs) - len(set(pairs))
-    assert repeats == 1177
+    assert repeats == 12
     assert r.duplicated(["user", "item"]).sum() == repeats
-    pair = r[(r["user"] == "A105A034ZG9EHO") & (r["item"] == "B0012Y0ZG2")]
-    assert list(pair["line"]) == [2898, 3888] and set(pair["timestamp"]) == {1404604800}
+    pair = r[(r["user"] == "A3E5V5TSTAY3R9") & (r["item"] == "B0006O10P4")]  # one review written five times
+    assert list(pair["line"]) == [491, 492, 493, 494, 495]
+    assert list(pair["timestamp"]) == [1388102400] * 4 + [1381622400]
     assert r.iloc[0][["user", "item", "rating", "timestamp", "summary"]].tolist() == [
         "A3CIUOJXQ5VDQ2", "B0000530HU", 5.0, 1472688000, "Five Stars"]
     assert len(raw.items) == r["item"].nunique() and raw.meta_file == ""

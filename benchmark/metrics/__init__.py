@@ -1,4 +1,4 @@
-"""Metrics for the six tasks (protocol.md section 2), each computed per instance so that
+"""Metrics for the six tasks (docs/protocol.md section 2), each computed per instance so that
 `benchmark.metrics.bootstrap` can resample them. Submodules import their heavy libraries lazily:
 
 ranking    full-ranking top-k with history / catalogue masking; HR, NDCG, MRR @3/5/10

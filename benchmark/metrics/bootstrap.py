@@ -43,8 +43,16 @@ def _squeeze(v: np.ndarray) -> np.ndarray:
     return v[:, 0] if v.ndim == 2 and v.shape[1] == 1 else v
 
 
+def check_n_boot(n_boot, least: int = 1) -> None:
+    """ValueError unless `n_boot` is an integer >= `least` (bools and floats are not counts)."""
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < least:
+        why = " (0: no intervals)" if least == 0 else ""
+        raise ValueError(f"n_boot must be an integer >= {least}{why}, got {n_boot!r}")
+
+
 def resample_sums(datas: list[np.ndarray], n_boot: int, seed: int) -> list[np.ndarray]:
     """Column sums of `n_boot` bootstrap resamples of each (n, d) array, all with the same indices."""
+    check_n_boot(n_boot)
     n = len(datas[0])
     rng = np.random.default_rng(seed)
     out = [np.empty((n_boot, x.shape[1])) for x in datas]

@@ -134,7 +134,7 @@ def resolve_path(path: str | None) -> str | None:
 
         spec = importlib.util.find_spec(path[4:])
         if spec is None or not spec.submodule_search_locations:
-            raise FileNotFoundError(f"package {path[4:]!r} is not installed (see dependencies.md)")
+            raise FileNotFoundError(f"package {path[4:]!r} is not installed (see docs/dependencies.md)")
         return list(spec.submodule_search_locations)[0]
     return path
 

@@ -11,6 +11,7 @@ Tokens are row-major over the latent grid: ``encode`` returns (B, grid*grid) int
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -89,8 +90,10 @@ class VQTokenizer:
         return self.config.resolution
 
     def describe(self) -> dict[str, Any]:
-        return {"source": self.source, "n_codes": self.n_codes, "grid": self.grid,
-                "resolution": self.resolution}
+        # the home folder written "~": results are published, and name no machine's user folder
+        home = str(Path.home())
+        source = "~" + self.source[len(home):] if self.source.startswith(home + os.sep) else self.source
+        return {"source": source, "n_codes": self.n_codes, "grid": self.grid, "resolution": self.resolution}
 
     # ---- I/O -------------------------------------------------------------------------------------
     def save(self, out_dir: str | Path, training: dict[str, Any] | None = None) -> Path:
