@@ -96,7 +96,7 @@ def member_problems(tar: tarfile.TarFile, sub: str, max_bytes: int = MAX_SUBMISS
     for m in tar.getmembers():
         where = f"archive:{m.name}"
         if m.issym() or m.islnk():
-            problems.append(Problem(sub, where, "symbolic and hard links are not allowed in a submission archive"))
+            problems.append(Problem(sub, where, "symbolic links and hard links are not allowed in a submission archive"))
         elif m.isdir():
             if why := check_relpath(m.name.rstrip("/")):
                 problems.append(Problem(sub, where, why))
