@@ -280,7 +280,7 @@ def validate_submission(folder: Path, cache: DatasetCache, max_bytes: int = MAX_
     if doc["run_id"] != folder.name or not is_safe_name(doc["run_id"]):
         problems.append(Problem(sub, "run_id", f"{doc['run_id']!r} must be a safe name equal to the folder name {folder.name!r}"))
     if slug(doc["model"]["name"]) != folder.parent.name:
-        problems.append(Problem(sub, "model.name", f"folder must be submissions/{slug(doc['model']['name'])}/, not {folder.parent.name}/"))
+        problems.append(Problem(sub, "model.name", f"folder must be {slug(doc['model']['name'])}/, not {folder.parent.name}/"))
     referenced = {e["predictions"] for e in doc["results"] if e["predictions"]}
     image_dirs = {f"{IMAGES_DIR}/{e['task']}__{e['split']}/" for e in doc["results"] if e["predictions"]}
     for rel in files:
