@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DATA := data/world-default
 RUNS := runs/demo
 
-.PHONY: install demo test test-deps bench clean
+.PHONY: install demo test test-deps bench board clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,6 +27,10 @@ test-deps:
 
 test: install test-deps
 	$(BIN)/python -m pytest -q --timeout=900
+
+# leaderboard/README.md and leaderboard/index.html from leaderboard/index.jsonl (generated, not committed).
+board: install
+	$(BIN)/unimp-bench leaderboard build
 
 bench: install
 	$(BIN)/python bench/bench_prepare.py

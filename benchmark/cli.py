@@ -243,33 +243,53 @@ app.add_typer(board, name="leaderboard")
 @board.command("submit")
 def board_submit(
     run_dir: Path = typer.Argument(..., help="A run folder written by `unimp-bench run`."),
-    leaderboard_dir: Path = typer.Option(Path("leaderboard"), help="The leaderboard folder."),
+    leaderboard_dir: Path = typer.Option(Path("leaderboard"), help="The leaderboard folder (holds index.jsonl)."),
     meta: Optional[Path] = typer.Option(None, help="JSON model card: name, revision, parameters, training_data, "
                                         "license, reference, ablation."),
+    archives: Optional[Path] = typer.Option(None, help="Where to write the archive (default LEADERBOARD_DIR/archives/)."),
 ) -> None:
-    """Copy a run into leaderboard/submissions/<model>/<run-id>/ (never overwrites)."""
+    """Check a run, write its archive <sha256>.tar.gz and add its row to leaderboard/index.jsonl (never overwrites)."""
     from leaderboard.submit import submit_cli
 
-    raise typer.Exit(submit_cli(run_dir, leaderboard_dir, meta))
+    raise typer.Exit(submit_cli(run_dir, leaderboard_dir, meta, archives))
+
+
+@board.command("fetch")
+def board_fetch(
+    source: str = typer.Argument(..., help="A folder holding the archives, or an http(s) base URL "
+                                 "(e.g. a GitHub release's download URL prefix)."),
+    leaderboard_dir: Path = typer.Option(Path("leaderboard"), help="The leaderboard folder (holds index.jsonl)."),
+    archives: Optional[Path] = typer.Option(None, help="Where to keep the archives (default LEADERBOARD_DIR/archives/)."),
+    cache: Optional[Path] = typer.Option(None, help="Where to extract them (default LEADERBOARD_DIR/cache/)."),
+) -> None:
+    """Get every archive the index names (checked by size and sha256) and extract it safely into the cache."""
+    from leaderboard.fetch import fetch_cli
+
+    raise typer.Exit(fetch_cli(source, leaderboard_dir, archives, cache))
 
 
 @board.command("validate")
 def board_validate(
     data: list[Path] = typer.Option([], help="Prepared dataset folder(s) the submissions were run on; repeatable."),
-    leaderboard_dir: Path = typer.Option(Path("leaderboard"), help="The leaderboard folder."),
+    leaderboard_dir: Path = typer.Option(Path("leaderboard"), help="The leaderboard folder (holds index.jsonl)."),
+    archives: Optional[Path] = typer.Option(None, help="Folder of the archives (default LEADERBOARD_DIR/archives/)."),
+    index_only: bool = typer.Option(False, help="Check the index rows alone (schema, ranges, ids); scores are not "
+                                    "recomputed, and the summary says for how many rows."),
     allow_unknown_datasets: bool = typer.Option(False, help="Accept submissions on datasets not given with --data "
                                                 "(schema and file checks only, no score recomputation)."),
 ) -> None:
-    """Check every submission: schema, dataset sha256, exact instance coverage, scores recomputed from the
-    predictions, no NaN, no paths outside the submission, size limits. Exit 1 on any problem."""
+    """Check every index row and its archive: schema, dataset sha256, exact instance coverage, scores recomputed
+    from the predictions, row = archive, no NaN, no paths outside the submission, size limits. Exit 1 on any
+    problem; a row whose archive is absent is a problem unless --index-only."""
     from leaderboard.validate import validate_cli
 
-    raise typer.Exit(validate_cli(leaderboard_dir, data, allow_unknown_datasets=allow_unknown_datasets))
+    raise typer.Exit(validate_cli(leaderboard_dir, data, allow_unknown_datasets=allow_unknown_datasets,
+                                  archives_dir=archives, index_only=index_only))
 
 
 @board.command("build")
 def board_build(leaderboard_dir: Path = typer.Option(Path("leaderboard"), help="The leaderboard folder.")) -> None:
-    """Render leaderboard/README.md and leaderboard/index.html from the submissions alone."""
+    """Render leaderboard/README.md and leaderboard/index.html from leaderboard/index.jsonl alone."""
     from leaderboard.build import build_cli
 
     raise typer.Exit(build_cli(leaderboard_dir))

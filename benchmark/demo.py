@@ -89,9 +89,11 @@ def _leaderboard(args, docs) -> None:
         from leaderboard.submit import submit
     except ImportError:
         return
+    from leaderboard.index import read_index, row_id
+
+    present = {r["id"] for r in read_index(args.leaderboard)[0]}
     for doc in docs:
-        target = args.leaderboard / "submissions" / doc["model"]["name"] / doc["run_id"]
-        if not target.exists():
+        if row_id(doc["model"]["name"], doc["run_id"]) not in present:  # a row is never replaced
             submit(args.out / doc["run_id"], args.leaderboard, None)
     build(args.leaderboard)
     print(f"[demo] leaderboard: {args.leaderboard / 'README.md'} and {args.leaderboard / 'index.html'}")

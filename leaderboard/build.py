@@ -1,8 +1,9 @@
-"""Build leaderboard/README.md and leaderboard/index.html from the submissions alone.
+"""Build leaderboard/README.md and leaderboard/index.html from leaderboard/index.jsonl alone.
 
-The output depends only on the submissions' results.json and model_meta.json (no clock, no machine
-facts), so the same submissions give byte-identical files. Run the validation first: `build` trusts
-that the files follow the schema.
+The output depends only on the index rows (no clock, no machine facts, no archives), so the same index
+gives byte-identical files. Both files are generated, not committed (`make board`). Markdown tables are
+written by tabulate (GitHub pipe format) with every cell escaped for Markdown; the HTML page is a Jinja2
+template (`leaderboard.render_html`).
 """
 from __future__ import annotations
 
@@ -10,39 +11,31 @@ import html
 import re
 from pathlib import Path
 
+from tabulate import tabulate
+
 from benchmark.io import write_text
-from leaderboard.common import SUBMISSIONS_DIR
 from leaderboard.paper_numbers import LABEL as PAPER_LABEL
-from leaderboard.paper_numbers import PAPER_TABLES, SOURCE as PAPER_SOURCE
-from leaderboard.paper_numbers import PaperTable
+from leaderboard.paper_numbers import PAPER_TABLES, PaperTable
+from leaderboard.render_html import render_html
 from leaderboard.tables import (
-    Cell, Submission, Table, cell_text, dataset_tables, fmt, group_by_dataset, load_submissions,
+    LEGEND, PAPER_NOTE, Cell, Submission, Table, cell_text, dataset_tables, fmt, group_by_dataset, load_submissions,
 )
 
 README = "README.md"
 INDEX = "index.html"
 
-LEGEND = (
-    "Each value is the score on the split, ± half the width of its paired-bootstrap 95% interval "
-    "where the run reported one. **Bold**: best in the column. ≈: a tie with the best (the 95% intervals "
-    "overlap). `unsupported`: the model lacks the verb the task needs (never counted as 0); `error`: the "
-    "run failed on the task; —: not run. Rows run best-first by the table's main column."
-)
-PAPER_NOTE = (
-    f"Published numbers, labelled \"{PAPER_LABEL}\": {PAPER_SOURCE}. Their data and splits differ from "
-    "ours, so they are context, not targets."
-)
-
 HOW_TO_SUBMIT = [
     "## How to submit", "",
     "1. Run the benchmark: `unimp-bench run --model NAME --data DATA --out runs/` writes a run folder.",
-    "2. `unimp-bench leaderboard submit runs/RUN_ID --meta model_meta.json` copies it to "
-    "`submissions/MODEL/RUN_ID/` (results.json, config.json, summary.md, predictions, images) with "
-    "`model_meta.json` (name, revision, parameters, training_data, license, reference, ablation). "
+    "2. `unimp-bench leaderboard submit runs/RUN_ID --meta model_meta.json` checks the run, writes its archive "
+    "(results.json, config.json, summary.md, predictions, images and `model_meta.json`: name, revision, parameters, "
+    "training_data, license, reference, ablation) as `archives/<sha256>.tar.gz` and adds its row to `index.jsonl`. "
     "An existing submission is never overwritten.",
-    "3. `unimp-bench leaderboard validate --data DATA` recomputes every score from the predictions against "
-    "the frozen targets and checks the files; then `unimp-bench leaderboard build` rewrites this page and "
-    "`index.html`.", "",
+    "3. `unimp-bench leaderboard validate --data DATA` recomputes every score from the archives' predictions against "
+    "the frozen targets and checks that each row says what its archive says; `make board` (or "
+    "`unimp-bench leaderboard build`) renders this page and `index.html` from `index.jsonl`.",
+    "4. Open a pull request with the `index.jsonl` change, and hand the archive to a maintainer "
+    "(see `MAINTAINERS.md`).", "",
 ]
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|#!{}<>])")
@@ -62,15 +55,17 @@ def md_cell(c: Cell) -> str:
     return f"{text} ≈" if c.tie else text
 
 
-def md_row(cells: list[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
+def md_grid(headers: list[str], rows: list[list[str]], align: list[str]) -> list[str]:
+    """A pipe table (GitHub Markdown, alignment colons); cells must already be Markdown-escaped (`md`)."""
+    text = tabulate(rows, headers=headers, tablefmt="pipe", colalign=align, disable_numparse=True)
+    return text.splitlines()
 
 
 def md_paper(p: PaperTable) -> list[str]:
-    lines = [f"<sub>{md(p.title)}, as published: {md(PAPER_LABEL)}</sub>", "",
-             md_row([f"Model, {PAPER_LABEL}", *map(md, p.columns)]),
-             md_row(["---"] * (len(p.columns) + 1))]
-    lines += [md_row([md(name), *(fmt(v) for v in values)]) for name, values in p.rows]
+    lines = [f"<sub>{md(p.title)}, as published: {md(PAPER_LABEL)}</sub>", ""]
+    lines += md_grid([f"Model, {md(PAPER_LABEL)}", *map(md, p.columns)],
+                     [[md(name), *(fmt(v) for v in values)] for name, values in p.rows],
+                     ["left"] + ["right"] * len(p.columns))
     return lines + [""]
 
 
@@ -79,11 +74,10 @@ def md_table(t: Table) -> list[str]:
     if not t.rows:
         lines += ["_No submissions._", ""]
     else:
-        lines.append(md_row(["Model", "Details", "Runs", *(md(c.header) for c in t.columns)]))
-        lines.append(md_row(["---"] * 3 + ["---:"] * len(t.columns)))
-        for r in t.rows:
-            runs = " ".join(f"[{md(k.split('/', 1)[1])}]({SUBMISSIONS_DIR}/{k}/)" for k in r.runs)
-            lines.append(md_row([md(r.model), md(r.detail), runs, *(md_cell(c) for c in r.cells)]))
+        rows = [[md(r.model), md(r.detail), " ".join(md(k.split("/", 1)[1]) for k in r.runs), *(md_cell(c) for c in r.cells)]
+                for r in t.rows]
+        lines += md_grid(["Model", "Details", "Runs", *(md(c.header) for c in t.columns)], rows,
+                         ["left"] * 3 + ["right"] * len(t.columns))
         lines.append("")
     if t.paper is not None:
         lines += md_paper(t.paper)
@@ -91,7 +85,7 @@ def md_table(t: Table) -> list[str]:
 
 
 def md_models(subs: list[Submission]) -> list[str]:
-    """One row per (model, revision) from model_meta.json."""
+    """One row per (model, revision) from the model cards."""
     seen: dict[tuple[str, str], tuple[dict, list[str]]] = {}
     for s in subs:
         k = (s.name, s.results["model"]["revision"])
@@ -99,15 +93,15 @@ def md_models(subs: list[Submission]) -> list[str]:
     lines = ["## Models", ""]
     if not seen:
         return lines + ["_No submissions yet._", ""]
-    lines.append(md_row(["Model", "Revision", "Parameters", "Training data", "License", "Reference", "Submissions"]))
-    lines.append(md_row(["---"] * 7))
+    rows = []
     for (name, rev), (meta, keys) in sorted(seen.items()):
         params = meta.get("parameters")
         data = meta.get("training_data")
         data = ", ".join(data) if isinstance(data, list) else data
-        lines.append(md_row([md(name), md(rev), f"{params:,}" if isinstance(params, int) else "—",
-                             md(data or "—"), md(meta.get("license") or "—"), md(meta.get("reference") or "—"),
-                             str(len(keys))]))
+        rows.append([md(name), md(rev), f"{params:,}" if isinstance(params, int) else "—", md(data or "—"),
+                     md(meta.get("license") or "—"), md(meta.get("reference") or "—"), str(len(keys))])
+    lines += md_grid(["Model", "Revision", "Parameters", "Training data", "License", "Reference", "Submissions"], rows,
+                     ["left"] * 6 + ["right"])
     return lines + [""]
 
 
@@ -115,8 +109,8 @@ def render_readme(subs: list[Submission]) -> str:
     groups = group_by_dataset(subs)
     lines = [
         "# unimp-bench leaderboard", "",
-        "Generated by `unimp-bench leaderboard build` from the files in `submissions/` alone; do not edit "
-        "by hand. `index.html` has the same tables, sortable, with plots.", "",
+        "Generated by `make board` (`unimp-bench leaderboard build`) from `index.jsonl` alone; not committed, "
+        "do not edit by hand. `index.html` has the same tables, sortable, with plots.", "",
         f"{len(subs)} submission(s) on {len(groups)} prepared dataset(s).", "",
         LEGEND, "", PAPER_NOTE, "",
     ]
@@ -133,9 +127,7 @@ def render_readme(subs: list[Submission]) -> str:
 
 
 def build(leaderboard_dir: str | Path) -> None:
-    """Write README.md and index.html of `leaderboard_dir` from its submissions (atomic writes)."""
-    from leaderboard.render_html import render_html
-
+    """Write README.md and index.html of `leaderboard_dir` from its index.jsonl (atomic writes)."""
     root = Path(leaderboard_dir)
     subs = load_submissions(root)
     write_text(root / README, render_readme(subs))
@@ -143,7 +135,15 @@ def build(leaderboard_dir: str | Path) -> None:
 
 
 def build_cli(leaderboard_dir: str | Path) -> int:
-    """Build and say where; exit code 0."""
-    build(leaderboard_dir)
+    """Build and say where; exit code 0, or 1 (with the problems) when the index does not pass its schema."""
+    import sys
+
+    from leaderboard.common import SubmissionError
+
+    try:
+        build(leaderboard_dir)
+    except SubmissionError as e:
+        print(e, file=sys.stderr)
+        return 1
     print(f"wrote {Path(leaderboard_dir) / README} and {Path(leaderboard_dir) / INDEX}")
     return 0

@@ -1,7 +1,7 @@
 """Shared pieces of the leaderboard: problems, limits, safe names and paths, strict JSON reading.
 
-A submission is a folder ``<leaderboard>/submissions/<model-slug>/<run-id>/`` holding a copy of a run
-folder (see `benchmark.results`) plus ``model_meta.json``. Everything here treats a submission as
+A submission is an archive (see `leaderboard.archive`) that extracts to a folder ``<model-slug>/<run-id>/``
+holding a copy of a run folder (see `benchmark.results`) plus ``model_meta.json``. Everything here treats a submission as
 untrusted input: no symlinks, no paths leaving the folder, no files beyond the known kinds, size limits,
 and JSON parsed without NaN/Infinity.
 """
@@ -14,7 +14,6 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-SUBMISSIONS_DIR = "submissions"
 RESULTS_FILE = "results.json"
 META_FILE = "model_meta.json"
 CONFIG_FILE = "config.json"

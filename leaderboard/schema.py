@@ -1,22 +1,23 @@
-"""Schema checks for results.json (see `benchmark.results`) and model_meta.json.
+"""Schema of results.json (see `benchmark.results`), model_meta.json and the leaderboard index rows.
 
-Unknown and missing fields are both rejected, types are checked (bool is never taken for a number),
-numbers must be finite and inside each metric's range. Dataset-dependent checks (ids, recomputed
+The shapes are pydantic models (strict: no coercion, bool is never taken for a number; unknown and
+missing fields are both rejected); what they cannot say (metric ranges, the task's main score,
+intervals, an ok result's predictions) is checked after them in `check_entry`. Every failure is
+reported as a `Problem` naming the file and the field. Dataset-dependent checks (ids, recomputed
 scores) live in `leaderboard.validate`.
 """
 from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any, Callable
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from benchmark import layout
 from benchmark.results import SCHEMA_VERSION, STATUSES, predictions_name
 from benchmark.tasks import LOWER_IS_BETTER, TASK_SPECS
 from leaderboard.common import Problem, check_relpath
-
-Check = Callable[[Any], "str | None"]
-
 
 _UNIT = (0.0, 1.0)
 # Closed range of every metric a task declares; None bound = unbounded on that side.
@@ -28,126 +29,220 @@ METRIC_RANGES: dict[str, tuple[float | None, float | None]] = {
     "bertscore-f1": (-1.0, 1.0), "ssim": (-1.0, 1.0), "personalization": (-1.0, 1.0),
     "psnr": (0.0, None), "frechet": (0.0, None), "token_nll": (0.0, None),
 }
+MAX_LABEL = 200  # characters of any string shown on the leaderboard (names, revisions, meta)
 
 
 def metric_lower_is_better(metric: str) -> bool:
     return metric in LOWER_IS_BETTER
 
 
-# ---- small type checks: each returns None when fine, else what is wrong ---------------------------
-def is_str(v) -> str | None:
-    return None if isinstance(v, str) else f"must be a string, got {type(v).__name__}"
-
-
-MAX_LABEL = 200  # characters of any string shown on the leaderboard (names, revisions, meta)
-
-
-def is_label(v) -> str | None:
-    """A short display string: a non-empty string of at most MAX_LABEL characters."""
-    if not isinstance(v, str) or not v.strip():
-        return "must be a non-empty string"
-    return None if len(v) <= MAX_LABEL else f"longer than {MAX_LABEL} characters"
-
-
-def is_opt_label(v) -> str | None:
-    return None if v is None else is_label(v)
-
-
-def is_opt_str(v) -> str | None:
-    return None if v is None or isinstance(v, str) else f"must be a string or null, got {type(v).__name__}"
-
-
-def is_int(v) -> str | None:
-    return None if isinstance(v, int) and not isinstance(v, bool) else f"must be an integer, got {type(v).__name__}"
-
-
 def is_number(v) -> str | None:
+    """None when `v` is a finite int or float (not bool), else what is wrong."""
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return f"must be a number, got {type(v).__name__}"
     return None if math.isfinite(v) else "must be finite (no NaN/Infinity)"
 
 
-def is_nonneg_number(v) -> str | None:
-    return is_number(v) or (None if v >= 0 else "must be >= 0")
+# ---- field types ------------------------------------------------------------------------------------
+def _nonblank(v: str) -> str:
+    if not v.strip():
+        raise ValueError("must be a non-empty string")
+    return v
 
 
-def is_dict(v) -> str | None:
-    return None if isinstance(v, dict) else f"must be an object, got {type(v).__name__}"
-
-
-def is_opt_int(v) -> str | None:
-    return None if v is None else is_int(v)
-
-
-def is_iso_time(v) -> str | None:
-    if not isinstance(v, str):
-        return "must be an ISO 8601 time string"
+def _iso_time(v: str) -> str:
     try:
         datetime.fromisoformat(v.replace("Z", "+00:00"))
     except ValueError:
-        return f"{v!r} is not an ISO 8601 time"
-    return None
+        raise ValueError(f"{v!r} is not an ISO 8601 time") from None
+    return v
 
 
-def one_of(*allowed) -> Check:
-    def check(v) -> str | None:
-        return None if v in allowed else f"must be one of {list(allowed)}, got {v!r}"
-    return check
+def _nonneg(v):
+    if not math.isfinite(v):
+        raise ValueError("must be finite (no NaN/Infinity)")
+    if v < 0:
+        raise ValueError("must be >= 0")
+    return v
 
 
-def is_str_dict(v) -> str | None:
-    if not isinstance(v, dict) or not all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()):
-        return "must be an object of strings"
-    return None
+def _is_label(v) -> bool:
+    return isinstance(v, str) and bool(v.strip()) and len(v) <= MAX_LABEL
 
 
-def is_str_or_str_list(v) -> str | None:
-    if v is None or (isinstance(v, list) and len(v) <= 50 and all(is_label(x) is None for x in v)):
-        return None
-    if isinstance(v, str):
-        return is_label(v)
-    return f"must be a string, a list of at most 50 strings (each at most {MAX_LABEL} characters) or null"
+def _training_data(v):
+    if v is None or _is_label(v) or (isinstance(v, list) and len(v) <= 50 and all(map(_is_label, v))):
+        return v
+    raise ValueError(f"must be a string, a list of at most 50 strings (each at most {MAX_LABEL} characters) or null")
 
 
-def check_object(obj, fields: dict[str, Check], sub: str, where: str) -> list[Problem]:
-    """Exactly `fields`, each passing its check."""
-    if not isinstance(obj, dict):
-        return [Problem(sub, where or "(top level)", f"must be an object, got {type(obj).__name__}")]
-    prefix = f"{where}." if where else ""
-    problems = [Problem(sub, prefix + k, "unknown field") for k in sorted(set(obj) - set(fields))]
-    problems += [Problem(sub, prefix + k, "missing field") for k in fields if k not in obj and k not in OPTIONAL]
-    for k, check in fields.items():
-        if k in obj and (why := check(obj[k])):
-            problems.append(Problem(sub, prefix + k, why))
-    return problems
+Label = Annotated[str, StringConstraints(max_length=MAX_LABEL), AfterValidator(_nonblank)]
+IsoTime = Annotated[str, AfterValidator(_iso_time)]
+NonNeg = Annotated[float, AfterValidator(_nonneg)]
+NonNegInt = Annotated[int, AfterValidator(_nonneg)]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Task = Literal[tuple(TASK_SPECS)]  # type: ignore[valid-type]
+Split = Literal[tuple(layout.TASK_SPLITS)]  # type: ignore[valid-type]
+Status = Literal[tuple(STATUSES)]  # type: ignore[valid-type]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
 # ---- results.json ----------------------------------------------------------------------------------
-TOP_FIELDS: dict[str, Check] = {
-    "schema_version": lambda v: is_int(v) or (None if v == SCHEMA_VERSION else f"must be {SCHEMA_VERSION}"),
-    "run_id": is_str, "created": is_iso_time,
-    "model": is_dict, "dataset": is_dict, "seed": is_int,
-    "perturbation": one_of(None, "NT", "NV"),
-    "environment": is_dict, "wall_time_s": is_nonneg_number, "results": lambda v: None if isinstance(v, list) else "must be a list",
-}
-# Fields that may be absent (results written before `model.details` existed have none).
-OPTIONAL = {"details"}
-MODEL_FIELDS: dict[str, Check] = {"name": is_label, "revision": is_label, "config": is_dict, "details": is_dict}
-DATASET_FIELDS: dict[str, Check] = {"name": is_label, "sha256": is_str, "seed": is_int, "scale": is_opt_label, "source": is_str}
-ENV_FIELDS: dict[str, Check] = {"python": is_str, "platform": is_str, "packages": is_str_dict, "git": is_opt_str}
-ENTRY_FIELDS: dict[str, Check] = {
-    "task": one_of(*TASK_SPECS), "task_version": is_str, "split": one_of(*layout.TASK_SPLITS),
-    "status": one_of(*STATUSES), "error": is_opt_str, "n": lambda v: is_int(v) or (None if v >= 0 else "must be >= 0"),
-    "scores": is_dict, "intervals": is_dict, "main_score": is_str, "extra": is_dict,
-    "predictions": is_opt_str, "predictions_sha256": is_opt_str, "wall_time_s": is_nonneg_number,
-}
-
-META_FIELDS: dict[str, Check] = {
-    "name": is_label, "revision": is_label, "parameters": is_opt_int, "training_data": is_str_or_str_list,
-    "license": is_opt_label, "reference": is_opt_label, "ablation": is_opt_label,
-}
+class ModelInfo(Strict):
+    name: Label
+    revision: Label
+    config: dict
+    details: dict = {}  # absent in results written before `model.details` existed
 
 
+class DatasetInfo(Strict):
+    name: Label
+    sha256: str
+    seed: int
+    scale: Optional[Label]
+    source: str
+
+
+class Environment(Strict):
+    python: str
+    platform: str
+    packages: dict[str, str]
+    git: Optional[str]
+
+
+class EntryCore(Strict):
+    """The part of a result entry that the index row keeps."""
+    task: Task
+    task_version: str
+    split: Split
+    status: Status
+    error: Optional[str]
+    n: NonNegInt
+    scores: dict
+    intervals: dict
+    main_score: str
+
+
+class ResultEntry(EntryCore):
+    extra: dict
+    predictions: Optional[str]
+    predictions_sha256: Optional[str]
+    wall_time_s: NonNeg
+
+
+class Results(Strict):
+    schema_version: Literal[SCHEMA_VERSION]  # type: ignore[valid-type]
+    run_id: str
+    created: IsoTime
+    model: ModelInfo
+    dataset: DatasetInfo
+    seed: int
+    perturbation: Literal[None, "NT", "NV"]
+    environment: Environment
+    wall_time_s: NonNeg
+    results: list[ResultEntry]
+
+
+# ---- model_meta.json ---------------------------------------------------------------------------------
+class ModelMeta(Strict):
+    name: Label
+    revision: Label
+    parameters: Optional[NonNegInt]
+    training_data: Annotated[Any, AfterValidator(_training_data)]
+    license: Optional[Label]
+    reference: Optional[Label]
+    ablation: Optional[Label]
+
+
+META_FIELDS = tuple(ModelMeta.model_fields)
+
+
+# ---- index row (leaderboard/index.jsonl) -------------------------------------------------------------
+class RowModel(Strict):
+    name: Label
+    revision: Label
+    ablation: Optional[Label]     # model_meta.ablation, else model.config.ablation
+
+
+class RowEntry(EntryCore):
+    # The scorer settings a reader needs to compare numbers (e.g. bertscore_model, bertscore_layer).
+    scorer: dict[str, Union[str, int, bool, None]]
+
+
+class Archive(Strict):
+    sha256: Sha256
+    size: NonNegInt
+
+
+class IndexRow(Strict):
+    id: str                       # "<slug(model.name)>/<run_id>"
+    run_id: str
+    created: IsoTime
+    model: RowModel
+    model_meta: ModelMeta
+    dataset: DatasetInfo
+    seed: int
+    perturbation: Literal[None, "NT", "NV"]
+    results: list[RowEntry]
+    archive: Archive
+
+
+# ---- pydantic errors -> Problems ---------------------------------------------------------------------
+_TYPE_WORDS = {"int_type": "an integer", "float_type": "a number", "string_type": "a string",
+               "dict_type": "an object", "list_type": "a list", "model_type": "an object",
+               "model_attributes_type": "an object", "bool_type": "a boolean"}
+
+
+def _field(loc: tuple, prefix: str) -> str:
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not part.startswith(("function-", "literal[", "list[", "str", "none", "constrained")):
+            out += f".{part}" if out else part
+    return out or "(top level)"
+
+
+def _message(err: dict) -> str:
+    kind, got = err["type"], err.get("input")
+    if kind == "missing":
+        return "missing field"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind in _TYPE_WORDS:
+        return f"must be {_TYPE_WORDS[kind]}, got {type(got).__name__}"
+    if kind == "literal_error":
+        return f"must be one of [{err['ctx']['expected']}], got {got!r}"
+    if kind == "string_too_long":
+        return f"longer than {MAX_LABEL} characters"
+    if kind == "string_pattern_mismatch":
+        return "must be 64 lowercase hex digits"
+    if kind == "value_error":
+        return str(err["ctx"]["error"])
+    return err["msg"]
+
+
+def model_problems(model: type[BaseModel], doc, sub: str, prefix: str = "") -> tuple[Any, list[Problem]]:
+    """(the parsed model or None, one Problem per failing field). A union's alternatives collapse into
+    one problem per field."""
+    try:
+        return model.model_validate(doc), []
+    except ValidationError as e:
+        seen: dict[str, str] = {}
+        for err in e.errors(include_url=False):
+            seen.setdefault(_field(err["loc"], prefix), _message(err))
+        return None, [Problem(sub, f, m) for f, m in seen.items()]
+
+
+def _entry_problems(errors: list[Problem], prefix: str, i: int) -> bool:
+    where = f"{prefix}[{i}]"
+    return any(p.field == where or p.field.startswith(where + ".") for p in errors)
+
+
+# ---- checks beyond the shapes ------------------------------------------------------------------------
 def check_metric_value(metric: str, v, sub: str, field: str) -> list[Problem]:
     if why := is_number(v):
         return [Problem(sub, field, why)]
@@ -157,9 +252,10 @@ def check_metric_value(metric: str, v, sub: str, field: str) -> list[Problem]:
     return []
 
 
-def check_entry(e: dict, i: int, sub: str) -> list[Problem]:
-    """One element of `results` (its fields already exist and have the right types)."""
-    where = f"results[{i}]"
+def check_entry(e: dict, i: int, sub: str, where: str | None = None) -> list[Problem]:
+    """One element of `results` whose shape is fine: version, main score, metric ranges, intervals,
+    status rules and (for results.json entries, which have them) the predictions fields."""
+    where = where or f"results[{i}]"
     spec = TASK_SPECS[e["task"]]
     problems: list[Problem] = []
     if e["task_version"] != spec.version:
@@ -182,15 +278,18 @@ def check_entry(e: dict, i: int, sub: str) -> list[Problem]:
             problems += bad
             if not bad and iv[0] > iv[1]:
                 problems.append(Problem(sub, f, f"low {iv[0]} > high {iv[1]}"))
-    n_boot = e["extra"].get("n_boot", 1)  # resamples behind the intervals (absent: none recorded)
-    if is_int(n_boot) or n_boot < 1:
+    n_boot = (e.get("extra") or {}).get("n_boot", 1)  # resamples behind the intervals (absent: none recorded)
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 1:
         problems.append(Problem(sub, f"{where}.extra.n_boot", f"must be an integer >= 1 (bootstrap resamples), got {n_boot!r}"))
+    has_files = "predictions" in e
     if e["status"] == "ok":
         if e["error"] is not None:
             problems.append(Problem(sub, f"{where}.error", "must be null when status is ok"))
         if spec.main_score not in e["scores"]:
             problems.append(Problem(sub, f"{where}.scores", f"main score {spec.main_score!r} missing"))
-        if e["predictions"] is None or e["predictions_sha256"] is None:
+        if not has_files:
+            pass
+        elif e["predictions"] is None or e["predictions_sha256"] is None:
             problems.append(Problem(sub, f"{where}.predictions", "an ok result needs its predictions file and sha256"))
         elif e["predictions"] != predictions_name(e["task"], e["split"]):
             why = check_relpath(e["predictions"]) or f"must be {predictions_name(e['task'], e['split'])!r}"
@@ -200,44 +299,55 @@ def check_entry(e: dict, i: int, sub: str) -> list[Problem]:
             problems.append(Problem(sub, f"{where}.scores", f"a result with status {e['status']!r} has no scores"))
         if e["status"] == "error" and not e["error"]:
             problems.append(Problem(sub, f"{where}.error", "an error result must say what went wrong"))
-        if e["predictions"] is not None:
+        if has_files and e["predictions"] is not None:
             if why := check_relpath(e["predictions"]):
                 problems.append(Problem(sub, f"{where}.predictions", why))
     return problems
 
 
-def check_results(doc, sub: str) -> list[Problem]:
-    """All schema problems of a parsed results.json."""
-    problems = check_object(doc, TOP_FIELDS, sub, "")
-    if not isinstance(doc, dict):
-        return problems
-    for name, fields in (("model", MODEL_FIELDS), ("dataset", DATASET_FIELDS), ("environment", ENV_FIELDS)):
-        if isinstance(doc.get(name), dict):
-            problems += check_object(doc[name], fields, sub, name)
+def _check_entries(entries, errors: list[Problem], sub: str, prefix: str) -> list[Problem]:
+    problems: list[Problem] = []
     seen: set[tuple[str, str]] = set()
-    for i, e in enumerate(doc.get("results") if isinstance(doc.get("results"), list) else []):
-        entry_problems = check_object(e, ENTRY_FIELDS, sub, f"results[{i}]")
-        problems += entry_problems
-        if entry_problems:
+    for i, e in enumerate(entries if isinstance(entries, list) else []):
+        if _entry_problems(errors, prefix, i):
             continue
         key = (e["task"], e["split"])
         if key in seen:
-            problems.append(Problem(sub, f"results[{i}]", f"duplicate result for task {key[0]} split {key[1]}"))
+            problems.append(Problem(sub, f"{prefix}[{i}]", f"duplicate result for task {key[0]} split {key[1]}"))
         seen.add(key)
-        problems += check_entry(e, i, sub)
+        problems += check_entry(e, i, sub, f"{prefix}[{i}]")
+    return problems
+
+
+def check_results(doc, sub: str) -> list[Problem]:
+    """All schema problems of a parsed results.json."""
+    _, problems = model_problems(Results, doc, sub)
+    if isinstance(doc, dict):
+        problems += _check_entries(doc.get("results"), problems, sub, "results")
     return problems
 
 
 def check_meta(meta, results_doc, sub: str) -> list[Problem]:
     """model_meta.json: exact fields, and name/revision agreeing with results.json."""
-    problems = check_object(meta, META_FIELDS, sub, "model_meta")
+    _, problems = model_problems(ModelMeta, meta, sub, "model_meta")
     if problems or not isinstance(results_doc, dict) or not isinstance(results_doc.get("model"), dict):
         return problems
     for k in ("name", "revision"):
         if meta[k] != results_doc["model"].get(k):
             problems.append(Problem(sub, f"model_meta.{k}", f"{meta[k]!r} differs from results.json model.{k} {results_doc['model'].get(k)!r}"))
-    if meta["parameters"] is not None and meta["parameters"] < 0:
-        problems.append(Problem(sub, "model_meta.parameters", "must be >= 0"))
+    return problems
+
+
+def check_row(row, sub: str) -> list[Problem]:
+    """All schema problems of one parsed index row (fields are named as in the row)."""
+    _, problems = model_problems(IndexRow, row, sub)
+    if isinstance(row, dict):
+        problems += _check_entries(row.get("results"), problems, sub, "results")
+        meta, model = row.get("model_meta"), row.get("model")
+        if not problems:
+            for k in ("name", "revision"):
+                if meta[k] != model[k]:
+                    problems.append(Problem(sub, f"model_meta.{k}", f"{meta[k]!r} differs from model.{k} {model[k]!r}"))
     return problems
 
 

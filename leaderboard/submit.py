@@ -1,26 +1,23 @@
-"""Copy a run folder into the leaderboard as a new submission (never overwriting one).
+"""Add a run to the leaderboard: its archive (named by sha256) and its row in index.jsonl.
 
-What is copied: results.json, config.json, summary.md, predictions/*.jsonl and images/<task>__<split>/
-*.png; the run's model/ folder and anything else are left behind. model_meta.json is written beside
-them. The run is checked first (schema, file names, no symlinks, size) so that a bad run never lands.
+What the archive holds: results.json, config.json, summary.md, predictions/*.jsonl and
+images/<task>__<split>/*.png of the run, plus the model_meta.json written for it; the run's model/
+folder and anything else are left behind. The run is checked first (schema, file names, no symlinks,
+size) so that a bad run never lands. A row is never replaced by a different submission: the same
+model and run id with another archive is refused (give the run a new run_id).
 """
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
+import json
 from pathlib import Path
 
-from benchmark.io import write_json
 from leaderboard import schema
+from leaderboard.archive import ARCHIVES_DIR, write_archive
 from leaderboard.common import (
-    IMAGES_DIR, MAX_SUBMISSION_BYTES, META_FILE, PREDICTIONS_DIR, RESULTS_FILE, SUBMISSIONS_DIR, Problem, SubmissionError, is_safe_name,
-    read_json_file, scan_folder, slug,
+    IMAGES_DIR, MAX_SUBMISSION_BYTES, META_FILE, PREDICTIONS_DIR, RESULTS_FILE, Problem, SubmissionError, is_safe_name,
+    read_json_file, scan_folder,
 )
-
-
-def submission_path(leaderboard_dir: str | Path, model_name: str, run_id: str) -> Path:
-    return Path(leaderboard_dir) / SUBMISSIONS_DIR / slug(model_name) / run_id
+from leaderboard.index import make_row, read_index, row_id, write_index
 
 
 def referenced_files(files: list[str], doc: dict) -> list[str]:
@@ -49,12 +46,19 @@ def build_meta(results_doc: dict, model_meta: dict | None) -> dict:
     return meta
 
 
-def submit(run_dir: str | Path, leaderboard_dir: str | Path, model_meta: dict | None = None,
-           max_bytes: int = MAX_SUBMISSION_BYTES) -> Path:
-    """Copy `run_dir` to ``<leaderboard_dir>/submissions/<model>/<run-id>/`` and return that folder.
+def meta_bytes(meta: dict) -> bytes:
+    """model_meta.json as `benchmark.io.write_json` writes it (stable bytes)."""
+    return (json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
-    Raises FileExistsError if the submission already exists, SubmissionError if the run is not
-    acceptable (the error lists every problem).
+
+def submit(run_dir: str | Path, leaderboard_dir: str | Path, model_meta: dict | None = None,
+           max_bytes: int = MAX_SUBMISSION_BYTES, archives_dir: str | Path | None = None) -> dict:
+    """Archive `run_dir` into `archives_dir` (default <leaderboard_dir>/archives/) and add its row to
+    <leaderboard_dir>/index.jsonl; return the row.
+
+    Raises FileExistsError if the index has another submission with the same model and run id,
+    SubmissionError if the run is not acceptable (the error lists every problem). Submitting the
+    same run again (same archive) changes nothing.
     """
     run_dir = Path(run_dir)
     label = str(run_dir)
@@ -74,29 +78,30 @@ def submit(run_dir: str | Path, leaderboard_dir: str | Path, model_meta: dict | 
     if meta_problems:
         raise SubmissionError(f"{label}: bad model_meta", meta_problems)
 
-    dest = submission_path(leaderboard_dir, doc["model"]["name"], doc["run_id"])
-    if dest.exists() or dest.is_symlink():
-        raise FileExistsError(f"submission {dest} already exists; a submission is never overwritten "
+    rows, index_problems = read_index(leaderboard_dir)
+    if index_problems:
+        raise SubmissionError(f"{leaderboard_dir}: the index has problems; fix them first", index_problems)
+    key = row_id(doc["model"]["name"], doc["run_id"])
+    existing = next((r for r in rows if r["id"] == key), None)
+    members = [(rel, run_dir / rel) for rel in files] + [(META_FILE, meta_bytes(meta))]
+    out = Path(archives_dir) if archives_dir is not None else Path(leaderboard_dir) / ARCHIVES_DIR
+    sha, size, path = write_archive(members, out)
+    row = make_row(doc, meta, sha, size)
+    if existing is not None:
+        if existing == row:
+            return row
+        if not any(r["archive"]["sha256"] == sha for r in rows):
+            path.unlink()  # refused: leave no orphan archive behind
+        raise FileExistsError(f"submission {key} already exists in the index with archive "
+                              f"{existing['archive']['sha256']}; a submission is never overwritten "
                               "(give the run a new run_id)")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
-    try:
-        for rel in files:
-            target = tmp / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(run_dir / rel, target, follow_symlinks=False)
-        write_json(tmp / META_FILE, meta)
-        if dest.exists():
-            raise FileExistsError(f"submission {dest} already exists")
-        os.rename(tmp, dest)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return dest
+    write_index(leaderboard_dir, rows + [row])
+    return row
 
 
-def submit_cli(run_dir: str | Path, leaderboard_dir: str | Path, meta_json: str | Path | None = None) -> int:
-    """Submit with an optional model_meta JSON file; print the new folder; exit code 0, or 1 with the reasons."""
+def submit_cli(run_dir: str | Path, leaderboard_dir: str | Path, meta_json: str | Path | None = None,
+               archives_dir: str | Path | None = None) -> int:
+    """Submit with an optional model_meta JSON file; print the row's id and archive; exit 0, or 1 with the reasons."""
     import sys
 
     meta = None
@@ -107,9 +112,11 @@ def submit_cli(run_dir: str | Path, leaderboard_dir: str | Path, meta_json: str 
                 print(p, file=sys.stderr)
             return 1
     try:
-        dest = submit(run_dir, leaderboard_dir, meta)
+        row = submit(run_dir, leaderboard_dir, meta, archives_dir=archives_dir)
     except (SubmissionError, FileExistsError) as e:
         print(e, file=sys.stderr)
         return 1
-    print(dest)
+    out = Path(archives_dir) if archives_dir is not None else Path(leaderboard_dir) / ARCHIVES_DIR
+    print(f"{row['id']}: archive {out / (row['archive']['sha256'] + '.tar.gz')} ({row['archive']['size']} bytes), "
+          f"row in {Path(leaderboard_dir) / 'index.jsonl'}")
     return 0

@@ -1,7 +1,7 @@
 """From submissions to tables laid out like the paper's: the data model shared by README and HTML.
 
-Only results.json and model_meta.json of each submission are read. Every ordering is explicit so that
-the same submissions always give the same tables.
+Only the rows of index.jsonl are read (scores, intervals, model cards; never the archives). Every
+ordering is explicit so that the same index always gives the same tables.
 """
 from __future__ import annotations
 
@@ -9,19 +9,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.tasks import TASK_SPECS
-from leaderboard.common import META_FILE, RESULTS_FILE, SubmissionError, read_json_file
+from leaderboard.common import SubmissionError
+from leaderboard.index import read_index
+from leaderboard.paper_numbers import LABEL as PAPER_LABEL
 from leaderboard.paper_numbers import PAPER_TABLES, PaperTable
+from leaderboard.paper_numbers import SOURCE as PAPER_SOURCE
 from leaderboard.schema import metric_lower_is_better
-from leaderboard.validate import submission_dirs
 
 MISSING, OK = "missing", "ok"
+
+# Texts shared by README.md and index.html.
+LEGEND = (
+    "Each value is the score on the split, ± half the width of its paired-bootstrap 95% interval "
+    "where the run reported one. **Bold**: best in the column. ≈: a tie with the best (the 95% intervals "
+    "overlap). `unsupported`: the model lacks the verb the task needs (never counted as 0); `error`: the "
+    "run failed on the task; —: not run. Rows run best-first by the table's main column."
+)
+PAPER_NOTE = (
+    f"Published numbers, labelled \"{PAPER_LABEL}\": {PAPER_SOURCE}. Their data and splits differ from "
+    "ours, so they are context, not targets."
+)
 
 
 @dataclass(frozen=True)
 class Submission:
-    key: str            # "<model-slug>/<run-id>", also its folder under submissions/
-    results: dict
-    meta: dict
+    key: str            # "<model-slug>/<run-id>", the index row's id
+    results: dict       # the index row (model, dataset, seed, perturbation, results, archive)
+    meta: dict          # its model card (model_meta)
 
     @property
     def name(self) -> str:
@@ -30,7 +44,7 @@ class Submission:
     @property
     def ablation(self) -> str | None:
         """The ablation this run is (model_meta.ablation, else model.config.ablation), or None."""
-        a = self.meta.get("ablation") or self.results["model"].get("config", {}).get("ablation")
+        a = self.meta.get("ablation") or self.results["model"].get("ablation")
         return a if isinstance(a, str) and a else None
 
     @property
@@ -95,16 +109,34 @@ class Table:
 
 
 def load_submissions(leaderboard_dir: str | Path) -> list[Submission]:
-    """Every submission, sorted by key; raises SubmissionError on unreadable files (validate first)."""
-    subs = []
-    for folder in submission_dirs(Path(leaderboard_dir))[0]:
-        key = f"{folder.parent.name}/{folder.name}"
-        results, bad = read_json_file(folder / RESULTS_FILE, key, RESULTS_FILE)
-        meta, bad_meta = read_json_file(folder / META_FILE, key, META_FILE)
-        if bad or bad_meta or not isinstance(results, dict) or not isinstance(meta, dict):
-            raise SubmissionError(f"{key}: cannot read the submission; run the leaderboard validation", bad + bad_meta)
-        subs.append(Submission(key, results, meta))
-    return subs
+    """Every row of leaderboard_dir/index.jsonl, sorted by id; raises SubmissionError when the index
+    does not pass its schema (run the leaderboard validation)."""
+    rows, problems = read_index(leaderboard_dir)
+    if problems:
+        raise SubmissionError(f"{leaderboard_dir}/index.jsonl: cannot build from it; run the leaderboard validation", problems)
+    return [Submission(r["id"], r, r["model_meta"]) for r in sorted(rows, key=lambda r: r["id"])]
+
+
+def describe_scorer(scorer: dict) -> str:
+    """BERTScore's settings as a reader needs them to compare numbers. idf and baseline rescaling are
+    not options of our scorer (always off, see benchmark/metrics/text.py); a row that records them says so."""
+    idf = "idf" if scorer.get("bertscore_idf") else "no idf"
+    rescale = "rescaled with baseline" if scorer.get("bertscore_rescale_with_baseline") else "no baseline rescaling"
+    return f"{scorer.get('bertscore_model', 'unknown model')}, layer {scorer.get('bertscore_layer', '?')}, {idf}, {rescale}"
+
+
+def bertscore_scorers(subs: list[Submission]) -> list[str]:
+    """"bertscore-f1: <scorer> (runs)" for each distinct scorer behind the explanation scores shown."""
+    by: dict[str, list[str]] = {}
+    for s in subs:
+        for e in s.results["results"]:
+            if e["task"] == "explanation" and "bertscore-f1" in e["scores"]:
+                runs = by.setdefault(describe_scorer(e.get("scorer", {})), [])
+                if s.key not in runs:
+                    runs.append(s.key)
+    if len(by) == 1:
+        return [f"bertscore-f1 scorer: {next(iter(by))} (all runs)."]
+    return [f"bertscore-f1 scorer: {d} ({', '.join(runs)})." for d, runs in sorted(by.items())]
 
 
 def cell_for(sub: Submission | None, col: Column) -> Cell:
@@ -215,7 +247,8 @@ def dataset_tables(subs: list[Submission]) -> list[Table]:
     return [
         per_run_table("table1", "Table 1: recommendation (test)", "Full ranking over the split's catalogue, history items removed.",
                       main, _cols("recommendation", "test", RANK_METRICS), 3, "table1"),
-        per_run_table("table2a", "Table 2(a): explanation (test)", "BLEU-1 and BLEU-4 named as such; the paper's \"BLEU\" is not specified further.",
+        per_run_table("table2a", "Table 2(a): explanation (test)", " ".join(
+                          ["BLEU-1 and BLEU-4 named as such; the paper's \"BLEU\" is not specified further.", *bertscore_scorers(main)]),
                       main, _cols("explanation", "test", expl), 1, "table2a"),
         per_run_table("table2b", "Table 2(b): rating (test)", "Lower is better; unparseable outputs are counted and scored with the fallback rating.",
                       main, _cols("rating", "test", ("mae", "rmse", "invalid_rate"), ("MAE", "RMSE", "invalid rate")), 0, "table2b"),

@@ -1,8 +1,13 @@
 """Validate every submission of a leaderboard against the prepared datasets it claims to use.
 
-Checks, each failure a `Problem` naming the submission and the field or file:
+The leaderboard is index.jsonl (one row per submission, `leaderboard.index`) plus one archive per row
+(`leaderboard.archive`, kept outside git). Checks, each failure a `Problem` naming the submission and
+the field or file:
+  index      each row's schema and metric ranges, unique sorted ids (also without archives: --index-only);
+  archive    the archive's size and sha256 equal the row's; members are allowed regular files only;
   files      only known kinds of files, safe names, no symlinks, size limit (`common.scan_folder`);
-  place      submissions/<slug(model.name)>/<run_id>/ agrees with results.json;
+  place      <slug(model.name)>/<run_id> agrees with results.json;
+  row        the index row says exactly what the archive's results.json and model_meta.json say;
   schema     results.json and model_meta.json: no unknown or missing field, types, ranges, no NaN;
   dataset    dataset.sha256 is one of the known prepared datasets;
   coverage   each ok result's predictions cover exactly the split's instances (no missing,
@@ -16,6 +21,8 @@ from __future__ import annotations
 
 import math
 import sys
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -23,10 +30,12 @@ from benchmark.api import IMAGE_TOKEN_SCORES
 from benchmark.io import sha256_file
 from benchmark.results import TOP_K
 from leaderboard import schema
+from leaderboard.archive import ARCHIVES_DIR, archive_name, check_archive_file, extract_archive
 from leaderboard.common import (
-    CONFIG_FILE, IMAGES_DIR, MAX_SUBMISSION_BYTES, META_FILE, PREDICTIONS_DIR, RESULTS_FILE, SUBMISSIONS_DIR, TOLERANCE, Problem,
+    CONFIG_FILE, IMAGES_DIR, MAX_SUBMISSION_BYTES, META_FILE, PREDICTIONS_DIR, RESULTS_FILE, TOLERANCE, Problem,
     check_relpath, is_safe_name, loads_strict, read_json_file, resolve_inside, scan_folder, slug,
 )
+from leaderboard.index import compare_row, read_index
 
 # Fields of one prediction line, by task (every line also has "id").
 LINE_FIELDS: dict[str, tuple[str, ...]] = {
@@ -58,27 +67,6 @@ class DatasetCache:
         if key not in self._instances:
             self._instances[key] = self.get(sha).instances(task, split)
         return self._instances[key]
-
-
-def submission_dirs(leaderboard_dir: Path) -> tuple[list[Path], list[Problem]]:
-    """The submission folders (sorted) and problems with the submissions/ tree itself."""
-    root = Path(leaderboard_dir) / SUBMISSIONS_DIR
-    dirs: list[Path] = []
-    problems: list[Problem] = []
-    if not root.is_dir():
-        return dirs, problems
-    for model_dir in sorted(root.iterdir()):
-        if model_dir.is_symlink() or not model_dir.is_dir() or not is_safe_name(model_dir.name):
-            if model_dir.name not in (".gitkeep", "README.md"):
-                problems.append(Problem(model_dir.name, "(folder)", "submissions/ holds only <model>/<run-id>/ folders"))
-            continue
-        for run_dir in sorted(model_dir.iterdir()):
-            sub = f"{model_dir.name}/{run_dir.name}"
-            if run_dir.is_symlink() or not run_dir.is_dir() or not is_safe_name(run_dir.name):
-                problems.append(Problem(sub, "(folder)", "not a plain submission folder (symlink, file or unsafe name)"))
-                continue
-            dirs.append(run_dir)
-    return dirs, problems
 
 
 def check_line(task: str, row, where: str, sub: str, folder: Path, split: str) -> list[Problem]:
@@ -311,7 +299,7 @@ def validate_submission(folder: Path, cache: DatasetCache, max_bytes: int = MAX_
     if doc["run_id"] != folder.name or not is_safe_name(doc["run_id"]):
         problems.append(Problem(sub, "run_id", f"{doc['run_id']!r} must be a safe name equal to the folder name {folder.name!r}"))
     if slug(doc["model"]["name"]) != folder.parent.name:
-        problems.append(Problem(sub, "model.name", f"folder must be submissions/{slug(doc['model']['name'])}/, not {folder.parent.name}/"))
+        problems.append(Problem(sub, "model.name", f"folder must be {slug(doc['model']['name'])}/, not {folder.parent.name}/"))
     referenced = {e["predictions"] for e in doc["results"] if e["predictions"]}
     image_dirs = {f"{IMAGES_DIR}/{e['task']}__{e['split']}/" for e in doc["results"] if e["predictions"]}
     for rel in files:
@@ -330,28 +318,84 @@ def validate_submission(folder: Path, cache: DatasetCache, max_bytes: int = MAX_
     return problems
 
 
-def validate(leaderboard_dir: str | Path, datasets: dict[str, str | Path],
-             max_bytes: int = MAX_SUBMISSION_BYTES, allow_unknown_datasets: bool = False) -> list[Problem]:
-    """Problems of every submission under `leaderboard_dir/submissions/` (empty list: all valid).
+@dataclass
+class Report:
+    """What `validate` found: problems, and how many rows had their scores recomputed."""
 
-    `datasets` maps a prepared dataset's sha256 to its folder. `allow_unknown_datasets`: submissions on
-    other datasets are checked without their data (schema, files, sizes) instead of being refused.
-    """
+    problems: list[Problem] = field(default_factory=list)
+    rows: int = 0
+    recomputed: int = 0         # rows whose archive was checked and whose scores were recomputed
+    not_recomputed: int = 0     # rows checked from the index alone (no archive, unknown dataset or --index-only)
+
+
+def validate_row(row: dict, archives_dir: Path, cache: DatasetCache, max_bytes: int = MAX_SUBMISSION_BYTES,
+                 allow_unknown_datasets: bool = False) -> tuple[list[Problem], bool]:
+    """(problems, recomputed) of one index row against its archive in `archives_dir`: the archive's size
+    and sha256, its members, every check of `validate_submission` on the extracted folder, and the row
+    equal to the archive's results.json and model_meta.json."""
+    sub = row["id"]
+    path = archives_dir / archive_name(row["archive"]["sha256"])
+    if not path.exists():
+        return [Problem(sub, "archive", f"{path.name} not found in {archives_dir}: scores not recomputed "
+                        "(get it with `unimp-bench leaderboard fetch`, or pass --index-only)")], False
+    problems = check_archive_file(path, row["archive"]["sha256"], row["archive"]["size"], sub)
+    if problems:
+        return problems, False
+    with tempfile.TemporaryDirectory(prefix="lb-validate-") as tmp:
+        folder = Path(tmp) / sub  # <model-slug>/<run-id>, as validate_submission expects
+        problems = extract_archive(path, folder, sub, max_bytes=max_bytes)
+        if problems:
+            return problems, False
+        problems = validate_submission(folder, cache, max_bytes=max_bytes, sub=sub,
+                                       allow_unknown_datasets=allow_unknown_datasets)
+        doc, _ = read_json_file(folder / RESULTS_FILE, sub, RESULTS_FILE)
+        meta, _ = read_json_file(folder / META_FILE, sub, META_FILE)
+        if not schema.check_results(doc, sub) and not schema.check_meta(meta, doc, sub):
+            problems += compare_row(row, doc, meta)
+    return problems, row["dataset"]["sha256"] in cache.paths
+
+
+def validate_report(leaderboard_dir: str | Path, datasets: dict[str, str | Path], max_bytes: int = MAX_SUBMISSION_BYTES,
+                    allow_unknown_datasets: bool = False, archives_dir: str | Path | None = None,
+                    index_only: bool = False) -> Report:
+    """Check leaderboard_dir/index.jsonl row by row (schema, ranges, ids, order) and, unless
+    `index_only`, each row's archive in `archives_dir` (default leaderboard_dir/archives/) with every
+    score recomputed against `datasets` ({sha256: prepared dataset folder}). A row whose archive is
+    absent is a problem (its scores cannot be vouched for) unless `index_only`."""
     cache = DatasetCache(datasets)
-    problems: list[Problem] = []
+    report = Report()
     for sha in sorted(cache.paths):
         try:
             actual = cache.get(sha).sha256
         except (OSError, ValueError, KeyError) as e:
-            problems.append(Problem("(datasets)", sha, f"cannot open {cache.paths[sha]}: {e}"))
+            report.problems.append(Problem("(datasets)", sha, f"cannot open {cache.paths[sha]}: {e}"))
             continue
         if actual != sha:
-            problems.append(Problem("(datasets)", sha, f"{cache.paths[sha]} has sha256 {actual}"))
-    dirs, tree_problems = submission_dirs(Path(leaderboard_dir))
-    problems += tree_problems
-    for folder in dirs:
-        problems += validate_submission(folder, cache, max_bytes=max_bytes, allow_unknown_datasets=allow_unknown_datasets)
-    return problems
+            report.problems.append(Problem("(datasets)", sha, f"{cache.paths[sha]} has sha256 {actual}"))
+    rows, problems = read_index(leaderboard_dir)
+    report.problems += problems
+    report.rows = len(rows)
+    archives = Path(archives_dir) if archives_dir is not None else Path(leaderboard_dir) / ARCHIVES_DIR
+    for row in rows:
+        if index_only:
+            report.not_recomputed += 1
+            continue
+        problems, recomputed = validate_row(row, archives, cache, max_bytes, allow_unknown_datasets)
+        report.problems += problems
+        if recomputed and not problems:
+            report.recomputed += 1
+        elif not recomputed:
+            report.not_recomputed += 1
+    return report
+
+
+def validate(leaderboard_dir: str | Path, datasets: dict[str, str | Path],
+             max_bytes: int = MAX_SUBMISSION_BYTES, allow_unknown_datasets: bool = False,
+             archives_dir: str | Path | None = None, index_only: bool = False) -> list[Problem]:
+    """Problems of every submission in leaderboard_dir/index.jsonl (empty list: all valid); see
+    `validate_report`. `allow_unknown_datasets`: submissions on other datasets are checked without their
+    data (schema, files, sizes, row = archive) instead of being refused."""
+    return validate_report(leaderboard_dir, datasets, max_bytes, allow_unknown_datasets, archives_dir, index_only).problems
 
 
 def datasets_from_paths(paths: Iterable[str | Path]) -> dict[str, Path]:
@@ -362,17 +406,20 @@ def datasets_from_paths(paths: Iterable[str | Path]) -> dict[str, Path]:
 
 
 def validate_cli(leaderboard_dir: str | Path, dataset_paths: Iterable[str | Path], out=None,
-                 allow_unknown_datasets: bool = False) -> int:
-    """Print every problem, one a line; return the exit code (0 all valid, 1 any problem)."""
+                 allow_unknown_datasets: bool = False, archives_dir: str | Path | None = None,
+                 index_only: bool = False) -> int:
+    """Print every problem, one a line, and a summary that says how many rows were not recomputed;
+    return the exit code (0 all valid, 1 any problem; a missing archive is a problem unless index_only)."""
     out = out or sys.stderr
     try:
         datasets = datasets_from_paths(dataset_paths)
     except (OSError, ValueError, KeyError) as e:
         print(f"(datasets): {e}", file=out)
         return 1
-    problems = validate(leaderboard_dir, datasets, allow_unknown_datasets=allow_unknown_datasets)
-    for p in problems:
+    report = validate_report(leaderboard_dir, datasets, allow_unknown_datasets=allow_unknown_datasets,
+                             archives_dir=archives_dir, index_only=index_only)
+    for p in report.problems:
         print(p, file=out)
-    n = len(submission_dirs(Path(leaderboard_dir))[0])
-    print(f"{n} submission(s), {len(problems)} problem(s)", file=out)
-    return 1 if problems else 0
+    print(f"{report.rows} submission(s): scores recomputed from the archive for {report.recomputed}, "
+          f"NOT recomputed for {report.not_recomputed}; {len(report.problems)} problem(s)", file=out)
+    return 1 if report.problems else 0

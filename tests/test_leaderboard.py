@@ -2,7 +2,9 @@
 
 Crafted runs use a hand-made prepared dataset (manifest, items, two task files) and scores from
 `benchmark.scoring.score_predictions`, as `unimp-bench run` writes them, so any change to a
-prediction, a score or an interval is caught.
+prediction, a score or an interval is caught. A submission is an index row plus an archive: the tests
+edit an extracted copy of the archive (`sub`) and `problems_of` packs it again (updating only the row's
+archive sha256 and size), so each edit reaches the validator through a real archive.
 """
 from __future__ import annotations
 
@@ -22,7 +24,9 @@ from benchmark.io import sha256_file, write_json, write_jsonl
 from benchmark.results import predictions_name
 from benchmark.tasks import TASK_SPECS
 from leaderboard import build, submit, validate, validate_cli
+from leaderboard.archive import archive_name, extract_archive
 from leaderboard.common import MAX_SUBMISSION_BYTES, SubmissionError
+from leaderboard.index import read_index, write_index
 
 validate_mod = importlib.import_module("leaderboard.validate")  # the module (the package exports the function)
 
@@ -135,15 +139,53 @@ def data(tmp_path) -> Path:
     return make_dataset(tmp_path / "data")
 
 
+def unpack(lb: Path, row: dict, dest: Path) -> Path:
+    """Extract a row's archive into dest/<id>/ (an editable copy of the submission)."""
+    folder = dest / row["id"]
+    assert extract_archive(lb / "archives" / archive_name(row["archive"]["sha256"]), folder, row["id"]) == []
+    return folder
+
+
+def repack(lb: Path, sub: Path, sync_row: bool = False) -> None:
+    """Pack the edited folder `sub` (links kept as links) into an archive and point its row at it;
+    `sync_row`: also make the row say what the edited results.json says."""
+    import hashlib
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for path in sorted(sub.rglob("*")):
+            if path.is_dir() and not path.is_symlink():
+                continue
+            tar.add(path, arcname=path.relative_to(sub).as_posix(), recursive=False)
+    data = buf.getvalue()
+    sha = hashlib.sha256(data).hexdigest()
+    (lb / "archives" / archive_name(sha)).write_bytes(data)
+    rows, problems = read_index(lb)
+    assert problems == []
+    key = f"{sub.parent.name}/{sub.name}"
+    if sync_row:
+        from leaderboard.index import make_row
+
+        doc, meta = (json.loads((sub / n).read_text()) for n in ("results.json", "model_meta.json"))
+        rows = [make_row(doc, meta, sha, len(data)) if r["id"] == key else r for r in rows]
+    write_index(lb, [dict(r, archive={"sha256": sha, "size": len(data)}) if r["id"] == key else r for r in rows])
+
+
 @pytest.fixture
 def board(tmp_path, data) -> tuple[Path, Path]:
-    """A leaderboard with one valid submission; returns (leaderboard dir, submission dir)."""
+    """A leaderboard with one valid submission; returns (leaderboard dir, editable copy of its archive)."""
     lb = tmp_path / "lb"
-    sub = submit(make_run(tmp_path / "runs", data), lb, {"parameters": 10, "license": "MIT"})
-    return lb, sub
+    row = submit(make_run(tmp_path / "runs", data), lb, {"parameters": 10, "license": "MIT"})
+    return lb, unpack(lb, row, tmp_path / "work")
 
 
 def problems_of(lb: Path, data: Path, **kw) -> list:
+    """Validate after packing every edited copy under work/ again."""
+    work = lb.parent / "work"
+    for sub in sorted(work.glob("*/*")) if work.is_dir() else []:
+        repack(lb, sub)
     return validate(lb, {SHA: data}, **kw)
 
 
@@ -151,6 +193,14 @@ def edit_json(path: Path, fn) -> None:
     doc = json.loads(path.read_text())
     fn(doc)
     path.write_text(json.dumps(doc))
+
+
+def md_rows(section: str) -> list[list[str]]:
+    """Body cells of the first Markdown table in `section` (split on unescaped pipes, stripped)."""
+    import re
+
+    lines = [line for line in section.splitlines() if line.startswith("|")]
+    return [[c.strip() for c in re.split(r"(?<!\\)\|", line.strip()[1:-1])] for line in lines[2:]]
 
 
 def assert_problem(problems, field: str, text: str) -> None:
@@ -162,7 +212,9 @@ def assert_problem(problems, field: str, text: str) -> None:
 # ---- round trip ---------------------------------------------------------------------------------------
 def test_round_trip_submit_validate_build(tmp_path, board, data):
     lb, sub = board
-    assert sub == lb / "submissions" / "dummy" / "run-1"
+    (row,), _ = read_index(lb)
+    assert row["id"] == "dummy/run-1" and row["model_meta"]["parameters"] == 10
+    assert (lb / "archives" / f"{row['archive']['sha256']}.tar.gz").stat().st_size == row["archive"]["size"]
     assert sorted(p.relative_to(sub).as_posix() for p in sub.rglob("*") if p.is_file()) == [
         "config.json", "model_meta.json", "predictions/rating__test.jsonl",
         "predictions/recommendation__test.jsonl", "results.json", "summary.md"]  # model/ left behind
@@ -174,9 +226,9 @@ def test_round_trip_submit_validate_build(tmp_path, board, data):
     build(lb)
     readme = (lb / "README.md").read_text()
     assert "### Table 1: recommendation (test)" in readme and "paper (different data)" in readme
-    assert "| dummy |" in readme and "[run-1](submissions/dummy/run-1/)" in readme
+    assert "| dummy " in readme and "| run-1 " in readme
     selection = readme.split("### Table 2(c)")[1].split("###")[0]
-    assert "| dummy | rev 1, seed 0 | [run-1](submissions/dummy/run-1/) | unsupported | unsupported | unsupported |" in selection
+    assert md_rows(selection)[0] == ["dummy", "rev 1, seed 0", "run-1", "unsupported", "unsupported", "unsupported"]
     page = (lb / "index.html").read_text()
     assert page.count("<svg") == 2 and 'class="sortable"' in page
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
@@ -189,7 +241,7 @@ def test_submit_leaves_unreferenced_predictions_behind(tmp_path, data):
     (run / "predictions" / "search__test.jsonl").write_text('{"id": "x", "ranked": []}\n')
     (run / "images" / "image__test").mkdir(parents=True)
     (run / "images" / "image__test" / "image_test_0.png").write_bytes(b"\x89PNG")
-    sub = submit(run, tmp_path / "lb")
+    sub = unpack(tmp_path / "lb", submit(run, tmp_path / "lb"), tmp_path / "work")
     assert not (sub / "predictions" / "search__test.jsonl").exists() and not (sub / "images").exists()
     assert problems_of(tmp_path / "lb", data) == []
     (sub / "images" / "image__test").mkdir(parents=True)
@@ -199,11 +251,30 @@ def test_submit_leaves_unreferenced_predictions_behind(tmp_path, data):
 
 def test_submit_never_overwrites(tmp_path, board, data):
     lb, sub = board
-    before = (sub / "results.json").read_bytes()
+    before = (lb / "index.jsonl").read_bytes()
+    archives = sorted((lb / "archives").iterdir())
     run2 = make_run(tmp_path / "runs2", data, shift=3)  # same model and run id, other scores
     with pytest.raises(FileExistsError, match="already exists"):
         submit(run2, lb, None)
-    assert (sub / "results.json").read_bytes() == before
+    assert (lb / "index.jsonl").read_bytes() == before
+    assert sorted((lb / "archives").iterdir()) == archives  # no orphan archive of the refused run
+    submit(tmp_path / "runs" / "run-1", lb, {"parameters": 10, "license": "MIT"})  # the same run again: no change
+    assert (lb / "index.jsonl").read_bytes() == before
+
+
+def test_archive_is_deterministic(tmp_path, data):
+    """The same run gives the same archive bytes (sorted members, fixed mtime/uid/gid, gzip mtime 0)."""
+    import tarfile
+
+    run = make_run(tmp_path / "runs", data)
+    a = submit(run, tmp_path / "a")
+    os.utime(run / "results.json", (1, 1))  # file times do not matter
+    b = submit(run, tmp_path / "b", archives_dir=tmp_path / "elsewhere")
+    assert a["archive"] == b["archive"]
+    with tarfile.open(tmp_path / "elsewhere" / archive_name(b["archive"]["sha256"])) as tar:
+        members = tar.getmembers()
+    assert [m.name for m in members] == sorted(m.name for m in members)
+    assert {(m.mtime, m.uid, m.gid, m.uname) for m in members} == {(0, 0, 0, "")}
 
 
 def test_build_is_byte_identical(tmp_path, data):
@@ -228,7 +299,8 @@ def test_unsupported_and_error_need_no_predictions(tmp_path, data):
     submit(make_run(tmp_path / "runs", data, extra_entries=[err]), lb)
     assert problems_of(lb, data) == []
     build(lb)
-    assert "| error |" in (lb / "README.md").read_text()
+    search = (lb / "README.md").read_text().split("### Table 2(d)")[1].split("###")[0]
+    assert md_rows(search)[0][3:] == ["error"] * 3
 
 
 # ---- one crafted bad submission per rule -------------------------------------------------------------
@@ -299,7 +371,8 @@ def test_tolerance_is_one_in_a_million(board, data):
     lb, sub = board
     edit_json(sub / "results.json", lambda d: d["results"][0]["scores"].__setitem__(
         "hr@5", d["results"][0]["scores"]["hr@5"] + 5e-7))
-    assert problems_of(lb, data) == []
+    repack(lb, sub, sync_row=True)  # the row says what the archive says: only the recomputation compares
+    assert validate(lb, {SHA: data}) == []
     edit_json(sub / "results.json", lambda d: d["results"][0]["scores"].__setitem__(
         "hr@5", d["results"][0]["scores"]["hr@5"] + 1e-5))
     assert_problem(problems_of(lb, data), "results[0].scores.hr@5", "predictions give")
@@ -386,7 +459,7 @@ def test_symlink_in_submission(board, data):
     lb, sub = board
     (sub / "summary.md").unlink()
     os.symlink("/etc/hostname", sub / "summary.md")
-    assert_problem(problems_of(lb, data), "summary.md", "symbolic links")
+    assert_problem(problems_of(lb, data), "archive:summary.md", "symbolic links")
 
 
 def test_symlinked_results_json_is_not_read(tmp_path, board, data):
@@ -395,25 +468,8 @@ def test_symlinked_results_json_is_not_read(tmp_path, board, data):
     (sub / "results.json").rename(outside)
     os.symlink(outside, sub / "results.json")
     problems = problems_of(lb, data)
-    assert_problem(problems, "results.json", "symbolic links are not followed")
-    assert not any("model_meta" in p.field for p in problems)  # nothing was read through the link
-
-
-def test_symlinked_predictions_are_not_followed(tmp_path, board, data):
-    lb, sub = board
-    rel = predictions_name("recommendation", "test")
-    real = tmp_path / "outside.jsonl"
-    (sub / rel).rename(real)
-    os.symlink(real, sub / rel)
-    problems = problems_of(lb, data)
-    assert_problem(problems, rel, "symbolic links")
-    assert_problem(problems, "results[0].predictions", "not a file in the submission")
-
-
-def test_symlinked_submission_folder(tmp_path, board, data):
-    lb, sub = board
-    os.symlink(sub, lb / "submissions" / "dummy" / "run-9")
-    assert_problem(problems_of(lb, data), "(folder)", "symlink")
+    assert_problem(problems, "archive:results.json", "symbolic links")
+    assert not any("model_meta" in p.field for p in problems)  # the archive was refused before anything was read
 
 
 def test_unexpected_file(board, data):
@@ -421,8 +477,8 @@ def test_unexpected_file(board, data):
     (sub / "run.sh").write_text("rm -rf /\n")
     (sub / "predictions" / ".hidden").write_text("x")
     problems = problems_of(lb, data)
-    assert_problem(problems, "run.sh", "unexpected file")
-    assert_problem(problems, "predictions/.hidden", "unexpected file")
+    assert_problem(problems, "archive:run.sh", "unexpected file")
+    assert_problem(problems, "archive:predictions/.hidden", "leading dot")
 
 
 def test_config_json_must_be_strict_json_object(board, data):
@@ -444,6 +500,7 @@ def test_oversize_submission(board, data):
     with open(sub / "summary.md", "wb") as f:  # sparse: costs no disk
         f.truncate(MAX_SUBMISSION_BYTES + 1)
     assert_problem(problems_of(lb, data), "(size)", "over the limit")
+    assert not list(lb.parent.glob("**/summary.md.*"))
 
 
 def test_unknown_dataset_allowed_only_on_request(tmp_path, board, data):
@@ -451,6 +508,7 @@ def test_unknown_dataset_allowed_only_on_request(tmp_path, board, data):
     assert_problem(validate(lb, {}), "dataset.sha256", "not a known prepared dataset")
     assert validate(lb, {}, allow_unknown_datasets=True) == []
     edit_json(sub / "results.json", _set(["seed"], "0"))  # schema checks still apply
+    repack(lb, sub)
     assert_problem(validate(lb, {}, allow_unknown_datasets=True), "seed", "must be an integer")
 
 
@@ -465,7 +523,7 @@ def test_submit_ignores_links_it_would_not_copy(tmp_path, data):
     run = make_run(tmp_path / "runs", data)
     os.symlink("/etc", run / "latest-log")
     os.symlink("/etc/hostname", run / "model" / "link")
-    sub = submit(run, tmp_path / "lb")
+    sub = unpack(tmp_path / "lb", submit(run, tmp_path / "lb"), tmp_path / "work")
     assert not (sub / "latest-log").exists() and not (sub / "model").exists()
 
 
@@ -507,21 +565,18 @@ def test_tables_best_ties_ablation_robustness_escaping(tmp_path, data):
     readme = (lb / "README.md").read_text()
     sections = {s.split("\n", 1)[0]: s for s in readme.split("### ")[1:]}
     t1 = sections["Table 1: recommendation (test)"]
-    rows = [line for line in t1.splitlines() if line.startswith("| ") and "(paper" not in line and "Model" not in line
-            and "---" not in line]
-    ours = [r for r in rows if "submissions/" in r]
-    assert [r.split(" | ")[0] for r in ours][:3] == ["| alpha", "| beta", "| &lt;script&gt;alert(1)&lt;/script&gt;\\|x"]
+    cells = md_rows(t1)
+    assert [c[0] for c in cells][:3] == ["alpha", "beta", "&lt;script&gt;alert(1)&lt;/script&gt;\\|x"]
     hr5 = 3 + 3  # Model, Details, Runs, HR@3, NDCG@3, MRR@3 -> HR@5 is cell 6
-    cells = [[c.strip() for c in r.strip("|").split(" | ")] for r in ours]
     assert cells[0][hr5].startswith("**") and not cells[1][hr5].startswith("**")
     assert cells[1][hr5].endswith("≈")                       # beta's interval overlaps alpha's
     gamma = next(c for c in cells if c[0] == "gamma")
     assert not gamma[hr5].endswith("≈") and not gamma[hr5].startswith("**")
     assert "w/o vision" not in t1 and "perturbation" not in t1  # ablation and NT runs stay out of Table 1
     assert "ablation: w/o vision" in sections["Table 3: ablations (recommendation, test)"]
-    t6 = sections["Table 6: robustness (recommendation, test)"]
-    assert "| alpha |" in t6 and "[e](submissions/alpha/e/)" in t6
-    assert "| beta |" not in t6  # no perturbed run of beta
+    t6 = md_rows(sections["Table 6: robustness (recommendation, test)"])
+    assert t6[0][0] == "alpha" and t6[0][2] == "a e"
+    assert "beta" not in [r[0] for r in t6]  # no perturbed run of beta
     page = (lb / "index.html").read_text()
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;|x" in page
     assert "<script>alert(1)" not in readme
@@ -534,33 +589,133 @@ def test_empty_leaderboard_builds(tmp_path):
     assert validate(tmp_path / "lb", {}) == []
 
 
-# ---- the repository's own leaderboard (MTEB style: pytest checks the committed result files) -------------
-REPO_LEADERBOARD = Path(__file__).resolve().parents[1] / "leaderboard"
+# ---- index and archives: tampering, safe extraction, fetch ------------------------------------------------
+def test_index_row_must_match_the_archive(board, data):
+    """A row whose score differs from its archive's results.json is a problem, even though the archive
+    itself is valid (its predictions give its own scores)."""
+    lb, _ = board
+    (row,), _ = read_index(lb)
+    row["results"][0]["scores"]["hr@5"] += 0.01
+    write_index(lb, [row])
+    problems = validate(lb, {SHA: data})
+    assert_problem(problems, "index.results[0].scores", "the archive's results.json says")
+    assert not any(p.field.startswith("results[") for p in problems)  # the archive's own scores recompute
 
 
-def test_committed_leaderboard_is_valid_and_built():
-    """Committed submissions pass every check that needs no data, and README/index are up to date."""
-    from leaderboard.build import render_readme
-    from leaderboard.render_html import render_html
-    from leaderboard.tables import load_submissions
+def test_archive_with_other_sha256_is_refused(tmp_path, board, data):
+    lb, _ = board
+    (row,), _ = read_index(lb)
+    path = lb / "archives" / archive_name(row["archive"]["sha256"])
+    raw = bytearray(path.read_bytes())
+    raw[-5] ^= 1  # same size, other bytes
+    path.write_bytes(bytes(raw))
+    assert_problem(validate(lb, {SHA: data}), "archive.sha256", "refused")
+    from leaderboard.fetch import fetch
 
-    assert validate(REPO_LEADERBOARD, {}, allow_unknown_datasets=True) == []
-    subs = load_submissions(REPO_LEADERBOARD)
-    assert (REPO_LEADERBOARD / "README.md").read_text(encoding="utf-8") == render_readme(subs), \
-        "leaderboard/README.md is stale: run `unimp-bench leaderboard build`"
-    assert (REPO_LEADERBOARD / "index.html").read_text(encoding="utf-8") == render_html(subs), \
-        "leaderboard/index.html is stale: run `unimp-bench leaderboard build`"
+    done, problems = fetch(str(lb / "archives"), lb, tmp_path / "fetched", tmp_path / "cache")
+    assert done == 0 and not (tmp_path / "cache" / row["id"]).exists()
+    assert_problem(problems, "archive.sha256", "refused")
+    assert not list((tmp_path / "fetched").iterdir())  # nothing unchecked is kept
 
 
-def test_committed_tiny_submissions_recompute(tiny_data):
-    """Committed submissions on the tiny dataset (if any) also pass the coverage and score checks."""
-    from benchmark.dataset import PreparedDataset
-    from leaderboard.tables import load_submissions
+def _evil_archive(path: Path, kind: str) -> None:
+    import io
+    import tarfile
 
-    sha = PreparedDataset(tiny_data).sha256
-    if not any(s.dataset_sha == sha for s in load_submissions(REPO_LEADERBOARD)):
-        pytest.skip("no committed submission on the tiny dataset")
-    assert validate(REPO_LEADERBOARD, {sha: tiny_data}, allow_unknown_datasets=True) == []
+    with tarfile.open(path, "w:gz") as tar:
+        ok = tarfile.TarInfo("summary.md")
+        ok.size = 2
+        tar.addfile(ok, io.BytesIO(b"ok"))
+        info = tarfile.TarInfo({"dotdot": "../escaped.md", "absolute": "/tmp/escaped.md", "symlink": "results.json",
+                                "hardlink": "config.json", "nested": "predictions/../../escaped.md"}[kind])
+        if kind == "symlink":
+            info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        elif kind == "hardlink":
+            info.type, info.linkname = tarfile.LNKTYPE, "summary.md"
+        else:
+            info.size = 4
+        tar.addfile(info, io.BytesIO(b"evil") if info.isfile() else None)
+
+
+@pytest.mark.parametrize("kind, text", [("dotdot", "escapes"), ("absolute", "absolute path"), ("symlink", "symbolic links"),
+                                        ("hardlink", "hard links"), ("nested", "escapes")])
+def test_unsafe_archive_members_are_refused(tmp_path, kind, text):
+    """Nothing of an unsafe archive is extracted, inside or outside the cache folder."""
+    archive = tmp_path / "evil.tar.gz"
+    _evil_archive(archive, kind)
+    cache = tmp_path / "deep" / "cache"
+    problems = extract_archive(archive, cache / "m" / "r", "m/r")
+    assert_problem(problems, "archive:", text)
+    assert not (cache / "m" / "r").exists() and not list((cache / "m").iterdir())
+    assert not (tmp_path / "escaped.md").exists() and not (tmp_path / "deep" / "escaped.md").exists()
+
+
+def test_validate_without_archives_says_so(tmp_path, board, data, capsys):
+    """No archive: the rows' schema is still checked, and the missing recomputation is a problem
+    unless --index-only, which says for how many rows the scores were not recomputed."""
+    lb, _ = board
+    shutil_rmtree(lb / "archives")
+    assert_problem(validate(lb, {SHA: data}), "archive", "scores not recomputed")
+    assert validate_cli(lb, [data], out=sys_stdout()) == 1
+    assert validate(lb, {SHA: data}, index_only=True) == []
+    assert validate_cli(lb, [data], index_only=True, out=sys_stdout()) == 0
+    assert "NOT recomputed for 1" in capsys.readouterr().out
+    (row,), _ = read_index(lb)
+    row["results"][0]["scores"]["hr@5"] = 1.5
+    write_index(lb, [row])
+    assert_problem(validate(lb, {}, index_only=True), "results[0].scores.hr@5", "outside the range")
+
+
+def shutil_rmtree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path)
+
+
+def sys_stdout():
+    import sys
+
+    return sys.stdout
+
+
+def test_bad_index_rows(board, data):
+    lb, _ = board
+    (row,), _ = read_index(lb)
+    bad = dict(row, id="zzz/run-1", archive={"sha256": "xyz", "size": -1})
+    (lb / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in (bad, row, row)) + "{not json\n")
+    problems = validate(lb, {SHA: data}, index_only=True)
+    assert_problem(problems, "archive.sha256", "64 lowercase hex")
+    assert_problem(problems, "archive.size", ">= 0")
+    assert_problem(problems, "id", "duplicate id")
+    assert_problem(problems, "(order)", "sorted by id")
+    assert_problem(problems, "(line)", "not valid JSON")
+
+
+def test_fetch_from_a_folder_and_over_http(tmp_path, board, data):
+    """fetch copies each archive by its sha256 name (local folder or http base URL), checks it and
+    extracts it; validate then recomputes from the fetched archives."""
+    import functools
+    import http.server
+    import threading
+
+    from leaderboard.fetch import fetch
+
+    lb, _ = board
+    (row,), _ = read_index(lb)
+    done, problems = fetch(str(lb / "archives"), lb, tmp_path / "a1", tmp_path / "c1")
+    assert (done, problems) == (1, [])
+    assert (tmp_path / "c1" / row["id"] / "results.json").is_file()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(lb / "archives"))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        done, problems = fetch(url, lb, tmp_path / "a2", tmp_path / "c2")
+    finally:
+        server.shutdown()
+    assert (done, problems) == (1, [])
+    assert validate(lb, {SHA: data}, archives_dir=tmp_path / "a2") == []
 
 
 # ---- on the real tiny dataset: a real run of the evaluator ----------------------------------------------
@@ -593,18 +748,21 @@ def test_tiny_data_round_trip(tmp_path, tiny_data, monkeypatch):
                   RunOptions(model="lb-tiny", tasks=("recommendation", "search", "selection", "rating", "explanation"),
                              splits=("test", "new_user", "new_domain"), seed=0, n_boot=50, run_id="tiny-1"))
     lb = tmp_path / "lb"
-    sub = submit(run_dir, lb, {"parameters": 0, "training_data": ["tiny"], "license": "Apache-2.0"})
+    sub = unpack(lb, submit(run_dir, lb, {"parameters": 0, "training_data": ["tiny"], "license": "Apache-2.0"}), tmp_path / "work")
     datasets = {PreparedDataset(tiny_data).sha256: tiny_data}
     doc = json.loads((sub / "results.json").read_text())
     assert {e["status"] for e in doc["results"]} == {"ok", "unsupported"}  # explanation: no generate_text
     assert validate(lb, datasets) == []
     build(lb)
     readme = (lb / "README.md").read_text()
-    assert "[tiny-1](submissions/lb-tiny/tiny-1/)" in readme and "new users HR@5" in readme
+    assert "| tiny-1 " in readme and "new users HR@5" in readme
 
     i = next(i for i, e in enumerate(doc["results"]) if e["status"] == "ok" and e["task"] == "selection")
     edit_json(sub / "results.json", lambda d: d["results"][i]["scores"].__setitem__("f1", d["results"][i]["scores"]["f1"] + 0.01))
-    assert_problem(validate(lb, datasets), f"results[{i}].scores.f1", "predictions give")
+    repack(lb, sub)
+    problems = validate(lb, datasets)
+    assert_problem(problems, f"results[{i}].scores.f1", "predictions give")
+    assert_problem(problems, f"index.results[{i}].scores", "the archive's results.json says")
 
 
 @pytest.mark.parametrize("path, text", [

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.io import write_json
+from benchmark.tasks import TASK_SPECS
 from leaderboard import build
+from leaderboard.index import make_row, read_index, write_index
 
 CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium)")
@@ -25,28 +26,30 @@ SHAS = ("1" * 64, "2" * 64)
 
 
 def _entry(task: str, status: str, scores: dict, intervals: dict, main: str) -> dict:
-    return {"task": task, "task_version": "1", "split": "test", "status": status, "error": None, "n": 10,
+    return {"task": task, "task_version": TASK_SPECS[task].version, "split": "test", "status": status, "error": None, "n": 10,
             "scores": scores, "intervals": intervals, "main_score": main, "extra": {},
             "predictions": f"predictions/{task}__test.jsonl" if status == "ok" else None,
             "predictions_sha256": "0" * 64 if status == "ok" else None, "wall_time_s": 0.0}
 
 
 def write_submission(lb: Path, model: str, run_id: str, sha: str, hr5: float | None, mae: float) -> None:
-    """results.json + model_meta.json only: all that `build` reads."""
+    """An index row only: all that `build` reads."""
     rec = (_entry("recommendation", "ok", {"hr@3": hr5 / 2, "hr@5": hr5, "ndcg@5": hr5 / 3},
                   {"hr@5": [max(0.0, hr5 - 0.05), hr5 + 0.05]}, "hr@5") if hr5 is not None
            else _entry("recommendation", "unsupported", {}, {}, "hr@5"))
     rating = _entry("rating", "ok", {"mae": mae, "rmse": mae * 1.2, "invalid_rate": 0.0}, {"mae": [mae - 0.1, mae + 0.1]}, "mae")
-    folder = lb / "submissions" / model / run_id
-    write_json(folder / "results.json", {
+    doc = {
         "schema_version": 1, "run_id": run_id, "created": "2026-11-21T15:00:00+00:00",
         "model": {"name": model, "revision": "1", "config": {}},
         "dataset": {"name": f"data-{sha[0]}", "sha256": sha, "seed": 0, "scale": "tiny", "source": "generated"},
         "seed": 0, "perturbation": None,
         "environment": {"python": "3.11", "platform": "linux", "packages": {}, "git": None},
-        "wall_time_s": 1.0, "results": [rec, rating]})
-    write_json(folder / "model_meta.json", {"name": model, "revision": "1", "parameters": None, "training_data": None,
-                                            "license": None, "reference": None, "ablation": None})
+        "wall_time_s": 1.0, "results": [rec, rating]}
+    meta = {"name": model, "revision": "1", "parameters": None, "training_data": None,
+            "license": None, "reference": None, "ablation": None}
+    rows, problems = read_index(lb)
+    assert problems == []
+    write_index(lb, rows + [make_row(doc, meta, "f" * 64, 1)])
 
 
 class DomSummary(HTMLParser):
