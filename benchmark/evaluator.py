@@ -131,8 +131,10 @@ def _model_entry(model: Model) -> dict:
 
 def run(data_path: str | Path, out_root: str | Path, opts: RunOptions) -> Path:
     """Evaluate `opts.model` on every requested task and split; returns the run folder."""
+    from benchmark.config_schema import check_model_config
     from benchmark.scoring import score_predictions
 
+    check_model_config(opts.model, opts.config)  # ConfigError before any file is written
     t_start = time.time()
     data = PreparedDataset(data_path)
     infer_data = data
