@@ -156,6 +156,14 @@ def check(settings: type, config: Any, where: str = "config") -> Any:
     return settings(**values)
 
 
+def check_settings(settings: type, config: Any, where: str) -> None:
+    """`check`, then the settings class's own `check_resolved(config)` when it has one."""
+    check(settings, config, where=where)
+    resolved = getattr(settings, "check_resolved", None)
+    if resolved is not None:
+        resolved(config)
+
+
 def check_model_config(name: str, config: Any) -> None:
     """Validate a run's config for the registered model `name` (imports only its settings module)."""
     from benchmark import registry
@@ -166,10 +174,7 @@ def check_model_config(name: str, config: Any) -> None:
         if name in registry.MODELS:  # registered without a declaration (tests/test_configs.py refuses that)
             return
         raise
-    check(settings, config, where=f"model {name}")
-    resolved = getattr(settings, "check_resolved", None)
-    if resolved is not None:
-        resolved(config)
+    check_settings(settings, config, where=f"model {name}")
 
 
 # ---- help: the comments of the declaration --------------------------------------------------------------
