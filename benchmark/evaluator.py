@@ -131,12 +131,8 @@ def _model_entry(model: Model) -> dict:
 
 def run(data_path: str | Path, out_root: str | Path, opts: RunOptions) -> Path:
     """Evaluate `opts.model` on every requested task and split; returns the run folder."""
-    from benchmark.config_schema import check_settings
     from benchmark.scoring import score_predictions
 
-    model_cls = registry.load(opts.model)
-    if model_cls.Settings is not None:  # ConfigError before any file is written
-        check_settings(model_cls.Settings, opts.config, where=f"model {opts.model}")
     t_start = time.time()
     data = PreparedDataset(data_path)
     infer_data = data
@@ -150,7 +146,7 @@ def run(data_path: str | Path, out_root: str | Path, opts: RunOptions) -> Path:
         raise FileExistsError(f"{run_dir} exists; choose another --run-id or --out")
     (run_dir / "model").mkdir(parents=True)
     write_json(run_dir / "config.json", opts.config)
-    model = model_cls(config=opts.config, seed=opts.seed, run_dir=run_dir / "model")
+    model = registry.load(opts.model)(config=opts.config, seed=opts.seed, run_dir=run_dir / "model")
     results = []
     for regime in ("main", "new_domain"):
         splits = [s for s in opts.splits if regime_of(s) == regime]
