@@ -11,8 +11,9 @@ model's scores restricted to items whose category path equals the query: a perso
 
 Config: our config dict, checked against the model's settings (baselines/recbole_settings.py: epochs,
 stopping_step, learning_rate, train_batch_size, MAX_ITEM_LIST_LENGTH, loss_type, the model's own sizes,
-pretrain_epochs for S3-Rec, ...), is passed to RecBole's Config as given, plus `threads` (torch threads). Defaults: RecBole's documented ones (epochs 300, early stopping after 10 validations
-without gain on MRR@10, S3-Rec pretrain_epochs 500), except `use_gpu: False`, `topk: [5, 10]`, and
+pretrain_epochs for S3-Rec, ...), is passed to RecBole's Config as given, except our `threads` (torch
+threads). Defaults: RecBole's documented ones (epochs 300, early stopping after 10 validations without
+gain on MRR@10, S3-Rec pretrain_epochs 500), except `use_gpu: False`, `topk: [5, 10]`, and
 MAX_ITEM_LIST_LENGTH clipped to the longest exported history. `describe()` records the resolved values,
 the loss and the best validation scores per regime.
 """

@@ -138,7 +138,7 @@ def tasks() -> None:
 
 
 @app.command()
-def models(name: Optional[str] = typer.Argument(None, help="A model: print its settings (for --config / --set).")) -> None:
+def models(name: Optional[str] = typer.Argument(None, metavar="NAME", help="A model: print its settings (for --config / --set).")) -> None:
     """List the registered models, or one model's settings: name, type, default, help (imports no model)."""
     import difflib
 
@@ -163,7 +163,8 @@ def models(name: Optional[str] = typer.Argument(None, help="A model: print its s
     if settings.__doc__ and not settings.__doc__.startswith(settings.__name__ + "("):  # not dataclass's own
         typer.echo(" ".join(settings.__doc__.split()))
     typer.echo("settings (--set KEY=VALUE with JSON values, or --config):")
-    widths = [max(len(r[i]) for r in rows) for i in range(2)] + [max([len(r[2]) for r in rows if len(r[2]) <= 12] + [1])]
+    widths = [max(len(r[0]) for r in rows), max(len(r[1]) for r in rows),
+              max([len(r[2]) for r in rows if len(r[2]) <= 12] + [1])]  # a long default overflows its column
     for key, type_name, default, help_text in rows:
         typer.echo(f"  {key:{widths[0]}s}  {type_name:{widths[1]}s}  {default:{widths[2]}s}  {help_text}")
 
@@ -187,8 +188,9 @@ def run(
     out: Path = typer.Option(Path("runs"), help="Where the run folder is created."),
     seed: int = typer.Option(0, help="Seed of the model and of the bootstrap."),
     config: Optional[str] = typer.Option(None, help="Model settings: a JSON file, or inline JSON such as "
-                                         "'{\"preset\": \"smollm\"}'."),
-    set_: list[str] = typer.Option([], "--set", help="Override one config key: --set epochs=3 (JSON values)."),
+                                         "'{\"preset\": \"smollm\"}'; `unimp-bench models NAME` lists them."),
+    set_: list[str] = typer.Option([], "--set", help="Override one setting: --set epochs=3 (JSON values); "
+                                   "checked before the run starts."),
     perturb: Optional[str] = typer.Option(None, help="Robustness variant at test time: NT (20% attribute values "
                                           "dropped) or NV (20% images swapped)."),
     n_boot: int = typer.Option(1000, help="Bootstrap resamples for the 95% intervals."),
