@@ -138,7 +138,8 @@ def tasks() -> None:
 
 
 @app.command()
-def models(name: Optional[str] = typer.Argument(None, metavar="NAME", help="A model: print its settings (for --config / --set).")) -> None:
+def models(name: Optional[str] = typer.Argument(None, metavar="NAME",
+                                                help="A model: print its settings (for --config / --set).")) -> None:
     """List the registered models, or one model's settings: name, type, default, help (imports no model)."""
     import difflib
 
