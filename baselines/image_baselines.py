@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.api import Model
+from benchmark.config_schema import NoSettings
 
 N_RETRIEVED = 2
 _TRAIN_SPLIT = {"main": "train", "new_domain": "new_domain_train"}
@@ -54,6 +55,7 @@ class RetrievedImageModel(Model):
 
     name = "retrieved-image"
     description = "Image task: the image of the most popular non-history item whose category equals the query."
+    Settings = NoSettings
 
     def fit(self, data, regime: str) -> None:
         self.retriever = CategoryPopularity(data, regime)

@@ -9,10 +9,11 @@ MF, LightGCN and HGN need a trained user embedding and declare `new_user` unsupp
 Tasks: recommendation (full ranking), selection (the candidates' full-sort scores), search (the
 model's scores restricted to items whose category path equals the query: a personalised-search baseline).
 
-Config: our config dict is passed to RecBole's Config as is (epochs, stopping_step, learning_rate,
-train_batch_size, MAX_ITEM_LIST_LENGTH, loss_type, pretrain_epochs for S3-Rec, ...), plus `threads`
-(torch threads). Defaults: RecBole's documented ones (epochs 300, early stopping after 10 validations
-without gain on MRR@10, S3-Rec pretrain_epochs 500), except `use_gpu: False`, `topk: [5, 10]`, and
+Config: our config dict, checked against the model's settings (baselines/recbole_settings.py: epochs,
+stopping_step, learning_rate, train_batch_size, MAX_ITEM_LIST_LENGTH, loss_type, the model's own sizes,
+pretrain_epochs for S3-Rec, ...), is passed to RecBole's Config as given, except our `threads` (torch
+threads). Defaults: RecBole's documented ones (epochs 300, early stopping after 10 validations without
+gain on MRR@10, S3-Rec pretrain_epochs 500), except `use_gpu: False`, `topk: [5, 10]`, and
 MAX_ITEM_LIST_LENGTH clipped to the longest exported history. `describe()` records the resolved values,
 the loss and the best validation scores per regime.
 """
@@ -30,6 +31,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from benchmark.api import Model, regime_of
+from baselines import recbole_settings as rs
 from baselines.recbole_export import CATEGORY_FIELD, Export, IdMap, export_regime
 
 log = logging.getLogger(__name__)
@@ -110,7 +112,7 @@ class RecBoleModel(Model):
         if self.kind == "seq":
             d["load_col"]["inter"] = ["user_id", "item_id_list", "item_id"]
             d["alias_of_item_id"] = ["item_id_list"]
-        d.update(self.config)
+        d.update({k: v for k, v in self.config.items() if k != "threads"})  # threads: ours, not RecBole's
         if self.kind == "seq":
             # recbole's benchmark-file loader pads item lists to the longest one in the files, while
             # HGN's layers are sized by MAX_ITEM_LIST_LENGTH: use the length the files really have
@@ -130,7 +132,7 @@ class RecBoleModel(Model):
         compat.apply()
         import torch
 
-        torch.set_num_threads(int(self.config.get("threads", torch.get_num_threads())))
+        torch.set_num_threads(self.settings.threads or torch.get_num_threads())
         self._items = data.items
         root = self._work_root()
         t0 = time.perf_counter()
@@ -287,36 +289,42 @@ class MFModel(RecBoleModel):
     name = "mf"
     description = "Matrix factorisation trained with BPR (RecBole BPR); no new users."
     recbole_model, kind, uses_user, loss = "BPR", "pair", True, "BPR"
+    Settings = rs.MFSettings
 
 
 class LightGCNModel(RecBoleModel):
     name = "lightgcn"
     description = "LightGCN graph collaborative filtering (RecBole, BPR loss); no new users."
     recbole_model, kind, uses_user, loss = "LightGCN", "pair", True, "BPR"
+    Settings = rs.LightGCNSettings
 
 
 class HGNModel(RecBoleModel):
     name = "hgn"
     description = "Hierarchical gating network (RecBole HGN); needs a user embedding, no new users."
     recbole_model, kind, uses_user = "HGN", "seq", True
+    Settings = rs.HGNSettings
 
 
 class GRU4RecModel(RecBoleModel):
     name = "gru4rec"
     description = "GRU4Rec session-based recurrent recommender (RecBole, CE loss)."
     recbole_model = "GRU4Rec"
+    Settings = rs.GRU4RecSettings
 
 
 class SASRecModel(RecBoleModel):
     name = "sasrec"
     description = "SASRec self-attentive sequential recommender (RecBole, CE loss)."
     recbole_model = "SASRec"
+    Settings = rs.SASRecSettings
 
 
 class BERT4RecModel(RecBoleModel):
     name = "bert4rec"
     description = "BERT4Rec bidirectional masked-item sequential recommender (RecBole, CE loss)."
     recbole_model = "BERT4Rec"
+    Settings = rs.BERT4RecSettings
 
 
 class S3RecModel(RecBoleModel):
@@ -326,6 +334,7 @@ class S3RecModel(RecBoleModel):
     name = "s3rec"
     description = "S3-Rec: self-supervised pre-training on item categories, then SASRec-style fine-tuning (RecBole)."
     recbole_model = "S3Rec"
+    Settings = rs.S3RecSettings
 
     def recbole_config_dict(self, export: Export, checkpoint_dir: Path) -> dict[str, Any]:
         d = super().recbole_config_dict(export, checkpoint_dir)
@@ -334,7 +343,7 @@ class S3RecModel(RecBoleModel):
         return d
 
     def _train(self, export: Export, n_items: int, extra: dict | None = None) -> _Run:
-        epochs = int(self.config.get("pretrain_epochs", 500))  # RecBole's documented default
+        epochs = self.settings.pretrain_epochs  # RecBole's documented default: 500
         # save_step = pretrain_epochs: the trainer saves exactly one checkpoint, after the last epoch
         pre = super()._train(export, n_items, {"train_stage": "pretrain", "pretrain_epochs": epochs,
                                                "save_step": epochs})

@@ -55,9 +55,15 @@ class Model:
     description: ClassVar[str] = ""
     # Recorded in results; bump when the model's behaviour changes.
     revision: ClassVar[str] = "1"
+    # The settings dataclass (benchmark.config_schema): `config` is checked against it and `self.settings`
+    # holds the typed values with defaults filled in. None: an unchecked dict (models outside the registry).
+    Settings: ClassVar[type | None] = None
 
     def __init__(self, config: dict[str, Any] | None = None, seed: int = 0, run_dir: Path | None = None):
+        from benchmark.config_schema import check
+
         self.config = dict(config or {})
+        self.settings = check(self.Settings, self.config, where=f"model {self.name}") if self.Settings else None
         self.seed = seed
         self.run_dir = Path(run_dir) if run_dir is not None else None
 

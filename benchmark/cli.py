@@ -138,12 +138,36 @@ def tasks() -> None:
 
 
 @app.command()
-def models() -> None:
-    """List the registered models (imports none of them)."""
+def models(name: Optional[str] = typer.Argument(None, metavar="NAME",
+                                                help="A model: print its settings (for --config / --set).")) -> None:
+    """List the registered models, or one model's settings: name, type, default, help (imports no model)."""
+    import difflib
+
+    from benchmark import registry
+    from benchmark.config_schema import describe_settings
     from benchmark.models_index import MODELS
 
-    for name, (_, description) in sorted(MODELS.items()):
-        typer.echo(f"{name:16s} {description}")
+    if name is None:
+        for model, (_, description) in sorted(MODELS.items()):
+            typer.echo(f"{model:16s} {description}")
+        return
+    if name not in MODELS:
+        close = difflib.get_close_matches(name, list(MODELS), n=1)
+        _fail(f"unknown model {name!r}{f'; did you mean {close[0]!r}?' if close else ''} "
+              f"(known: {', '.join(sorted(MODELS))})")
+    settings = registry.settings(name)
+    rows = describe_settings(settings)
+    typer.echo(f"{name}: {MODELS[name][1]}")
+    if not rows:
+        typer.echo("no settings")
+        return
+    if settings.__doc__ and not settings.__doc__.startswith(settings.__name__ + "("):  # not dataclass's own
+        typer.echo(" ".join(settings.__doc__.split()))
+    typer.echo("settings (--set KEY=VALUE with JSON values, or --config):")
+    widths = [max(len(r[0]) for r in rows), max(len(r[1]) for r in rows),
+              max([len(r[2]) for r in rows if len(r[2]) <= 12] + [1])]  # a long default overflows its column
+    for key, type_name, default, help_text in rows:
+        typer.echo(f"  {key:{widths[0]}s}  {type_name:{widths[1]}s}  {default:{widths[2]}s}  {help_text}")
 
 
 def _csv(value: str, allowed: tuple[str, ...], what: str, all_value: tuple[str, ...]) -> tuple[str, ...]:
@@ -165,8 +189,9 @@ def run(
     out: Path = typer.Option(Path("runs"), help="Where the run folder is created."),
     seed: int = typer.Option(0, help="Seed of the model and of the bootstrap."),
     config: Optional[str] = typer.Option(None, help="Model settings: a JSON file, or inline JSON such as "
-                                         "'{\"preset\": \"smollm\"}'."),
-    set_: list[str] = typer.Option([], "--set", help="Override one config key: --set epochs=3 (JSON values)."),
+                                         "'{\"preset\": \"smollm\"}'; `unimp-bench models NAME` lists them."),
+    set_: list[str] = typer.Option([], "--set", help="Override one setting: --set epochs=3 (JSON values); "
+                                   "checked before the run starts."),
     perturb: Optional[str] = typer.Option(None, help="Robustness variant at test time: NT (20% attribute values "
                                           "dropped) or NV (20% images swapped)."),
     n_boot: int = typer.Option(1000, help="Bootstrap resamples for the 95% intervals."),
@@ -176,6 +201,7 @@ def run(
 ) -> None:
     """Train (or load) a model and evaluate it on the frozen task sets; writes results.json, predictions and
     summary.md into a new run folder and prints the paper-style tables."""
+    from benchmark.config_schema import ConfigError, check_model_config
     from benchmark.evaluator import RunOptions
     from benchmark.evaluator import run as run_eval
     from benchmark.models_index import MODELS
@@ -197,12 +223,20 @@ def run(
         cfg = json.loads(config if config.lstrip().startswith("{") else Path(config).read_text()) if config else {}
     except (OSError, json.JSONDecodeError) as e:
         _fail(f"--config {config}: {e}")
+    if not isinstance(cfg, dict):
+        _fail(f"--config {config}: must be a JSON object of settings (see `unimp-bench models {model}`)")
     for item in set_:
-        key, _, raw = item.partition("=")
+        key, eq, raw = item.partition("=")
+        if not eq or not key:
+            _fail(f"--set {item!r}: expected KEY=VALUE (see `unimp-bench models {model}`)")
         try:
             cfg[key] = json.loads(raw)
         except json.JSONDecodeError:
             cfg[key] = raw
+    try:  # before anything is written: a typo must not run the default
+        check_model_config(model, cfg)
+    except ConfigError as e:
+        _fail(f"{e} (see `unimp-bench models {model}`)")
     opts = RunOptions(model=model, tasks=_csv(task, layout.TASKS, "task", layout.TASKS),
                       splits=_csv(split, layout.EVAL_SPLITS, "split", layout.EVAL_SPLITS), seed=seed, config=cfg,
                       perturbation=perturb, n_boot=n_boot, bertscore_model=str(bertscore_model) if bertscore_model else None,

@@ -16,7 +16,7 @@ from benchmark.dataset import PreparedDataset
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
-FAST = {"epochs": 1, "pretrain_epochs": 1, "train_batch_size": 256, "threads": 1}
+FAST = {"epochs": 1, "train_batch_size": 256, "threads": 1}
 
 
 # ---- a hand-made dataset in the documented layout (used until/unless the tiny fixture exists) --------
@@ -146,7 +146,8 @@ def _model(name: str, tmp_path: Path, **config):
 
     cls = {c.name: c for c in (rm.MFModel, rm.LightGCNModel, rm.HGNModel, rm.GRU4RecModel,
                                rm.SASRecModel, rm.S3RecModel, rm.BERT4RecModel)}[name]
-    return cls({**FAST, **config}, seed=0, run_dir=tmp_path)
+    pre = {"pretrain_epochs": 1} if name == "s3rec" else {}  # S3-Rec's setting only
+    return cls({**FAST, **pre, **config}, seed=0, run_dir=tmp_path)
 
 
 def _known_tokens(model, regime: str = "main") -> np.ndarray:

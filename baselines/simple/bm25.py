@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 
 from benchmark.api import Model
+from benchmark.config_schema import NoSettings
+from baselines.simple.settings import BM25PersonalSettings
 from baselines.simple.common import hit_and_mrr, history_lists, valid_split
 from baselines.simple.text import BM25Index, tokenize
 
@@ -25,6 +27,7 @@ class BM25Model(Model):
 
     name = "bm25"
     description = "BM25Okapi over item text with the search query (the paper's Table 2(d) BM25 row)."
+    Settings = NoSettings
 
     def _index_items(self, data) -> None:
         """(Re)build the index over `data.items.text` unless it was built from this very dataset view."""
@@ -62,13 +65,13 @@ class BM25PersonalModel(BM25Model):
 
     name = "bm25-personal"
     description = "BM25 query match mixed with BM25 similarity to the user's history; mixing weight chosen on valid."
+    Settings = BM25PersonalSettings
 
     def __init__(self, config: dict[str, Any] | None = None, seed: int = 0, run_dir=None):
         super().__init__(config, seed, run_dir)
-        self.history_length = int(self.config.get("history_length", 5))  # 0 = the whole history
-        self.weights = [float(w) for w in self.config.get("weights", np.round(np.linspace(0, 1, 11), 2))]
-        self.max_valid = int(self.config.get("max_valid", 2000))  # seeded subsample of the valid split
-        self.weight = float(self.config.get("weight", 0.0))  # given: no selection
+        s = self.settings
+        self.history_length, self.weights, self.max_valid = s.history_length, list(s.weights), s.max_valid
+        self.weight = s.weight if s.weight is not None else 0.0  # given: no selection
         self.selection: dict[str, Any] = {}
 
     def _components(self, requests: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -84,7 +87,7 @@ class BM25PersonalModel(BM25Model):
 
         super().fit(data, regime)
         split = valid_split(regime)
-        if "weight" in self.config:
+        if self.settings.weight is not None:
             self.selection[regime] = {"weight": self.weight, "given": True}
             return
         valid = data.instances("search", split)

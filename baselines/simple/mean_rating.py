@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.api import Model
+from baselines.simple.settings import MeanRatingSettings
 from baselines.simple.common import train_split, valid_split
 
 
@@ -38,10 +39,11 @@ class MeanRatingModel(Model):
     name = "mean-rating"
     description = "Global mean + regularised user and item biases; lambda chosen on valid."
     offsets: tuple[float, ...] = (0.0,)  # read-out offsets tried on valid (see MeanRatingStarModel)
+    Settings = MeanRatingSettings
 
     def __init__(self, config: dict[str, Any] | None = None, seed: int = 0, run_dir=None):
         super().__init__(config, seed, run_dir)
-        self.lambdas = [float(x) for x in self.config.get("lambdas", (0, 1, 2, 5, 10, 20, 50))]
+        self.lambdas = list(self.settings.lambdas)
         self.selection: dict[str, Any] = {}
         self.offset = 0.0
 

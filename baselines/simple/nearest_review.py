@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.api import Model
+from baselines.simple.settings import NearestReviewSettings
 from benchmark.item_text import explanation_target
 from baselines.simple.common import train_split
 from baselines.simple.text import tfidf_matrix, tokenize
@@ -21,11 +22,11 @@ class NearestReviewModel(Model):
 
     name = "nearest-review"
     description = "Retrieves another user's training review of the most similar item (TF-IDF over item text)."
+    Settings = NearestReviewSettings
 
     def __init__(self, config: dict[str, Any] | None = None, seed: int = 0, run_dir=None):
         super().__init__(config, seed, run_dir)
-        self.max_words = int(self.config.get("max_words", 30))
-        self.batch_size = int(self.config.get("batch_size", 128))
+        self.max_words, self.batch_size = self.settings.max_words, self.settings.batch_size
 
     def _vectorise_items(self, data) -> None:
         """(Re)build the TF-IDF rows of `data.items.text` unless built from this very dataset view."""

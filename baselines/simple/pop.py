@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.api import Model
+from benchmark.config_schema import NoSettings
 from baselines.simple.common import stack_lists, train_split
 
 
@@ -16,6 +17,7 @@ class PopModel(Model):
 
     name = "pop"
     description = "Most popular items on the regime's training interactions (category-filtered for search)."
+    Settings = NoSettings
 
     def fit(self, data, regime: str) -> None:
         items = data.items

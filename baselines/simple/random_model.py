@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.api import Model
+from benchmark.config_schema import NoSettings
 from baselines.simple.common import stack_lists
 
 
@@ -16,6 +17,7 @@ class RandomModel(Model):
 
     name = "random"
     description = "Seeded uniform random scores (recommendation, search, selection) and ratings 1-5."
+    Settings = NoSettings
 
     def fit(self, data, regime: str) -> None:
         self.n_items = int(data.n_items)

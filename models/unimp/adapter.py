@@ -20,7 +20,7 @@ import torch
 from benchmark import layout
 from benchmark.api import Model
 
-from .config import IMAGE_TASK, TEXT_TASKS, UniMPConfig, load_config, resolve_path
+from .config import IMAGE_TASK, TEXT_TASKS, UniMPConfig, UniMPSettings, load_config, resolve_path
 from .prompts import PromptBuilder
 from .vocab import Vocab, train_bpe
 
@@ -39,6 +39,7 @@ class UniMPModel(Model):
     name = "unimp"
     description = "UniMP (Wei et al., ICLR 2024): vision-language model with gated exclusive cross-attention"
     revision = "1"
+    Settings = UniMPSettings
 
     def __init__(self, config: dict[str, Any] | None = None, seed: int = 0, run_dir: Path | None = None):
         super().__init__(config, seed, run_dir)

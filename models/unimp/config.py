@@ -1,4 +1,5 @@
-"""UniMP configuration: one dataclass, a comment per field; presets are JSON files of overrides."""
+"""UniMP configuration: one dataclass, a comment per field (its help, see benchmark.config_schema);
+presets are JSON files of overrides. Imports nothing heavy: `unimp-bench models unimp` reads it."""
 from __future__ import annotations
 
 import dataclasses
@@ -33,11 +34,11 @@ class UniMPConfig:
     # ---- perceiver resampler + cross-attention ----------------------------------------------------
     n_visual_tokens: int = 4        # visual tokens per image (perceiver latents)
     perceiver_depth: int = 1        # perceiver layers
-    perceiver_heads: int = 4
-    perceiver_dim_head: int = 32
+    perceiver_heads: int = 4        # perceiver attention heads
+    perceiver_dim_head: int = 32    # width of each perceiver head
     cross_attn_every: int = 2       # a gated cross-attention block before every n-th decoder layer
-    cross_attn_heads: int = 4
-    cross_attn_dim_head: int = 32
+    cross_attn_heads: int = 4       # heads of the gated cross-attention
+    cross_attn_dim_head: int = 32   # width of each cross-attention head
     ff_mult: int = 2                # feed-forward width multiple inside the gated block
     # ---- ablations ------------------------------------------------------------------------------
     fusion: str = "fine"            # "fine" | "early" | "late" | "none" (without vision)
@@ -56,7 +57,7 @@ class UniMPConfig:
     # ---- prompts --------------------------------------------------------------------------------
     history: int = 5                # items of history in a prompt (layout.EVAL_HISTORY)
     max_item_tokens: int = 32       # attribute-text tokens kept per item
-    max_query_tokens: int = 24
+    max_query_tokens: int = 24      # search-query tokens kept
     max_target_tokens: int = 40     # explanation target / generation length
     # ---- image generation (paper §2.3, eq. 9) -------------------------------------------------------
     image_generation: bool = False  # add VQ image tokens to the vocabulary and train the image task
@@ -71,10 +72,10 @@ class UniMPConfig:
     image_top_k: int = 0            # sampling among the k most likely image tokens (0 = all)
     # ---- training -------------------------------------------------------------------------------
     lr: float = 1e-3                # AdamW learning rate (paper: 2e-4)
-    weight_decay: float = 0.01
+    weight_decay: float = 0.01      # AdamW weight decay
     warmup: float = 0.01            # warm-up fraction of the steps (paper: 1%)
     epochs: float = 1.0             # passes over the (capped) training instances (paper: 10)
-    batch_size: int = 16
+    batch_size: int = 16            # training prompts per optimizer step
     max_train_per_task: int | None = None  # cap on training instances per task (None = all)
     max_steps: int | None = None    # hard cap on optimizer steps
     time_budget_s: float | None = None  # stop training after this many seconds
@@ -85,14 +86,14 @@ class UniMPConfig:
     n_valid: int = 256              # validation instances used for model selection
     eval_every: int | None = None   # steps between validations (None = once per epoch)
     new_domain_steps: int = 200     # fine-tuning budget (optimizer steps) in the new_domain regime
-    eval_batch_size: int = 32
+    eval_batch_size: int = 32       # prompts per batch at inference and validation
     selection: str = "generate"     # "generate" (paper: decode selection tokens) | "threshold" (the
                                     # evaluator thresholds the candidate scores, threshold from valid)
     rating_output: str = "auto"     # "token" (paper: the decoded rating token) | "expectation" | "median" |
                                     # "auto": the one of the three with the lowest MAE on the regime's
                                     # validation rating instances (never test)
     torch_threads: int | None = None  # torch.set_num_threads (1 is much faster on a shared, loaded CPU)
-    seed: int = 0
+    seed: int = 0                   # seed of initialisation and data order (default: the run's --seed)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -140,16 +141,41 @@ def resolve_path(path: str | None) -> str | None:
 
 
 def load_config(preset: str = "tiny", **overrides: Any) -> UniMPConfig:
-    """A preset (presets/<name>.json, or a path to a JSON file) with `overrides` applied on top."""
+    """A preset (presets/<name>.json, or a path to a JSON file) with `overrides` applied on top; the
+    preset's keys and types, then the merged values, are checked (benchmark.config_schema.ConfigError)."""
+    from benchmark.config_schema import ConfigError, check
+
     path = Path(preset) if str(preset).endswith(".json") else PRESETS_DIR / f"{preset}.json"
     if not path.is_file():
         known = sorted(p.stem for p in PRESETS_DIR.glob("*.json"))
         raise FileNotFoundError(f"{path}: no such UniMP preset; known presets: {known}")
-    values = json.loads(path.read_text())
-    values.pop("_comment", None)
-    values.update(overrides)
-    names = {f.name for f in dataclasses.fields(UniMPConfig)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ValueError(f"unknown UniMP config keys {unknown}")
-    return UniMPConfig(**values).validate()
+    try:
+        values = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"UniMP preset {path}: not JSON: {e}") from e
+    if isinstance(values, dict):
+        values.pop("_comment", None)
+    check(UniMPConfig, values, where=f"UniMP preset {path}")
+    return check(UniMPConfig, {**values, **overrides}, where="UniMP config").validate()
+
+
+@dataclass
+class UniMPSettings(UniMPConfig):
+    """A run's UniMP config: a preset, then any UniMPConfig field as an override (the defaults listed are
+    UniMPConfig's own; the preset, `tiny` unless given, replaces most of them)."""
+
+    preset: str = "tiny"            # presets/<name>.json (tiny, smollm, paper) or the path of a JSON preset
+    checkpoint: str | None = None   # folder of a saved UniMP run (<run>/model/unimp) to load instead of training
+
+    @staticmethod
+    def check_resolved(config: dict[str, Any]) -> None:
+        """The preset merged with the overrides, checked as the model will build it."""
+        from benchmark.config_schema import ConfigError
+
+        over = {k: v for k, v in config.items() if k not in ("preset", "checkpoint")}
+        try:
+            load_config(config.get("preset", "tiny"), **over)
+        except ConfigError:
+            raise
+        except (FileNotFoundError, ValueError) as e:
+            raise ConfigError(f"model unimp: {e}") from e
