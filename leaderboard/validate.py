@@ -346,8 +346,12 @@ def validate_cli(leaderboard_dir: str | Path, dataset_paths: Iterable[str | Path
                  allow_unknown_datasets: bool = False) -> int:
     """Print every problem, one a line; return the exit code (0 all valid, 1 any problem)."""
     out = out or sys.stderr
+    from benchmark.errors import IntegrityError
+
     try:
         datasets = datasets_from_paths(dataset_paths)
+    except IntegrityError:
+        raise  # the command refuses a tampered dataset outright (`error: ...`, exit 2)
     except (OSError, ValueError, KeyError) as e:
         print(f"(datasets): {e}", file=out)
         return 1
