@@ -20,8 +20,8 @@ REC_TEST = "tasks/recommendation/test.parquet"
 
 @pytest.fixture
 def data(tiny_data, tmp_path):
-    """A private copy of the tiny dataset, safe to tamper with."""
-    return shutil.copytree(tiny_data, tmp_path / "data")
+    """A private copy of the tiny dataset, safe to tamper with (without the session copy's hash cache)."""
+    return shutil.copytree(tiny_data, tmp_path / "data", ignore=shutil.ignore_patterns(layout.VERIFY_CACHE))
 
 
 def cli(*args):

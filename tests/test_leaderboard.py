@@ -19,6 +19,7 @@ import pytest
 from benchmark import layout
 from benchmark.api import Model
 from benchmark.io import sha256_file, write_json, write_jsonl
+from benchmark.manifest import write_manifest
 from benchmark.results import predictions_name
 from benchmark.tasks import TASK_SPECS
 from leaderboard import build, submit, validate, validate_cli
@@ -26,7 +27,6 @@ from leaderboard.common import MAX_SUBMISSION_BYTES, SubmissionError
 
 validate_mod = importlib.import_module("leaderboard.validate")  # the module (the package exports the function)
 
-SHA = "a" * 64
 N_ITEMS = 20
 REC_TARGETS = [3, 7, 11, 2, 9, 14]
 RATINGS = [5.0, 4.0, 2.0, 3.0, 1.0]
@@ -46,11 +46,11 @@ def write_parquet(path: Path, df: pd.DataFrame) -> None:
     df.to_parquet(path, index=False)
 
 
-def make_dataset(root: Path, sha: str = SHA) -> Path:
+def make_dataset(root: Path, title: str = "item") -> Path:
     root.mkdir(parents=True)
     items = pd.DataFrame({
         "item": list(range(N_ITEMS)), "raw_id": [f"B{i:04d}" for i in range(N_ITEMS)],
-        "domain": ["Baby"] * 15 + ["Office_Products"] * 5, "title": [f"item {i}" for i in range(N_ITEMS)],
+        "domain": ["Baby"] * 15 + ["Office_Products"] * 5, "title": [f"{title} {i}" for i in range(N_ITEMS)],
         "brand": [None] * N_ITEMS, "price": [float("nan")] * N_ITEMS, "category": ["A > B"] * N_ITEMS,
         "description": [None] * N_ITEMS, "image": [None] * N_ITEMS,
         "text": [f"[IMG] title item {i} [EOC]" for i in range(N_ITEMS)],
@@ -60,9 +60,12 @@ def make_dataset(root: Path, sha: str = SHA) -> Path:
                   _instances("recommendation", "test", len(REC_TARGETS), target_item=REC_TARGETS))
     write_parquet(layout.task_path(root, "rating", "test"),
                   _instances("rating", "test", len(RATINGS), item=list(range(len(RATINGS))), target_rating=RATINGS))
-    write_json(root / layout.MANIFEST, {"dataset_sha256": sha, "seed": 0, "scale": "crafted", "source": "crafted",
-                                        "files": {}})
+    write_manifest(root, {"seed": 0, "scale": "crafted", "source": "crafted"})
     return root
+
+
+def sha_of(data: Path) -> str:
+    return json.loads((data / layout.MANIFEST).read_text())["dataset_sha256"]
 
 
 def _rec_rows(shift: int = 0) -> list[dict]:
@@ -144,7 +147,7 @@ def board(tmp_path, data) -> tuple[Path, Path]:
 
 
 def problems_of(lb: Path, data: Path, **kw) -> list:
-    return validate(lb, {SHA: data}, **kw)
+    return validate(lb, {sha_of(data): data}, **kw)
 
 
 def edit_json(path: Path, fn) -> None:
@@ -439,8 +442,8 @@ def test_unknown_dataset_allowed_only_on_request(tmp_path, board, data):
 
 def test_dataset_mapping_checked(tmp_path, board, data):
     lb, _ = board
-    other = make_dataset(tmp_path / "other", sha="c" * 64)
-    assert_problem(validate(lb, {SHA: other}), SHA, "has sha256")
+    other = make_dataset(tmp_path / "other", title="other")
+    assert_problem(validate(lb, {sha_of(data): other}), sha_of(data), "has sha256")
 
 
 # ---- submit refuses bad runs ----------------------------------------------------------------------------
