@@ -345,9 +345,9 @@ def datasets_from_paths(paths: Iterable[str | Path]) -> dict[str, Path]:
 def validate_cli(leaderboard_dir: str | Path, dataset_paths: Iterable[str | Path], out=None,
                  allow_unknown_datasets: bool = False) -> int:
     """Print every problem, one a line; return the exit code (0 all valid, 1 any problem)."""
-    out = out or sys.stderr
     from benchmark.errors import IntegrityError
 
+    out = out or sys.stderr
     try:
         datasets = datasets_from_paths(dataset_paths)
     except IntegrityError:
