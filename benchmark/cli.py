@@ -241,9 +241,11 @@ def run(
                       splits=_csv(split, layout.EVAL_SPLITS, "split", layout.EVAL_SPLITS), seed=seed, config=cfg,
                       perturbation=perturb, n_boot=n_boot, bertscore_model=str(bertscore_model) if bertscore_model else None,
                       run_id=run_id)
+    from benchmark.errors import DataError
+
     try:
         run_dir = run_eval(data, out, opts)
-    except (FileNotFoundError, FileExistsError) as e:
+    except (FileNotFoundError, FileExistsError, DataError) as e:  # DataError: e.g. a file not as the manifest says
         _fail(str(e))
     typer.echo((run_dir / "summary.md").read_text())
     typer.echo(f"run folder: {run_dir}")
@@ -255,9 +257,13 @@ def compare(run_a: Path, run_b: Path, task: str = typer.Option("recommendation")
             metric: Optional[str] = typer.Option(None, help="A per-instance metric of the task (default: its main score).")) -> None:
     """Paired bootstrap comparison of two runs on the same instances (difference a - b, 95% interval, p)."""
     from benchmark.dataset import PreparedDataset
+    from benchmark.errors import DataError
     from benchmark.scoring import compare_runs
 
-    ds = PreparedDataset(data)
+    try:
+        ds = PreparedDataset(data)
+    except (FileNotFoundError, DataError) as e:
+        _fail(str(e))
     preds = []
     for run_dir in (run_a, run_b):
         path = run_dir / "predictions" / f"{task}__{split}.jsonl"
@@ -315,10 +321,15 @@ def board_validate(
     """Check every index row and its archive: schema, dataset sha256, exact instance coverage, scores recomputed
     from the predictions, row = archive, no NaN, no paths outside the submission, size limits. Exit 1 on any
     problem; a row whose archive is absent is a problem unless --index-only."""
+    from benchmark.errors import IntegrityError
     from leaderboard.validate import validate_cli
 
-    raise typer.Exit(validate_cli(leaderboard_dir, data, allow_unknown_datasets=allow_unknown_datasets,
-                                  archives_dir=archives, index_only=index_only))
+    try:
+        code = validate_cli(leaderboard_dir, data, allow_unknown_datasets=allow_unknown_datasets,
+                            archives_dir=archives, index_only=index_only)
+    except IntegrityError as e:  # a --data folder not as its manifest says: nothing to validate against
+        _fail(str(e))
+    raise typer.Exit(code)
 
 
 @board.command("build")

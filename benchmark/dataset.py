@@ -9,19 +9,40 @@ import numpy as np
 import pandas as pd
 
 from benchmark import layout
+from benchmark.errors import IntegrityError
+from benchmark.integrity import manifest_files, verify
 
 
 class PreparedDataset:
+    """Opening verifies every file against the manifest's sha256 (`benchmark.integrity`); each read then
+    checks that the file is one the manifest lists. Either failure raises IntegrityError."""
+
     def __init__(self, root: str | Path):
         self.root = Path(root)
         if not (self.root / layout.MANIFEST).is_file():
             raise FileNotFoundError(
                 f"{self.root}: not a prepared dataset (no {layout.MANIFEST}); run `unimp-bench prepare` first"
             )
+        self._files = manifest_files(self.root, self.manifest)
+        verify(self.root, self._files)
 
     @cached_property
     def manifest(self) -> dict:
-        return json.loads((self.root / layout.MANIFEST).read_text())
+        path = self.root / layout.MANIFEST
+        try:
+            doc = json.loads(path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise IntegrityError(path, f"not valid JSON ({e})") from None
+        if not isinstance(doc, dict):
+            raise IntegrityError(path, "not a JSON object")
+        return doc
+
+    def _listed(self, path: Path) -> Path:
+        """`path` if the manifest lists it (so it was verified on open); a read of anything else is refused."""
+        rel = path.relative_to(self.root).as_posix()
+        if rel not in self._files:
+            raise IntegrityError(path, "not listed in the manifest; refusing to read a file prepare did not write")
+        return path
 
     @property
     def sha256(self) -> str:
@@ -31,7 +52,7 @@ class PreparedDataset:
     @cached_property
     def items(self) -> pd.DataFrame:
         """items.parquet indexed by item token (0..n_items-1, in order)."""
-        df = pd.read_parquet(self.root / layout.ITEMS)
+        df = pd.read_parquet(self._listed(self.root / layout.ITEMS))
         return df.set_index("item", drop=False).sort_index()
 
     @property
@@ -48,7 +69,7 @@ class PreparedDataset:
 
     def image_path(self, item: int) -> Path | None:
         rel = self.items.at[item, "image"]
-        return None if rel is None or pd.isna(rel) else self.root / rel
+        return None if rel is None or pd.isna(rel) else self._listed(self.root / rel)
 
     def load_image(self, item: int):
         """PIL image of an item, or None when the item has none."""
@@ -63,13 +84,13 @@ class PreparedDataset:
     def interactions(self, split: str) -> pd.DataFrame:
         if split not in layout.INTERACTION_SPLITS:
             raise ValueError(f"unknown interaction split {split!r}; known: {layout.INTERACTION_SPLITS}")
-        return pd.read_parquet(layout.interactions_path(self.root, split))
+        return pd.read_parquet(self._listed(layout.interactions_path(self.root, split)))
 
     def instances(self, task: str, split: str) -> pd.DataFrame:
         if task not in layout.TASKS:
             raise ValueError(f"unknown task {task!r}; known: {layout.TASKS}")
         if split not in layout.TASK_SPLITS:
             raise ValueError(f"unknown split {split!r}; known: {layout.TASK_SPLITS}")
-        frame = pd.read_parquet(layout.task_path(self.root, task, split))
+        frame = pd.read_parquet(self._listed(layout.task_path(self.root, task, split)))
         # a task leaves the other tasks' columns null: drop them so int columns stay int64, not float
         return frame[[c for c in frame.columns if c in ("id", "user", "history") or len(frame) == 0 or frame[c].notna().any()]]

@@ -17,6 +17,16 @@ class DataError(ValueError):
         return (DataError, (self.path, self.line, self.message))
 
 
+class IntegrityError(DataError):
+    """A prepared dataset that does not match its manifest (a file edited, missing or unlisted)."""
+
+    def __init__(self, path, message: str):
+        super().__init__(path, None, message)
+
+    def __reduce__(self):
+        return (IntegrityError, (self.path, self.message))
+
+
 @dataclass
 class SkipReport:
     """Counts of records skipped under `--skip-bad`, by file and reason; recorded in the manifest.

@@ -85,6 +85,9 @@ INSTANCE_COLUMNS = {
 EVAL_HISTORY = 5
 
 MANIFEST = "manifest.json"
+# Hashes of the files as last verified, keyed by (size, mtime, ctime): not part of the dataset (see
+# benchmark.integrity), so never listed in the manifest nor hashed into the dataset sha256.
+VERIFY_CACHE = ".verify-cache.json"
 DATA_CARD = "data_card.md"
 ITEMS = "items.parquet"
 IMAGES_DIR = "images"

@@ -10,8 +10,10 @@ from benchmark.io import sha256_file, write_json, write_text
 
 
 def file_hashes(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): sha256_file(p)
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != layout.MANIFEST}
+    """sha256 of every file under `root` but the manifest itself and the verification cache."""
+    skip = {layout.MANIFEST, layout.VERIFY_CACHE}
+    return {rel: sha256_file(p) for p in sorted(root.rglob("*"))
+            if p.is_file() and (rel := p.relative_to(root).as_posix()) not in skip}
 
 
 def dataset_sha256(files: dict[str, str]) -> str:
@@ -60,7 +62,12 @@ def data_card(info: dict) -> str:
 
 def write_manifest_and_card(root: Path, info: dict) -> dict:
     write_text(root / layout.DATA_CARD, data_card(info))
-    files = file_hashes(root)
+    return write_manifest(root, info)
+
+
+def write_manifest(root: Path, info: dict) -> dict:
+    """manifest.json: `info` plus the sha256 of every file now under `root` and the dataset sha256."""
+    files = file_hashes(Path(root))
     manifest = dict(info, files=files, dataset_sha256=dataset_sha256(files))
     write_json(root / layout.MANIFEST, manifest)
     return manifest

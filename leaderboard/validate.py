@@ -410,9 +410,13 @@ def validate_cli(leaderboard_dir: str | Path, dataset_paths: Iterable[str | Path
                  index_only: bool = False) -> int:
     """Print every problem, one a line, and a summary that says how many rows were not recomputed;
     return the exit code (0 all valid, 1 any problem; a missing archive is a problem unless index_only)."""
+    from benchmark.errors import IntegrityError
+
     out = out or sys.stderr
     try:
         datasets = datasets_from_paths(dataset_paths)
+    except IntegrityError:
+        raise  # the command refuses a tampered dataset outright (`error: ...`, exit 2)
     except (OSError, ValueError, KeyError) as e:
         print(f"(datasets): {e}", file=out)
         return 1

@@ -2,7 +2,6 @@
 on a small hand-built prepared dataset (coloured shapes whose colour and category are known)."""
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
+from benchmark.manifest import write_manifest
 from benchmark.metrics import image as im
 
 # ---- a hand-built prepared dataset: category leaf <-> shape, colour word in the title -------------
@@ -72,7 +72,7 @@ def make_dataset(root: Path, per_cell: int = 6, seed: int = 0) -> Path:
     pd.DataFrame(inter).to_parquet(root / "interactions" / "train.parquet", index=False)
     (root / "tasks" / "image").mkdir(parents=True, exist_ok=True)
     pd.DataFrame(inst).to_parquet(root / "tasks" / "image" / "test.parquet", index=False)
-    (root / "manifest.json").write_text(json.dumps({"dataset_sha256": f"handmade-{per_cell}-{seed}"}))
+    write_manifest(root, {})
     return root
 
 

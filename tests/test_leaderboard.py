@@ -21,6 +21,7 @@ import pytest
 from benchmark import layout
 from benchmark.api import Model
 from benchmark.io import sha256_file, write_json, write_jsonl
+from benchmark.manifest import write_manifest
 from benchmark.results import predictions_name
 from benchmark.tasks import TASK_SPECS
 from leaderboard import build, submit, validate, validate_cli
@@ -30,7 +31,6 @@ from leaderboard.index import read_index, write_index
 
 validate_mod = importlib.import_module("leaderboard.validate")  # the module (the package exports the function)
 
-SHA = "a" * 64
 N_ITEMS = 20
 REC_TARGETS = [3, 7, 11, 2, 9, 14]
 RATINGS = [5.0, 4.0, 2.0, 3.0, 1.0]
@@ -50,11 +50,11 @@ def write_parquet(path: Path, df: pd.DataFrame) -> None:
     df.to_parquet(path, index=False)
 
 
-def make_dataset(root: Path, sha: str = SHA) -> Path:
+def make_dataset(root: Path, title: str = "item") -> Path:
     root.mkdir(parents=True)
     items = pd.DataFrame({
         "item": list(range(N_ITEMS)), "raw_id": [f"B{i:04d}" for i in range(N_ITEMS)],
-        "domain": ["Baby"] * 15 + ["Office_Products"] * 5, "title": [f"item {i}" for i in range(N_ITEMS)],
+        "domain": ["Baby"] * 15 + ["Office_Products"] * 5, "title": [f"{title} {i}" for i in range(N_ITEMS)],
         "brand": [None] * N_ITEMS, "price": [float("nan")] * N_ITEMS, "category": ["A > B"] * N_ITEMS,
         "description": [None] * N_ITEMS, "image": [None] * N_ITEMS,
         "text": [f"[IMG] title item {i} [EOC]" for i in range(N_ITEMS)],
@@ -64,9 +64,12 @@ def make_dataset(root: Path, sha: str = SHA) -> Path:
                   _instances("recommendation", "test", len(REC_TARGETS), target_item=REC_TARGETS))
     write_parquet(layout.task_path(root, "rating", "test"),
                   _instances("rating", "test", len(RATINGS), item=list(range(len(RATINGS))), target_rating=RATINGS))
-    write_json(root / layout.MANIFEST, {"dataset_sha256": sha, "seed": 0, "scale": "crafted", "source": "crafted",
-                                        "files": {}})
+    write_manifest(root, {"seed": 0, "scale": "crafted", "source": "crafted"})
     return root
+
+
+def sha_of(data: Path) -> str:
+    return json.loads((data / layout.MANIFEST).read_text())["dataset_sha256"]
 
 
 def _rec_rows(shift: int = 0) -> list[dict]:
@@ -186,7 +189,7 @@ def problems_of(lb: Path, data: Path, **kw) -> list:
     work = lb.parent / "work"
     for sub in sorted(work.glob("*/*")) if work.is_dir() else []:
         repack(lb, sub)
-    return validate(lb, {SHA: data}, **kw)
+    return validate(lb, {sha_of(data): data}, **kw)
 
 
 def edit_json(path: Path, fn) -> None:
@@ -372,7 +375,7 @@ def test_tolerance_is_one_in_a_million(board, data):
     edit_json(sub / "results.json", lambda d: d["results"][0]["scores"].__setitem__(
         "hr@5", d["results"][0]["scores"]["hr@5"] + 5e-7))
     repack(lb, sub, sync_row=True)  # the row says what the archive says: only the recomputation compares
-    assert validate(lb, {SHA: data}) == []
+    assert validate(lb, {sha_of(data): data}) == []
     edit_json(sub / "results.json", lambda d: d["results"][0]["scores"].__setitem__(
         "hr@5", d["results"][0]["scores"]["hr@5"] + 1e-5))
     assert_problem(problems_of(lb, data), "results[0].scores.hr@5", "predictions give")
@@ -514,8 +517,8 @@ def test_unknown_dataset_allowed_only_on_request(tmp_path, board, data):
 
 def test_dataset_mapping_checked(tmp_path, board, data):
     lb, _ = board
-    other = make_dataset(tmp_path / "other", sha="c" * 64)
-    assert_problem(validate(lb, {SHA: other}), SHA, "has sha256")
+    other = make_dataset(tmp_path / "other", title="other")
+    assert_problem(validate(lb, {sha_of(data): other}), sha_of(data), "has sha256")
 
 
 # ---- submit refuses bad runs ----------------------------------------------------------------------------
@@ -597,7 +600,7 @@ def test_index_row_must_match_the_archive(board, data):
     (row,), _ = read_index(lb)
     row["results"][0]["scores"]["hr@5"] += 0.01
     write_index(lb, [row])
-    problems = validate(lb, {SHA: data})
+    problems = validate(lb, {sha_of(data): data})
     assert_problem(problems, "index.results[0].scores", "the archive's results.json says")
     assert not any(p.field.startswith("results[") for p in problems)  # the archive's own scores recompute
 
@@ -609,7 +612,7 @@ def test_archive_with_other_sha256_is_refused(tmp_path, board, data):
     raw = bytearray(path.read_bytes())
     raw[-5] ^= 1  # same size, other bytes
     path.write_bytes(bytes(raw))
-    assert_problem(validate(lb, {SHA: data}), "archive.sha256", "refused")
+    assert_problem(validate(lb, {sha_of(data): data}), "archive.sha256", "refused")
     from leaderboard.fetch import fetch
 
     done, problems = fetch(str(lb / "archives"), lb, tmp_path / "fetched", tmp_path / "cache")
@@ -655,9 +658,9 @@ def test_validate_without_archives_says_so(tmp_path, board, data, capsys):
     unless --index-only, which says for how many rows the scores were not recomputed."""
     lb, _ = board
     shutil_rmtree(lb / "archives")
-    assert_problem(validate(lb, {SHA: data}), "archive", "scores not recomputed")
+    assert_problem(validate(lb, {sha_of(data): data}), "archive", "scores not recomputed")
     assert validate_cli(lb, [data], out=sys_stdout()) == 1
-    assert validate(lb, {SHA: data}, index_only=True) == []
+    assert validate(lb, {sha_of(data): data}, index_only=True) == []
     assert validate_cli(lb, [data], index_only=True, out=sys_stdout()) == 0
     assert "NOT recomputed for 1" in capsys.readouterr().out
     (row,), _ = read_index(lb)
@@ -683,7 +686,7 @@ def test_bad_index_rows(board, data):
     (row,), _ = read_index(lb)
     bad = dict(row, id="zzz/run-1", archive={"sha256": "xyz", "size": -1})
     (lb / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in (bad, row, row)) + "{not json\n")
-    problems = validate(lb, {SHA: data}, index_only=True)
+    problems = validate(lb, {sha_of(data): data}, index_only=True)
     assert_problem(problems, "archive.sha256", "64 lowercase hex")
     assert_problem(problems, "archive.size", ">= 0")
     assert_problem(problems, "id", "duplicate id")
@@ -715,7 +718,7 @@ def test_fetch_from_a_folder_and_over_http(tmp_path, board, data):
     finally:
         server.shutdown()
     assert (done, problems) == (1, [])
-    assert validate(lb, {SHA: data}, archives_dir=tmp_path / "a2") == []
+    assert validate(lb, {sha_of(data): data}, archives_dir=tmp_path / "a2") == []
 
 
 # ---- on the real tiny dataset: a real run of the evaluator ----------------------------------------------

@@ -12,6 +12,7 @@ import pytest
 
 from benchmark import layout
 from benchmark.dataset import PreparedDataset
+from benchmark.manifest import write_manifest
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
@@ -101,7 +102,7 @@ def _handmade_dataset(root: Path, seed: int = 0) -> Path:
             path = layout.task_path(root, task, split)
             path.parent.mkdir(parents=True, exist_ok=True)
             instances(task, split, s, back).to_parquet(path, index=False)
-    (root / layout.MANIFEST).write_text(json.dumps({"dataset_sha256": "handmade", "seed": seed}))
+    write_manifest(root, {"seed": seed})
     return root
 
 

@@ -1,7 +1,6 @@
 """Simple baselines: hand-computed expectations on hand-made datasets, then shapes on the tiny dataset."""
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -10,6 +9,7 @@ import pytest
 
 from benchmark import layout
 from benchmark.dataset import PreparedDataset
+from benchmark.manifest import write_manifest
 from benchmark.perturb import PerturbedDataset
 from baselines.simple.bm25 import BM25Model, BM25PersonalModel
 from baselines.simple.mean_rating import MeanRatingModel, MeanRatingStarModel
@@ -56,7 +56,6 @@ def write_parquet(path, df: pd.DataFrame) -> None:
 def make_dataset(root, items: pd.DataFrame, interactions: dict[str, pd.DataFrame],
                  instances: dict[tuple[str, str], list[dict]] | None = None) -> PreparedDataset:
     root.mkdir(parents=True, exist_ok=True)
-    (root / layout.MANIFEST).write_text(json.dumps({"dataset_sha256": "handmade"}))
     write_parquet(root / layout.ITEMS, items)
     empty = make_interactions([]).iloc[:0]
     for split in layout.INTERACTION_SPLITS:
@@ -65,6 +64,7 @@ def make_dataset(root, items: pd.DataFrame, interactions: dict[str, pd.DataFrame
         for split in layout.TASK_SPLITS:
             rows = (instances or {}).get((task, split), [])
             write_parquet(layout.task_path(root, task, split), make_instances(task, split, rows))
+    write_manifest(root, {})
     return PreparedDataset(root)
 
 

@@ -3,13 +3,13 @@ script, independent of the data pipeline. Structure that a model can learn: each
 category and walks its items in a fixed cyclic order; images are coloured by category."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from benchmark import layout
+from benchmark.manifest import write_manifest
 from benchmark.tasks import TASK_SPECS
 
 
@@ -98,5 +98,5 @@ def make_dataset(root: str | Path, n_items: int = 48, n_users: int = 40, seq_len
                 recs.append(r)
             df = pd.DataFrame(recs, columns=list(layout.INSTANCE_COLUMNS))
             write_parquet(layout.task_path(root, task, split), df)
-    (root / layout.MANIFEST).write_text(json.dumps({"dataset_sha256": f"synthetic-{seed}-{n_items}-{n_users}"}))
+    write_manifest(root, {"seed": seed})
     return root
