@@ -86,6 +86,7 @@ EVAL_HISTORY = 5
 
 MANIFEST = "manifest.json"
 DATA_CARD = "data_card.md"
+SKIPPED = "skipped.jsonl"  # every record `prepare --skip-bad` skipped, with its file and line (only when any)
 ITEMS = "items.parquet"
 IMAGES_DIR = "images"
 

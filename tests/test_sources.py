@@ -145,7 +145,7 @@ def test_2018_all_beauty_keeps_duplicate_reviews(tmp_path):
 
 
 def test_2018_meta(tmp_path):
-    reviews = [json.dumps({"reviewerID": "U1", "asin": a, "overall": 5.0, "unixReviewTime": 10 + i}) for i, a in enumerate("ABCDE")]
+    reviews = [json.dumps({"reviewerID": "U1", "asin": a, "overall": 5.0, "unixReviewTime": 1300000000 + i}) for i, a in enumerate("ABCDE")]
     gz(tmp_path / "Office_Products_5.json.gz", reviews)
     meta = [
         {"asin": "A", "title": "Stapler", "brand": "Swingline", "price": "$12.99", "category": ["Office Products", "Staplers"],

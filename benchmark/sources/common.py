@@ -67,6 +67,17 @@ def parse_time_range(text: str) -> tuple[int, int]:
     return first, last
 
 
+def parse_rating_range(text: str) -> tuple[float, float]:
+    """"MIN,MAX" -> (min, max) finite numbers, min < max; ValueError otherwise."""
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise ValueError(f"expected MIN,MAX, got {text!r}")
+    lo, hi = (float(part) for part in parts)
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"the range {text!r} must be two finite numbers, MIN below MAX")
+    return lo, hi
+
+
 @dataclass(frozen=True)
 class Limits:
     """Accepted (inclusive) ranges of a review's rating and time.
