@@ -268,12 +268,14 @@ def board_validate(
     leaderboard_dir: Path = typer.Option(Path("leaderboard"), help="The leaderboard folder."),
     allow_unknown_datasets: bool = typer.Option(False, help="Accept submissions on datasets not given with --data "
                                                 "(schema and file checks only, no score recomputation)."),
+    report: Optional[Path] = typer.Option(None, help="Write every problem to this file [default: only when more than "
+                                          "20, which are all that is printed, to <leaderboard-dir>/validation-problems.txt]."),
 ) -> None:
     """Check every submission: schema, dataset sha256, exact instance coverage, scores recomputed from the
     predictions, no NaN, no paths outside the submission, size limits. Exit 1 on any problem."""
     from leaderboard.validate import validate_cli
 
-    raise typer.Exit(validate_cli(leaderboard_dir, data, allow_unknown_datasets=allow_unknown_datasets))
+    raise typer.Exit(validate_cli(leaderboard_dir, data, allow_unknown_datasets=allow_unknown_datasets, report=report))
 
 
 @board.command("build")

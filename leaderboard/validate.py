@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterable
 
 from benchmark.api import IMAGE_TOKEN_SCORES
-from benchmark.io import sha256_file
+from benchmark.io import sha256_file, write_text
 from benchmark.results import TOP_K
 from leaderboard import schema
 from leaderboard.common import (
@@ -342,9 +342,15 @@ def datasets_from_paths(paths: Iterable[str | Path]) -> dict[str, Path]:
     return {PreparedDataset(p).sha256: Path(p) for p in paths}
 
 
+MAX_PRINTED = 20  # problems printed; a broken predictions file can give one per line
+REPORT_FILE = "validation-problems.txt"
+
+
 def validate_cli(leaderboard_dir: str | Path, dataset_paths: Iterable[str | Path], out=None,
-                 allow_unknown_datasets: bool = False) -> int:
-    """Print every problem, one a line; return the exit code (0 all valid, 1 any problem)."""
+                 allow_unknown_datasets: bool = False, report: str | Path | None = None) -> int:
+    """Print the first MAX_PRINTED problems, one a line, and the count of the rest; return the exit code (0 all
+    valid, 1 any problem). The full list goes to `report` when given, else to <leaderboard>/REPORT_FILE when
+    some were not printed."""
     out = out or sys.stderr
     try:
         datasets = datasets_from_paths(dataset_paths)
@@ -352,8 +358,13 @@ def validate_cli(leaderboard_dir: str | Path, dataset_paths: Iterable[str | Path
         print(f"(datasets): {e}", file=out)
         return 1
     problems = validate(leaderboard_dir, datasets, allow_unknown_datasets=allow_unknown_datasets)
-    for p in problems:
+    for p in problems[:MAX_PRINTED]:
         print(p, file=out)
+    if report is not None or len(problems) > MAX_PRINTED:
+        report = Path(report) if report is not None else Path(leaderboard_dir) / REPORT_FILE
+        write_text(report, "".join(f"{p}\n" for p in problems))
+        if len(problems) > MAX_PRINTED:
+            print(f"... and {len(problems) - MAX_PRINTED} more in {report}", file=out)
     n = len(submission_dirs(Path(leaderboard_dir))[0])
     print(f"{n} submission(s), {len(problems)} problem(s)", file=out)
     return 1 if problems else 0

@@ -622,3 +622,23 @@ def test_recompute_uses_the_run_scorer_settings(monkeypatch, tmp_path):
     assert seen == {"run_dir": tmp_path, "n_boot": 200, "seed": 7, "bertscore_model": None, "bertscore_layers": 6}
     validate_mod.recompute("rating", None, [], None, tmp_path, {"fallback_rating": 2, "n_boot": 10**9, "bootstrap_seed": 1})
     assert seen["fallback_rating"] == 2.0 and seen["n_boot"] == 0  # an absurd bootstrap is not redone
+
+
+def test_validate_prints_at_most_20_problems_and_writes_them_all(tmp_path):
+    import io
+
+    lb = tmp_path / "board"
+    (lb / "submissions").mkdir(parents=True)
+    for i in range(25):  # each a problem: submissions/ holds only <model>/<run-id>/ folders
+        (lb / "submissions" / f"stray{i:02d}.txt").write_text("x")
+    out = io.StringIO()
+    assert validate_cli(lb, [], out=out) == 1
+    lines = out.getvalue().splitlines()
+    assert [line.split(":")[0] for line in lines[:20]] == [f"stray{i:02d}.txt" for i in range(20)]
+    report = lb / "validation-problems.txt"
+    assert "stray20.txt" not in out.getvalue() and f"5 more in {report}" in lines[20]
+    assert lines[-1] == "0 submission(s), 25 problem(s)"
+    assert [line.split(":")[0] for line in report.read_text().splitlines()] == [f"stray{i:02d}.txt" for i in range(25)]
+    chosen = tmp_path / "all.txt"
+    assert validate_cli(lb, [], out=io.StringIO(), report=chosen) == 1
+    assert len(chosen.read_text().splitlines()) == 25
