@@ -141,7 +141,8 @@ def convert(
     except DataError as e:
         _fail(str(e))
     typer.echo(f"wrote {path}; next: unimp-bench prepare --source table --raw-dir {path}"
-               + (f" --items-file {path.parent / 'items.parquet'}" if (path.parent / "items.parquet").exists() else ""))
+               + (f" --items-file {path.parent / 'items.parquet'}" if (path.parent / "items.parquet").exists() else "")
+               + (" --time-range any  (the timestamps are positions)" if format == ConvertFormat.sequence else ""))
 
 
 @app.command()

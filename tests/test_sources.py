@@ -408,6 +408,18 @@ def test_empty_meta_file_is_named(tmp_path):
         amazon2014.load_domain(tmp_path, "Toys_and_Games", SkipReport())
 
 
+def test_table_empty_files_are_named(tmp_path):
+    inter = tmp_path / "inter.csv"
+    inter.write_text("")
+    with pytest.raises(DataError, match=r"inter.csv: empty file"):
+        load_table(inter)
+    inter.write_text("user,item,timestamp\nu,a,1300000000\n")
+    items = tmp_path / "items.jsonl"
+    items.write_text("\n")
+    with pytest.raises(DataError, match=r"items.jsonl: empty file"):
+        load_table(inter, items)
+
+
 def test_table_unterminated_quote_is_named_where_it_opens(tmp_path):
     path = tmp_path / "inter.csv"
     path.write_text('user,item,timestamp,review\nu,a,1300000000,fine\nu,b,1300000001,"never closed\n'

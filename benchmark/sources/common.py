@@ -105,11 +105,9 @@ class Limits:
             return "any"
         return " .. ".join(_date(t) if t % DAY == 0 and _date(t) else str(t) for t in self.time)
 
-    def time_problem(self, label: str, shown: Any, seconds: float) -> str:
+    def time_problem(self, label: str, shown: Any, seconds: float, hint: str = "change it with --time-range") -> str:
         date = _date(seconds)
-        return (f"{label} = {shown!s:.40}{f' ({date})' if date else ''} is outside the time range "
-                f"{self._time_text()} (change it with --time-range, or `--time-range any` "
-                f"when timestamps only give an order, as in converted sequence files)")
+        return f"{label} = {shown!s:.40}{f' ({date})' if date else ''} is outside the time range {self._time_text()} ({hint})"
 
     def rating_problem(self, label: str, value: Any) -> str:
         lo, hi = self.rating

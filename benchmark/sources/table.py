@@ -27,6 +27,7 @@ from benchmark.sources.common import (
     DEFAULT_LIMITS,
     Limits,
     category_path,
+    has_content,
     items_frame,
     iter_lines,
     meta_text,
@@ -67,6 +68,8 @@ def read_frame(path: Path, report: SkipReport, allowed: tuple[str, ...] = ("csv"
         frame["line"] = np.arange(1, len(frame) + 1, dtype="int64")
         return frame
     if fmt == "jsonl":
+        if not has_content(path):
+            raise DataError(path, None, "empty file: no records")
         rows = [dict(r, line=n) for n, r in read_records(path, report, json.loads, "malformed json")]
         return pd.DataFrame(rows)
     return _read_delimited(path, report, "\t" if fmt == "tsv" else ",")
@@ -177,7 +180,8 @@ def _check_rows(frame: pd.DataFrame, path: Path, report: SkipReport,
     first, last = limits.time_bounds()
     with np.errstate(invalid="ignore"):
         outside = ~bad_time & ((seconds < first) | (seconds > last))
-    flag(outside, lambda i: limits.time_problem("column 'timestamp'", frame["timestamp"].iat[i], seconds[i]), "out of range")
+    hint = "change it with --time-range; `--time-range any` when timestamps only give an order, as `convert` writes them"
+    flag(outside, lambda i: limits.time_problem("column 'timestamp'", frame["timestamp"].iat[i], seconds[i], hint), "out of range")
     timestamps = np.where(bad_time | outside, 0, seconds).astype("int64")
     if "rating" in frame.columns:
         empty = _missing(frame["rating"]).to_numpy()
