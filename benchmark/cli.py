@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -51,13 +52,30 @@ def prepare(
     skip_bad: bool = typer.Option(False, help="Skip and count bad records (recorded in the manifest) instead of "
                                   "stopping at the first with its file and line."),
     force: bool = typer.Option(False, help="Replace an existing output folder."),
+    rating_range: Optional[str] = typer.Option(None, help="'table' source only: accepted ratings MIN,MAX, e.g. 0,10 "
+                                               "[default: 1,5 stars, fixed for the Amazon releases]."),
+    time_range: Optional[str] = typer.Option(None, help="Accepted review times FIRST,LAST (unix seconds or ISO dates), "
+                                             "or 'any' when timestamps only give an order [default: 1990-01-01 to one "
+                                             "day after now]. Values outside are errors (or skips with --skip-bad)."),
 ) -> None:
     """Build the benchmark: dedupe, 5-core, merge, splits (leave-last-out, 10% new users, Office_Products as the
     new domain) and the six frozen task sets, with a checksummed manifest and a data card."""
     from benchmark.errors import DataError
     from benchmark.prepare import prepare as run_prepare
     from benchmark.prepare import prepare_default
+    from benchmark.sources.common import Limits, parse_rating_range, parse_time_range
 
+    if source == Source.default and (rating_range or time_range):
+        _fail("--rating-range and --time-range apply to real sources; the embedded world's values are in range")
+    if rating_range and source != Source.table:
+        _fail("--rating-range is for the 'table' source: the Amazon releases rate 1..5 stars")
+    limits = Limits()
+    for flag, value, parse, field in (("--rating-range", rating_range, parse_rating_range, "rating"),
+                                      ("--time-range", time_range, parse_time_range, "time")):
+        try:
+            limits = replace(limits, **{field: parse(value)}) if value else limits
+        except ValueError as e:
+            _fail(f"{flag}: {e}")
     try:
         if source == Source.default:
             path = prepare_default(out=out or Path("data") / f"world-{scale.value}", scale=scale.value, seed=seed,
@@ -67,7 +85,7 @@ def prepare(
                 _fail("--raw-dir is required for a real source")
             path = run_prepare(source.value, raw_dir, out or Path("data") / source.value, seed=seed,
                                images_dir=images_dir, image_size=image_size or 224, skip_bad=skip_bad, force=force,
-                               table_items=items_file)
+                               table_items=items_file, limits=limits)
     except (DataError, FileExistsError, FileNotFoundError) as e:
         _fail(str(e))
     manifest = json.loads((path / layout.MANIFEST).read_text())
@@ -123,7 +141,8 @@ def convert(
     except DataError as e:
         _fail(str(e))
     typer.echo(f"wrote {path}; next: unimp-bench prepare --source table --raw-dir {path}"
-               + (f" --items-file {path.parent / 'items.parquet'}" if (path.parent / "items.parquet").exists() else ""))
+               + (f" --items-file {path.parent / 'items.parquet'}" if (path.parent / "items.parquet").exists() else "")
+               + (" --time-range any  (the timestamps are positions)" if format == ConvertFormat.sequence else ""))
 
 
 @app.command()
@@ -317,6 +336,8 @@ def board_validate(
                                     "recomputed, and the summary says for how many rows."),
     allow_unknown_datasets: bool = typer.Option(False, help="Accept submissions on datasets not given with --data "
                                                 "(schema and file checks only, no score recomputation)."),
+    report: Optional[Path] = typer.Option(None, help="Write every problem to this file [default: only when more than "
+                                          "20, which are all that is printed, to <leaderboard-dir>/validation-problems.txt]."),
 ) -> None:
     """Check every index row and its archive: schema, dataset sha256, exact instance coverage, scores recomputed
     from the predictions, row = archive, no NaN, no paths outside the submission, size limits. Exit 1 on any
@@ -326,7 +347,7 @@ def board_validate(
 
     try:
         code = validate_cli(leaderboard_dir, data, allow_unknown_datasets=allow_unknown_datasets,
-                            archives_dir=archives, index_only=index_only)
+                            archives_dir=archives, index_only=index_only, report=report)
     except IntegrityError as e:  # a --data folder not as its manifest says: nothing to validate against
         _fail(str(e))
     raise typer.Exit(code)

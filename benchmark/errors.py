@@ -37,6 +37,7 @@ class SkipReport:
     skip_bad: bool = False
     counts: Counter = field(default_factory=Counter)
     examples: dict = field(default_factory=dict)  # (file, reason) -> first "file:line: message"
+    records: list = field(default_factory=list)   # every skip, in order: (file, line, reason, "file:line: message")
 
     def record(self, error: DataError, reason: str) -> None:
         if not self.skip_bad:
@@ -44,12 +45,14 @@ class SkipReport:
         key = (error.path, reason)
         self.counts[key] += 1
         self.examples.setdefault(key, str(error))
+        self.records.append((error.path, error.line, reason, str(error)))
 
     def merge(self, other: "SkipReport") -> None:
         """Add the counts of a report filled elsewhere (e.g. in a worker process)."""
         self.counts.update(other.counts)
         for key, example in other.examples.items():
             self.examples.setdefault(key, example)
+        self.records += other.records
 
     @property
     def total(self) -> int:
@@ -63,3 +66,10 @@ class SkipReport:
              "first": Path(f).name + self.examples[(f, r)][len(f):]}
             for (f, r), n in sorted(self.counts.items())
         ]
+
+    def record_rows(self) -> list[dict]:
+        """Every skipped record, in reading order, named by file name (no folder: the same on any machine)."""
+        from pathlib import Path
+
+        return [{"file": Path(f).name, "line": line, "reason": r, "message": Path(f).name + message[len(f):]}
+                for f, line, r, message in self.records]

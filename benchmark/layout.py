@@ -89,6 +89,7 @@ MANIFEST = "manifest.json"
 # benchmark.integrity), so never listed in the manifest nor hashed into the dataset sha256.
 VERIFY_CACHE = ".verify-cache.json"
 DATA_CARD = "data_card.md"
+SKIPPED = "skipped.jsonl"  # every record `prepare --skip-bad` skipped, with its file and line (only when any)
 ITEMS = "items.parquet"
 IMAGES_DIR = "images"
 

@@ -23,6 +23,9 @@ def dataset_sha256(files: dict[str, str]) -> str:
     return h.hexdigest()
 
 
+MAX_LISTED = 20  # skip groups printed in the data card; all of them are in the manifest
+
+
 def is_prepared_dataset(root: Path) -> bool:
     """Whether `root` holds the manifest of a prepared dataset (what `prepare --force` may replace)."""
     try:
@@ -53,8 +56,12 @@ def data_card(info: dict) -> str:
         lines.append(f"| {task} | " + " | ".join(f"{info['instances'].get(f'{task}/{s}', 0):,}" for s in layout.TASK_SPLITS) + " |")
     lines += ["", "## Decisions", ""] + [f"- **{k}**: {v}" for k, v in info["decisions"].items()]
     if info["skipped"]:
-        lines += ["", "## Skipped records", ""] + [f"- {s['file']}: {s['count']} × {s['reason']} (first: {s['first']})"
-                                                    for s in info["skipped"]]
+        shown = info["skipped"][:MAX_LISTED]
+        lines += ["", "## Skipped records", "", f"Every skipped record, with its file and line: `{layout.SKIPPED}`.", ""]
+        lines += [f"- {s['file']}: {s['count']} × {s['reason']} (first: {s['first']})" for s in shown]
+        if len(info["skipped"]) > len(shown):
+            lines.append(f"- ... and {len(info['skipped']) - len(shown)} more (file, reason) groups, listed in the "
+                         f"manifest and `{layout.SKIPPED}`")
     if info["warnings"]:
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in info["warnings"]]
     return "\n".join(lines) + "\n"

@@ -6,6 +6,7 @@ folder that is a prepared dataset (it has a manifest), and the old one is remove
 """
 from __future__ import annotations
 
+import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -17,11 +18,12 @@ from tqdm import tqdm
 
 from benchmark import __version__, layout
 from benchmark.errors import DataError, SkipReport
-from benchmark.io import remove_stale_staging, staged_dir, write_arrow, write_parquet
+from benchmark.io import remove_stale_staging, staged_dir, write_arrow, write_parquet, write_text
 from benchmark.item_text import attribute_dict, flatten
 from benchmark.manifest import is_prepared_dataset
 from benchmark.processing import dedupe_earliest, domain_stats, k_core, order_sequences, seeded_permutation
 from benchmark.sequences import MAX_HISTORY, Sequences, events
+from benchmark.sources.common import Limits
 from benchmark.task_builder import N_CANDIDATES, TaskBuilder
 
 DECISIONS = {
@@ -43,16 +45,17 @@ DECISIONS = {
 }
 
 
-def _load_domains(source: str, raw_dir: Path, domains, report: SkipReport, table_items: Path | None) -> dict:
+def _load_domains(source: str, raw_dir: Path, domains, report: SkipReport, table_items: Path | None,
+                  limits: Limits) -> dict:
     if source == "table":
         from benchmark.sources import table
 
-        return table.load_table(raw_dir, table_items, report)
+        return table.load_table(raw_dir, table_items, report, limits=limits)
     # Domains are independent files: read them in parallel processes (parsing is CPU-bound; the 2014
     # metadata's Python literals in particular). Each worker fills its own SkipReport, merged here.
     domains = list(domains)
     workers = min(len(domains), os.cpu_count() or 1)
-    jobs = [(source, raw_dir, d, report.skip_bad) for d in domains]
+    jobs = [(source, raw_dir, d, report.skip_bad, limits) for d in domains]
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
             loaded = list(tqdm(pool.map(_load_one, jobs), total=len(jobs), desc=f"read {source}", unit="domain"))
@@ -66,9 +69,9 @@ def _load_domains(source: str, raw_dir: Path, domains, report: SkipReport, table
 def _load_one(job):
     import importlib
 
-    source, raw_dir, domain, skip_bad = job
+    source, raw_dir, domain, skip_bad, limits = job
     part = SkipReport(skip_bad=skip_bad)
-    return importlib.import_module(f"benchmark.sources.{source}").load_domain(raw_dir, domain, part), part
+    return importlib.import_module(f"benchmark.sources.{source}").load_domain(raw_dir, domain, part, limits), part
 
 
 def _items_frame(raw_domains: dict, kept: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -155,14 +158,17 @@ def check_out(out: Path, force: bool) -> None:
 def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0, images_dir: str | Path | None = None,
             image_size: int = 224, k: int = 5, new_user_frac: float = 0.1, skip_bad: bool = False,
             force: bool = False, table_items: str | Path | None = None, domains=layout.ALL_DOMAINS,
-            scale: str | None = None) -> Path:
+            scale: str | None = None, limits: Limits | None = None) -> Path:
+    """`limits`: accepted rating and time ranges (default: 1..5 stars, 1990-01-01 to a day after now); a
+    value outside is a FILE:LINE error, or a counted skip with `skip_bad`."""
     t0 = time.time()
+    limits = limits or Limits()
     raw_dir, out = Path(raw_dir), Path(out)
     images_dir = Path(images_dir) if images_dir else None
     check_out(out, force)
     remove_stale_staging(out.parent, out.name)
     report, warnings = SkipReport(skip_bad=skip_bad), []
-    raw = _load_domains(source, raw_dir, domains, report, Path(table_items) if table_items else None)
+    raw = _load_domains(source, raw_dir, domains, report, Path(table_items) if table_items else None, limits)
 
     # 1. per domain: dedupe, k-core
     kept, stats_raw = {}, {}
@@ -170,7 +176,8 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
         reviews, n_dup = dedupe_earliest(rd.reviews)
         core = k_core(reviews, k)
         if len(core) == 0:
-            warnings.append(f"{domain}: nothing survives the {k}-core")
+            if len(rd.reviews):  # no reviews at all (an empty file) is already in the skip report
+                warnings.append(f"{domain}: nothing survives the {k}-core")
             continue
         kept[domain] = core
         stats_raw[domain] = {"reviews_read": int(len(rd.reviews)), "duplicates_removed": int(n_dup),
@@ -247,14 +254,19 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
                 bar.update()
         bar.close()
 
-        # 5. manifest + data card
+        # 5. manifest + data card (+ every skipped record, when any)
         from benchmark.manifest import write_manifest_and_card
 
+        if report.records:
+            write_text(stage / layout.SKIPPED, "".join(json.dumps(row) + "\n" for row in report.record_rows()))
         per_domain = {d: domain_stats(inter[inter["domain"] == d]) for d in sorted(kept)}
         per_domain["all training domains"] = domain_stats(main)
         write_manifest_and_card(stage, {
             "benchmark_version": __version__, "source": source, "scale": scale, "seed": seed, "k_core": k,
             "new_user_fraction": new_user_frac, "image_size": image_size, "decisions": DECISIONS,
+            # the rule, not today's date: the manifest stays the same from day to day (not in the data card,
+            # so the embedded world's dataset sha256 is what it was before the ranges were checked)
+            "value_ranges": limits.describe(),
             "domains": per_domain, "reading": stats_raw,
             "splits": {s: {"users": int(f["user"].nunique()), "interactions": int(len(f))} for s, f in inter_files.items()},
             "items_without_image": int((~has_image).sum()), "n_items": int(len(items)),

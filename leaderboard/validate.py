@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Iterable
 
 from benchmark.api import IMAGE_TOKEN_SCORES
-from benchmark.io import sha256_file
+from benchmark.io import sha256_file, write_text
 from benchmark.results import TOP_K
 from leaderboard import schema
 from leaderboard.archive import ARCHIVES_DIR, archive_name, check_archive_file, extract_archive
@@ -405,11 +405,17 @@ def datasets_from_paths(paths: Iterable[str | Path]) -> dict[str, Path]:
     return {PreparedDataset(p).sha256: Path(p) for p in paths}
 
 
+MAX_PRINTED = 20  # problems printed; a broken predictions file can give one per line
+REPORT_FILE = "validation-problems.txt"
+
+
 def validate_cli(leaderboard_dir: str | Path, dataset_paths: Iterable[str | Path], out=None,
                  allow_unknown_datasets: bool = False, archives_dir: str | Path | None = None,
-                 index_only: bool = False) -> int:
-    """Print every problem, one a line, and a summary that says how many rows were not recomputed;
-    return the exit code (0 all valid, 1 any problem; a missing archive is a problem unless index_only)."""
+                 index_only: bool = False, report: str | Path | None = None) -> int:
+    """Print the first MAX_PRINTED problems, one a line, the count of the rest, and a summary that says how many
+    rows were not recomputed; return the exit code (0 all valid, 1 any problem; a missing archive is a problem
+    unless index_only). The full list goes to `report` when given, else to <leaderboard>/REPORT_FILE when some
+    were not printed."""
     from benchmark.errors import IntegrityError
 
     out = out or sys.stderr
@@ -420,10 +426,16 @@ def validate_cli(leaderboard_dir: str | Path, dataset_paths: Iterable[str | Path
     except (OSError, ValueError, KeyError) as e:
         print(f"(datasets): {e}", file=out)
         return 1
-    report = validate_report(leaderboard_dir, datasets, allow_unknown_datasets=allow_unknown_datasets,
+    result = validate_report(leaderboard_dir, datasets, allow_unknown_datasets=allow_unknown_datasets,
                              archives_dir=archives_dir, index_only=index_only)
-    for p in report.problems:
+    problems = result.problems
+    for p in problems[:MAX_PRINTED]:
         print(p, file=out)
-    print(f"{report.rows} submission(s): scores recomputed from the archive for {report.recomputed}, "
-          f"NOT recomputed for {report.not_recomputed}; {len(report.problems)} problem(s)", file=out)
-    return 1 if report.problems else 0
+    if report is not None or len(problems) > MAX_PRINTED:
+        report = Path(report) if report is not None else Path(leaderboard_dir) / REPORT_FILE
+        write_text(report, "".join(f"{p}\n" for p in problems))
+        if len(problems) > MAX_PRINTED:
+            print(f"... and {len(problems) - MAX_PRINTED} more in {report}", file=out)
+    print(f"{result.rows} submission(s): scores recomputed from the archive for {result.recomputed}, "
+          f"NOT recomputed for {result.not_recomputed}; {len(problems)} problem(s)", file=out)
+    return 1 if problems else 0

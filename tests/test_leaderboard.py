@@ -800,3 +800,22 @@ def test_recompute_uses_the_run_scorer_settings(monkeypatch, tmp_path):
     assert seen == {"run_dir": tmp_path, "n_boot": 200, "seed": 7, "bertscore_model": None, "bertscore_layers": 6}
     validate_mod.recompute("rating", None, [], None, tmp_path, {"fallback_rating": 2, "n_boot": 10**9, "bootstrap_seed": 1})
     assert seen["fallback_rating"] == 2.0 and seen["n_boot"] == 0  # an absurd bootstrap is not redone
+
+
+def test_validate_prints_at_most_20_problems_and_writes_them_all(tmp_path):
+    import io
+
+    lb = tmp_path / "board"
+    lb.mkdir()
+    (lb / "index.jsonl").write_text("not json\n" * 25)  # each line a problem: index.jsonl:LINE
+    out = io.StringIO()
+    assert validate_cli(lb, [], out=out) == 1
+    lines = out.getvalue().splitlines()
+    assert [line.split(":")[1] for line in lines[:20]] == [str(i) for i in range(1, 21)]
+    report = lb / "validation-problems.txt"
+    assert "index.jsonl:21" not in out.getvalue() and f"5 more in {report}" in lines[20]
+    assert lines[-1].endswith("25 problem(s)")
+    assert [line.split(":")[1] for line in report.read_text().splitlines()] == [str(i) for i in range(1, 26)]
+    chosen = tmp_path / "all.txt"
+    assert validate_cli(lb, [], out=io.StringIO(), report=chosen) == 1
+    assert len(chosen.read_text().splitlines()) == 25

@@ -155,3 +155,105 @@ def test_bad_line_stops_with_file_and_line_or_is_counted_with_skip_bad(tiny_data
     skipped = json.loads((out / layout.MANIFEST).read_text())["skipped"]
     assert [(s["file"], s["count"]) for s in skipped] == [("reviews_Baby_5.json.gz", 1)]
     assert ":4" in skipped[0]["first"]
+
+
+def _copy_raw(tiny_data, tmp_path):
+    import shutil
+
+    raw = tmp_path / "raw"
+    shutil.copytree(tiny_data.parent / "raw", raw)
+    return raw
+
+
+def _append_lines(path, lines: list[bytes]) -> None:
+    import gzip
+
+    path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes()) + b"".join(line + b"\n" for line in lines), mtime=0))
+
+
+def test_same_bad_input_gives_the_same_dataset_with_skip_bad(tiny_data, tmp_path):
+    from benchmark.prepare import prepare
+
+    raw = _copy_raw(tiny_data, tmp_path)
+    # a metadata line that is not a plain literal: ast names the node by its repr, with a memory address
+    _append_lines(raw / "meta_Baby.json.gz", [b"{'title': f(1)}", b"{'title': [x for x in y]}"])
+    _append_lines(raw / "reviews_Baby_5.json.gz", [b'{"reviewerID": "U", "asin": "I", "overall": 7.0, "unixReviewTime": 1300000000}'])
+    shas = []
+    for name in ("one", "two"):
+        out = prepare("amazon2014", raw, tmp_path / name, image_size=32, skip_bad=True)
+        manifest = json.loads((out / layout.MANIFEST).read_text())
+        shas.append(manifest["dataset_sha256"])
+        card = (out / layout.DATA_CARD).read_text()
+        assert "malformed literal" in card and "0x" not in card
+    assert shas[0] == shas[1]
+    reasons = {(s["file"], s["reason"]): s["count"] for s in manifest["skipped"]}
+    assert reasons == {("meta_Baby.json.gz", "malformed literal"): 2, ("reviews_Baby_5.json.gz", "out of range"): 1}
+    assert manifest["value_ranges"] == {"rating": "1..5", "timestamp": "1990-01-01 .. one day after the time of preparation"}
+
+
+def test_every_skipped_record_is_listed_in_skipped_jsonl(tiny_data, tmp_path):
+    from benchmark.prepare import prepare
+
+    raw = _copy_raw(tiny_data, tmp_path)
+    n_lines = len(__import__("gzip").decompress((raw / "reviews_Toys_and_Games_5.json.gz").read_bytes()).splitlines())
+    _append_lines(raw / "reviews_Toys_and_Games_5.json.gz", [b'{"reviewerID": "U", "asin": ' for _ in range(30)])
+    out = prepare("amazon2014", raw, tmp_path / "out", image_size=32, skip_bad=True)
+    rows = [json.loads(line) for line in (out / layout.SKIPPED).read_text().splitlines()]
+    assert [r["line"] for r in rows] == list(range(n_lines + 1, n_lines + 31))
+    assert {(r["file"], r["reason"]) for r in rows} == {("reviews_Toys_and_Games_5.json.gz", "malformed json")}
+    assert rows[0]["message"].startswith(f"reviews_Toys_and_Games_5.json.gz:{n_lines + 1}: malformed json")
+    manifest = json.loads((out / layout.MANIFEST).read_text())
+    assert layout.SKIPPED in manifest["files"] and "skipped.jsonl" in (out / layout.DATA_CARD).read_text()
+    assert not (tiny_data / layout.SKIPPED).exists()  # a clean run writes none
+
+
+def test_data_card_caps_the_skipped_groups():
+    from benchmark.manifest import data_card
+
+    info = {"source": "table", "seed": 0, "k_core": 5, "new_user_fraction": 0.1, "n_items": 1, "items_without_image": 0,
+            "image_size": 32, "domains": {}, "splits": {}, "instances": {}, "decisions": {}, "warnings": [],
+            "skipped": [{"file": f"f{i:02d}.csv", "reason": "wrong type", "count": 1, "first": f"f{i:02d}.csv:1: bad"}
+                        for i in range(45)]}
+    card = data_card(info)
+    assert "f19.csv" in card and "f20.csv" not in card
+    assert "25 more" in card and "skipped.jsonl" in card
+
+
+def test_empty_reviews_file_stops_prepare_or_is_a_counted_skip(tiny_data, tmp_path):
+    from benchmark.errors import DataError
+    from benchmark.prepare import prepare
+
+    raw = _copy_raw(tiny_data, tmp_path)
+    (raw / "reviews_Toys_and_Games_5.json.gz").write_bytes(b"")
+    with pytest.raises(DataError, match=r"reviews_Toys_and_Games_5\.json\.gz: empty file"):
+        prepare("amazon2014", raw, tmp_path / "strict", image_size=32)
+    out = prepare("amazon2014", raw, tmp_path / "lenient", image_size=32, skip_bad=True)
+    manifest = json.loads((out / layout.MANIFEST).read_text())
+    (skip,) = manifest["skipped"]
+    assert (skip["file"], skip["reason"], skip["count"]) == ("reviews_Toys_and_Games_5.json.gz", "empty file", 1)
+    assert "Toys_and_Games" in skip["first"] and "Toys_and_Games" not in manifest["domains"]
+    assert not any("Toys_and_Games" in w for w in manifest["warnings"])  # reported once, as the skip
+
+
+def test_cli_prepare_ranges(tiny_data, tmp_path):
+    from typer.testing import CliRunner
+
+    from benchmark.cli import app
+
+    raw = _copy_raw(tiny_data, tmp_path)
+    runner = CliRunner()
+    base = ["prepare", "--source", "amazon2014", "--raw-dir", str(raw), "--image-size", "32"]
+    got = runner.invoke(app, base + ["--out", str(tmp_path / "a"), "--rating-range", "0,10"])
+    assert got.exit_code == 2 and "--rating-range" in got.output and "table" in got.output
+    got = runner.invoke(app, base + ["--out", str(tmp_path / "b"), "--time-range", "2030-01-01,1990-01-01"])
+    assert got.exit_code == 2 and "--time-range" in got.output and "empty" in got.output
+    # every world review is from 2003..2014: a range ending in 2005 rejects some, naming file and line
+    got = runner.invoke(app, base + ["--out", str(tmp_path / "c"), "--time-range", "1990-01-01,2005-01-01"])
+    assert got.exit_code == 2 and ".json.gz:" in got.output and "1990-01-01 .. 2005-01-01" in got.output
+    got = runner.invoke(app, base + ["--out", str(tmp_path / "d"), "--time-range", "2000-01-01,2020-01-01"])
+    assert got.exit_code == 0, got.output
+    manifest = json.loads((tmp_path / "d" / layout.MANIFEST).read_text())
+    assert manifest["value_ranges"]["timestamp"] == "2000-01-01 .. 2020-01-01"
+    tiny_files = json.loads((tiny_data / layout.MANIFEST).read_text())["files"]
+    del manifest["files"][layout.DATA_CARD], tiny_files[layout.DATA_CARD]  # the cards name the source and scale
+    assert manifest["files"] == tiny_files  # the range only checks: the data are the same

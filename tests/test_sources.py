@@ -146,7 +146,7 @@ def test_2018_all_beauty_keeps_duplicate_reviews(tmp_path):
 
 
 def test_2018_meta(tmp_path):
-    reviews = [json.dumps({"reviewerID": "U1", "asin": a, "overall": 5.0, "unixReviewTime": 10 + i}) for i, a in enumerate("ABCDE")]
+    reviews = [json.dumps({"reviewerID": "U1", "asin": a, "overall": 5.0, "unixReviewTime": 1300000000 + i}) for i, a in enumerate("ABCDE")]
     gz(tmp_path / "Office_Products_5.json.gz", reviews)
     meta = [
         {"asin": "A", "title": "Stapler", "brand": "Swingline", "price": "$12.99", "category": ["Office Products", "Staplers"],
@@ -217,8 +217,8 @@ def test_2023_missing_parent_asin(tmp_path):
 # ---------------------------------------------------------------------------------------- table
 
 CSV = """user,item,timestamp,rating,review,domain
-u1,i1,100,5,"great, really",Baby
-u1,i2,200,,"two
+u1,i1,1300000100,5,"great, really",Baby
+u1,i2,1300000200,,"two
 lines",Baby
 u2,i1,2014-05-19T00:00:00,3,ok,Toys_and_Games
 """
@@ -230,24 +230,24 @@ def test_table_csv_tsv_parquet(tmp_path):
     out = load_table(csv_path)
     assert sorted(out) == ["Baby", "Toys_and_Games"]
     baby = out["Baby"].reviews
-    assert list(baby["item"]) == ["i1", "i2"] and list(baby["timestamp"]) == [100, 200]
+    assert list(baby["item"]) == ["i1", "i2"] and list(baby["timestamp"]) == [1300000100, 1300000200]
     assert baby["rating"].iloc[0] == 5.0 and math.isnan(baby["rating"].iloc[1])
-    assert list(baby["review"]) == ["great, really", "two\nlines"] and list(baby["line"]) == [2, 4]
+    assert list(baby["review"]) == ["great, really", "two\nlines"] and list(baby["line"]) == [2, 3]  # where each starts
     toys = out["Toys_and_Games"].reviews
     assert list(toys["timestamp"]) == [1400457600] and list(toys["line"]) == [5]  # 2014-05-19 UTC
     assert list(out["Baby"].items["item"]) == ["i1", "i2"]
 
     tsv = tmp_path / "inter.tsv"
-    tsv.write_text("user\titem\ttimestamp\nA\t0001\t5\nA\t0002\t6\n")
+    tsv.write_text("user\titem\ttimestamp\nA\t0001\t1300000005\nA\t0002\t1300000006\n")
     (only,) = load_table(tsv, default_domain="Office_Products").values()
     assert only.domain == "Office_Products" and list(only.reviews["item"]) == ["0001", "0002"]  # ids stay strings
     assert only.reviews["rating"].isna().all() and list(only.reviews["summary"]) == ["", ""]
 
     pq = tmp_path / "inter.parquet"
-    pd.DataFrame({"user": [7, 8], "item": ["x", "y"], "timestamp": [1.9, 3.0], "rating": [1, 2]}).to_parquet(pq)
+    pd.DataFrame({"user": [7, 8], "item": ["x", "y"], "timestamp": [1300000001.9, 1300000003.0], "rating": [1, 2]}).to_parquet(pq)
     (beauty,) = load_table(pq).values()
     assert beauty.domain == "Beauty" and list(beauty.reviews["user"]) == ["7", "8"]
-    assert list(beauty.reviews["timestamp"]) == [1, 3] and list(beauty.reviews["line"]) == [1, 2]
+    assert list(beauty.reviews["timestamp"]) == [1300000001, 1300000003] and list(beauty.reviews["line"]) == [1, 2]
     when = pd.to_datetime(["2014-05-19T00:00:00+02:00"])  # a Parquet timestamp column
     pd.DataFrame({"user": ["u"], "item": ["i"], "timestamp": when}).to_parquet(pq)
     assert list(load_table(pq)["Beauty"].reviews["timestamp"]) == [1400457600 - 7200]
@@ -255,7 +255,7 @@ def test_table_csv_tsv_parquet(tmp_path):
 
 def test_table_items(tmp_path):
     inter = tmp_path / "inter.csv"
-    inter.write_text("user,item,timestamp\nu,a,1\nu,b,2\nu,c,3\n")
+    inter.write_text("user,item,timestamp\nu,a,1300000001\nu,b,1300000002\nu,c,1300000003\n")
     items = tmp_path / "items.jsonl"
     items.write_text(
         json.dumps({"item": "a", "title": "Pen", "price": "$2.50", "category": "Office > Pens > Gel"}) + "\n"
@@ -275,7 +275,8 @@ def test_table_errors(tmp_path):
     path.write_text("user,item,rating\nu,i,5\n")
     with pytest.raises(DataError, match=r"inter.csv: missing required column 'timestamp'"):
         load_table(path)
-    path.write_text("user,item,timestamp,rating\nu,i,1,5\nu,j,yesterday,4\nu,k,3,abc\nu,,4,1\nu,m,5,1,extra\n")
+    path.write_text("user,item,timestamp,rating\nu,i,1300000001,5\nu,j,yesterday,4\nu,k,1300000003,abc\nu,,1300000004,1\n"
+                    "u,m,1300000005,1,extra\n")
     with pytest.raises(DataError, match=r"inter.csv:3: timestamp must be"):
         load_table(path)
     report = SkipReport(skip_bad=True)
@@ -283,3 +284,150 @@ def test_table_errors(tmp_path):
     assert list(got.reviews["item"]) == ["i"]
     reasons = {reason: n for (_, reason), n in report.counts.items()}
     assert reasons == {"wrong type": 2, "missing field": 1, "wrong field count": 1}
+
+
+# ---------------------------------------------------------------------------------------- value ranges, raw-input defects
+
+def _review(source: str, rating, when) -> str:
+    """One review line of `source` (2023: `when` in milliseconds, as the release writes it)."""
+    if source == "amazon2023":
+        return json.dumps({"user_id": "U", "parent_asin": "P", "rating": rating, "timestamp": when})
+    return json.dumps({"reviewerID": "U", "asin": "P", "overall": rating, "unixReviewTime": when})
+
+
+RELEASES = {  # source -> (module, reviews file name, canonical domain, milliseconds?)
+    "amazon2014": (amazon2014, "reviews_Toys_and_Games_5.json.gz", "Toys_and_Games", False),
+    "amazon2018": (amazon2018, "Toys_and_Games_5.json.gz", "Toys_and_Games", False),
+    "amazon2023": (amazon2023, "Toys_and_Games.jsonl.gz", "Toys_and_Games", True),
+}
+OUT_OF_RANGE = {  # name -> (rating, seconds): each bad in exactly one way
+    "time 10**30": (4.0, 10**30),
+    "time before 1990": (4.0, 86400),
+    "time far future": (4.0, 4102444800),  # 2100-01-01
+    "rating 7": (7.0, 1400000000),
+    "rating 0": (0, 1400000000),
+    "rating -3": (-3, 1400000000),
+}
+
+
+@pytest.mark.parametrize("bad", sorted(OUT_OF_RANGE))
+@pytest.mark.parametrize("source", sorted(RELEASES))
+def test_out_of_range_value_is_named_or_skipped(tmp_path, source, bad):
+    module, name, domain, ms = RELEASES[source]
+    scale = 1000 if ms else 1
+    rating, when = OUT_OF_RANGE[bad]
+    lines = [_review(source, 5.0, 1300000000 * scale), _review(source, rating, when * scale),
+             _review(source, 1.0, 1300000001 * scale)]
+    path = gz(tmp_path / name, lines)
+    with pytest.raises(DataError, match=rf"{name}:2: .*outside") as error:
+        module.load_domain(tmp_path, domain, SkipReport())
+    assert "rating" in str(error.value) if bad.startswith("rating") else "time" in str(error.value)
+    report = SkipReport(skip_bad=True)
+    raw = module.load_domain(tmp_path, domain, report)
+    assert list(raw.reviews["line"]) == [1, 3] and list(raw.reviews["rating"]) == [5.0, 1.0]
+    assert dict(report.counts) == {(str(path), "out of range"): 1}
+
+
+def test_2023_seconds_instead_of_milliseconds_are_out_of_range(tmp_path):
+    gz(tmp_path / "Toys_and_Games.jsonl.gz", [_review("amazon2023", 4.0, 1588615855)])  # seconds: 1970-01-19 once divided
+    with pytest.raises(DataError, match=r"Toys_and_Games.jsonl.gz:1: .*outside"):
+        amazon2023.load_domain(tmp_path, "Toys_and_Games", SkipReport())
+
+
+def test_time_range_can_be_set(tmp_path):
+    from benchmark.sources.common import Limits, parse_time_range
+
+    gz(tmp_path / "reviews_Toys_and_Games_5.json.gz", [_review("amazon2014", 4.0, 1400000000)])  # 2014-05-13
+    limits = Limits(time=parse_time_range("1990-01-01,2000-01-01"))
+    with pytest.raises(DataError, match=r":1: field 'unixReviewTime' .* outside .*1990-01-01.*2000-01-01"):
+        amazon2014.load_domain(tmp_path, "Toys_and_Games", SkipReport(), limits)
+    assert parse_time_range("631152000,2030-01-01") == (631152000, 1893456000)
+    # positions as timestamps (what `convert` writes for sequence files) need `--time-range any`
+    positions = tmp_path / "seq.csv"
+    positions.write_text("user,item,timestamp\nu,a,1\nu,b,2\n")
+    with pytest.raises(DataError, match=r"seq.csv:2: column 'timestamp' = 1 \(1970-01-01\) is outside .*--time-range any"):
+        load_table(positions)
+    (got,) = load_table(positions, limits=Limits(time=parse_time_range("any"))).values()
+    assert list(got.reviews["timestamp"]) == [1, 2]
+    for bad in ("2000-01-01", "2030-01-01,1990-01-01", "soon,later"):
+        with pytest.raises(ValueError):
+            parse_time_range(bad)
+
+
+def test_table_out_of_range_csv_and_parquet(tmp_path):
+    from benchmark.sources.common import Limits
+
+    path = tmp_path / "inter.csv"
+    path.write_text("user,item,timestamp,rating\nu,a,1300000000,5\nu,b,1e30,4\nu,c,1300000002,7\nu,d,1300000003,0\n"
+                    "u,e,1300000004,\nu,f,-5,3\n")
+    with pytest.raises(DataError, match=r"inter.csv:3: .*timestamp.*outside"):
+        load_table(path)
+    report = SkipReport(skip_bad=True)
+    (got,) = load_table(path, report=report).values()
+    assert list(got.reviews["item"]) == ["a", "e"]  # e has no rating: allowed
+    assert dict(report.counts) == {(str(path), "out of range"): 4}
+    # a declared range: 0..10 keeps the ratings 7 and 0
+    (got,) = load_table(path, report=SkipReport(skip_bad=True), limits=Limits(rating=(0.0, 10.0))).values()
+    assert list(got.reviews["item"]) == ["a", "c", "d", "e"]
+
+    pq = tmp_path / "inter.parquet"
+    pd.DataFrame({"user": ["u", "u"], "item": ["a", "b"], "timestamp": [1300000000.0, 1e30], "rating": [5, 4]}).to_parquet(pq)
+    with pytest.raises(DataError, match=r"inter.parquet:2: .*outside"):
+        load_table(pq)
+    pd.DataFrame({"user": ["u", "u"], "item": ["a", "b"], "timestamp": [1300000000, 1300000001], "rating": [5, -3]}).to_parquet(pq)
+    with pytest.raises(DataError, match=r"inter.parquet:2: .*rating.*outside"):
+        load_table(pq)
+
+
+def test_skipped_meta_literal_message_has_no_object_address(tmp_path):
+    gz(tmp_path / "reviews_Toys_and_Games_5.json.gz", [_review("amazon2014", 4.0, 1400000000)])
+    gz(tmp_path / "meta_Toys_and_Games.json.gz", ["{'asin': 'P', 'title': f(1)}"])
+    report = SkipReport(skip_bad=True)
+    amazon2014.load_domain(tmp_path, "Toys_and_Games", report)
+    (message,) = report.examples.values()
+    assert "meta_Toys_and_Games.json.gz:1: malformed literal" in message
+    assert "0x" not in message and "object at" not in message
+
+
+@pytest.mark.parametrize("source", sorted(RELEASES))
+def test_empty_reviews_file_is_named_or_a_counted_skip(tmp_path, source):
+    module, name, domain, _ = RELEASES[source]
+    path = gz(tmp_path / name, b"")
+    with pytest.raises(DataError, match=rf"{name}: empty file"):
+        module.load_domain(tmp_path, domain, SkipReport())
+    report = SkipReport(skip_bad=True)
+    raw = module.load_domain(tmp_path, domain, report)
+    assert len(raw.reviews) == 0
+    assert dict(report.counts) == {(str(path), "empty file"): 1}
+    assert domain in report.examples[(str(path), "empty file")]
+
+
+def test_empty_meta_file_is_named(tmp_path):
+    gz(tmp_path / "reviews_Toys_and_Games_5.json.gz", [_review("amazon2014", 4.0, 1400000000)])
+    (tmp_path / "meta_Toys_and_Games.json").write_text("\n")
+    with pytest.raises(DataError, match=r"meta_Toys_and_Games.json: empty file"):
+        amazon2014.load_domain(tmp_path, "Toys_and_Games", SkipReport())
+
+
+def test_table_empty_files_are_named(tmp_path):
+    inter = tmp_path / "inter.csv"
+    inter.write_text("")
+    with pytest.raises(DataError, match=r"inter.csv: empty file"):
+        load_table(inter)
+    inter.write_text("user,item,timestamp\nu,a,1300000000\n")
+    items = tmp_path / "items.jsonl"
+    items.write_text("\n")
+    with pytest.raises(DataError, match=r"items.jsonl: empty file"):
+        load_table(inter, items)
+
+
+def test_table_unterminated_quote_is_named_where_it_opens(tmp_path):
+    path = tmp_path / "inter.csv"
+    path.write_text('user,item,timestamp,review\nu,a,1300000000,fine\nu,b,1300000001,"never closed\n'
+                    "u,c,1300000002,x\nu,d,1300000003,y\n")
+    with pytest.raises(DataError, match=r"inter.csv:3: .*quote"):
+        load_table(path)
+    # a quoted field that closes on a later line is one record, numbered by its first line
+    path.write_text('user,item,timestamp,review\nu,a,1300000000,"two\nlines"\nu,b,1300000001,z\n')
+    (got,) = load_table(path).values()
+    assert list(got.reviews["line"]) == [2, 4]

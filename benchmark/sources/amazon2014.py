@@ -12,6 +12,8 @@ from pathlib import Path
 from benchmark.errors import DataError, SkipReport
 from benchmark.sources import RawDomain
 from benchmark.sources.common import (
+    DEFAULT_LIMITS,
+    Limits,
     assemble_domain,
     candidates,
     category_path,
@@ -35,16 +37,16 @@ def find_files(raw_dir: Path, domain: str) -> tuple[Path, Path | None]:
     return reviews, find_first(raw_dir, [f"meta_{domain}"])
 
 
-def load_domain(raw_dir: Path, domain: str, report: SkipReport) -> RawDomain:
+def load_domain(raw_dir: Path, domain: str, report: SkipReport, limits: Limits = DEFAULT_LIMITS) -> RawDomain:
     reviews_path, meta_path = find_files(raw_dir, domain)
-    return assemble_domain(domain, reviews_path, meta_path, read_reviews, read_meta, report)
+    return assemble_domain(domain, reviews_path, meta_path, read_reviews, read_meta, report, limits)
 
 
 REVIEW_FIELDS = ReviewFields("reviewerID", "asin", "unixReviewTime", "overall", "reviewText", "summary")
 
 
-def read_reviews(path: Path, report: SkipReport):
-    return read_review_lines(path, report, REVIEW_FIELDS)
+def read_reviews(path: Path, report: SkipReport, limits: Limits = DEFAULT_LIMITS):
+    return read_review_lines(path, report, REVIEW_FIELDS, limits)
 
 
 def _longest(categories) -> list[str]:

@@ -16,6 +16,8 @@ from benchmark.errors import DataError, SkipReport
 from benchmark.sources import RawDomain
 from benchmark.sources.amazon2014 import read_reviews  # the review lines carry the 2014 fields
 from benchmark.sources.common import (
+    DEFAULT_LIMITS,
+    Limits,
     read_meta_records,
     assemble_domain,
     candidates,
@@ -46,9 +48,9 @@ def find_files(raw_dir: Path, domain: str) -> tuple[Path, Path | None]:
     )
 
 
-def load_domain(raw_dir: Path, domain: str, report: SkipReport) -> RawDomain:
+def load_domain(raw_dir: Path, domain: str, report: SkipReport, limits: Limits = DEFAULT_LIMITS) -> RawDomain:
     reviews_path, meta_path = find_files(raw_dir, domain)
-    return assemble_domain(domain, reviews_path, meta_path, read_reviews, read_meta, report)
+    return assemble_domain(domain, reviews_path, meta_path, read_reviews, read_meta, report, limits)
 
 
 def read_meta(path: Path, report: SkipReport, items: set[str] | None = None) -> dict[str, dict]:

@@ -13,6 +13,8 @@ from pathlib import Path
 from benchmark.errors import DataError, SkipReport
 from benchmark.sources import RawDomain
 from benchmark.sources.common import (
+    DEFAULT_LIMITS,
+    Limits,
     assemble_domain,
     candidates,
     category_path,
@@ -51,16 +53,16 @@ def find_files(raw_dir: Path, domain: str) -> tuple[Path, Path | None]:
     raise DataError(raw_dir, None, f"no 2023 reviews file for {domain}: expected one of {candidates(names, SUFFIXES)}")
 
 
-def load_domain(raw_dir: Path, domain: str, report: SkipReport) -> RawDomain:
+def load_domain(raw_dir: Path, domain: str, report: SkipReport, limits: Limits = DEFAULT_LIMITS) -> RawDomain:
     reviews_path, meta_path = find_files(raw_dir, domain)
-    return assemble_domain(domain, reviews_path, meta_path, read_reviews, read_meta, report)
+    return assemble_domain(domain, reviews_path, meta_path, read_reviews, read_meta, report, limits)
 
 
 REVIEW_FIELDS = ReviewFields("user_id", "parent_asin", "timestamp", "rating", "text", "title", time_divisor=1000)  # ms -> s
 
 
-def read_reviews(path: Path, report: SkipReport):
-    return read_review_lines(path, report, REVIEW_FIELDS)
+def read_reviews(path: Path, report: SkipReport, limits: Limits = DEFAULT_LIMITS):
+    return read_review_lines(path, report, REVIEW_FIELDS, limits)
 
 
 def _image(images) -> str | None:

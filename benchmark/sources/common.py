@@ -6,11 +6,13 @@ unless `skip_bad` is set (then the record is counted and skipped).
 """
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 import math
 import numbers
 import re
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,102 @@ JSON_SUFFIXES = (".json.gz", ".json", ".jsonl.gz", ".jsonl")
 REVIEW_COLUMNS = ("user", "item", "timestamp", "rating", "review", "summary", "line")
 ITEM_COLUMNS = ("item", "title", "brand", "description", "price", "category", "image_url")
 _GZIP_MAGIC = b"\x1f\x8b"
+TIME_MIN = 631152000  # 1990-01-01 UTC: before any web shop review
+DAY = 86400
+ANY_TIME = (-(2**62), 2**62)  # `--time-range any`: timestamps that only give an order (converted sequence files)
+
+
+class OutOfRange(DataError):
+    """A well-typed value outside its accepted range (recorded as "out of range")."""
+
+
+def _date(seconds: float) -> str | None:
+    """ISO date of unix seconds, or None when no calendar date has it."""
+    try:
+        return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).date().isoformat()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def parse_time(text: str) -> int:
+    """Unix seconds from an integer or an ISO-8601 date / date-time (UTC unless it names an offset)."""
+    text = text.strip()
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    when = dt.datetime.fromisoformat(text)  # ValueError when it is neither
+    return int((when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).timestamp())
+
+
+def parse_time_range(text: str) -> tuple[int, int]:
+    """"FIRST,LAST" (each unix seconds or an ISO date) -> (first, last) unix seconds, or "any" (only the
+    order of timestamps matters, as in converted sequence files); ValueError otherwise."""
+    if text.strip() == "any":
+        return ANY_TIME
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise ValueError(f"expected FIRST,LAST (unix seconds or ISO dates), got {text!r}")
+    first, last = (parse_time(part) for part in parts)
+    if first >= last:
+        raise ValueError(f"the range {text!r} is empty: FIRST must come before LAST")
+    return first, last
+
+
+def parse_rating_range(text: str) -> tuple[float, float]:
+    """"MIN,MAX" -> (min, max) finite numbers, min < max; ValueError otherwise."""
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise ValueError(f"expected MIN,MAX, got {text!r}")
+    lo, hi = (float(part) for part in parts)
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"the range {text!r} must be two finite numbers, MIN below MAX")
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Accepted (inclusive) ranges of a review's rating and time.
+
+    `time` None means from 1990-01-01 to one day after the moment of reading. That bound moves with the
+    clock, so it is only checked: messages and the manifest state the rule, never the value, and the same
+    raw files prepare to the same bytes on any day (unless they hold reviews dated in the future).
+    """
+
+    rating: tuple[float, float] = (1.0, 5.0)
+    time: tuple[int, int] | None = None
+
+    def time_bounds(self) -> tuple[int, int]:
+        return self.time if self.time is not None else (TIME_MIN, int(time.time()) + DAY)
+
+    def describe(self) -> dict:
+        """The ranges as recorded in the manifest."""
+        lo, hi = self.rating
+        return {"rating": f"{lo:g}..{hi:g}", "timestamp": self._time_text()}
+
+    def _time_text(self) -> str:
+        if self.time is None:
+            return "1990-01-01 .. one day after the time of preparation"
+        if self.time == ANY_TIME:
+            return "any"
+        return " .. ".join(_date(t) if t % DAY == 0 and _date(t) else str(t) for t in self.time)
+
+    def time_problem(self, label: str, shown: Any, seconds: float, hint: str = "change it with --time-range") -> str:
+        date = _date(seconds)
+        return f"{label} = {shown!s:.40}{f' ({date})' if date else ''} is outside the time range {self._time_text()} ({hint})"
+
+    def rating_problem(self, label: str, value: Any) -> str:
+        lo, hi = self.rating
+        return f"{label} = {value!s:.40} is outside the rating range {lo:g}..{hi:g}"
+
+    def check(self, seconds: int, rating: float, f: "ReviewFields", bounds: tuple[int, int], path: Path, line: int,
+              raw_time: Any) -> None:
+        """OutOfRange when a review's time (unix seconds, `bounds` from `time_bounds`) or rating is outside."""
+        if not bounds[0] <= seconds <= bounds[1]:
+            raise OutOfRange(path, line, self.time_problem(f"field {f.time!r}", raw_time, seconds))
+        if not self.rating[0] <= rating <= self.rating[1]:
+            raise OutOfRange(path, line, self.rating_problem(f"field {f.rating!r}", rating))
+
+
+DEFAULT_LIMITS = Limits()
 
 
 def find_first(raw_dir: Path, stems: Iterable[str], suffixes: Iterable[str] = JSON_SUFFIXES) -> Path | None:
@@ -180,6 +278,18 @@ def first_url(*lists: Any) -> str | None:
     return None
 
 
+_ADDRESS = re.compile(r" object at 0x[0-9a-fA-F]+>")
+
+
+def has_content(path: Path) -> bool:
+    """False for a file with no non-blank line (0 bytes, an empty gzip, only newlines)."""
+    try:
+        with (gzip.open if is_gzip(path) else open)(path, "rb") as f:
+            return any(raw.strip() for raw in f)
+    except (EOFError, gzip.BadGzipFile, zlib.error):
+        return True  # damaged, not empty: the reader reports it with its line
+
+
 def read_records(
     path: Path,
     report: SkipReport,
@@ -198,7 +308,10 @@ def read_records(
         try:
             record = parse(text)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as e:
-            report.record(DataError(path, line, f"{reason}: {type(e).__name__}: {str(e)[:120]}"), reason)
+            # ast.literal_eval names the offending node by its repr (`<ast.Call object at 0x7f..>`): drop the
+            # address so the message, and the data card that quotes it, is the same on every run
+            message = _ADDRESS.sub(">", str(e))[:120]
+            report.record(DataError(path, line, f"{reason}: {type(e).__name__}: {message}"), reason)
             continue
         if not isinstance(record, dict):
             report.record(DataError(path, line, f"{reason}: expected an object, got {type(record).__name__}"), reason)
@@ -246,20 +359,23 @@ class ReviewFields:
     time_divisor: int = 1
 
 
-def read_review_lines(path: Path, report: SkipReport, f: ReviewFields) -> pd.DataFrame:
-    """A JSON-lines reviews file -> the REVIEW_COLUMNS frame; bad lines and fields are reported (named by
-    file and line) or skipped under the report's policy."""
+def read_review_lines(path: Path, report: SkipReport, f: ReviewFields, limits: Limits = DEFAULT_LIMITS) -> pd.DataFrame:
+    """A JSON-lines reviews file -> the REVIEW_COLUMNS frame; bad lines and fields (including times and
+    ratings outside `limits`) are reported (named by file and line) or skipped under the report's policy."""
     rows = ReviewBuilder()
+    bounds = limits.time_bounds()
     for line, r in read_records(path, report, json.loads, "malformed json"):
         try:
+            raw_time = required(r, f.time, path, line)
             row = (
                 as_id(required(r, f.user, path, line), f.user, path, line),
                 as_id(required(r, f.item, path, line), f.item, path, line),
-                as_int(required(r, f.time, path, line), f.time, path, line) // f.time_divisor,
+                as_int(raw_time, f.time, path, line) // f.time_divisor,
                 as_float(required(r, f.rating, path, line), f.rating, path, line),
                 as_text(r.get(f.review), f.review, path, line),
                 as_text(r.get(f.summary), f.summary, path, line),
             )
+            limits.check(row[2], row[3], f, bounds, path, line, raw_time)  # before int64: 10**30 must not wrap
         except DataError as e:
             record_field_error(report, e)
             continue
@@ -268,8 +384,11 @@ def read_review_lines(path: Path, report: SkipReport, f: ReviewFields) -> pd.Dat
 
 
 def record_field_error(report: SkipReport, error: DataError) -> None:
-    """Record a field-level DataError under "missing field" or "wrong type"."""
-    report.record(error, "missing field" if error.message.startswith("missing required") else "wrong type")
+    """Record a field-level DataError under "missing field", "out of range" or "wrong type"."""
+    if isinstance(error, OutOfRange):
+        report.record(error, "out of range")
+    else:
+        report.record(error, "missing field" if error.message.startswith("missing required") else "wrong type")
 
 
 def wanted_ids(key: str, ids: set[str], double_quoted: bool = True, single_quoted: bool = False) -> Callable[[str], bool]:
@@ -319,12 +438,22 @@ def items_frame(review_items: Iterable[str], meta: dict[str, dict]) -> pd.DataFr
 
 
 def assemble_domain(domain: str, reviews_path: Path, meta_path: Path | None, read_reviews, read_meta,
-                    report: SkipReport):
-    """A release's RawDomain from its readers: reviews first, then only the metadata of reviewed items."""
+                    report: SkipReport, limits: Limits = DEFAULT_LIMITS):
+    """A release's RawDomain from its readers: reviews first, then only the metadata of reviewed items.
+    An empty file (often a failed download) is a problem, not a domain without data."""
     from benchmark.sources import RawDomain
 
-    reviews = read_reviews(reviews_path, report)
-    meta = read_meta(meta_path, report, set(reviews["item"])) if meta_path is not None else {}
+    if has_content(reviews_path):
+        reviews = read_reviews(reviews_path, report, limits)
+    else:
+        report.record(DataError(reviews_path, None, f"empty file: no reviews, so domain {domain} is left out"), "empty file")
+        reviews = ReviewBuilder().frame()
+    meta = {}
+    if meta_path is not None and not has_content(meta_path):
+        report.record(DataError(meta_path, None, f"empty file: no metadata, so the items of {domain} have no "
+                                "title, category or image"), "empty file")
+    elif meta_path is not None:
+        meta = read_meta(meta_path, report, set(reviews["item"]))
     return RawDomain(domain=domain, reviews=reviews, items=items_frame(reviews["item"], meta),
                      reviews_file=reviews_path.name, meta_file=meta_path.name if meta_path is not None else "")
 

@@ -7,8 +7,9 @@ needs `item` and may have title, brand, price, category (a list, a JSON list or 
 description, image_url. RecBole atomic files and sequence files are converted first
 (`benchmark.convert`).
 
-`line` is the physical line of a CSV/TSV record (its last line when a quoted field spans lines) and
-the 1-based row for Parquet.
+`line` is the physical line where a CSV/TSV record starts (a quoted field may span lines) and the
+1-based row for Parquet. Times and ratings outside their `Limits` are out of range (ratings default
+to 1..5 stars; a table may declare its own range).
 """
 from __future__ import annotations
 
@@ -23,7 +24,10 @@ import pandas as pd
 from benchmark.errors import DataError, SkipReport
 from benchmark.sources import RawDomain
 from benchmark.sources.common import (
+    DEFAULT_LIMITS,
+    Limits,
     category_path,
+    has_content,
     items_frame,
     iter_lines,
     meta_text,
@@ -64,39 +68,59 @@ def read_frame(path: Path, report: SkipReport, allowed: tuple[str, ...] = ("csv"
         frame["line"] = np.arange(1, len(frame) + 1, dtype="int64")
         return frame
     if fmt == "jsonl":
+        if not has_content(path):
+            raise DataError(path, None, "empty file: no records")
         rows = [dict(r, line=n) for n, r in read_records(path, report, json.loads, "malformed json")]
         return pd.DataFrame(rows)
     return _read_delimited(path, report, "\t" if fmt == "tsv" else ",")
 
 
 def _read_delimited(path: Path, report: SkipReport, delimiter: str) -> pd.DataFrame:
-    """CSV/TSV through the csv module so every record keeps its line number."""
-    where = [0]
+    """CSV/TSV through the csv module so every record keeps the number of the line where it starts (an
+    unclosed quote is reported where it opens, not where the reader gives up)."""
+    at = {"start": None, "last": 0}  # first and last line of the record being read
 
     def lines():
         for n, text in iter_lines(path, report, keep_blank=True):
-            where[0] = n
+            at["last"] = n
+            if at["start"] is None:
+                at["start"] = n
             yield text + "\n"
 
-    reader = csv.reader(lines(), delimiter=delimiter)
+    # strict: a quote left open to the end of the file is an error, not a field that swallows the rest
+    reader = csv.reader(lines(), delimiter=delimiter, strict=True)
     header: list[str] | None = None
     rows: list[list[str]] = []
     numbers: list[int] = []
     problems: list[tuple[int, str, str]] = []
-    try:
-        for record in reader:
-            if not record:
-                continue
+    kind = "TSV" if delimiter == "\t" else "CSV"
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            start, last = at["start"] or at["last"], at["last"]
+            at["start"] = None
+            if str(e) == "unexpected end of data":
+                message = f"unterminated quote: a quoted field opened in the record on this line never closes (read to line {last}, the end of the file)"
+            else:
+                message = f"malformed {kind}: {e}" + (f" (the record runs to line {last}: an unclosed quote?)" if last > start else "")
             if header is None:
-                header = [name.strip() for name in record]
-                continue
-            if len(record) != len(header):
-                problems.append((where[0], f"expected {len(header)} fields, found {len(record)}", "wrong field count"))
-                continue
-            rows.append(record)
-            numbers.append(where[0])
-    except csv.Error as e:
-        raise DataError(path, where[0], f"malformed {'TSV' if delimiter == chr(9) else 'CSV'}: {e}") from e
+                raise DataError(path, start, message) from e
+            report.record(DataError(path, start, message), "malformed " + kind.lower())
+            continue
+        start, at["start"] = at["start"], None
+        if not record:
+            continue
+        if header is None:
+            header = [name.strip() for name in record]
+            continue
+        if len(record) != len(header):
+            problems.append((start, f"expected {len(header)} fields, found {len(record)}", "wrong field count"))
+            continue
+        rows.append(record)
+        numbers.append(start)
     if header is None:
         raise DataError(path, None, "empty file: no header row")
     frame = pd.DataFrame(rows, columns=header, dtype=object) if rows else pd.DataFrame(columns=header, dtype=object)
@@ -119,11 +143,12 @@ def _ids(values: pd.Series) -> pd.Series:
 
 
 def _timestamps(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(int64 unix seconds, bad mask): numbers (fractions dropped) or ISO-8601 dates read as UTC."""
+    """(float64 unix seconds, bad mask): numbers (fractions dropped) or ISO-8601 dates read as UTC. Floats,
+    so a huge value stays itself for the range check instead of wrapping round in int64."""
     if pd.api.types.is_datetime64_any_dtype(values):  # a Parquet timestamp column
         seconds = (values - pd.Timestamp(0, tz=values.dt.tz)) // pd.Timedelta(seconds=1)
         bad = seconds.isna().to_numpy()
-        return seconds.fillna(0).to_numpy(dtype="int64"), bad
+        return seconds.to_numpy(dtype="float64", na_value=np.nan), bad
     numbers = pd.to_numeric(values, errors="coerce").astype("float64")
     out = np.floor(numbers.to_numpy())
     bad = ~np.isfinite(out)
@@ -132,10 +157,11 @@ def _timestamps(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         seconds = (dates - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
         out[bad] = seconds.to_numpy(dtype="float64", na_value=np.nan)
         bad = ~np.isfinite(out)
-    return np.where(bad, 0, out).astype("int64"), bad
+    return out, bad
 
 
-def _check_rows(frame: pd.DataFrame, path: Path, report: SkipReport) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _check_rows(frame: pd.DataFrame, path: Path, report: SkipReport,
+                limits: Limits = DEFAULT_LIMITS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(timestamps, ratings, keep mask); every bad row is recorded, in line order, so without
     `skip_bad` the error names the first bad line."""
     # line -> (message, reason), the first found wins; rows with the wrong field count are not in frame
@@ -149,12 +175,21 @@ def _check_rows(frame: pd.DataFrame, path: Path, report: SkipReport) -> tuple[np
     for column in ("user", "item") + (("domain",) if "domain" in frame.columns else ()):
         flag(_missing(frame[column]), lambda i, c=column: f"missing value in column {c!r}", "missing field")
     flag(_missing(frame["timestamp"]), lambda i: "missing value in column 'timestamp'", "missing field")
-    timestamps, bad_time = _timestamps(frame["timestamp"])
+    seconds, bad_time = _timestamps(frame["timestamp"])
     flag(bad_time, lambda i: f"timestamp must be unix seconds or an ISO-8601 date, got {frame['timestamp'].iat[i]!r:.40}", "wrong type")
+    first, last = limits.time_bounds()
+    with np.errstate(invalid="ignore"):
+        outside = ~bad_time & ((seconds < first) | (seconds > last))
+    hint = "change it with --time-range; `--time-range any` when timestamps only give an order, as `convert` writes them"
+    flag(outside, lambda i: limits.time_problem("column 'timestamp'", frame["timestamp"].iat[i], seconds[i], hint), "out of range")
+    timestamps = np.where(bad_time | outside, 0, seconds).astype("int64")
     if "rating" in frame.columns:
         empty = _missing(frame["rating"]).to_numpy()
         ratings = pd.to_numeric(frame["rating"].where(~empty), errors="coerce").astype("float64").to_numpy()
         flag(~empty & ~np.isfinite(ratings), lambda i: f"rating must be a number, got {frame['rating'].iat[i]!r:.40}", "wrong type")
+        with np.errstate(invalid="ignore"):
+            outside = (ratings < limits.rating[0]) | (ratings > limits.rating[1])  # NaN (no rating) is never outside
+        flag(outside, lambda i: limits.rating_problem("column 'rating'", ratings[i]) + " (declare it with --rating-range)", "out of range")
     else:
         ratings = np.full(len(frame), math.nan)
     for line in sorted(problems):
@@ -168,9 +203,10 @@ def load_table(
     items_path: Path | None = None,
     report: SkipReport | None = None,
     default_domain: str = "Beauty",
+    limits: Limits = DEFAULT_LIMITS,
 ) -> dict[str, RawDomain]:
-    """domain -> RawDomain (domains sorted by name). Rows with a bad cell are DataErrors naming file
-    and line, or counted skips under `report.skip_bad`."""
+    """domain -> RawDomain (domains sorted by name). Rows with a bad cell (or a time or rating outside
+    `limits`) are DataErrors naming file and line, or counted skips under `report.skip_bad`."""
     report = report if report is not None else SkipReport()
     path = Path(interactions_path)
     frame = read_frame(path, report)
@@ -179,7 +215,7 @@ def load_table(
             found = ", ".join(c for c in frame.columns if c != "line")
             raise DataError(path, None, f"missing required column {column!r} (columns found: {found})")
 
-    timestamps, ratings, keep = _check_rows(frame, path, report)
+    timestamps, ratings, keep = _check_rows(frame, path, report, limits)
 
     def text(column: str) -> pd.Series:
         if column not in frame.columns:
