@@ -172,7 +172,7 @@ def test_image_extension():
 def test_urls_from_raw(tmp_path):
     import gzip
 
-    reviews = "".join(json.dumps({"reviewerID": "U", "asin": a, "overall": 5.0, "unixReviewTime": 1}) + "\n" for a in "ABC")
+    reviews = "".join(json.dumps({"reviewerID": "U", "asin": a, "overall": 5.0, "unixReviewTime": 1400000000}) + "\n" for a in "ABC")
     (tmp_path / "reviews_Baby_5.json.gz").write_bytes(gzip.compress(reviews.encode()))
     meta = "\n".join([
         "{'asin': 'A', 'imUrl': 'http://x/a.jpg'}",
