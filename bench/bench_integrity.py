@@ -4,7 +4,7 @@ Cold: no hash cache (every file hashed; the OS page cache is warm, as it is righ
 Warm: the cache in <data>/.verify-cache.json is valid (one stat per file). Each is the median of
 --repeats opens in this process, the in-memory cache cleared as in a new process. The `pop` run is one
 `python -m benchmark.cli run --model pop` in a subprocess, the way a user runs it (its own open included).
-Usage: python bench/bench_integrity.py [--data data/world-default] [--out /tmp/integrity/runs]
+Usage: python bench/bench_integrity.py [--data data/world-default] [--out DIR]  (default: a temporary folder)
 (from a checkout other than the installed one: PYTHONPATH=. python bench/bench_integrity.py ...)
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def time_open(data: Path, cold: bool, repeats: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=Path("data/world-default"))
-    parser.add_argument("--out", type=Path, default=Path("/tmp/integrity/runs"))
+    parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="bench-integrity-")))
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     manifest = json.loads((args.data / "manifest.json").read_text())
