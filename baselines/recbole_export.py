@@ -73,7 +73,7 @@ def _sequences(data, regime: str) -> pd.DataFrame:
 
 
 def _write_atomic(path: Path, header: list[str], rows: pd.DataFrame) -> None:
-    from benchmark.io import write_text
+    from benchmark.data.io import write_text
 
     lines = ["\t".join(header)]
     lines += ["\t".join(map(str, r)) for r in rows.itertuples(index=False, name=None)]

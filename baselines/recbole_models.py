@@ -125,7 +125,7 @@ class RecBoleModel(Model):
 
     # ---- training -----------------------------------------------------------------------------
     def fit(self, data, regime: str) -> None:
-        from benchmark import compat
+        from benchmark.data import compat
 
         compat.apply()
         import torch

@@ -37,7 +37,7 @@ def make_batch(gen: torch.Generator, rng: np.random.Generator, b: int, n_items: 
 
 
 def recbole_setup(ks=(3, 5, 10)):
-    from benchmark import compat
+    from benchmark.data import compat
 
     compat.apply()
     from recbole.evaluator import Collector, Evaluator

@@ -10,7 +10,7 @@ import html
 import re
 from pathlib import Path
 
-from benchmark.io import write_text
+from benchmark.data.io import write_text
 from leaderboard.common import SUBMISSIONS_DIR
 from leaderboard.paper_numbers import LABEL as PAPER_LABEL
 from leaderboard.paper_numbers import PAPER_TABLES, SOURCE as PAPER_SOURCE

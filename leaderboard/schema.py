@@ -1,4 +1,4 @@
-"""Schema checks for results.json (see `benchmark.results`) and model_meta.json.
+"""Schema checks for results.json (see `benchmark.eval.results`) and model_meta.json.
 
 Unknown and missing fields are both rejected, types are checked (bool is never taken for a number),
 numbers must be finite and inside each metric's range. Dataset-dependent checks (ids, recomputed
@@ -10,8 +10,8 @@ import math
 from datetime import datetime
 from typing import Any, Callable
 
-from benchmark import layout
-from benchmark.results import SCHEMA_VERSION, STATUSES, predictions_name
+from benchmark.data import layout
+from benchmark.eval.results import SCHEMA_VERSION, STATUSES, predictions_name
 from benchmark.tasks import LOWER_IS_BETTER, TASK_SPECS
 from leaderboard.common import Problem, check_relpath
 

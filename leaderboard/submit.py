@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from benchmark.io import write_json
+from benchmark.data.io import write_json
 from leaderboard import schema
 from leaderboard.common import (
     IMAGES_DIR, MAX_SUBMISSION_BYTES, META_FILE, PREDICTIONS_DIR, RESULTS_FILE, SUBMISSIONS_DIR, Problem, SubmissionError, is_safe_name,

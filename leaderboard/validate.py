@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Iterable
 
 from benchmark.api import IMAGE_TOKEN_SCORES
-from benchmark.io import sha256_file
-from benchmark.results import TOP_K
+from benchmark.data.io import sha256_file
+from benchmark.eval.results import TOP_K
 from leaderboard import schema
 from leaderboard.common import (
     CONFIG_FILE, IMAGES_DIR, MAX_SUBMISSION_BYTES, META_FILE, PREDICTIONS_DIR, RESULTS_FILE, SUBMISSIONS_DIR, TOLERANCE, Problem,
@@ -47,7 +47,7 @@ class DatasetCache:
 
     def get(self, sha: str):
         if sha not in self._open:
-            from benchmark.dataset import PreparedDataset
+            from benchmark.data.dataset import PreparedDataset
 
             self._open[sha] = PreparedDataset(self.paths[sha])
         return self._open[sha]
@@ -183,7 +183,7 @@ def recompute(task: str, instances, rows: list[dict], dataset, folder: Path, ext
     The scorer settings come from the run's `extra`: n_boot / bootstrap_seed, fallback_rating, the
     BERTScore model and layer (the default model is named, not a path: passed as None). Image paths
     in the rows are relative to the submission folder, handed over as `run_dir`."""
-    from benchmark.scoring import score_predictions
+    from benchmark.eval.scoring import score_predictions
 
     kwargs: dict = {"run_dir": folder}
     n_boot, seed = extra.get("n_boot"), extra.get("bootstrap_seed")
@@ -337,7 +337,7 @@ def validate(leaderboard_dir: str | Path, datasets: dict[str, str | Path],
 
 def datasets_from_paths(paths: Iterable[str | Path]) -> dict[str, Path]:
     """{sha256: path} for prepared dataset folders."""
-    from benchmark.dataset import PreparedDataset
+    from benchmark.data.dataset import PreparedDataset
 
     return {PreparedDataset(p).sha256: Path(p) for p in paths}
 

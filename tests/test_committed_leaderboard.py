@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def default_data(tmp_path_factory):
-    from benchmark.dataset import PreparedDataset
+    from benchmark.data.dataset import PreparedDataset
     from benchmark.prepare import prepare_default
 
     from leaderboard.tables import load_submissions
@@ -30,7 +30,7 @@ def default_data(tmp_path_factory):
 
 
 def test_committed_submissions_recompute_on_the_default_data(default_data):
-    from benchmark.dataset import PreparedDataset
+    from benchmark.data.dataset import PreparedDataset
     from leaderboard.tables import load_submissions
     from leaderboard.validate import validate
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from benchmark import demo
+from unimp_bench import demo
 
 
 def test_demo_runs_models_in_parallel_and_reuses_finished_runs(tiny_data, tmp_path, capsys):

@@ -6,12 +6,12 @@ import json
 import numpy as np
 import pytest
 
-from benchmark import layout
+from benchmark.data import layout
 from benchmark.api import Model
-from benchmark.dataset import PreparedDataset
-from benchmark.evaluator import RunOptions, run
-from benchmark.io import sha256_file
-from benchmark.registry import register
+from benchmark.data.dataset import PreparedDataset
+from benchmark.eval.evaluator import RunOptions, run
+from benchmark.data.io import sha256_file
+from benchmark.api.registry import register
 
 SIMPLE = {  # model -> the tasks it must answer
     "random": {"recommendation", "search", "selection", "rating"},
@@ -64,7 +64,7 @@ def test_simple_baseline_runs_every_task_and_split(runs, model, tiny_data):
 
 
 def test_scores_recompute_from_predictions(runs, tiny_data):
-    from benchmark.scoring import score_predictions
+    from benchmark.eval.scoring import score_predictions
 
     ds = PreparedDataset(tiny_data)
     doc = json.loads((runs["pop"] / "results.json").read_text())
@@ -94,7 +94,7 @@ def test_missing_verb_is_unsupported_and_unparseable_rating_counted(tiny_data, t
 
 
 def test_perturbations_change_what_the_model_reads(tiny_data):
-    from benchmark.perturb import PerturbedDataset
+    from benchmark.data.perturb import PerturbedDataset
 
     ds = PreparedDataset(tiny_data)
     nt = PerturbedDataset(ds, "NT", seed=0)

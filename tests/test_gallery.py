@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from baselines.image_baselines import RetrievedImageModel
-from benchmark.gallery import write_gallery
+from benchmark.eval.gallery import write_gallery
 from test_image_metrics import make_dataset  # the hand-built prepared dataset (tests/ is on sys.path)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -18,7 +18,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 @pytest.fixture(scope="module")
 def handmade(tmp_path_factory):
-    from benchmark.dataset import PreparedDataset
+    from benchmark.data.dataset import PreparedDataset
 
     return PreparedDataset(make_dataset(tmp_path_factory.mktemp("gallery") / "data", per_cell=3))
 

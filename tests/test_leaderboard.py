@@ -1,7 +1,7 @@
 """Leaderboard: submit -> validate -> build, and one crafted bad submission per validation rule.
 
 Crafted runs use a hand-made prepared dataset (manifest, items, two task files) and scores from
-`benchmark.scoring.score_predictions`, as `unimp-bench run` writes them, so any change to a
+`benchmark.eval.scoring.score_predictions`, as `unimp-bench run` writes them, so any change to a
 prediction, a score or an interval is caught.
 """
 from __future__ import annotations
@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark import layout
+from benchmark.data import layout
 from benchmark.api import Model
-from benchmark.io import sha256_file, write_json, write_jsonl
-from benchmark.results import predictions_name
+from benchmark.data.io import sha256_file, write_json, write_jsonl
+from benchmark.eval.results import predictions_name
 from benchmark.tasks import TASK_SPECS
 from leaderboard import build, submit, validate, validate_cli
 from leaderboard.common import MAX_SUBMISSION_BYTES, SubmissionError
@@ -89,8 +89,8 @@ def make_run(root: Path, data: Path, run_id: str = "run-1", model: str = "dummy"
              extra_entries: list[dict] | None = None) -> Path:
     """A run folder as `unimp-bench run` writes it. width=None: real bootstrap intervals (50 resamples,
     recorded in extra); else a synthetic interval of +-width around the main score."""
-    from benchmark.dataset import PreparedDataset
-    from benchmark.scoring import score_predictions
+    from benchmark.data.dataset import PreparedDataset
+    from benchmark.eval.scoring import score_predictions
 
     run = root / run_id
     ds = PreparedDataset(data)
@@ -537,7 +537,7 @@ def test_committed_leaderboard_is_valid_and_built():
 
 def test_committed_tiny_submissions_recompute(tiny_data):
     """Committed submissions on the tiny dataset (if any) also pass the coverage and score checks."""
-    from benchmark.dataset import PreparedDataset
+    from benchmark.data.dataset import PreparedDataset
     from leaderboard.tables import load_submissions
 
     sha = PreparedDataset(tiny_data).sha256
@@ -567,9 +567,9 @@ class TinyModel(Model):
 def test_tiny_data_round_trip(tmp_path, tiny_data, monkeypatch):
     """`unimp-bench run` output on the tiny dataset goes through submit, validate and build; a tampered
     score in it is then caught."""
-    from benchmark import registry
-    from benchmark.dataset import PreparedDataset
-    from benchmark.evaluator import RunOptions, run
+    from benchmark.api import registry
+    from benchmark.data.dataset import PreparedDataset
+    from benchmark.eval.evaluator import RunOptions, run
 
     monkeypatch.setattr(registry, "load", lambda name: TinyModel)
     run_dir = run(tiny_data, tmp_path / "runs",
@@ -612,11 +612,11 @@ def test_image_prediction_paths(tmp_path, path, text):
 def test_recompute_uses_the_run_scorer_settings(monkeypatch, tmp_path):
     """The scorer settings recorded in extra reach score_predictions; the default BERTScore model is
     recorded by name and must be passed as None (loaded from the pinned wheel, offline)."""
-    import benchmark.scoring
+    import benchmark.eval.scoring
     from benchmark.metrics import text
 
     seen = {}
-    monkeypatch.setattr(benchmark.scoring, "score_predictions", lambda *a, **kw: seen.update(kw) or "result")
+    monkeypatch.setattr(benchmark.eval.scoring, "score_predictions", lambda *a, **kw: seen.update(kw) or "result")
     extra = {"n_boot": 200, "bootstrap_seed": 7, "bertscore_model": text.DEFAULT_BERTSCORE_NAME, "bertscore_layer": 6}
     assert validate_mod.recompute("explanation", None, [], None, tmp_path, extra) == "result"
     assert seen == {"run_dir": tmp_path, "n_boot": 200, "seed": 7, "bertscore_model": None, "bertscore_layers": 6}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.io import write_json
+from benchmark.data.io import write_json
 from leaderboard import build
 
 CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark import layout
-from benchmark.dataset import PreparedDataset
+from benchmark.data import layout
+from benchmark.data.dataset import PreparedDataset
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def test_same_seed_gives_byte_identical_dataset(tiny_data, tmp_path):
 
 
 def test_manifest_hashes_every_file(tiny_data):
-    from benchmark.io import sha256_file
+    from benchmark.data.io import sha256_file
 
     manifest = json.loads((tiny_data / layout.MANIFEST).read_text())
     on_disk = {p.relative_to(tiny_data).as_posix() for p in tiny_data.rglob("*") if p.is_file()}
@@ -120,7 +120,7 @@ def test_interrupted_prepare_leaves_no_dataset(tiny_data, tmp_path, monkeypatch)
         raise RuntimeError("killed")
 
     monkeypatch.setattr(prep, "write_manifest_and_card", boom, raising=False)
-    monkeypatch.setattr("benchmark.manifest.write_manifest_and_card", boom)
+    monkeypatch.setattr("benchmark.data.manifest.write_manifest_and_card", boom)
     raw = tiny_data.parent / "raw"
     with pytest.raises(RuntimeError):
         prep.prepare("amazon2014", raw, tmp_path / "out", image_size=32)
@@ -139,7 +139,7 @@ def test_bad_line_stops_with_file_and_line_or_is_counted_with_skip_bad(tiny_data
     import gzip
     import shutil
 
-    from benchmark.errors import DataError
+    from benchmark.data.errors import DataError
     from benchmark.prepare import prepare
 
     raw = tmp_path / "raw"

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark import layout
-from benchmark.dataset import PreparedDataset
+from benchmark.data import layout
+from benchmark.data.dataset import PreparedDataset
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)

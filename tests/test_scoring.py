@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.scoring import ScoreResult, compare_runs, score_predictions
+from benchmark.eval.scoring import ScoreResult, compare_runs, score_predictions
 from benchmark.tasks import RANKING_METRICS, TASK_SPECS
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark import layout
-from benchmark.dataset import PreparedDataset
-from benchmark.perturb import PerturbedDataset
+from benchmark.data import layout
+from benchmark.data.dataset import PreparedDataset
+from benchmark.data.perturb import PerturbedDataset
 from baselines.simple.bm25 import BM25Model, BM25PersonalModel
 from baselines.simple.mean_rating import MeanRatingModel, MeanRatingStarModel
 from baselines.simple.nearest_review import NearestReviewModel

@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark.errors import DataError, SkipReport
-from benchmark.sources import amazon2014, amazon2018, amazon2023
-from benchmark.sources.common import parse_price
-from benchmark.sources.table import load_table
+from benchmark.data.errors import DataError, SkipReport
+from benchmark.data.sources import amazon2014, amazon2018, amazon2023
+from benchmark.data.sources.common import parse_price
+from benchmark.data.sources.table import load_table
 
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"  # ../shared beside the repo
 HEAD_2014 = SAMPLES / "amazon2014" / "reviews_Grocery_and_Gourmet_Food_5.head.json"

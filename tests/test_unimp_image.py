@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmark import evaluator
-from benchmark.dataset import PreparedDataset
+from benchmark.eval import evaluator
+from benchmark.data.dataset import PreparedDataset
 from models.unimp.adapter import UniMPModel
 from models.unimp.prompts import Encoded, PromptBuilder
 from models.unimp.train import epoch_order

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.dataset import PreparedDataset
+from benchmark.data.dataset import PreparedDataset
 from models.unimp.adapter import UniMPModel
 from models.unimp.config import load_config
 from models.unimp.synthetic import make_dataset
@@ -50,7 +50,7 @@ def test_strategies():
 @pytest.fixture(scope="module")
 def paper_like(tmp_path_factory):
     """A local folder with a random 2-layer GPT-NeoX + its tokenizer, and a local open_clip checkpoint."""
-    from benchmark import compat
+    from benchmark.data import compat
 
     compat.apply()
     import open_clip

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.api import Model
-from benchmark.item_text import explanation_target
+from benchmark.data.item_text import explanation_target
 from baselines.simple.common import train_split
 from baselines.simple.text import tfidf_matrix, tokenize
 

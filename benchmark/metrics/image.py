@@ -293,7 +293,7 @@ class AttributeJudge:
         judge = cls.train(dataset, config, progress=progress)
         from safetensors.torch import save_file
 
-        from benchmark import io
+        from benchmark.data import io
 
         with io.atomic_path(weights) as tmp:
             save_file({k: v.contiguous() for k, v in judge.net.state_dict().items()}, str(tmp))
@@ -373,7 +373,7 @@ class AttributeJudge:
 # ---- scoring the image task ------------------------------------------------------------------
 class ImageScores(NamedTuple):
     """What `score_images` returns; unpacks as (scores, per_instance, extra) and also answers
-    `.get("scores" | "per_instance" | "extra")` (the form `benchmark.scoring` reads)."""
+    `.get("scores" | "per_instance" | "extra")` (the form `benchmark.eval.scoring` reads)."""
 
     scores: dict[str, float]              # set-level metrics (frechet, personalization, and any mean
                                           # that is undefined on some instance)
@@ -385,7 +385,7 @@ class ImageScores(NamedTuple):
 
 
 def default_cache_dir() -> Path:
-    from benchmark.environment import cache_root
+    from benchmark.data.environment import cache_root
 
     return cache_root() / "image_judge"
 
@@ -393,7 +393,7 @@ def default_cache_dir() -> Path:
 def _load_generated(run_dir: Path, rec: dict):
     from PIL import Image
 
-    from benchmark.errors import DataError
+    from benchmark.data.errors import DataError
 
     rel = rec.get("image")
     if not isinstance(rel, str):

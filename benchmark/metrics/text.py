@@ -78,7 +78,7 @@ def rouge(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, np.
 
 # ---- METEOR -------------------------------------------------------------------------------------
 def cache_dir() -> Path:
-    from benchmark.environment import cache_root
+    from benchmark.data.environment import cache_root
 
     return cache_root()
 
@@ -153,7 +153,7 @@ def _resolve_bertscore(model: str | None, num_layers: int | None) -> tuple[str, 
 
 @functools.lru_cache(maxsize=2)
 def _bertscorer(path: str, num_layers: int):
-    from benchmark import compat
+    from benchmark.data import compat
 
     compat.apply()  # bert-score imports transformers, which may import torchvision
     from bert_score import BERTScorer

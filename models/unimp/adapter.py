@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchmark import layout
+from benchmark.data import layout
 from benchmark.api import Model
 
 from .config import IMAGE_TASK, TEXT_TASKS, UniMPConfig, load_config, resolve_path
@@ -42,7 +42,7 @@ class UniMPModel(Model):
 
     def __init__(self, config: dict[str, Any] | None = None, seed: int = 0, run_dir: Path | None = None):
         super().__init__(config, seed, run_dir)
-        from benchmark import compat
+        from benchmark.data import compat
 
         compat.apply()  # before transformers / open_clip import torchvision
         over = {k: v for k, v in self.config.items() if k not in ("preset", "checkpoint")}
@@ -266,7 +266,7 @@ class UniMPModel(Model):
 
     def save(self, folder: Path) -> None:
         """config.json, vocab/, model.safetensors (trainable weights only when the LM is frozen)."""
-        from benchmark.io import write_json
+        from benchmark.data.io import write_json
 
         from .train import save_weights
 

@@ -39,7 +39,7 @@ def vq_tokenizer(cfg: UniMPConfig, data):
     steps, seed)."""
     from models.vq import VQConfig, VQTokenizer, train_vq
 
-    from benchmark.environment import cache_root
+    from benchmark.data.environment import cache_root
 
     if cfg.vq_path:
         return VQTokenizer.load(resolve_path(cfg.vq_path))

@@ -21,7 +21,7 @@ from .vocab import Vocab
 
 def build_lm(cfg: UniMPConfig, vocab_size: int) -> nn.Module:
     """The causal LM: from scratch (GPT-NeoX / Llama) or pretrained from a local path, resized."""
-    from benchmark import compat
+    from benchmark.data import compat
 
     compat.apply()  # transformers imports torchvision
     from transformers import AutoModelForCausalLM, GPTNeoXConfig, GPTNeoXForCausalLM, LlamaConfig, LlamaForCausalLM

@@ -52,7 +52,7 @@ def recommendation_probe(model, data, split: str = "valid") -> dict:
 
 
 def main(argv=None) -> None:
-    from benchmark.dataset import PreparedDataset
+    from benchmark.data.dataset import PreparedDataset
 
     from .adapter import UniMPModel
 

@@ -1,4 +1,4 @@
-"""A tiny synthetic prepared dataset (benchmark.layout format) for UniMP's own tests and benchmark
+"""A tiny synthetic prepared dataset (benchmark.data.layout format) for UniMP's own tests and benchmark
 script, independent of the data pipeline. Structure that a model can learn: each user stays in one
 category and walks its items in a fixed cyclic order; images are coloured by category."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark import layout
+from benchmark.data import layout
 from benchmark.tasks import TASK_SPECS
 
 

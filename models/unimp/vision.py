@@ -23,7 +23,7 @@ class VisionEncoder(nn.Module):
 
     def __init__(self, cfg: UniMPConfig):
         super().__init__()
-        from benchmark import compat
+        from benchmark.data import compat
 
         compat.apply()
         import open_clip
@@ -81,7 +81,7 @@ def cache_key(dataset_sha256: str, cfg: UniMPConfig) -> str:
 
 
 def cache_dir() -> Path:
-    from benchmark.environment import cache_root
+    from benchmark.data.environment import cache_root
 
     return cache_root() / "vision"
 

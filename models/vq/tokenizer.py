@@ -27,7 +27,7 @@ _DUMMY_LOSS = {"target": "taming.modules.losses.vqperceptual.DummyLoss"}
 
 def build_vqmodel(config: VQConfig) -> torch.nn.Module:
     """A taming VQModel with a dummy loss (no LPIPS: its VGG16 weights are not available offline)."""
-    from benchmark import compat
+    from benchmark.data import compat
 
     compat.apply_taming()
     from taming.models.vqgan import VQModel
@@ -97,7 +97,7 @@ class VQTokenizer:
         """Write model.safetensors and config.json into `out_dir` (atomically, file by file)."""
         from safetensors.torch import save_file
 
-        from benchmark import io
+        from benchmark.data import io
 
         out_dir = Path(out_dir)
         state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()

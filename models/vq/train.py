@@ -130,7 +130,7 @@ def train_vq(image_paths: Sequence[str | Path], out_dir: str | Path, config: VQC
 
 def dataset_image_paths(data_root: str | Path) -> list[Path]:
     """Every item image of a prepared dataset, in item-token order."""
-    from benchmark.dataset import PreparedDataset
+    from benchmark.data.dataset import PreparedDataset
 
     ds = PreparedDataset(data_root)
     items = ds.items[ds.items["image"].notna()]

