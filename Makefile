@@ -19,7 +19,7 @@ install: $(STAMP)
 # Prepare the embedded default (once), run the models, print the paper-style tables.
 demo: install
 	test -f $(DATA)/manifest.json || $(BIN)/unimp-bench prepare
-	$(BIN)/python -m unimp_bench.demo --data $(DATA) --out $(RUNS)
+	$(BIN)/unimp-bench demo --data $(DATA) --out $(RUNS)
 
 # Test-only system packages (headless Chromium for the HTML tests), installed when we are root.
 test-deps:

@@ -6,8 +6,8 @@ own `full_sort_predict` scores mapped to our item tokens (items RecBole never sa
 
 Sequential models read the user's history from the request's `history` column (so new users work);
 MF, LightGCN and HGN need a trained user embedding and declare `new_user` unsupported.
-Tasks: recommendation (full ranking), selection (the candidates' full-sort scores), search (the
-model's scores restricted to items whose category path equals the query: a personalised-search baseline).
+Tasks: recommendation and search (full ranking; for search the evaluator applies the task's candidate
+rule, e.g. the query's category: a personalised-search baseline), selection (the candidates' full-sort scores).
 
 Config: our config dict is passed to RecBole's Config as is (epochs, stopping_step, learning_rate,
 train_batch_size, MAX_ITEM_LIST_LENGTH, loss_type, pretrain_epochs for S3-Rec, ...), plus `threads`
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from benchmark.api import Model, regime_of
+from benchmark.api import Model, compat, regime_of
 from baselines.recbole_export import CATEGORY_FIELD, Export, IdMap, export_regime
 
 log = logging.getLogger(__name__)
@@ -125,8 +125,6 @@ class RecBoleModel(Model):
 
     # ---- training -----------------------------------------------------------------------------
     def fit(self, data, regime: str) -> None:
-        from benchmark.data import compat
-
         compat.apply()
         import torch
 
@@ -201,7 +199,7 @@ class RecBoleModel(Model):
 
     # ---- scoring ------------------------------------------------------------------------------
     def _run_for(self, requests: pd.DataFrame) -> _Run:
-        regime = regime_of(_split_of(requests["id"].iloc[0])) if len(requests) else "main"
+        regime = regime_of(_split_of(requests["id"].iloc[0])).name if len(requests) else "main"
         if regime not in self._runs:
             raise RuntimeError(f"{self.name}: fit(data, {regime!r}) was not called")
         return self._runs[regime]
@@ -252,11 +250,7 @@ class RecBoleModel(Model):
         if task == "selection":  # the candidates' full-sort scores (-inf for items RecBole never saw)
             rows = [scores[b, np.asarray(c, dtype=np.int64)] for b, c in enumerate(requests["candidates"])]
             return np.stack(rows).astype(np.float32) if rows else np.zeros((0, 0), dtype=np.float32)
-        if task == "search":
-            categories = self._items["category"].to_numpy()
-            for b, query in enumerate(requests["query"]):
-                scores[b, categories != query] = -np.inf
-        return scores
+        return scores  # recommendation and search alike: the search task's candidate rule keeps the query's category
 
     # ---- RecBole's own evaluation (for checks and reports) ------------------------------------
     def recbole_evaluate(self, regime: str = "main", part: str = "test") -> dict[str, float]:
@@ -285,37 +279,31 @@ class RecBoleModel(Model):
 # ---- the seven baselines ----------------------------------------------------------------------
 class MFModel(RecBoleModel):
     name = "mf"
-    description = "Matrix factorisation trained with BPR (RecBole BPR); no new users."
     recbole_model, kind, uses_user, loss = "BPR", "pair", True, "BPR"
 
 
 class LightGCNModel(RecBoleModel):
     name = "lightgcn"
-    description = "LightGCN graph collaborative filtering (RecBole, BPR loss); no new users."
     recbole_model, kind, uses_user, loss = "LightGCN", "pair", True, "BPR"
 
 
 class HGNModel(RecBoleModel):
     name = "hgn"
-    description = "Hierarchical gating network (RecBole HGN); needs a user embedding, no new users."
     recbole_model, kind, uses_user = "HGN", "seq", True
 
 
 class GRU4RecModel(RecBoleModel):
     name = "gru4rec"
-    description = "GRU4Rec session-based recurrent recommender (RecBole, CE loss)."
     recbole_model = "GRU4Rec"
 
 
 class SASRecModel(RecBoleModel):
     name = "sasrec"
-    description = "SASRec self-attentive sequential recommender (RecBole, CE loss)."
     recbole_model = "SASRec"
 
 
 class BERT4RecModel(RecBoleModel):
     name = "bert4rec"
-    description = "BERT4Rec bidirectional masked-item sequential recommender (RecBole, CE loss)."
     recbole_model = "BERT4Rec"
 
 
@@ -324,7 +312,6 @@ class S3RecModel(RecBoleModel):
     then fine-tuning from the pre-trained checkpoint (`pre_model_path`)."""
 
     name = "s3rec"
-    description = "S3-Rec: self-supervised pre-training on item categories, then SASRec-style fine-tuning (RecBole)."
     recbole_model = "S3Rec"
 
     def recbole_config_dict(self, export: Export, checkpoint_dir: Path) -> dict[str, Any]:

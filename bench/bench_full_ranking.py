@@ -59,7 +59,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from benchmark.metrics.ranking import ranking_metrics_from_topk, topk_after_masking
-    from benchmark.tasks import RANKING_METRICS
+    from benchmark.metrics.registry import RANKING_METRICS
 
     collector, evaluator = recbole_setup()
     rng = np.random.default_rng(args.seed)

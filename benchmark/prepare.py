@@ -22,7 +22,9 @@ from benchmark.data.io import write_arrow, write_parquet
 from benchmark.data.item_text import attribute_dict, flatten
 from benchmark.data.processing import dedupe_earliest, domain_stats, k_core, order_sequences, seeded_permutation
 from benchmark.data.sequences import MAX_HISTORY, Sequences, events
-from benchmark.tasks.builder import N_CANDIDATES, TaskBuilder
+from benchmark.tasks import TASKS
+from benchmark.tasks.builder import TaskBuilder
+from benchmark.tasks.selection import N_CANDIDATES
 
 DECISIONS = {
     "dedupe": "per domain, one review per (user, item): the earliest (ties: first line in the file)",
@@ -229,13 +231,14 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
         }
         builders = {g: TaskBuilder(s, category, has_image, domain_code, pools, seed) for g, s in groups.items()}
         instance_counts = {}
-        bar = tqdm(total=len(plan) * len(layout.TASKS), desc="task sets", unit="set")
+        built = [spec for spec in TASKS.values() if spec.builds]  # variants reuse another task's files
+        bar = tqdm(total=len(plan) * len(built), desc="task sets", unit="set")
         for split, (group, part) in plan.items():
             ev = events(groups[group], part)
-            for task in layout.TASKS:
-                table = builders[group].build(task, split, ev)
-                write_arrow(layout.task_path(stage, task, split), table)
-                instance_counts[f"{task}/{split}"] = table.num_rows
+            for spec in built:
+                table = spec.build(builders[group], split, ev)
+                write_arrow(layout.task_path(stage, spec.name, split), table)
+                instance_counts[f"{spec.name}/{split}"] = table.num_rows
                 bar.update()
         bar.close()
 

@@ -12,26 +12,16 @@ from pathlib import Path
 
 from benchmark.data.io import write_text
 from leaderboard.common import SUBMISSIONS_DIR
+from leaderboard.legend import LEGEND, PAPER_NOTE
 from leaderboard.paper_numbers import LABEL as PAPER_LABEL
-from leaderboard.paper_numbers import PAPER_TABLES, SOURCE as PAPER_SOURCE
-from leaderboard.paper_numbers import PaperTable
+from leaderboard.paper_numbers import PAPER_TABLES, PaperTable
+from leaderboard.render_html import render_html
 from leaderboard.tables import (
     Cell, Submission, Table, cell_text, dataset_tables, fmt, group_by_dataset, load_submissions,
 )
 
 README = "README.md"
 INDEX = "index.html"
-
-LEGEND = (
-    "Each value is the score on the split, ± half the width of its paired-bootstrap 95% interval "
-    "where the run reported one. **Bold**: best in the column. ≈: a tie with the best (the 95% intervals "
-    "overlap). `unsupported`: the model lacks the verb the task needs (never counted as 0); `error`: the "
-    "run failed on the task; —: not run. Rows run best-first by the table's main column."
-)
-PAPER_NOTE = (
-    f"Published numbers, labelled \"{PAPER_LABEL}\": {PAPER_SOURCE}. Their data and splits differ from "
-    "ours, so they are context, not targets."
-)
 
 HOW_TO_SUBMIT = [
     "## How to submit", "",
@@ -134,8 +124,6 @@ def render_readme(subs: list[Submission]) -> str:
 
 def build(leaderboard_dir: str | Path) -> None:
     """Write README.md and index.html of `leaderboard_dir` from its submissions (atomic writes)."""
-    from leaderboard.render_html import render_html
-
     root = Path(leaderboard_dir)
     subs = load_submissions(root)
     write_text(root / README, render_readme(subs))

@@ -8,8 +8,8 @@ import html
 import math
 from pathlib import Path
 
-from benchmark.tasks import TASK_SPECS
-from leaderboard.build import LEGEND, PAPER_NOTE
+from benchmark.tasks import TASKS
+from leaderboard.legend import LEGEND, PAPER_NOTE
 from leaderboard.common import SUBMISSIONS_DIR
 from leaderboard.paper_numbers import LABEL as PAPER_LABEL
 from leaderboard.paper_numbers import PAPER_TABLES, PaperTable
@@ -139,7 +139,7 @@ def svg_plot(points: list[PlotPoint], metric: str, title: str) -> str:
 
 def plots_html(subs: list[Submission]) -> str:
     figs = []
-    for task, spec in TASK_SPECS.items():
+    for task, spec in TASKS.items():
         pts = main_score_points(subs, task)
         if not pts:
             continue

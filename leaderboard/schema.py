@@ -12,26 +12,19 @@ from typing import Any, Callable
 
 from benchmark.data import layout
 from benchmark.eval.results import SCHEMA_VERSION, STATUSES, predictions_name
-from benchmark.tasks import LOWER_IS_BETTER, TASK_SPECS
+from benchmark.metrics.registry import METRICS
+from benchmark.tasks import TASKS
 from leaderboard.common import Problem, check_relpath
 
 Check = Callable[[Any], "str | None"]
 
 
-_UNIT = (0.0, 1.0)
-# Closed range of every metric a task declares; None bound = unbounded on that side.
-METRIC_RANGES: dict[str, tuple[float | None, float | None]] = {
-    **{m: _UNIT for m in ("recall", "precision", "f1", "invalid_rate", "bleu-1", "bleu-4", "rouge-1",
-                          "rouge-2", "rouge-l", "meteor", "attribute_match", "token_accuracy")},
-    **{f"{m}@{k}": _UNIT for m in ("hr", "ndcg", "mrr") for k in (3, 5, 10)},
-    "mae": (0.0, 4.0), "rmse": (0.0, 4.0),
-    "bertscore-f1": (-1.0, 1.0), "ssim": (-1.0, 1.0), "personalization": (-1.0, 1.0),
-    "psnr": (0.0, None), "frechet": (0.0, None), "token_nll": (0.0, None),
-}
+# Closed range of every metric (benchmark.metrics.registry); None bound = unbounded on that side.
+METRIC_RANGES: dict[str, tuple[float | None, float | None]] = {m.name: m.range for m in METRICS.values()}
 
 
 def metric_lower_is_better(metric: str) -> bool:
-    return metric in LOWER_IS_BETTER
+    return not METRICS[metric].higher_is_better if metric in METRICS else False
 
 
 # ---- small type checks: each returns None when fine, else what is wrong ---------------------------
@@ -136,7 +129,7 @@ MODEL_FIELDS: dict[str, Check] = {"name": is_label, "revision": is_label, "confi
 DATASET_FIELDS: dict[str, Check] = {"name": is_label, "sha256": is_str, "seed": is_int, "scale": is_opt_label, "source": is_str}
 ENV_FIELDS: dict[str, Check] = {"python": is_str, "platform": is_str, "packages": is_str_dict, "git": is_opt_str}
 ENTRY_FIELDS: dict[str, Check] = {
-    "task": one_of(*TASK_SPECS), "task_version": is_str, "split": one_of(*layout.TASK_SPLITS),
+    "task": one_of(*TASKS), "task_version": is_str, "split": one_of(*layout.TASK_SPLITS),
     "status": one_of(*STATUSES), "error": is_opt_str, "n": lambda v: is_int(v) or (None if v >= 0 else "must be >= 0"),
     "scores": is_dict, "intervals": is_dict, "main_score": is_str, "extra": is_dict,
     "predictions": is_opt_str, "predictions_sha256": is_opt_str, "wall_time_s": is_nonneg_number,
@@ -160,7 +153,7 @@ def check_metric_value(metric: str, v, sub: str, field: str) -> list[Problem]:
 def check_entry(e: dict, i: int, sub: str) -> list[Problem]:
     """One element of `results` (its fields already exist and have the right types)."""
     where = f"results[{i}]"
-    spec = TASK_SPECS[e["task"]]
+    spec = TASKS[e["task"]]
     problems: list[Problem] = []
     if e["task_version"] != spec.version:
         problems.append(Problem(sub, f"{where}.task_version", f"{e['task_version']!r} is not the current version {spec.version!r} of {spec.name}"))

@@ -20,7 +20,7 @@ from benchmark.data import layout
 from benchmark.api import Model
 from benchmark.data.io import sha256_file, write_json, write_jsonl
 from benchmark.eval.results import predictions_name
-from benchmark.tasks import TASK_SPECS
+from benchmark.tasks import TASKS
 from leaderboard import build, submit, validate, validate_cli
 from leaderboard.common import MAX_SUBMISSION_BYTES, SubmissionError
 
@@ -36,7 +36,7 @@ def _instances(task: str, split: str, n: int, **cols) -> pd.DataFrame:
     base = {c: [None] * n for c in layout.INSTANCE_COLUMNS}
     base.update(id=[f"{task}/{split}/{i}" for i in range(n)], user=[f"u{i}" for i in range(n)],
                 history=[[(i + j) % 15 for j in range(1, 4)] for i in range(n)],
-                instruction=[TASK_SPECS[task].instruction] * n)
+                instruction=[TASKS[task].instruction] * n)
     base.update(cols)
     return pd.DataFrame(base)
 
@@ -100,7 +100,7 @@ def make_run(root: Path, data: Path, run_id: str = "run-1", model: str = "dummy"
         write_jsonl(run / rel, rows)
         inst = ds.instances(task, "test")
         got = score_predictions(task, inst, rows, ds, n_boot=50 if width is None else 0, seed=0)
-        spec = TASK_SPECS[task]
+        spec = TASKS[task]
         main = got.scores[spec.main_score]
         hi = 4.0 if task == "rating" else 1.0
         intervals = got.intervals if width is None else {spec.main_score: [max(0.0, main - width), min(hi, main + width)]}
@@ -112,7 +112,7 @@ def make_run(root: Path, data: Path, run_id: str = "run-1", model: str = "dummy"
         })
     for task in ("selection", "image"):
         entries.append({"task": task, "task_version": "1", "split": "test", "status": "unsupported", "error": None,
-                        "n": 0, "scores": {}, "intervals": {}, "main_score": TASK_SPECS[task].main_score,
+                        "n": 0, "scores": {}, "intervals": {}, "main_score": TASKS[task].main_score,
                         "extra": {}, "predictions": None, "predictions_sha256": None, "wall_time_s": 0.0})
     entries += extra_entries or []
     write_json(run / "config.json", config or {})

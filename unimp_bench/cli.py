@@ -9,18 +9,35 @@ from typing import Optional
 
 import typer
 
+from benchmark.api.registry import MODELS
 from benchmark.data import layout
+from benchmark.data.convert import convert as run_convert
+from benchmark.data.dataset import PreparedDataset
+from benchmark.data.download import download_images as fetch
+from benchmark.data.download import urls_from_raw, urls_from_table
+from benchmark.data.errors import DataError
+from benchmark.data.regimes import EVAL_SPLITS
+from benchmark.data.sources import SOURCES
+from benchmark.data.world.ceiling import report as ceiling_report
+from benchmark.eval.evaluator import RunOptions
+from benchmark.eval.evaluator import run as run_eval
+from benchmark.eval.results import predictions_name
+from benchmark.eval.scoring import compare_runs
+from benchmark.metrics.registry import METRICS
+from benchmark.prepare import prepare as run_prepare
+from benchmark.prepare import prepare_default
+from benchmark.tasks import TASKS
+from leaderboard.build import build_cli
+from leaderboard.submit import submit_cli
+from leaderboard.validate import validate_cli
+from unimp_bench import demo as demo_mod
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="A reproducible benchmark for unified multi-modal personalization (UniMP, ICLR 2024).")
 
 
-class Source(str, Enum):
-    default = "default"
-    amazon2014 = "amazon2014"
-    amazon2018 = "amazon2018"
-    amazon2023 = "amazon2023"
-    table = "table"
+# "default" (the embedded world) and the raw sources of benchmark.data.sources, listed there once
+Source = Enum("Source", {name: name for name in ("default", *SOURCES)}, type=str)
 
 
 class Scale(str, Enum):
@@ -54,10 +71,6 @@ def prepare(
 ) -> None:
     """Build the benchmark: dedupe, 5-core, merge, splits (leave-last-out, 10% new users, Office_Products as the
     new domain) and the six frozen task sets, with a checksummed manifest and a data card."""
-    from benchmark.data.errors import DataError
-    from benchmark.prepare import prepare as run_prepare
-    from benchmark.prepare import prepare_default
-
     try:
         if source == Source.default:
             path = prepare_default(out=out or Path("data") / f"world-{scale.value}", scale=scale.value, seed=seed,
@@ -87,10 +100,6 @@ def download_images(
     """Download item images from the metadata's URLs: bounded concurrency, retries, resumable (files already
     there are skipped), failures listed in <out>/_failures.json. Many old Amazon URLs no longer resolve; such
     items are kept by `prepare` and marked as without image."""
-    from benchmark.data.download import download_images as fetch
-    from benchmark.data.download import urls_from_raw, urls_from_table
-    from benchmark.data.errors import DataError
-
     if source == Source.default:
         _fail("the embedded default ships its images; choose a real source")
     try:
@@ -115,9 +124,6 @@ def convert(
     out: Path = typer.Option(..., help="Folder for interactions.parquet (+ items.parquet)."),
 ) -> None:
     """Turn a sequence file or RecBole atomic files into a `table` source for `prepare --source table`."""
-    from benchmark.data.convert import convert as run_convert
-    from benchmark.data.errors import DataError
-
     try:
         path = run_convert(src, out, format.value)
     except DataError as e:
@@ -128,22 +134,30 @@ def convert(
 
 @app.command()
 def tasks() -> None:
-    """List the tasks, the verb each needs, their metrics and main score."""
-    from benchmark.tasks import TASK_SPECS
-
-    for spec in TASK_SPECS.values():
+    """List the tasks, the verb each needs, their candidates, metrics and main score."""
+    for spec in TASKS.values():
         arrow = "higher" if spec.higher_is_better else "lower"
-        typer.echo(f"{spec.name:15s} v{spec.version}  verb={spec.verb:16s} main={spec.main_score} ({arrow} is better)"
-                   f"  [{spec.paper_table}]\n{'':17s}metrics: {', '.join(spec.metrics)}")
+        typer.echo(f"{spec.name:17s} v{spec.version}  verb={spec.verb:16s} main={spec.main_score} ({arrow} is better)"
+                   f"  [{spec.paper_table}]\n{'':19s}metrics: {', '.join(spec.metrics)}")
+        if spec.instance_set != spec.name:
+            typer.echo(f"{'':19s}instances: those of {spec.instance_set}")
+        rule = getattr(spec, "candidates", None)
+        if rule is not None:
+            typer.echo(f"{'':19s}candidates: {rule.description}")
+
+
+@app.command()
+def metrics() -> None:
+    """List the metrics: direction and meaning."""
+    for m in METRICS.values():
+        typer.echo(f"{m.name:16s} {'higher' if m.higher_is_better else 'lower ':6s} is better  {m.description}")
 
 
 @app.command()
 def models() -> None:
     """List the registered models (imports none of them)."""
-    from benchmark.api.models_index import MODELS
-
-    for name, (_, description) in sorted(MODELS.items()):
-        typer.echo(f"{name:16s} {description}")
+    for name, entry in sorted(MODELS.items()):
+        typer.echo(f"{name:16s} {entry.description}")
 
 
 def _csv(value: str, allowed: tuple[str, ...], what: str, all_value: tuple[str, ...]) -> tuple[str, ...]:
@@ -159,8 +173,8 @@ def _csv(value: str, allowed: tuple[str, ...], what: str, all_value: tuple[str, 
 @app.command()
 def run(
     model: str = typer.Option(..., help="Model name (see `unimp-bench models`)."),
-    task: str = typer.Option("all", help="all or a comma list of: " + ", ".join(layout.TASKS)),
-    split: str = typer.Option("all", help="all or a comma list of: " + ", ".join(layout.EVAL_SPLITS)),
+    task: str = typer.Option("all", help="all or a comma list of: " + ", ".join(TASKS)),
+    split: str = typer.Option("all", help="all or a comma list of: " + ", ".join(EVAL_SPLITS)),
     data: Path = typer.Option(Path("data/world-default"), help="A prepared dataset folder."),
     out: Path = typer.Option(Path("runs"), help="Where the run folder is created."),
     seed: int = typer.Option(0, help="Seed of the model and of the bootstrap."),
@@ -176,10 +190,6 @@ def run(
 ) -> None:
     """Train (or load) a model and evaluate it on the frozen task sets; writes results.json, predictions and
     summary.md into a new run folder and prints the paper-style tables."""
-    from benchmark.eval.evaluator import RunOptions
-    from benchmark.eval.evaluator import run as run_eval
-    from benchmark.api.models_index import MODELS
-
     if model not in MODELS:
         _fail(f"unknown model {model!r}; known: {', '.join(sorted(MODELS))}")
     if perturb not in (None, "NT", "NV"):
@@ -194,8 +204,8 @@ def run(
             cfg[key] = json.loads(raw)
         except json.JSONDecodeError:
             cfg[key] = raw
-    opts = RunOptions(model=model, tasks=_csv(task, layout.TASKS, "task", layout.TASKS),
-                      splits=_csv(split, layout.EVAL_SPLITS, "split", layout.EVAL_SPLITS), seed=seed, config=cfg,
+    opts = RunOptions(model=model, tasks=_csv(task, tuple(TASKS), "task", tuple(TASKS)),
+                      splits=_csv(split, EVAL_SPLITS, "split", EVAL_SPLITS), seed=seed, config=cfg,
                       perturbation=perturb, n_boot=n_boot, bertscore_model=str(bertscore_model) if bertscore_model else None,
                       run_id=run_id)
     try:
@@ -211,17 +221,16 @@ def compare(run_a: Path, run_b: Path, task: str = typer.Option("recommendation")
             data: Path = typer.Option(Path("data/world-default")),
             metric: Optional[str] = typer.Option(None, help="A per-instance metric of the task (default: its main score).")) -> None:
     """Paired bootstrap comparison of two runs on the same instances (difference a - b, 95% interval, p)."""
-    from benchmark.data.dataset import PreparedDataset
-    from benchmark.eval.scoring import compare_runs
-
+    if task not in TASKS:
+        _fail(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
     ds = PreparedDataset(data)
     preds = []
     for run_dir in (run_a, run_b):
-        path = run_dir / "predictions" / f"{task}__{split}.jsonl"
+        path = run_dir / predictions_name(task, split)
         if not path.is_file():
             _fail(f"{path} not found")
         preds.append([json.loads(line) for line in path.read_text().splitlines()])
-    result = compare_runs(task, ds.instances(task, split), preds[0], preds[1], ds, metric=metric,
+    result = compare_runs(task, TASKS[task].load(ds, split), preds[0], preds[1], ds, metric=metric,
                           run_dirs=(run_a, run_b))
     typer.echo(json.dumps(result, indent=2))
 
@@ -239,8 +248,6 @@ def board_submit(
                                         "license, reference, ablation."),
 ) -> None:
     """Copy a run into leaderboard/submissions/<model>/<run-id>/ (never overwrites)."""
-    from leaderboard.submit import submit_cli
-
     raise typer.Exit(submit_cli(run_dir, leaderboard_dir, meta))
 
 
@@ -253,17 +260,34 @@ def board_validate(
 ) -> None:
     """Check every submission: schema, dataset sha256, exact instance coverage, scores recomputed from the
     predictions, no NaN, no paths outside the submission, size limits. Exit 1 on any problem."""
-    from leaderboard.validate import validate_cli
-
     raise typer.Exit(validate_cli(leaderboard_dir, data, allow_unknown_datasets=allow_unknown_datasets))
 
 
 @board.command("build")
 def board_build(leaderboard_dir: Path = typer.Option(Path("leaderboard"), help="The leaderboard folder.")) -> None:
     """Render leaderboard/README.md and leaderboard/index.html from the submissions alone."""
-    from leaderboard.build import build_cli
-
     raise typer.Exit(build_cli(leaderboard_dir))
+
+
+@app.command()
+def ceiling(scale: str = typer.Option("default", help="Scale of the embedded world."),
+            seed: int = typer.Option(0, help="The world's seed (the holdout uses it too).")) -> None:
+    """Rating ceilings from the embedded world's latent truth: the best MAE a model could reach from what
+    the rating prompt shows (see benchmark/data/world/ceiling.py)."""
+    typer.echo(ceiling_report(scale, seed))
+
+
+@app.command()
+def demo(
+    data: Path = typer.Option(Path("data/world-default"), help="A prepared dataset folder."),
+    out: Path = typer.Option(Path("runs/demo"), help="Where the run folders go (existing runs are reused)."),
+    models: str = typer.Option(",".join(demo_mod.DEMO_MODELS), help="Comma list of models to run."),
+    jobs: int = typer.Option(demo_mod.default_jobs(), help="Models run at once, one torch thread each."),
+    leaderboard_dir: Path = typer.Option(Path("leaderboard"), "--leaderboard", help="The leaderboard folder."),
+    no_leaderboard: bool = typer.Option(False, help="Do not submit the runs or build the board."),
+) -> None:
+    """`make demo`: run the benchmark's models on a prepared dataset, print the tables, fill the leaderboard."""
+    demo_mod.demo(data, out, models.split(","), jobs, None if no_leaderboard else leaderboard_dir)
 
 
 def main() -> None:  # pragma: no cover

@@ -1,7 +1,7 @@
-"""`make demo`: run the benchmark's models on the embedded default, print the tables, fill the leaderboard."""
+"""`unimp-bench demo` (`make demo`): run the benchmark's models on the embedded default, print the tables,
+fill the leaderboard."""
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing
 import os
@@ -9,10 +9,14 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from benchmark.data import layout
+from benchmark.api.registry import MODELS
+from benchmark.data.dataset import PreparedDataset
+from benchmark.data.regimes import EVAL_SPLITS
 from benchmark.eval.evaluator import RunOptions, run
-from benchmark.api.models_index import MODELS
 from benchmark.eval.summary import summary_markdown
+from benchmark.tasks import TASKS
+from leaderboard.build import build
+from leaderboard.submit import submit
 
 DEMO_MODELS = ("random", "pop", "bm25", "bm25-personal", "mean-rating", "mean-rating-star", "nearest-review",
                "retrieved-image", "lightgcn", "sasrec", "s3rec", "unimp")
@@ -33,7 +37,7 @@ def _run_one(data: Path, out: Path, name: str) -> float:
     """One model on every task and split (a worker process); returns its wall time."""
     t0 = time.time()
     print(f"[demo] running {name} on every task and split ...", flush=True)
-    run(data, out, RunOptions(model=name, tasks=layout.TASKS, splits=layout.EVAL_SPLITS,
+    run(data, out, RunOptions(model=name, tasks=tuple(TASKS), splits=EVAL_SPLITS,
                               config=DEMO_CONFIGS.get(name, {}), run_id=name))
     print(f"[demo] {name} done in {time.time() - t0:.0f}s", flush=True)
     return time.time() - t0
@@ -41,61 +45,50 @@ def _run_one(data: Path, out: Path, name: str) -> float:
 
 def _warm_image_judge(data: Path) -> None:
     """Train (or load) the image judge once, before parallel runs would each train it."""
-    from benchmark.data.dataset import PreparedDataset
-    from benchmark.metrics.image import AttributeJudge, default_cache_dir
+    from benchmark.metrics.image import AttributeJudge, default_cache_dir  # heavy: torch
 
     AttributeJudge.for_dataset(PreparedDataset(data), default_cache_dir())
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", type=Path, default=Path("data/world-default"))
-    parser.add_argument("--out", type=Path, default=Path("runs/demo"))
-    parser.add_argument("--models", default=",".join(DEMO_MODELS))
-    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
-                        help="Models run at once, one torch thread each (default: 2, or 1 on one core).")
-    parser.add_argument("--leaderboard", type=Path, default=Path("leaderboard"))
-    parser.add_argument("--no-leaderboard", action="store_true", help="Do not submit the runs or build the board.")
-    args = parser.parse_args(argv)
+def default_jobs() -> int:
+    """Models run at once: 2, or 1 on one core."""
+    return min(2, os.cpu_count() or 1)
+
+
+def demo(data: Path, out: Path, models=DEMO_MODELS, jobs: int | None = None, leaderboard: Path | None = None) -> None:
+    """Run `models` on `data` into `out` (finished runs are reused), print the tables; with `leaderboard`,
+    submit the runs there and build the board."""
+    jobs = default_jobs() if jobs is None else jobs
     names = []
-    for name in args.models.split(","):
+    for name in models:
         if name not in MODELS:
             print(f"[demo] {name}: not registered in this build, skipped")
-        elif (args.out / name / "results.json").is_file():
-            print(f"[demo] {name}: reusing {args.out / name}")
+        elif (out / name / "results.json").is_file():
+            print(f"[demo] {name}: reusing {out / name}")
             names.append(name)
         else:
             names.append(name)
-    todo = [n for n in names if not (args.out / n / "results.json").is_file()]
-    if todo and args.jobs > 1:
-        _warm_image_judge(args.data)
+    todo = [n for n in names if not (out / n / "results.json").is_file()]
+    if todo and jobs > 1:
+        _warm_image_judge(data)
         # the longest runs first, so the short ones fill the other worker meanwhile
         todo.sort(key=lambda n: -DEMO_ORDER.get(n, 0))
-        with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for f in [pool.submit(_run_one, args.data, args.out, n) for n in todo]:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for f in [pool.submit(_run_one, data, out, n) for n in todo]:
                 f.result()
     else:
         for n in todo:
-            _run_one(args.data, args.out, n)
-    docs = [json.loads((args.out / n / "results.json").read_text()) for n in names]
+            _run_one(data, out, n)
+    docs = [json.loads((out / n / "results.json").read_text()) for n in names]
     print(summary_markdown(docs))
-    if not args.no_leaderboard:
-        _leaderboard(args, docs)
+    if leaderboard is not None:
+        _leaderboard(out, leaderboard, docs)
 
 
-def _leaderboard(args, docs) -> None:
-    try:
-        from leaderboard.build import build
-        from leaderboard.submit import submit
-    except ImportError:
-        return
+def _leaderboard(out: Path, leaderboard: Path, docs) -> None:
     for doc in docs:
-        target = args.leaderboard / "submissions" / doc["model"]["name"] / doc["run_id"]
+        target = leaderboard / "submissions" / doc["model"]["name"] / doc["run_id"]
         if not target.exists():
-            submit(args.out / doc["run_id"], args.leaderboard, None)
-    build(args.leaderboard)
-    print(f"[demo] leaderboard: {args.leaderboard / 'README.md'} and {args.leaderboard / 'index.html'}")
-
-
-if __name__ == "__main__":
-    main()
+            submit(out / doc["run_id"], leaderboard, None)
+    build(leaderboard)
+    print(f"[demo] leaderboard: {leaderboard / 'README.md'} and {leaderboard / 'index.html'}")

@@ -6,8 +6,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmark.api import Model
-from baselines.simple.common import hit_and_mrr, history_lists, valid_split
+from benchmark.api import REGIMES, Model, history_lists
+from benchmark.metrics.ranking import target_ranks
+from baselines.simple.common import hit_and_mrr
 from baselines.simple.text import BM25Index, tokenize
 
 
@@ -24,7 +25,6 @@ class BM25Model(Model):
     the instance's `query` (the target's category path). Non-personalised."""
 
     name = "bm25"
-    description = "BM25Okapi over item text with the search query (the paper's Table 2(d) BM25 row)."
 
     def _index_items(self, data) -> None:
         """(Re)build the index over `data.items.text` unless it was built from this very dataset view."""
@@ -61,7 +61,6 @@ class BM25PersonalModel(BM25Model):
     as the evaluator computes them), then best MRR, then the smaller w."""
 
     name = "bm25-personal"
-    description = "BM25 query match mixed with BM25 similarity to the user's history; mixing weight chosen on valid."
 
     def __init__(self, config: dict[str, Any] | None = None, seed: int = 0, run_dir=None):
         super().__init__(config, seed, run_dir)
@@ -80,10 +79,8 @@ class BM25PersonalModel(BM25Model):
         return q, h
 
     def fit(self, data, regime: str) -> None:
-        from benchmark.metrics.ranking import target_ranks
-
         super().fit(data, regime)
-        split = valid_split(regime)
+        split = REGIMES[regime].valid
         if "weight" in self.config:
             self.selection[regime] = {"weight": self.weight, "given": True}
             return

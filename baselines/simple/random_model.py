@@ -6,8 +6,7 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from benchmark.api import Model
-from baselines.simple.common import stack_lists
+from benchmark.api import Model, stack_lists
 
 
 class RandomModel(Model):
@@ -15,7 +14,6 @@ class RandomModel(Model):
     only on (seed, instance id), so answers do not change with batching or order."""
 
     name = "random"
-    description = "Seeded uniform random scores (recommendation, search, selection) and ratings 1-5."
 
     def fit(self, data, regime: str) -> None:
         self.n_items = int(data.n_items)

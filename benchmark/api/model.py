@@ -8,7 +8,8 @@ and returns one answer per row, in order):
 
 rank(task, requests) -> np.ndarray float32
     recommendation / search: shape (B, n_items), a score for every item token of the catalogue
-        (the evaluator restricts to the split's catalogue and removes history items itself);
+        (the evaluator keeps the items the task's candidate rule allows and removes history items
+        itself; a task variant such as search-catalogue calls the verb with its base task's name);
     selection: shape (B, n_candidates), a score for each entry of `requests.candidates`.
 select(requests) -> list[list[int]]
     selection only, optional: the chosen candidate tokens. Without it the evaluator thresholds the
@@ -22,11 +23,13 @@ generate_images(requests) -> list[PIL.Image.Image]
     two-stage generator retrieved first) and IMAGE_TOKEN_SCORES, a token model's teacher-forced scores
     of the target image's VQ codes ("token_nll" nats per token, "token_accuracy").
 
-Training: `fit(data, regime)` is called once per regime before any verb of that regime:
+Training: `fit(data, regime)` is called once per regime (its name, `benchmark.data.regimes.REGIMES`)
+before any verb of that regime:
     regime "main":       train on the `train` split, select on `valid`; evaluated on test and new_user.
     regime "new_domain": train (or adapt) on `new_domain_train`, select on `new_domain_valid`;
                          evaluated on `new_domain`. A model may keep what it learned in "main".
 Model selection uses validation data only, never test.
+A model's name and one-line description live in the registry (`benchmark.api.registry`), nowhere else.
 """
 from __future__ import annotations
 
@@ -36,23 +39,15 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from benchmark.tasks import TASKS
+
 VERBS = ("rank", "select", "predict_rating", "generate_text", "generate_images")
-IMAGE_TOKEN_SCORES = ("token_nll", "token_accuracy")
-REGIME_SPLITS = {
-    "main": ("train", "valid", ("test", "new_user")),
-    "new_domain": ("new_domain_train", "new_domain_valid", ("new_domain",)),
-}
-
-
-def regime_of(split: str) -> str:
-    return "new_domain" if split.startswith("new_domain") else "main"
 
 
 class Model:
     """Base class. Subclasses set `name`, override `fit` and the verbs they support."""
 
     name: ClassVar[str] = "model"
-    description: ClassVar[str] = ""
     # Recorded in results; bump when the model's behaviour changes.
     revision: ClassVar[str] = "1"
 
@@ -80,10 +75,7 @@ class Model:
     def supports(self, task: str, split: str) -> bool:
         """Override to refuse a task/split the model could answer in form but not in substance
         (e.g. MF has no embedding for new users). Default: the task's verb is implemented."""
-        from benchmark.tasks import TASK_SPECS
-
-        verb = TASK_SPECS[task].verb
-        return self.implements(verb)
+        return self.implements(TASKS[task].verb)
 
     # ---- verbs (optional) ----------------------------------------------------------------------
     def rank(self, task: str, requests: pd.DataFrame) -> np.ndarray:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.data import layout
+from benchmark.data.regimes import NEW_DOMAIN_REGIME, regime_of
 
 
 class PreparedDataset:
@@ -42,7 +43,7 @@ class PreparedDataset:
         """Boolean (n_items,) mask of the items a split ranks over: the six training domains for
         train/valid/test/new_user, Office_Products for the new-domain splits."""
         domains = self.items["domain"].to_numpy()
-        if split.startswith("new_domain"):
+        if regime_of(split) is NEW_DOMAIN_REGIME:
             return domains == layout.NEW_DOMAIN
         return domains != layout.NEW_DOMAIN
 
@@ -66,10 +67,12 @@ class PreparedDataset:
         return pd.read_parquet(layout.interactions_path(self.root, split))
 
     def instances(self, task: str, split: str) -> pd.DataFrame:
-        if task not in layout.TASKS:
-            raise ValueError(f"unknown task {task!r}; known: {layout.TASKS}")
         if split not in layout.TASK_SPLITS:
             raise ValueError(f"unknown split {split!r}; known: {layout.TASK_SPLITS}")
-        frame = pd.read_parquet(layout.task_path(self.root, task, split))
+        path = layout.task_path(self.root, task, split)
+        if not path.parent.is_dir():
+            known = sorted(p.name for p in (self.root / "tasks").iterdir() if p.is_dir())
+            raise ValueError(f"unknown task {task!r}; this dataset has instances of: {', '.join(known)}")
+        frame = pd.read_parquet(path)
         # a task leaves the other tasks' columns null: drop them so int columns stay int64, not float
         return frame[[c for c in frame.columns if c in ("id", "user", "history") or len(frame) == 0 or frame[c].notna().any()]]

@@ -23,6 +23,8 @@ from tqdm import tqdm
 from benchmark.data.errors import SkipReport
 from benchmark.data.images import file_stem, find_image_file
 from benchmark.data.io import write_bytes, write_json
+from benchmark.data.sources import RELEASES
+from benchmark.data.sources.table import read_items
 
 FAILURES = "_failures.json"
 MAX_BYTES = 20 << 20  # an answer larger than this is not a product photo
@@ -139,7 +141,7 @@ def download_images(
 def urls_from_raw(source: str, raw_dir: Path, domains, report: SkipReport | None = None) -> dict[str, str]:
     """raw id -> http(s) image URL of every reviewed item of `domains`, read with the release's loader
     (`source` is amazon2014, amazon2018 or amazon2023). The first URL seen for an id is kept."""
-    if source not in ("amazon2014", "amazon2018", "amazon2023"):
+    if source not in RELEASES:
         raise ValueError(f"urls_from_raw reads the Amazon releases, not {source!r}; for a table use urls_from_table")
     loader = importlib.import_module(f"benchmark.data.sources.{source}")
     report = report if report is not None else SkipReport()
@@ -152,8 +154,6 @@ def urls_from_raw(source: str, raw_dir: Path, domains, report: SkipReport | None
 
 def urls_from_table(items_path: Path, report: SkipReport | None = None) -> dict[str, str]:
     """raw id -> http(s) image URL from a plain items table (see `benchmark.data.sources.table`)."""
-    from benchmark.data.sources.table import read_items
-
     meta = read_items(Path(items_path), report if report is not None else SkipReport())
     urls: dict[str, str] = {}
     _collect(urls, meta.keys(), (attrs["image_url"] for attrs in meta.values()))

@@ -58,14 +58,10 @@ INTERACTION_SPLITS = (
     "new_domain_train", "new_domain_valid", "new_domain_test",
 )
 
-TASKS = ("recommendation", "search", "selection", "rating", "explanation", "image")
 # Task-instance splits. `new_domain` is Office_Products' test split; the model adapts on
-# `new_domain_train` (and selects on `new_domain_valid`).
+# `new_domain_train` (and selects on `new_domain_valid`): see benchmark.data.regimes.
+# The tasks (and so the folders under tasks/) are declared in benchmark.tasks.
 TASK_SPLITS = ("train", "valid", "test", "new_user", "new_domain_train", "new_domain_valid", "new_domain")
-EVAL_SPLITS = ("test", "new_user", "new_domain")
-# Which instance split a model may use for model selection when evaluated on an eval split.
-VALID_SPLIT_FOR = {"test": "valid", "new_user": "valid", "new_domain": "new_domain_valid"}
-TRAIN_SPLIT_FOR = {"test": "train", "new_user": "train", "new_domain": "new_domain_train"}
 
 # tasks/<task>/<split>.parquet. Columns that a task does not use are null.
 INSTANCE_COLUMNS = {

@@ -36,7 +36,7 @@ def data_card(info: dict) -> str:
         lines.append(f"| {sp} | {s['users']:,} | {s['interactions']:,} |")
     lines += ["", "## Task instances", "", "| task | " + " | ".join(layout.TASK_SPLITS) + " |",
               "|---|" + "---:|" * len(layout.TASK_SPLITS)]
-    for task in layout.TASKS:
+    for task in dict.fromkeys(k.split("/")[0] for k in info["instances"]):  # the instance sets, in build order
         lines.append(f"| {task} | " + " | ".join(f"{info['instances'].get(f'{task}/{s}', 0):,}" for s in layout.TASK_SPLITS) + " |")
     lines += ["", "## Decisions", ""] + [f"- **{k}**: {v}" for k, v in info["decisions"].items()]
     if info["skipped"]:

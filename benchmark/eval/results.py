@@ -34,9 +34,10 @@ results.json::
       ]
     }
 
-Prediction lines by task (every line has "id", the instance id):
-    recommendation, search: {"id", "ranked": [top-10 item tokens, best first, history and
-                             out-of-catalogue items already removed]}
+Prediction lines by task (every line has "id", the instance id; each task declares its fields,
+`benchmark.tasks.TASKS[task].line_fields`):
+    recommendation, search, search-catalogue: {"id", "ranked": [top-10 item tokens, best first, history and
+                             items outside the task's candidates already removed]}
     selection:              {"id", "selected": [tokens], "scores": [float per candidate]}
     rating:                 {"id", "output": str (raw), "rating": float | null (null = unparseable)}
     explanation:            {"id", "text": str}
@@ -47,7 +48,6 @@ from __future__ import annotations
 
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "unsupported", "error")
-TOP_K = 10
 
 
 def predictions_name(task: str, split: str) -> str:

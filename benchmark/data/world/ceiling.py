@@ -16,11 +16,9 @@ least-squares fit on the training pairs' reviews:
   + quality          the same plus the item's true quality (the limit of that learning)
   latent match + quality, + user bias: the true latent parts (bias needs the user's past ratings)
 
-    python -m benchmark.data.world.ceiling [--scale default] [--seed 0]
+    unimp-bench ceiling [--scale default] [--seed 0]
 """
 from __future__ import annotations
-
-import argparse
 
 import numpy as np
 
@@ -98,17 +96,9 @@ def ceilings(world: World, seed: int = 0, holdout: float = 0.2) -> dict:
     return out
 
 
-def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--scale", default="default")
-    ap.add_argument("--seed", type=int, default=0, help="the world's seed (the holdout uses it too)")
-    args = ap.parse_args(argv)
-    res = ceilings(simulate(args.scale, args.seed), args.seed)
-    print(f"rating MAE on {res['n_eval']:,} held-out reviews ({res['n_fit']:,} to fit), world {args.scale} seed {args.seed}")
-    for k, v in res.items():
-        if not k.startswith("n_"):
-            print(f"  {k:<28} {v:.4f}  ({v - res['always_5']:+.4f} vs always 5)")
-
-
-if __name__ == "__main__":
-    main()
+def report(scale: str = "default", seed: int = 0) -> str:
+    """The ceilings of the world (`scale`, `seed`) as printed by `unimp-bench ceiling`."""
+    res = ceilings(simulate(scale, seed), seed)
+    lines = [f"rating MAE on {res['n_eval']:,} held-out reviews ({res['n_fit']:,} to fit), world {scale} seed {seed}"]
+    lines += [f"  {k:<28} {v:.4f}  ({v - res['always_5']:+.4f} vs always 5)" for k, v in res.items() if not k.startswith("n_")]
+    return "\n".join(lines)
