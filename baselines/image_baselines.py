@@ -8,7 +8,6 @@ paper's number of retrieved images) are attached to each returned image as `imag
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from benchmark.api import N_RETRIEVED, CategoryPopularity, Model

@@ -29,8 +29,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from benchmark.api import Model, compat, regime_of
+from baselines.recbole_compat import recbole_process_state, refuse_pickled_caches, trusted_checkpoint_load
 from baselines.recbole_export import CATEGORY_FIELD, Export, IdMap, export_regime
+from benchmark.api import Model, compat, regime_of
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ class RecBoleModel(Model):
     # ---- training -----------------------------------------------------------------------------
     def fit(self, data, regime: str) -> None:
         compat.apply()
-        import torch
+        import torch  # heavy: torch
 
         torch.set_num_threads(int(self.config.get("threads", torch.get_num_threads())))
         self._items = data.items
@@ -141,10 +142,9 @@ class RecBoleModel(Model):
 
     def _train(self, export: Export, n_items: int, extra: dict | None = None) -> _Run:
         """Build Config, dataset, loaders, model and Trainer; fit with early stopping; load the best."""
-        from baselines.recbole_compat import recbole_process_state, refuse_pickled_caches
-        from recbole.config import Config
-        from recbole.data import create_dataset, data_preparation
-        from recbole.utils import get_model, get_trainer, init_seed
+        from recbole.config import Config  # heavy: recbole
+        from recbole.data import create_dataset, data_preparation  # heavy: recbole
+        from recbole.utils import get_model, get_trainer, init_seed  # heavy: recbole
 
         workdir = export.root / export.name
         ckpt = workdir / "saved" / f"{self.name}{'-' + extra['train_stage'] if extra else ''}"
@@ -186,7 +186,7 @@ class RecBoleModel(Model):
     @staticmethod
     def _load_best(trainer, model) -> None:
         """Reload the best-validation checkpoint the Trainer just wrote."""
-        import torch
+        import torch  # heavy: torch
 
         path = Path(trainer.saved_model_file)
         if not path.is_file():  # no validation pass happened: keep the last weights
@@ -206,8 +206,8 @@ class RecBoleModel(Model):
 
     def _interaction(self, run: _Run, batch: pd.DataFrame):
         """RecBole Interaction for full_sort_predict: user ids and/or the request histories."""
-        import torch
-        from recbole.data.interaction import Interaction
+        import torch  # heavy: torch
+        from recbole.data.interaction import Interaction  # heavy: recbole
 
         fields: dict[str, Any] = {}
         if self.uses_user or self.kind == "pair":
@@ -229,7 +229,7 @@ class RecBoleModel(Model):
 
     def full_scores(self, requests: pd.DataFrame) -> np.ndarray:
         """(B, n_items) float32: RecBole's full_sort_predict for each request, in item-token order."""
-        import torch
+        import torch  # heavy: torch
 
         run = self._run_for(requests)
         out = []
@@ -331,8 +331,6 @@ class S3RecModel(RecBoleModel):
                                                 "pre_model_path": str(self._pretrained)})
 
     def _build_model(self, cls, config, train_dataset):
-        from baselines.recbole_compat import trusted_checkpoint_load
-
         # finetune: S3Rec.__init__ torch.load()s pre_model_path, the checkpoint this run's
         # pre-training stage has just written
         with trusted_checkpoint_load():

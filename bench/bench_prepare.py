@@ -24,8 +24,8 @@ def main() -> None:
     parser.add_argument("--scale", default="paper")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/unimp-bench-prepare"))
     args = parser.parse_args()
-    from benchmark.prepare import WORLD_IMAGE_SIZE, prepare
     from benchmark.data.world import generate_world
+    from benchmark.prepare import WORLD_IMAGE_SIZE, prepare
 
     raw, out = args.workdir / f"raw-{args.scale}", args.workdir / f"data-{args.scale}"
     if not (raw / "world.json").is_file():

@@ -5,6 +5,7 @@ complete, so an interrupted run never leaves a folder that looks like a dataset.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import time
@@ -18,10 +19,14 @@ from tqdm import tqdm
 from benchmark import __version__
 from benchmark.data import layout
 from benchmark.data.errors import DataError, SkipReport
+from benchmark.data.images import normalize_image, resolve_image
 from benchmark.data.io import write_arrow, write_parquet
 from benchmark.data.item_text import attribute_dict, flatten
+from benchmark.data.manifest import write_manifest_and_card
 from benchmark.data.processing import dedupe_earliest, domain_stats, k_core, order_sequences, seeded_permutation
 from benchmark.data.sequences import MAX_HISTORY, Sequences, events
+from benchmark.data.sources import table
+from benchmark.data.world import generate_world
 from benchmark.tasks import TASKS
 from benchmark.tasks.builder import TaskBuilder
 from benchmark.tasks.selection import N_CANDIDATES
@@ -47,8 +52,6 @@ DECISIONS = {
 
 def _load_domains(source: str, raw_dir: Path, domains, report: SkipReport, table_items: Path | None) -> dict:
     if source == "table":
-        from benchmark.data.sources import table
-
         return table.load_table(raw_dir, table_items, report)
     # Domains are independent files: read them in parallel processes (parsing is CPU-bound; the 2014
     # metadata's Python literals in particular). Each worker fills its own SkipReport, merged here.
@@ -66,8 +69,6 @@ def _load_domains(source: str, raw_dir: Path, domains, report: SkipReport, table
 
 
 def _load_one(job):
-    import importlib
-
     source, raw_dir, domain, skip_bad = job
     part = SkipReport(skip_bad=skip_bad)
     return importlib.import_module(f"benchmark.data.sources.{source}").load_domain(raw_dir, domain, part), part
@@ -96,8 +97,6 @@ def _items_frame(raw_domains: dict, kept: dict[str, pd.DataFrame]) -> pd.DataFra
 
 
 def _normalize_one(args):
-    from benchmark.data.images import normalize_image
-
     src, dst, size = args
     try:
         Path(dst).write_bytes(normalize_image(Path(src), size))
@@ -108,8 +107,6 @@ def _normalize_one(args):
 
 def _write_images(items: pd.DataFrame, raw_dir: Path, images_dir: Path | None, stage: Path, size: int,
                   report: SkipReport, warnings: list) -> list:
-    from benchmark.data.images import resolve_image
-
     (stage / layout.IMAGES_DIR).mkdir(parents=True, exist_ok=True)
     jobs, rel = [], [None] * len(items)
     missing_files = not_downloaded = 0
@@ -243,7 +240,6 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
         bar.close()
 
         # 5. manifest + data card
-        from benchmark.data.manifest import write_manifest_and_card
 
         per_domain = {d: domain_stats(inter[inter["domain"] == d]) for d in sorted(kept)}
         per_domain["all training domains"] = domain_stats(main)
@@ -271,8 +267,6 @@ WORLD_IMAGE_SIZE = {"tiny": 32, "default": 64, "paper": 32}
 def prepare_default(out: str | Path = "data/world-default", raw: str | Path | None = None, scale: str = "default",
                     seed: int = 0, force: bool = False, image_size: int | None = None) -> Path:
     """The embedded default: generate the Amazon-like world in the 2014 format, then the ordinary path."""
-    from benchmark.data.world import generate_world
-
     out = Path(out)
     raw = Path(raw) if raw else out.parent / "raw" / f"world-{scale}-seed{seed}"
     generate_world(raw, scale=scale, seed=seed)  # returns at once when `raw` already holds this world

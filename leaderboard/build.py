@@ -17,7 +17,14 @@ from leaderboard.paper_numbers import LABEL as PAPER_LABEL
 from leaderboard.paper_numbers import PAPER_TABLES, PaperTable
 from leaderboard.render_html import render_html
 from leaderboard.tables import (
-    Cell, Submission, Table, cell_text, dataset_tables, fmt, group_by_dataset, load_submissions,
+    Cell,
+    Submission,
+    Table,
+    cell_text,
+    dataset_tables,
+    fmt,
+    group_by_dataset,
+    load_submissions,
 )
 
 README = "README.md"

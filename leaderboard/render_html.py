@@ -9,12 +9,21 @@ import math
 from pathlib import Path
 
 from benchmark.tasks import TASKS
-from leaderboard.legend import LEGEND, PAPER_NOTE
 from leaderboard.common import SUBMISSIONS_DIR
+from leaderboard.legend import LEGEND, PAPER_NOTE
 from leaderboard.paper_numbers import LABEL as PAPER_LABEL
 from leaderboard.paper_numbers import PAPER_TABLES, PaperTable
 from leaderboard.tables import (
-    OK, Cell, PlotPoint, Submission, Table, cell_text, dataset_tables, fmt, group_by_dataset, main_score_points,
+    OK,
+    Cell,
+    PlotPoint,
+    Submission,
+    Table,
+    cell_text,
+    dataset_tables,
+    fmt,
+    group_by_dataset,
+    main_score_points,
 )
 
 STATIC = Path(__file__).parent  # page.css and page.js sit beside this file (package data)

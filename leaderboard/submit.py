@@ -8,14 +8,25 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 from benchmark.data.io import write_json
 from leaderboard import schema
 from leaderboard.common import (
-    IMAGES_DIR, MAX_SUBMISSION_BYTES, META_FILE, PREDICTIONS_DIR, RESULTS_FILE, SUBMISSIONS_DIR, Problem, SubmissionError, is_safe_name,
-    read_json_file, scan_folder, slug,
+    IMAGES_DIR,
+    MAX_SUBMISSION_BYTES,
+    META_FILE,
+    PREDICTIONS_DIR,
+    RESULTS_FILE,
+    SUBMISSIONS_DIR,
+    Problem,
+    SubmissionError,
+    is_safe_name,
+    read_json_file,
+    scan_folder,
+    slug,
 )
 
 
@@ -97,8 +108,6 @@ def submit(run_dir: str | Path, leaderboard_dir: str | Path, model_meta: dict | 
 
 def submit_cli(run_dir: str | Path, leaderboard_dir: str | Path, meta_json: str | Path | None = None) -> int:
     """Submit with an optional model_meta JSON file; print the new folder; exit code 0, or 1 with the reasons."""
-    import sys
-
     meta = None
     if meta_json is not None:
         meta, bad = read_json_file(Path(meta_json), str(meta_json), "model_meta")

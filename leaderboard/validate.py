@@ -13,7 +13,6 @@ Results with status "unsupported" or "error" need no predictions.
 """
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 from typing import Iterable
@@ -24,8 +23,22 @@ from benchmark.eval.scoring import score_predictions
 from benchmark.tasks import TASKS
 from leaderboard import schema
 from leaderboard.common import (
-    CONFIG_FILE, IMAGES_DIR, MAX_SUBMISSION_BYTES, META_FILE, PREDICTIONS_DIR, RESULTS_FILE, SUBMISSIONS_DIR, TOLERANCE, Problem,
-    check_relpath, is_safe_name, loads_strict, read_json_file, resolve_inside, scan_folder, slug,
+    CONFIG_FILE,
+    IMAGES_DIR,
+    MAX_SUBMISSION_BYTES,
+    META_FILE,
+    PREDICTIONS_DIR,
+    RESULTS_FILE,
+    SUBMISSIONS_DIR,
+    TOLERANCE,
+    Problem,
+    check_relpath,
+    is_safe_name,
+    loads_strict,
+    read_json_file,
+    resolve_inside,
+    scan_folder,
+    slug,
 )
 
 
@@ -83,19 +96,16 @@ def check_line(task: str, row, where: str, sub: str, folder: Path, split: str) -
         return problems
     if not isinstance(row["id"], str):
         problems.append(Problem(sub, f"{where}.id", "must be a string"))
-    bad = spec.check_line(row, split)
+    unsafe = {k: why for k in spec.file_fields if (why := check_relpath(row[k]))}  # paths first: never follow them
+    problems += [Problem(sub, f"{where}.{k}", why) for k, why in unsafe.items()]
+    bad = [(k, why) for k, why in spec.check_line(row, split) if k not in unsafe]
     problems += [Problem(sub, f"{where}.{k}", why) for k, why in bad]
     for k in spec.file_fields:
-        if any(f == k for f, _ in bad):
+        if k in unsafe or any(f == k for f, _ in bad):
             continue
-        rel = row[k]
-        why = check_relpath(rel)
-        if not why:
-            p = resolve_inside(folder, rel)
-            if p is None or not p.is_file():
-                why = f"image file {rel!r} is not in the submission"
-        if why:
-            problems.append(Problem(sub, f"{where}.{k}", why))
+        p = resolve_inside(folder, row[k])
+        if p is None or not p.is_file():
+            problems.append(Problem(sub, f"{where}.{k}", f"{k} file {row[k]!r} is not in the submission"))
     return problems
 
 

@@ -16,7 +16,6 @@ REPO = Path(__file__).resolve().parents[1]
 def default_data(tmp_path_factory):
     from benchmark.data.dataset import PreparedDataset
     from benchmark.prepare import prepare_default
-
     from leaderboard.tables import load_submissions
 
     local = REPO / "data" / "world-default"

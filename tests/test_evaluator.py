@@ -6,13 +6,13 @@ import json
 import numpy as np
 import pytest
 
-from benchmark.data.regimes import EVAL_SPLITS
-from benchmark.tasks import TASKS
 from benchmark.api import Model
-from benchmark.data.dataset import PreparedDataset
-from benchmark.eval.evaluator import RunOptions, run
-from benchmark.data.io import sha256_file
 from benchmark.api.registry import register
+from benchmark.data.dataset import PreparedDataset
+from benchmark.data.io import sha256_file
+from benchmark.data.regimes import EVAL_SPLITS
+from benchmark.eval.evaluator import RunOptions, run
+from benchmark.tasks import TASKS
 
 SIMPLE = {  # model -> the tasks it must answer (search-catalogue asks the search question)
     "random": {"recommendation", "search", "search-catalogue", "selection", "rating"},

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_image_metrics import make_dataset  # the hand-built prepared dataset (tests/ is on sys.path)
 
 from baselines.image_baselines import RetrievedImageModel
 from benchmark.eval.gallery import write_gallery
-from test_image_metrics import make_dataset  # the hand-built prepared dataset (tests/ is on sys.path)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

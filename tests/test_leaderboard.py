@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.data import layout
 from benchmark.api import Model
+from benchmark.data import layout
 from benchmark.data.io import sha256_file, write_json, write_jsonl
 from benchmark.eval.results import predictions_name
 from benchmark.tasks import TASKS
@@ -612,11 +612,10 @@ def test_image_prediction_paths(tmp_path, path, text):
 def test_recompute_uses_the_run_scorer_settings(monkeypatch, tmp_path):
     """The scorer settings recorded in extra reach score_predictions; the default BERTScore model is
     recorded by name and must be passed as None (loaded from the pinned wheel, offline)."""
-    import benchmark.eval.scoring
     from benchmark.metrics import text
 
     seen = {}
-    monkeypatch.setattr(benchmark.eval.scoring, "score_predictions", lambda *a, **kw: seen.update(kw) or "result")
+    monkeypatch.setattr(validate_mod, "score_predictions", lambda *a, **kw: seen.update(kw) or "result")
     extra = {"n_boot": 200, "bootstrap_seed": 7, "bertscore_model": text.DEFAULT_BERTSCORE_NAME, "bertscore_layer": 6}
     assert validate_mod.recompute("explanation", None, [], None, tmp_path, extra) == "result"
     assert seen == {"run_dir": tmp_path, "n_boot": 200, "seed": 7, "bertscore_model": None, "bertscore_layers": 6}

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.metrics import bootstrap, rating, ranking, selection
+from benchmark.metrics import bootstrap, ranking, rating, selection
 from benchmark.metrics.registry import RANKING_METRICS
 
 # ---- ranking ------------------------------------------------------------------------------------

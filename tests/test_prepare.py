@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from benchmark.data import layout
-from benchmark.tasks import TASKS
 from benchmark.data.dataset import PreparedDataset
+from benchmark.tasks import TASKS
 
 BUILT = tuple(t for t, spec in TASKS.items() if spec.builds)  # the instance sets prepare writes
 

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from benchmark.data import layout
-from benchmark.tasks import TASKS
 from benchmark.data.dataset import PreparedDataset
+from benchmark.tasks import TASKS
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)

@@ -8,17 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.data import layout
-from benchmark.api.registry import MODELS
-from benchmark.tasks import TASKS
-from benchmark.data.dataset import PreparedDataset
-from benchmark.data.perturb import PerturbedDataset
 from baselines.simple.bm25 import BM25Model, BM25PersonalModel
 from baselines.simple.mean_rating import MeanRatingModel, MeanRatingStarModel
 from baselines.simple.nearest_review import NearestReviewModel
 from baselines.simple.pop import PopModel
 from baselines.simple.random_model import RandomModel
 from baselines.simple.text import BM25Index, tokenize
+from benchmark.api.registry import MODELS
+from benchmark.data import layout
+from benchmark.data.dataset import PreparedDataset
+from benchmark.data.perturb import PerturbedDataset
+from benchmark.tasks import TASKS
 
 BUILT = tuple(t for t, spec in TASKS.items() if spec.builds)  # the instance sets prepare writes
 

@@ -12,9 +12,9 @@ import torch
 from benchmark.data.dataset import PreparedDataset
 from models.unimp.adapter import UniMPModel
 from models.unimp.config import load_config
+from models.unimp.prompts import Encoded
 from models.unimp.synthetic import make_dataset
 from models.unimp.train import CONTINUAL_ORDER, epoch_order, phases
-from models.unimp.prompts import Encoded
 
 TINY_VIT = {"embed_dim": 32, "vision_cfg": {"image_size": 16, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
             "text_cfg": {"context_length": 8, "vocab_size": 64, "width": 32, "heads": 2, "layers": 1}}

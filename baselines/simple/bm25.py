@@ -6,10 +6,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmark.api import REGIMES, Model, history_lists
-from benchmark.metrics.ranking import target_ranks
 from baselines.simple.common import hit_and_mrr
 from baselines.simple.text import BM25Index, tokenize
+from benchmark.api import REGIMES, Model, history_lists
+from benchmark.metrics.ranking import target_ranks
 
 
 def _row_max_normalise(scores: np.ndarray) -> np.ndarray:

@@ -6,8 +6,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmark.api import REGIMES, Model, explanation_target
 from baselines.simple.text import tfidf_matrix, tokenize
+from benchmark.api import REGIMES, Model, explanation_target
 
 
 class NearestReviewModel(Model):

@@ -5,8 +5,12 @@ models, bert-score or recbole; `apply_taming()` before importing taming. Facts b
 """
 from __future__ import annotations
 
+import importlib.util
 import sys
 import types
+from pathlib import Path
+
+import numpy as np
 
 _applied = False
 
@@ -16,15 +20,12 @@ def _torchvision_ops() -> None:
     with `operator torchvision::nms does not exist`. Register the two op schemas it checks so the
     import succeeds. Transforms and models work; compiled ops (nms, roi_align) and torchvision.io do
     not, so images are read with PIL everywhere in this project."""
-    import importlib.util
-
-    import torch
+    import torch  # heavy: torch
 
     spec = importlib.util.find_spec("torchvision")
     if spec is None or not spec.submodule_search_locations:
         return
     try:  # a working compiled library (e.g. a user's CUDA install) needs no fix
-        from pathlib import Path
 
         libs = sorted(Path(list(spec.submodule_search_locations)[0]).glob("_C*.so"))
         if libs:
@@ -45,8 +46,6 @@ def _torchvision_ops() -> None:
 def _numpy_aliases() -> None:
     """recbole 1.2.1 uses names numpy 2 removed (`np.float_` in Config, `np.float` in its NDCG/MRR
     metrics, ...): alias them back."""
-    import numpy as np
-
     for old, new in (("float", float), ("float_", np.float64), ("complex_", np.complex128), ("unicode_", np.str_), ("bool8", np.bool_)):
         if old not in np.__dict__:
             setattr(np, old, new)
@@ -54,7 +53,7 @@ def _numpy_aliases() -> None:
 
 def _scipy_dok_update() -> None:
     """recbole's LightGCN/NGCF call `dok_matrix._update`, gone in scipy 1.17: give it back."""
-    from scipy.sparse import dok_matrix
+    from scipy.sparse import dok_matrix  # heavy: scipy
 
     if not hasattr(dok_matrix, "_update"):
         def _update(self, data):
@@ -71,7 +70,7 @@ def _lightning_distributed() -> None:
     if name in sys.modules:
         return
     try:
-        from pytorch_lightning.utilities import rank_zero_only
+        from pytorch_lightning.utilities import rank_zero_only  # heavy: pytorch_lightning
     except ImportError:  # Lightning not installed: taming will fail with its own clear error
         return
     module = types.ModuleType(name)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from benchmark.data import layout
 from benchmark.data.regimes import NEW_DOMAIN_REGIME, regime_of
@@ -53,8 +54,6 @@ class PreparedDataset:
 
     def load_image(self, item: int):
         """PIL image of an item, or None when the item has none."""
-        from PIL import Image
-
         path = self.image_path(item)
         if path is None:
             return None

@@ -1,6 +1,7 @@
 """What a run records about where it ran: library versions, platform, git commit."""
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -14,8 +15,6 @@ PACKAGES = ("unimp-bench", "torch", "transformers", "numpy", "pandas", "pyarrow"
 def cache_root() -> Path:
     """unimp-bench's cache folder (image judge, WordNet, frozen vision features, VQ tokenizers):
     $UNIMP_BENCH_CACHE or ~/.cache/unimp-bench."""
-    import os
-
     return Path(os.environ.get("UNIMP_BENCH_CACHE", Path.home() / ".cache" / "unimp-bench"))
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 class DataError(ValueError):
@@ -46,8 +47,6 @@ class SkipReport:
         return sum(self.counts.values())
 
     def to_json(self) -> list[dict]:
-        from pathlib import Path
-
         return [
             {"file": Path(f).name, "reason": r, "count": n,
              "first": Path(f).name + self.examples[(f, r)][len(f):]}

@@ -14,6 +14,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from PIL import Image, ImageOps
+
 from benchmark.data.errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif")
@@ -83,8 +85,6 @@ def normalize_image(path: Path, size: int) -> bytes:
     """PNG bytes of the image, EXIF-rotated, RGB (transparency onto white), centre-cropped to a square
     and resized to size x size with bicubic filtering. The same input and Pillow version give the same
     bytes; an RGB PNG already of that size is kept byte for byte (after a full decode check). A file that cannot be decoded raises DataError(path, None, "cannot decode image: ...")."""
-    from PIL import Image, ImageOps
-
     if size < 1:
         raise ValueError(f"image size must be positive, got {size}")
     try:

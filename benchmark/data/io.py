@@ -9,6 +9,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -50,15 +53,11 @@ def write_jsonl(path: str | Path, rows) -> None:
 def write_parquet(path: str | Path, df) -> None:
     """Parquet without pandas' index and without the writer's creation metadata, so equal frames give
     byte-identical files."""
-    import pyarrow as pa
-
     write_arrow(path, pa.Table.from_pandas(df, preserve_index=False))
 
 
 def write_arrow(path: str | Path, table) -> None:
     """A pyarrow Table as Parquet, schema metadata dropped so output bytes depend only on the data."""
-    import pyarrow.parquet as pq
-
     with atomic_path(path) as tmp:
         pq.write_table(table.replace_schema_metadata(None), tmp, compression="zstd",
                        write_statistics=False)

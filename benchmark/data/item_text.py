@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 # Order of keys in the flattened text; `image` is the [IMG] slot itself.
 ATTRIBUTE_KEYS = ("title", "brand", "price", "category", "description")
@@ -42,8 +43,6 @@ def flatten(attrs: dict) -> str:
 
 def explanation_target(review: str | None, summary: str | None, max_words: int = 30) -> str:
     """Decision v1 (protocol 2): the first sentence of the review, at most 30 words, else the summary."""
-    import re
-
     text = (review or "").strip()
     if text:
         first = re.split(r"(?<=[.!?])\s+", text, maxsplit=1)[0]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 MAX_HISTORY = 50  # decision: histories stored up to the last 50 items (RecBole's default length)
 
@@ -89,8 +90,6 @@ def events(seqs: Sequences, part: str) -> Events:
 
 def gather_lists(values: np.ndarray, starts: np.ndarray, ends: np.ndarray):
     """pyarrow ListArray whose e-th list is values[starts[e]:ends[e]] (vectorised, no Python loop)."""
-    import pyarrow as pa
-
     lens = (ends - starts).astype(np.int64)
     offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int32 if lens.sum() < 2**31 else np.int64)
     idx = np.repeat(starts, lens) + (np.arange(lens.sum()) - np.repeat(offsets[:-1].astype(np.int64), lens))

@@ -14,10 +14,14 @@ Conventions, declared once:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from benchmark.metrics.registry import KS, RANKING_METRICS
+
+if TYPE_CHECKING:
+    import torch
 
 PAD = -1
 _BATCH = 256

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,8 +131,6 @@ class UniMPConfig:
 def resolve_path(path: str | None) -> str | None:
     """"pkg:<name>" -> the installed package's folder (found without importing it), else `path`."""
     if path and path.startswith("pkg:"):
-        import importlib.util
-
         spec = importlib.util.find_spec(path[4:])
         if spec is None or not spec.submodule_search_locations:
             raise FileNotFoundError(f"package {path[4:]!r} is not installed (see dependencies.md)")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from benchmark.api import instruction, layout
-
 
 
 def write_parquet(path: Path, df: pd.DataFrame) -> None:
@@ -25,8 +25,6 @@ NOUNS = ["shoe", "toy", "cream", "snack", "ball", "bottle", "pen"]
 
 def make_dataset(root: str | Path, n_items: int = 48, n_users: int = 40, seq_len: int = 8,
                  image_size: int = 16, seed: int = 0) -> Path:
-    from PIL import Image
-
     rng = np.random.default_rng(seed)
     root = Path(root)
     (root / layout.IMAGES_DIR).mkdir(parents=True, exist_ok=True)

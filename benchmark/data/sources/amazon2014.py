@@ -12,6 +12,7 @@ from pathlib import Path
 from benchmark.data.errors import DataError, SkipReport
 from benchmark.data.sources import RawDomain
 from benchmark.data.sources.common import (
+    ReviewFields,
     assemble_domain,
     candidates,
     category_path,
@@ -20,7 +21,6 @@ from benchmark.data.sources.common import (
     meta_text,
     read_meta_records,
     read_review_lines,
-    ReviewFields,
     wanted_ids,
 )
 

@@ -16,13 +16,13 @@ from benchmark.data.errors import DataError, SkipReport
 from benchmark.data.sources import RawDomain
 from benchmark.data.sources.amazon2014 import read_reviews  # the review lines carry the 2014 fields
 from benchmark.data.sources.common import (
-    read_meta_records,
     assemble_domain,
     candidates,
     category_path,
     find_first,
     first_url,
     meta_attributes,
+    read_meta_records,
     wanted_ids,
 )
 

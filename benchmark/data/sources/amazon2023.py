@@ -13,6 +13,7 @@ from pathlib import Path
 from benchmark.data.errors import DataError, SkipReport
 from benchmark.data.sources import RawDomain
 from benchmark.data.sources.common import (
+    ReviewFields,
     assemble_domain,
     candidates,
     category_path,
@@ -22,7 +23,6 @@ from benchmark.data.sources.common import (
     meta_text,
     read_meta_records,
     read_review_lines,
-    ReviewFields,
     wanted_ids,
 )
 

@@ -20,6 +20,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from benchmark.data.errors import DataError, SkipReport
+from benchmark.data.sources import RawDomain
 
 JSON_SUFFIXES = (".json.gz", ".json", ".jsonl.gz", ".jsonl")
 REVIEW_COLUMNS = ("user", "item", "timestamp", "rating", "review", "summary", "line")
@@ -321,8 +322,6 @@ def items_frame(review_items: Iterable[str], meta: dict[str, dict]) -> pd.DataFr
 def assemble_domain(domain: str, reviews_path: Path, meta_path: Path | None, read_reviews, read_meta,
                     report: SkipReport):
     """A release's RawDomain from its readers: reviews first, then only the metadata of reviewed items."""
-    from benchmark.data.sources import RawDomain
-
     reviews = read_reviews(reviews_path, report)
     meta = read_meta(meta_path, report, set(reviews["item"])) if meta_path is not None else {}
     return RawDomain(domain=domain, reviews=reviews, items=items_frame(reviews["item"], meta),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+
 import numpy as np
 
 from benchmark.data.world import taxonomy as tx

@@ -177,9 +177,9 @@ def descriptions(cat: Catalogue, rng: np.random.Generator) -> list[str]:
     feats = rng.integers(0, len(tx.FEATURES), (cat.n_items, 2))
     n_feats = rng.integers(1, 3, cat.n_items)
     out = []
-    for i, (s, l, c, cs, sh, ss, p, f, nf) in enumerate(zip(
+    for s, l, c, cs, sh, ss, p, f, nf in zip(
             cat.style.tolist(), cat.leaf.tolist(), cat.colour.tolist(), cat.colour_shown.tolist(),
-            cat.shape.tolist(), cat.shape_shown.tolist(), cat.pattern.tolist(), feats.tolist(), n_feats.tolist())):
+            cat.shape.tolist(), cat.shape_shown.tolist(), cat.pattern.tolist(), feats.tolist(), n_feats.tolist()):
         design = f"{tx.PATTERNS[p]} {SHAPE_WORDS[sh]} design" if ss else f"{tx.PATTERNS[p]} finish"
         colour = f" in {tx.COLOURS[c]}" if cs else ""
         extra = " ".join(tx.FEATURES[k] for k in f[:nf])
