@@ -425,7 +425,7 @@ def score_images(instances: pd.DataFrame, predictions: list[dict], dataset, run_
 
 def _score_images(instances: pd.DataFrame, predictions: list[dict], dataset, run_dir: str | Path,
                   cache_dir: str | Path | None = None, judge: AttributeJudge | None = None) -> ImageScores:
-    """Score generated images against the targets' images (metric names of TASK_SPECS["image"]).
+    """Score generated images against the targets' images (metric names of benchmark.tasks.TASKS["image"]).
 
     predictions: one {"id", "image": path relative to run_dir} per instance, in any order.
     The judge is trained once per dataset and cached in `cache_dir` (default: $UNIMP_BENCH_CACHE or
