@@ -19,13 +19,15 @@ install: $(STAMP)
 # Prepare the embedded default (once), run the models, print the paper-style tables.
 demo: install
 	test -f $(DATA)/manifest.json || $(BIN)/unimp-bench prepare
-	$(BIN)/python -m benchmark.demo --data $(DATA) --out $(RUNS)
+	$(BIN)/unimp-bench demo --data $(DATA) --out $(RUNS)
 
 # Test-only system packages (headless Chromium for the HTML tests), installed when we are root.
 test-deps:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will be skipped"; }
 
 test: install test-deps
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q --timeout=900
 
 # leaderboard/README.md and leaderboard/index.html from leaderboard/index.jsonl (generated, not committed).

@@ -8,53 +8,16 @@ paper's number of retrieved images) are attached to each returned image as `imag
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from benchmark.api import Model
-from benchmark.config_schema import NoSettings
-
-N_RETRIEVED = 2
-_TRAIN_SPLIT = {"main": "train", "new_domain": "new_domain_train"}
-
-
-class CategoryPopularity:
-    """Items with an image, by popularity in the regime's training interactions (ties: lower token),
-    grouped by category path."""
-
-    def __init__(self, data, regime: str):
-        counts = data.interactions(_TRAIN_SPLIT[regime])["item"].value_counts()
-        self.popularity = np.zeros(data.n_items, dtype=np.int64)
-        self.popularity[counts.index.to_numpy(dtype=np.int64)] = counts.to_numpy()
-        self.index(data)
-
-    def index(self, data) -> None:
-        """(Re)build the ranking over `data`'s items (their images may differ under --perturb NV)."""
-        items = data.items
-        has_image = items["image"].notna().to_numpy()
-        tokens = items["item"].to_numpy(dtype=np.int64)
-        order = np.lexsort((tokens, -self.popularity[tokens]))
-        self.ranked = tokens[order][has_image[order]]
-        category = items["category"].to_numpy(dtype=object)
-        self.by_category: dict[str, np.ndarray] = {}
-        for c in pd.unique(category[self.ranked]):
-            self.by_category[c] = self.ranked[category[self.ranked] == c]
-
-    def retrieve(self, query: str, exclude, k: int = N_RETRIEVED, fallback: bool = True) -> list[int]:
-        """Top-k item tokens of the query's category outside `exclude`; when the category has none and
-        `fallback`, the most popular items with an image."""
-        seen = set(int(h) for h in (exclude if exclude is not None else []))
-        out = [int(i) for i in self.by_category.get(query, ()) if int(i) not in seen][:k]
-        if not out and fallback:
-            out = [int(i) for i in self.ranked if int(i) not in seen][:k]
-        return out
+from benchmark.api import N_RETRIEVED, CategoryPopularity, Model
+from benchmark.api.config_schema import NoSettings
 
 
 class RetrievedImageModel(Model):
     """The image of the most popular item of the query's category that the user has not seen."""
 
     name = "retrieved-image"
-    description = "Image task: the image of the most popular non-history item whose category equals the query."
     Settings = NoSettings
 
     def fit(self, data, regime: str) -> None:

@@ -1,7 +1,7 @@
 """Scoped fixes for running recbole 1.2.1 inside the harness, each with the breakage it addresses.
 
 The global fixes (numpy aliases, scipy `dok_matrix._update`, torchvision ops) live in
-`benchmark.compat`; the ones here touch process state (argv, working directory, logging, an
+`benchmark.data.compat`; the ones here touch process state (argv, working directory, logging, an
 environment variable), so each is a context manager that restores it on exit; plus one guard.
 Facts behind them: docs/dependencies.md.
 """

@@ -1,6 +1,6 @@
 """Export a regime's frozen splits as RecBole atomic benchmark files, and map ids both ways.
 
-For a regime ("main" or "new_domain", `benchmark.api.REGIME_SPLITS`) and a file kind, writes::
+For a regime ("main" or "new_domain", `benchmark.api.REGIMES`) and a file kind, writes::
 
     <root>/<name>/<name>.train.inter   <name>.valid.inter   <name>.test.inter   <name>.item
 
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.api import REGIME_SPLITS
+from benchmark.api import REGIMES, io
 
 PARTS = ("train", "valid", "test")
 KINDS = ("pair", "seq")
@@ -36,8 +36,8 @@ CATEGORY_FIELD = "categories"
 
 def regime_interaction_splits(regime: str) -> tuple[str, str, str]:
     """(train, valid, test) interaction split names of a regime."""
-    train, valid, _ = REGIME_SPLITS[regime]
-    return train, valid, "new_domain_test" if regime == "new_domain" else "test"
+    r = REGIMES[regime]
+    return r.train, r.valid, r.test_interactions
 
 
 def category_tokens(path: str | None) -> list[str]:
@@ -73,11 +73,9 @@ def _sequences(data, regime: str) -> pd.DataFrame:
 
 
 def _write_atomic(path: Path, header: list[str], rows: pd.DataFrame) -> None:
-    from benchmark.io import write_text
-
     lines = ["\t".join(header)]
     lines += ["\t".join(map(str, r)) for r in rows.itertuples(index=False, name=None)]
-    write_text(path, "\n".join(lines) + "\n")
+    io.write_text(path, "\n".join(lines) + "\n")
 
 
 def export_regime(data, regime: str, root: Path, kind: str, max_len: int = 50) -> Export:

@@ -6,8 +6,8 @@ own `full_sort_predict` scores mapped to our item tokens (items RecBole never sa
 
 Sequential models read the user's history from the request's `history` column (so new users work);
 MF, LightGCN and HGN need a trained user embedding and declare `new_user` unsupported.
-Tasks: recommendation (full ranking), selection (the candidates' full-sort scores), search (the
-model's scores restricted to items whose category path equals the query: a personalised-search baseline).
+Tasks: recommendation and search (full ranking; for search the evaluator applies the task's candidate
+rule, e.g. the query's category: a personalised-search baseline), selection (the candidates' full-sort scores).
 
 Config: our config dict, checked against the model's settings (baselines/recbole_settings.py: epochs,
 stopping_step, learning_rate, train_batch_size, MAX_ITEM_LIST_LENGTH, loss_type, the model's own sizes,
@@ -30,9 +30,10 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from benchmark.api import Model, regime_of
 from baselines import recbole_settings as rs
+from baselines.recbole_compat import recbole_process_state, refuse_pickled_caches, trusted_checkpoint_load
 from baselines.recbole_export import CATEGORY_FIELD, Export, IdMap, export_regime
+from benchmark.api import Model, compat, regime_of
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +128,8 @@ class RecBoleModel(Model):
 
     # ---- training -----------------------------------------------------------------------------
     def fit(self, data, regime: str) -> None:
-        from benchmark import compat
-
         compat.apply()
-        import torch
+        import torch  # heavy: torch
 
         torch.set_num_threads(self.settings.threads or torch.get_num_threads())
         self._items = data.items
@@ -145,10 +144,9 @@ class RecBoleModel(Model):
 
     def _train(self, export: Export, n_items: int, extra: dict | None = None) -> _Run:
         """Build Config, dataset, loaders, model and Trainer; fit with early stopping; load the best."""
-        from baselines.recbole_compat import recbole_process_state, refuse_pickled_caches
-        from recbole.config import Config
-        from recbole.data import create_dataset, data_preparation
-        from recbole.utils import get_model, get_trainer, init_seed
+        from recbole.config import Config  # heavy: recbole
+        from recbole.data import create_dataset, data_preparation  # heavy: recbole
+        from recbole.utils import get_model, get_trainer, init_seed  # heavy: recbole
 
         workdir = export.root / export.name
         ckpt = workdir / "saved" / f"{self.name}{'-' + extra['train_stage'] if extra else ''}"
@@ -190,7 +188,7 @@ class RecBoleModel(Model):
     @staticmethod
     def _load_best(trainer, model) -> None:
         """Reload the best-validation checkpoint the Trainer just wrote."""
-        import torch
+        import torch  # heavy: torch
 
         path = Path(trainer.saved_model_file)
         if not path.is_file():  # no validation pass happened: keep the last weights
@@ -203,15 +201,15 @@ class RecBoleModel(Model):
 
     # ---- scoring ------------------------------------------------------------------------------
     def _run_for(self, requests: pd.DataFrame) -> _Run:
-        regime = regime_of(_split_of(requests["id"].iloc[0])) if len(requests) else "main"
+        regime = regime_of(_split_of(requests["id"].iloc[0])).name if len(requests) else "main"
         if regime not in self._runs:
             raise RuntimeError(f"{self.name}: fit(data, {regime!r}) was not called")
         return self._runs[regime]
 
     def _interaction(self, run: _Run, batch: pd.DataFrame):
         """RecBole Interaction for full_sort_predict: user ids and/or the request histories."""
-        import torch
-        from recbole.data.interaction import Interaction
+        import torch  # heavy: torch
+        from recbole.data.interaction import Interaction  # heavy: recbole
 
         fields: dict[str, Any] = {}
         if self.uses_user or self.kind == "pair":
@@ -233,7 +231,7 @@ class RecBoleModel(Model):
 
     def full_scores(self, requests: pd.DataFrame) -> np.ndarray:
         """(B, n_items) float32: RecBole's full_sort_predict for each request, in item-token order."""
-        import torch
+        import torch  # heavy: torch
 
         run = self._run_for(requests)
         out = []
@@ -254,11 +252,7 @@ class RecBoleModel(Model):
         if task == "selection":  # the candidates' full-sort scores (-inf for items RecBole never saw)
             rows = [scores[b, np.asarray(c, dtype=np.int64)] for b, c in enumerate(requests["candidates"])]
             return np.stack(rows).astype(np.float32) if rows else np.zeros((0, 0), dtype=np.float32)
-        if task == "search":
-            categories = self._items["category"].to_numpy()
-            for b, query in enumerate(requests["query"]):
-                scores[b, categories != query] = -np.inf
-        return scores
+        return scores  # recommendation and search alike: the search task's candidate rule keeps the query's category
 
     # ---- RecBole's own evaluation (for checks and reports) ------------------------------------
     def recbole_evaluate(self, regime: str = "main", part: str = "test") -> dict[str, float]:
@@ -287,42 +281,36 @@ class RecBoleModel(Model):
 # ---- the seven baselines ----------------------------------------------------------------------
 class MFModel(RecBoleModel):
     name = "mf"
-    description = "Matrix factorisation trained with BPR (RecBole BPR); no new users."
     recbole_model, kind, uses_user, loss = "BPR", "pair", True, "BPR"
     Settings = rs.MFSettings
 
 
 class LightGCNModel(RecBoleModel):
     name = "lightgcn"
-    description = "LightGCN graph collaborative filtering (RecBole, BPR loss); no new users."
     recbole_model, kind, uses_user, loss = "LightGCN", "pair", True, "BPR"
     Settings = rs.LightGCNSettings
 
 
 class HGNModel(RecBoleModel):
     name = "hgn"
-    description = "Hierarchical gating network (RecBole HGN); needs a user embedding, no new users."
     recbole_model, kind, uses_user = "HGN", "seq", True
     Settings = rs.HGNSettings
 
 
 class GRU4RecModel(RecBoleModel):
     name = "gru4rec"
-    description = "GRU4Rec session-based recurrent recommender (RecBole, CE loss)."
     recbole_model = "GRU4Rec"
     Settings = rs.GRU4RecSettings
 
 
 class SASRecModel(RecBoleModel):
     name = "sasrec"
-    description = "SASRec self-attentive sequential recommender (RecBole, CE loss)."
     recbole_model = "SASRec"
     Settings = rs.SASRecSettings
 
 
 class BERT4RecModel(RecBoleModel):
     name = "bert4rec"
-    description = "BERT4Rec bidirectional masked-item sequential recommender (RecBole, CE loss)."
     recbole_model = "BERT4Rec"
     Settings = rs.BERT4RecSettings
 
@@ -332,7 +320,6 @@ class S3RecModel(RecBoleModel):
     then fine-tuning from the pre-trained checkpoint (`pre_model_path`)."""
 
     name = "s3rec"
-    description = "S3-Rec: self-supervised pre-training on item categories, then SASRec-style fine-tuning (RecBole)."
     recbole_model = "S3Rec"
     Settings = rs.S3RecSettings
 
@@ -353,8 +340,6 @@ class S3RecModel(RecBoleModel):
                                                 "pre_model_path": str(self._pretrained)})
 
     def _build_model(self, cls, config, train_dataset):
-        from baselines.recbole_compat import trusted_checkpoint_load
-
         # finetune: S3Rec.__init__ torch.load()s pre_model_path, the checkpoint this run's
         # pre-training stage has just written
         with trusted_checkpoint_load():

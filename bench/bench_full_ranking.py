@@ -37,7 +37,7 @@ def make_batch(gen: torch.Generator, rng: np.random.Generator, b: int, n_items: 
 
 
 def recbole_setup(ks=(3, 5, 10)):
-    from benchmark import compat
+    from benchmark.data import compat
 
     compat.apply()
     from recbole.evaluator import Collector, Evaluator
@@ -59,7 +59,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from benchmark.metrics.ranking import ranking_metrics_from_topk, topk_after_masking
-    from benchmark.tasks import RANKING_METRICS
+    from benchmark.metrics.registry import RANKING_METRICS
 
     collector, evaluator = recbole_setup()
     rng = np.random.default_rng(args.seed)

@@ -3,7 +3,7 @@
 Cold: no hash cache (every file hashed; the OS page cache is warm, as it is right after `prepare`).
 Warm: the cache in <data>/.verify-cache.json is valid (one stat per file). Each is the median of
 --repeats opens in this process, the in-memory cache cleared as in a new process. The `pop` run is one
-`python -m benchmark.cli run --model pop` in a subprocess, the way a user runs it (its own open included).
+`python -m unimp_bench.cli run --model pop` in a subprocess, the way a user runs it (its own open included).
 Usage: python bench/bench_integrity.py [--data data/world-default] [--out DIR]  (default: a temporary folder)
 (from a checkout other than the installed one: PYTHONPATH=. python bench/bench_integrity.py ...)
 """
@@ -20,8 +20,8 @@ from pathlib import Path
 
 
 def time_open(data: Path, cold: bool, repeats: int) -> float:
-    from benchmark import integrity, layout
-    from benchmark.dataset import PreparedDataset
+    from benchmark.data import integrity, layout
+    from benchmark.data.dataset import PreparedDataset
 
     times = []
     PreparedDataset(data)  # leaves a valid cache for the warm case
@@ -47,7 +47,7 @@ def main() -> None:
     cold = time_open(args.data, cold=True, repeats=args.repeats)
     warm = time_open(args.data, cold=False, repeats=args.repeats)
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "benchmark.cli", "run", "--model", "pop", "--data", str(args.data),
+    done = subprocess.run([sys.executable, "-m", "unimp_bench.cli", "run", "--model", "pop", "--data", str(args.data),
                            "--out", str(args.out)], capture_output=True, text=True)
     pop = time.perf_counter() - t0
     if done.returncode:

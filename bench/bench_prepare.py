@@ -25,8 +25,8 @@ def main() -> None:
     parser.add_argument("--scale", default="paper")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "unimp-bench-prepare")
     args = parser.parse_args()
+    from benchmark.data.world import generate_world
     from benchmark.prepare import WORLD_IMAGE_SIZE, prepare
-    from benchmark.world import generate_world
 
     raw, out = args.workdir / f"raw-{args.scale}", args.workdir / f"data-{args.scale}"
     if not (raw / "world.json").is_file():

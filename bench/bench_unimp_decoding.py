@@ -77,7 +77,7 @@ def main() -> None:
     ap.add_argument("--split", default="test")
     args = ap.parse_args()
 
-    from benchmark.dataset import PreparedDataset
+    from benchmark.data.dataset import PreparedDataset
     from models.unimp.adapter import UniMPModel
     from models.unimp.decode import rank_items
 

@@ -6,6 +6,7 @@ folder that is a prepared dataset (it has a manifest), and the old one is remove
 """
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import time
@@ -16,15 +17,21 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from benchmark import __version__, layout
-from benchmark.errors import DataError, SkipReport
-from benchmark.io import remove_stale_staging, staged_dir, write_arrow, write_parquet, write_text
-from benchmark.item_text import attribute_dict, flatten
-from benchmark.manifest import is_prepared_dataset
-from benchmark.processing import dedupe_earliest, domain_stats, k_core, order_sequences, seeded_permutation
-from benchmark.sequences import MAX_HISTORY, Sequences, events
-from benchmark.sources.common import Limits
-from benchmark.task_builder import N_CANDIDATES, TaskBuilder
+from benchmark import __version__
+from benchmark.data import layout
+from benchmark.data.errors import DataError, SkipReport
+from benchmark.data.images import normalize_image, resolve_image
+from benchmark.data.io import remove_stale_staging, staged_dir, write_arrow, write_parquet, write_text
+from benchmark.data.item_text import attribute_dict, flatten
+from benchmark.data.manifest import is_prepared_dataset, write_manifest_and_card
+from benchmark.data.processing import dedupe_earliest, domain_stats, k_core, order_sequences, seeded_permutation
+from benchmark.data.sequences import MAX_HISTORY, Sequences, events
+from benchmark.data.sources import table
+from benchmark.data.sources.common import Limits
+from benchmark.data.world import generate_world
+from benchmark.tasks import TASKS
+from benchmark.tasks.builder import TaskBuilder
+from benchmark.tasks.selection import N_CANDIDATES
 
 DECISIONS = {
     "dedupe": "per domain, one review per (user, item): the earliest (ties: first line in the file)",
@@ -48,8 +55,6 @@ DECISIONS = {
 def _load_domains(source: str, raw_dir: Path, domains, report: SkipReport, table_items: Path | None,
                   limits: Limits) -> dict:
     if source == "table":
-        from benchmark.sources import table
-
         return table.load_table(raw_dir, table_items, report, limits=limits)
     # Domains are independent files: read them in parallel processes (parsing is CPU-bound; the 2014
     # metadata's Python literals in particular). Each worker fills its own SkipReport, merged here.
@@ -67,11 +72,9 @@ def _load_domains(source: str, raw_dir: Path, domains, report: SkipReport, table
 
 
 def _load_one(job):
-    import importlib
-
     source, raw_dir, domain, skip_bad, limits = job
     part = SkipReport(skip_bad=skip_bad)
-    return importlib.import_module(f"benchmark.sources.{source}").load_domain(raw_dir, domain, part, limits), part
+    return importlib.import_module(f"benchmark.data.sources.{source}").load_domain(raw_dir, domain, part, limits), part
 
 
 def _items_frame(raw_domains: dict, kept: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -97,8 +100,6 @@ def _items_frame(raw_domains: dict, kept: dict[str, pd.DataFrame]) -> pd.DataFra
 
 
 def _normalize_one(args):
-    from benchmark.images import normalize_image
-
     src, dst, size = args
     try:
         Path(dst).write_bytes(normalize_image(Path(src), size))
@@ -109,8 +110,6 @@ def _normalize_one(args):
 
 def _write_images(items: pd.DataFrame, raw_dir: Path, images_dir: Path | None, stage: Path, size: int,
                   report: SkipReport, warnings: list) -> list:
-    from benchmark.images import resolve_image
-
     (stage / layout.IMAGES_DIR).mkdir(parents=True, exist_ok=True)
     jobs, rel = [], [None] * len(items)
     missing_files = not_downloaded = 0
@@ -244,18 +243,18 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
         }
         builders = {g: TaskBuilder(s, category, has_image, domain_code, pools, seed) for g, s in groups.items()}
         instance_counts = {}
-        bar = tqdm(total=len(plan) * len(layout.TASKS), desc="task sets", unit="set")
+        built = [spec for spec in TASKS.values() if spec.builds]  # variants reuse another task's files
+        bar = tqdm(total=len(plan) * len(built), desc="task sets", unit="set")
         for split, (group, part) in plan.items():
             ev = events(groups[group], part)
-            for task in layout.TASKS:
-                table = builders[group].build(task, split, ev)
-                write_arrow(layout.task_path(stage, task, split), table)
-                instance_counts[f"{task}/{split}"] = table.num_rows
+            for spec in built:
+                table = spec.build(builders[group], split, ev)
+                write_arrow(layout.task_path(stage, spec.name, split), table)
+                instance_counts[f"{spec.name}/{split}"] = table.num_rows
                 bar.update()
         bar.close()
 
         # 5. manifest + data card (+ every skipped record, when any)
-        from benchmark.manifest import write_manifest_and_card
 
         if report.records:
             write_text(stage / layout.SKIPPED, "".join(json.dumps(row) + "\n" for row in report.record_rows()))
@@ -282,8 +281,6 @@ WORLD_IMAGE_SIZE = {"tiny": 32, "default": 64, "paper": 32}
 def prepare_default(out: str | Path = "data/world-default", raw: str | Path | None = None, scale: str = "default",
                     seed: int = 0, force: bool = False, image_size: int | None = None) -> Path:
     """The embedded default: generate the Amazon-like world in the 2014 format, then the ordinary path."""
-    from benchmark.world import generate_world
-
     out = Path(out)
     check_out(out, force)  # before the world is generated beside it
     raw = Path(raw) if raw else out.parent / "raw" / f"world-{scale}-seed{seed}"

@@ -13,12 +13,20 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from benchmark.io import write_text
+from benchmark.data.io import write_text
+from leaderboard.legend import LEGEND, PAPER_NOTE
 from leaderboard.paper_numbers import LABEL as PAPER_LABEL
 from leaderboard.paper_numbers import PAPER_TABLES, PaperTable
 from leaderboard.render_html import render_html
 from leaderboard.tables import (
-    LEGEND, PAPER_NOTE, Cell, Submission, Table, cell_text, dataset_tables, fmt, group_by_dataset, load_submissions,
+    Cell,
+    Submission,
+    Table,
+    cell_text,
+    dataset_tables,
+    fmt,
+    group_by_dataset,
+    load_submissions,
 )
 
 README = "README.md"

@@ -1,7 +1,7 @@
 """Shared pieces of the leaderboard: problems, limits, safe names and paths, strict JSON reading.
 
 A submission is an archive (see `leaderboard.archive`) that extracts to a folder ``<model-slug>/<run-id>/``
-holding a copy of a run folder (see `benchmark.results`) plus ``model_meta.json``. Everything here treats a submission as
+holding a copy of a run folder (see `benchmark.eval.results`) plus ``model_meta.json``. Everything here treats a submission as
 untrusted input: no symlinks, no paths leaving the folder, no files beyond the known kinds, size limits,
 and JSON parsed without NaN/Infinity.
 """

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmark.io import write_text
+from benchmark.data.io import write_text
 from leaderboard import schema
 from leaderboard.common import MAX_JSON_BYTES, Problem, is_safe_name, loads_strict, slug
 

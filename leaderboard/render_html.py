@@ -12,11 +12,20 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
-from benchmark.tasks import TASK_SPECS
+from benchmark.tasks import TASKS
+from leaderboard.legend import LEGEND, PAPER_NOTE
 from leaderboard.paper_numbers import LABEL as PAPER_LABEL
 from leaderboard.paper_numbers import PAPER_TABLES
 from leaderboard.tables import (
-    LEGEND, OK, PAPER_NOTE, Cell, PlotPoint, Submission, Table, cell_text, dataset_tables, fmt, group_by_dataset,
+    OK,
+    Cell,
+    PlotPoint,
+    Submission,
+    Table,
+    cell_text,
+    dataset_tables,
+    fmt,
+    group_by_dataset,
     main_score_points,
 )
 
@@ -106,7 +115,7 @@ def plot_geometry(points: list[PlotPoint], metric: str, title: str) -> dict:
 
 def plots(subs: list[Submission]) -> list[dict]:
     figs = []
-    for task, spec in TASK_SPECS.items():
+    for task, spec in TASKS.items():
         pts = main_score_points(subs, task)
         if pts:
             direction = "higher is better" if spec.higher_is_better else "lower is better"

@@ -1,4 +1,4 @@
-"""Schema of results.json (see `benchmark.results`), model_meta.json and the leaderboard index rows.
+"""Schema of results.json (see `benchmark.eval.results`), model_meta.json and the leaderboard index rows.
 
 The shapes are pydantic models (strict: no coercion, bool is never taken for a number; unknown and
 missing fields are both rejected); what they cannot say (metric ranges, the task's main score,
@@ -14,26 +14,19 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
 
-from benchmark import layout
-from benchmark.results import SCHEMA_VERSION, STATUSES, predictions_name
-from benchmark.tasks import LOWER_IS_BETTER, TASK_SPECS
+from benchmark.data import layout
+from benchmark.eval.results import SCHEMA_VERSION, STATUSES, predictions_name
+from benchmark.metrics.registry import METRICS
+from benchmark.tasks import TASKS
 from leaderboard.common import Problem, check_relpath
 
-_UNIT = (0.0, 1.0)
-# Closed range of every metric a task declares; None bound = unbounded on that side.
-METRIC_RANGES: dict[str, tuple[float | None, float | None]] = {
-    **{m: _UNIT for m in ("recall", "precision", "f1", "invalid_rate", "bleu-1", "bleu-4", "rouge-1",
-                          "rouge-2", "rouge-l", "meteor", "attribute_match", "token_accuracy")},
-    **{f"{m}@{k}": _UNIT for m in ("hr", "ndcg", "mrr") for k in (3, 5, 10)},
-    "mae": (0.0, 4.0), "rmse": (0.0, 4.0),
-    "bertscore-f1": (-1.0, 1.0), "ssim": (-1.0, 1.0), "personalization": (-1.0, 1.0),
-    "psnr": (0.0, None), "frechet": (0.0, None), "token_nll": (0.0, None),
-}
+# Closed range of every metric (benchmark.metrics.registry); None bound = unbounded on that side.
+METRIC_RANGES: dict[str, tuple[float | None, float | None]] = {m.name: m.range for m in METRICS.values()}
 MAX_LABEL = 200  # characters of any string shown on the leaderboard (names, revisions, meta)
 
 
 def metric_lower_is_better(metric: str) -> bool:
-    return metric in LOWER_IS_BETTER
+    return not METRICS[metric].higher_is_better if metric in METRICS else False
 
 
 def is_number(v) -> str | None:
@@ -81,7 +74,7 @@ IsoTime = Annotated[str, AfterValidator(_iso_time)]
 NonNeg = Annotated[float, AfterValidator(_nonneg)]
 NonNegInt = Annotated[int, AfterValidator(_nonneg)]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-Task = Literal[tuple(TASK_SPECS)]  # type: ignore[valid-type]
+Task = Literal[tuple(TASKS)]  # type: ignore[valid-type]
 Split = Literal[tuple(layout.TASK_SPLITS)]  # type: ignore[valid-type]
 Status = Literal[tuple(STATUSES)]  # type: ignore[valid-type]
 
@@ -256,7 +249,7 @@ def check_entry(e: dict, i: int, sub: str, where: str | None = None) -> list[Pro
     """One element of `results` whose shape is fine: version, main score, metric ranges, intervals,
     status rules and (for results.json entries, which have them) the predictions fields."""
     where = where or f"results[{i}]"
-    spec = TASK_SPECS[e["task"]]
+    spec = TASKS[e["task"]]
     problems: list[Problem] = []
     if e["task_version"] != spec.version:
         problems.append(Problem(sub, f"{where}.task_version", f"{e['task_version']!r} is not the current version {spec.version!r} of {spec.name}"))

@@ -9,13 +9,22 @@ model and run id with another archive is refused (give the run a new run_id).
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from leaderboard import schema
 from leaderboard.archive import ARCHIVES_DIR, write_archive
 from leaderboard.common import (
-    IMAGES_DIR, MAX_SUBMISSION_BYTES, META_FILE, PREDICTIONS_DIR, RESULTS_FILE, Problem, SubmissionError, is_safe_name,
-    read_json_file, scan_folder,
+    IMAGES_DIR,
+    MAX_SUBMISSION_BYTES,
+    META_FILE,
+    PREDICTIONS_DIR,
+    RESULTS_FILE,
+    Problem,
+    SubmissionError,
+    is_safe_name,
+    read_json_file,
+    scan_folder,
 )
 from leaderboard.index import make_row, read_index, row_id, write_index
 
@@ -47,7 +56,7 @@ def build_meta(results_doc: dict, model_meta: dict | None) -> dict:
 
 
 def meta_bytes(meta: dict) -> bytes:
-    """model_meta.json as `benchmark.io.write_json` writes it (stable bytes)."""
+    """model_meta.json as `benchmark.data.io.write_json` writes it (stable bytes)."""
     return (json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
@@ -102,8 +111,6 @@ def submit(run_dir: str | Path, leaderboard_dir: str | Path, model_meta: dict | 
 def submit_cli(run_dir: str | Path, leaderboard_dir: str | Path, meta_json: str | Path | None = None,
                archives_dir: str | Path | None = None) -> int:
     """Submit with an optional model_meta JSON file; print the row's id and archive; exit 0, or 1 with the reasons."""
-    import sys
-
     meta = None
     if meta_json is not None:
         meta, bad = read_json_file(Path(meta_json), str(meta_json), "model_meta")

@@ -8,27 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmark.tasks import TASK_SPECS
+from benchmark.metrics.registry import METRICS
+from benchmark.tasks import TASKS
 from leaderboard.common import SubmissionError
 from leaderboard.index import read_index
-from leaderboard.paper_numbers import LABEL as PAPER_LABEL
 from leaderboard.paper_numbers import PAPER_TABLES, PaperTable
-from leaderboard.paper_numbers import SOURCE as PAPER_SOURCE
 from leaderboard.schema import metric_lower_is_better
 
 MISSING, OK = "missing", "ok"
 
-# Texts shared by README.md and index.html.
-LEGEND = (
-    "Each value is the score on the split, ± half the width of its paired-bootstrap 95% interval "
-    "where the run reported one. **Bold**: best in the column. ≈: a tie with the best (the 95% intervals "
-    "overlap). `unsupported`: the model lacks the verb the task needs (never counted as 0); `error`: the "
-    "run failed on the task; —: not run. Rows run best-first by the table's main column."
-)
-PAPER_NOTE = (
-    f"Published numbers, labelled \"{PAPER_LABEL}\": {PAPER_SOURCE}. Their data and splits differ from "
-    "ours, so they are context, not targets."
-)
 
 
 @dataclass(frozen=True)
@@ -227,7 +215,7 @@ def robustness_table(subs: list[Submission]) -> Table:
 
 
 def _cols(task: str, split: str, metrics: tuple[str, ...], headers: tuple[str, ...] | None = None) -> list[Column]:
-    headers = headers or tuple(m.upper() if "@" in m else m for m in metrics)
+    headers = headers or tuple(METRICS[m].header for m in metrics)
     return [Column(h, task, split, m) for h, m in zip(headers, metrics)]
 
 
@@ -240,22 +228,22 @@ def dataset_tables(subs: list[Submission]) -> list[Table]:
     main = [s for s in clean if s.ablation is None]
     ablated_models = {s.name for s in clean if s.ablation is not None}
     ablation_runs = [s for s in clean if s.name in ablated_models]
-    expl = ("bleu-1", "bleu-4", "rouge-1", "rouge-2", "rouge-l", "meteor", "bertscore-f1")
+    rec, expl, rating, sel, search = (TASKS[t] for t in ("recommendation", "explanation", "rating", "selection", "search"))
     gen_cols = (_cols("recommendation", "new_user", ("hr@5", "ndcg@5"), ("new users HR@5", "new users NDCG@5"))
                 + _cols("recommendation", "new_domain", ("hr@5", "ndcg@5"), ("new domain HR@5", "new domain NDCG@5")))
-    image = TASK_SPECS["image"]
+    image = TASKS["image"]
     return [
         per_run_table("table1", "Table 1: recommendation (test)", "Full ranking over the split's catalogue, history items removed.",
-                      main, _cols("recommendation", "test", RANK_METRICS), 3, "table1"),
+                      main, _cols("recommendation", "test", RANK_METRICS), RANK_METRICS.index(rec.main_score), "table1"),
         per_run_table("table2a", "Table 2(a): explanation (test)", " ".join(
                           ["BLEU-1 and BLEU-4 named as such; the paper's \"BLEU\" is not specified further.", *bertscore_scorers(main)]),
-                      main, _cols("explanation", "test", expl), 1, "table2a"),
+                      main, _cols("explanation", "test", expl.metrics), expl.metrics.index(expl.main_score), "table2a"),
         per_run_table("table2b", "Table 2(b): rating (test)", "Lower is better; unparseable outputs are counted and scored with the fallback rating.",
-                      main, _cols("rating", "test", ("mae", "rmse", "invalid_rate"), ("MAE", "RMSE", "invalid rate")), 0, "table2b"),
+                      main, _cols("rating", "test", rating.metrics), rating.metrics.index(rating.main_score), "table2b"),
         per_run_table("table2c", "Table 2(c): selection (test)", "Per-instance recall, precision and F1, averaged.",
-                      main, _cols("selection", "test", ("recall", "precision", "f1"), ("Recall", "Precision", "F1")), 2, "table2c"),
+                      main, _cols("selection", "test", sel.metrics), sel.metrics.index(sel.main_score), "table2c"),
         per_run_table("table2d", "Table 2(d): search (test)", "The query is the target's category path.",
-                      main, _cols("search", "test", ("hr@5", "ndcg@5", "mrr@5")), 0, "table2d"),
+                      main, _cols("search", "test", search.table_metrics), search.table_metrics.index(search.main_score), "table2d"),
         per_run_table("table3", "Table 3: ablations (recommendation, test)", "Runs of models that have ablation runs; \"ablation\" names what was removed.",
                       ablation_runs, _cols("recommendation", "test", ("hr@5", "ndcg@5", "mrr@5")), 0, "table3"),
         per_run_table("table4", "Table 4: new users and new domain (recommendation)", "New users never appear in training; the new domain is Office_Products.",
@@ -276,7 +264,7 @@ class PlotPoint:
 
 def main_score_points(subs: list[Submission], task: str) -> list[PlotPoint]:
     """The task's main score on test for every unperturbed run, best first."""
-    spec = TASK_SPECS[task]
+    spec = TASKS[task]
     pts = []
     for s in subs:
         if s.perturbation is not None:

@@ -19,32 +19,36 @@ Results with status "unsupported" or "error" need no predictions.
 """
 from __future__ import annotations
 
-import math
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from benchmark.api import IMAGE_TOKEN_SCORES
-from benchmark.io import sha256_file, write_text
-from benchmark.results import TOP_K
+from benchmark.data.dataset import PreparedDataset
+from benchmark.data.io import sha256_file, write_text
+from benchmark.eval.scoring import score_predictions
+from benchmark.tasks import TASKS
 from leaderboard import schema
 from leaderboard.archive import ARCHIVES_DIR, archive_name, check_archive_file, extract_archive
 from leaderboard.common import (
-    CONFIG_FILE, IMAGES_DIR, MAX_SUBMISSION_BYTES, META_FILE, PREDICTIONS_DIR, RESULTS_FILE, TOLERANCE, Problem,
-    check_relpath, is_safe_name, loads_strict, read_json_file, resolve_inside, scan_folder, slug,
+    CONFIG_FILE,
+    IMAGES_DIR,
+    MAX_SUBMISSION_BYTES,
+    META_FILE,
+    PREDICTIONS_DIR,
+    RESULTS_FILE,
+    TOLERANCE,
+    Problem,
+    check_relpath,
+    is_safe_name,
+    loads_strict,
+    read_json_file,
+    resolve_inside,
+    scan_folder,
+    slug,
 )
 from leaderboard.index import compare_row, read_index
-
-# Fields of one prediction line, by task (every line also has "id").
-LINE_FIELDS: dict[str, tuple[str, ...]] = {
-    "recommendation": ("ranked",), "search": ("ranked",), "selection": ("selected", "scores"),
-    "rating": ("output", "rating"), "explanation": ("text",), "image": ("image",),
-}
-# Fields a line may carry (a two-stage image generator lists the items it retrieved first; a token
-# model records its teacher-forced scores of the target's codes).
-OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {"image": ("retrieved", *IMAGE_TOKEN_SCORES)}
 
 
 class DatasetCache:
@@ -57,71 +61,39 @@ class DatasetCache:
 
     def get(self, sha: str):
         if sha not in self._open:
-            from benchmark.dataset import PreparedDataset
-
             self._open[sha] = PreparedDataset(self.paths[sha])
         return self._open[sha]
 
     def instances(self, sha: str, task: str, split: str):
         key = (sha, task, split)
         if key not in self._instances:
-            self._instances[key] = self.get(sha).instances(task, split)
+            self._instances[key] = TASKS[task].load(self.get(sha), split)
         return self._instances[key]
 
 
 def check_line(task: str, row, where: str, sub: str, folder: Path, split: str) -> list[Problem]:
-    """Shape of one prediction line."""
+    """Shape of one prediction line: the fields its task declares, their types (the task's own check),
+    and files it names inside the submission."""
     if not isinstance(row, dict):
         return [Problem(sub, where, "must be a JSON object")]
-    fields = {"id", *LINE_FIELDS[task]}
-    optional = set(OPTIONAL_FIELDS.get(task, ()))
-    problems = [Problem(sub, f"{where}.{k}", "unknown field") for k in sorted(set(row) - fields - optional)]
-    if "retrieved" in row and not (isinstance(row["retrieved"], list)
-                                   and all(isinstance(x, int) and not isinstance(x, bool) for x in row["retrieved"])):
-        problems.append(Problem(sub, f"{where}.retrieved", "must be a list of item tokens"))
-    for k in IMAGE_TOKEN_SCORES:
-        v = row.get(k)
-        if k in row and (not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v)):
-            problems.append(Problem(sub, f"{where}.{k}", "must be a finite number"))
+    spec = TASKS[task]
+    fields = {"id", *spec.line_fields}
+    problems = [Problem(sub, f"{where}.{k}", "unknown field") for k in sorted(set(row) - fields - set(spec.optional_fields))]
     problems += [Problem(sub, f"{where}.{k}", "missing field") for k in sorted(fields - set(row))]
     if problems:
         return problems
     if not isinstance(row["id"], str):
         problems.append(Problem(sub, f"{where}.id", "must be a string"))
-
-    def ints(v) -> bool:
-        return isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
-
-    if task in ("recommendation", "search"):
-        r = row["ranked"]
-        if not ints(r) or len(r) > TOP_K or len(set(r)) != len(r):
-            problems.append(Problem(sub, f"{where}.ranked", f"must be at most {TOP_K} distinct item tokens (integers)"))
-    elif task == "selection":
-        if not ints(row["selected"]):
-            problems.append(Problem(sub, f"{where}.selected", "must be a list of item tokens"))
-        sc = row["scores"]  # null when the model chose with `select` rather than scores
-        if sc is not None and (not isinstance(sc, list) or any(schema.is_number(x) for x in sc)):
-            problems.append(Problem(sub, f"{where}.scores", "must be a list of finite numbers or null"))
-    elif task == "rating":
-        if not isinstance(row["output"], str):
-            problems.append(Problem(sub, f"{where}.output", "must be a string"))
-        r = row["rating"]
-        if r is not None and (why := schema.is_number(r) or (None if 1 <= r <= 5 else "must be in [1, 5]")):
-            problems.append(Problem(sub, f"{where}.rating", why + " (or null when unparseable)"))
-    elif task == "explanation":
-        if not isinstance(row["text"], str):
-            problems.append(Problem(sub, f"{where}.text", "must be a string"))
-    elif task == "image":
-        rel = row["image"]
-        why = check_relpath(rel)
-        if not why and not rel.startswith(f"images/{task}__{split}/"):
-            why = f"must be under images/{task}__{split}/"
-        if not why:
-            p = resolve_inside(folder, rel)
-            if p is None or not p.is_file():
-                why = f"image file {rel!r} is not in the submission"
-        if why:
-            problems.append(Problem(sub, f"{where}.image", why))
+    unsafe = {k: why for k in spec.file_fields if (why := check_relpath(row[k]))}  # paths first: never follow them
+    problems += [Problem(sub, f"{where}.{k}", why) for k, why in unsafe.items()]
+    bad = [(k, why) for k, why in spec.check_line(row, split) if k not in unsafe]
+    problems += [Problem(sub, f"{where}.{k}", why) for k, why in bad]
+    for k in spec.file_fields:
+        if k in unsafe or any(f == k for f, _ in bad):
+            continue
+        p = resolve_inside(folder, row[k])
+        if p is None or not p.is_file():
+            problems.append(Problem(sub, f"{where}.{k}", f"{k} file {row[k]!r} is not in the submission"))
     return problems
 
 
@@ -188,22 +160,12 @@ def recompute(task: str, instances, rows: list[dict], dataset, folder: Path, ext
     The scorer settings come from the run's `extra`: n_boot / bootstrap_seed, fallback_rating, the
     BERTScore model and layer (the default model is named, not a path: passed as None). Image paths
     in the rows are relative to the submission folder, handed over as `run_dir`."""
-    from benchmark.scoring import score_predictions
-
     kwargs: dict = {"run_dir": folder}
     n_boot, seed = extra.get("n_boot"), extra.get("bootstrap_seed")
     ok_int = lambda v: isinstance(v, int) and not isinstance(v, bool)  # noqa: E731
     kwargs["n_boot"] = n_boot if ok_int(n_boot) and 0 <= n_boot <= MAX_BOOT and ok_int(seed) else 0
     kwargs["seed"] = seed if kwargs["n_boot"] else 0
-    if task == "rating" and schema.is_number(extra.get("fallback_rating")) is None:
-        kwargs["fallback_rating"] = float(extra["fallback_rating"])
-    if task == "explanation":
-        from benchmark.metrics import text
-
-        model = extra.get("bertscore_model")
-        kwargs["bertscore_model"] = None if model in (None, text.DEFAULT_BERTSCORE_NAME) else str(model)
-        if ok_int(extra.get("bertscore_layer")):
-            kwargs["bertscore_layers"] = extra["bertscore_layer"]
+    kwargs.update(TASKS[task].scorer_settings(extra))
     return score_predictions(task, instances, rows, dataset, **kwargs)
 
 
@@ -400,8 +362,6 @@ def validate(leaderboard_dir: str | Path, datasets: dict[str, str | Path],
 
 def datasets_from_paths(paths: Iterable[str | Path]) -> dict[str, Path]:
     """{sha256: path} for prepared dataset folders."""
-    from benchmark.dataset import PreparedDataset
-
     return {PreparedDataset(p).sha256: Path(p) for p in paths}
 
 
@@ -416,7 +376,7 @@ def validate_cli(leaderboard_dir: str | Path, dataset_paths: Iterable[str | Path
     rows were not recomputed; return the exit code (0 all valid, 1 any problem; a missing archive is a problem
     unless index_only). The full list goes to `report` when given, else to <leaderboard>/REPORT_FILE when some
     were not printed."""
-    from benchmark.errors import IntegrityError
+    from benchmark.data.errors import IntegrityError
 
     out = out or sys.stderr
     try:

@@ -18,7 +18,7 @@ TINY_BOARD = REPO / "tests" / "data" / "leaderboard"
 
 
 def test_committed_index_rows():
-    from benchmark.tasks import TASK_SPECS
+    from benchmark.tasks import TASKS
     from leaderboard.index import read_index
 
     rows, problems = read_index(BOARD)
@@ -28,7 +28,7 @@ def test_committed_index_rows():
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
     for r in rows:
         assert re.fullmatch(r"[0-9a-f]{64}", r["archive"]["sha256"]) and r["archive"]["size"] > 0
-        assert {e["task"] for e in r["results"]} <= set(TASK_SPECS)
+        assert {e["task"] for e in r["results"]} <= set(TASKS)
     assert len({r["dataset"]["sha256"] for r in rows}) == 1  # all on the embedded default
 
 
@@ -49,7 +49,7 @@ def test_board_builds_from_the_committed_index(tmp_path):
 
 
 def test_committed_tiny_submission_recomputes(tiny_data):
-    from benchmark.dataset import PreparedDataset
+    from benchmark.data.dataset import PreparedDataset
     from leaderboard.validate import validate_report
 
     archives = list((TINY_BOARD / "archives").iterdir())
@@ -72,7 +72,7 @@ def test_committed_tiny_submission_builds(tmp_path):
 
 @pytest.fixture(scope="module")
 def default_data(tmp_path_factory):
-    from benchmark.dataset import PreparedDataset
+    from benchmark.data.dataset import PreparedDataset
     from benchmark.prepare import prepare_default
 
     local = REPO / "data" / "world-default"
@@ -87,7 +87,7 @@ def default_data(tmp_path_factory):
 @pytest.mark.skipif(not (BOARD / "archives").is_dir(), reason="the committed index's archives are not in "
                     "leaderboard/archives/ (get them with `unimp-bench leaderboard fetch SOURCE`)")
 def test_committed_submissions_recompute_on_the_default_data(default_data):
-    from benchmark.dataset import PreparedDataset
+    from benchmark.data.dataset import PreparedDataset
     from leaderboard.validate import validate_report
 
     report = validate_report(BOARD, {PreparedDataset(default_data).sha256: default_data})

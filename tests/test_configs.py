@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from benchmark import registry
-from benchmark.cli import app
-from benchmark.config_schema import ConfigError, check, check_model_config, describe_settings
-from benchmark.models_index import MODELS
+from benchmark.api import registry
+from benchmark.api.config_schema import ConfigError, check, check_model_config, describe_settings
+from benchmark.api.registry import MODELS
+from unimp_bench.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
-# the models of benchmark.models_index (other test modules register throw-away models of their own)
-INDEXED = sorted(n for n, (target, _) in MODELS.items() if not target.split(":")[0].split(".")[-1].startswith("test_"))
+# the models of benchmark.api.registry (other test modules register throw-away models of their own)
+INDEXED = sorted(n for n, (target, *_) in MODELS.items() if not target.split(":")[0].split(".")[-1].startswith("test_"))
 
 
 def defaults(settings) -> dict:
@@ -141,8 +141,8 @@ def test_cli_models_name_prints_each_setting():
 
 
 def test_listing_and_checking_import_no_heavy_module():
-    code = ("import sys; from typer.testing import CliRunner; from benchmark.cli import app; "
-            "from benchmark.config_schema import check_model_config as c; "
+    code = ("import sys; from typer.testing import CliRunner; from unimp_bench.cli import app; "
+            "from benchmark.api.config_schema import check_model_config as c; "
             "[CliRunner().invoke(app, ['models', n]) for n in ('sasrec', 'unimp', 's3rec')]; "
             "c('unimp', {'preset': 'paper'}); c('sasrec', {'epochs': 1}); "
             "heavy = [m for m in ('torch', 'recbole', 'transformers', 'open_clip') if m in sys.modules]; "
@@ -158,7 +158,7 @@ def test_simple_baselines_read_their_declared_settings():
              "nearest-review": {"max_words": 9, "batch_size": 4}}
     for name in INDEXED:
         settings = registry.settings(name)
-        if not registry.MODELS[name][0].startswith("baselines.simple") or not dataclasses.fields(settings):
+        if not registry.MODELS[name].target.startswith("baselines.simple") or not dataclasses.fields(settings):
             continue
         assert set(given[name]) == {f.name for f in dataclasses.fields(settings)}, name  # every setting tried
         model = registry.load(name)(config=given[name])
@@ -168,7 +168,7 @@ def test_simple_baselines_read_their_declared_settings():
 
 
 def test_mean_rating_fits_with_the_given_lambda(tiny_data):
-    from benchmark.dataset import PreparedDataset
+    from benchmark.data.dataset import PreparedDataset
 
     model = registry.load("mean-rating")(config={"lambdas": [777]})
     model.fit(PreparedDataset(tiny_data), "main")
@@ -183,7 +183,7 @@ OURS = {"threads"}  # read by the wrapper itself, not by RecBole
 def test_recbole_settings_are_recbole_keys_with_recbole_defaults(name):
     """Every declared RecBole setting names a key of RecBole's own Config for that model, with its default."""
     pytest.importorskip("recbole")
-    from benchmark import compat
+    from benchmark.data import compat
 
     compat.apply()
     from recbole.config import Config

@@ -6,9 +6,9 @@ import math
 import pandas as pd
 import pytest
 
-from benchmark.convert import convert, recbole_atomic_to_table, sequence_to_table
-from benchmark.errors import DataError, SkipReport
-from benchmark.sources.table import load_table
+from benchmark.data.convert import convert, recbole_atomic_to_table, sequence_to_table
+from benchmark.data.errors import DataError, SkipReport
+from benchmark.data.sources.table import load_table
 
 INTER = (
     "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"

@@ -6,18 +6,19 @@ import json
 import numpy as np
 import pytest
 
-from benchmark import layout
 from benchmark.api import Model
-from benchmark.dataset import PreparedDataset
-from benchmark.evaluator import RunOptions, run
-from benchmark.io import sha256_file
-from benchmark.registry import register
+from benchmark.api.registry import register
+from benchmark.data.dataset import PreparedDataset
+from benchmark.data.io import sha256_file
+from benchmark.data.regimes import EVAL_SPLITS
+from benchmark.eval.evaluator import RunOptions, run
+from benchmark.tasks import TASKS
 
-SIMPLE = {  # model -> the tasks it must answer
-    "random": {"recommendation", "search", "selection", "rating"},
-    "pop": {"recommendation", "search", "selection"},
-    "bm25": {"search"},
-    "bm25-personal": {"search"},
+SIMPLE = {  # model -> the tasks it must answer (search-catalogue asks the search question)
+    "random": {"recommendation", "search", "search-catalogue", "selection", "rating"},
+    "pop": {"recommendation", "search", "search-catalogue", "selection"},
+    "bm25": {"search", "search-catalogue"},
+    "bm25-personal": {"search", "search-catalogue"},
     "mean-rating": {"rating"},
     "mean-rating-star": {"rating"},
     "nearest-review": {"explanation"},
@@ -45,7 +46,7 @@ def runs(tiny_data, tmp_path_factory):
 @pytest.mark.parametrize("model", sorted(SIMPLE))
 def test_simple_baseline_runs_every_task_and_split(runs, model, tiny_data):
     doc = json.loads((runs[model] / "results.json").read_text())
-    assert {(r["task"], r["split"]) for r in doc["results"]} == {(t, s) for t in layout.TASKS for s in layout.EVAL_SPLITS}
+    assert {(r["task"], r["split"]) for r in doc["results"]} == {(t, s) for t in TASKS for s in EVAL_SPLITS}
     for r in doc["results"]:
         expected = "ok" if r["task"] in SIMPLE[model] else "unsupported"
         assert r["status"] == expected, (r["task"], r["split"], r["error"])
@@ -64,7 +65,7 @@ def test_simple_baseline_runs_every_task_and_split(runs, model, tiny_data):
 
 
 def test_scores_recompute_from_predictions(runs, tiny_data):
-    from benchmark.scoring import score_predictions
+    from benchmark.eval.scoring import score_predictions
 
     ds = PreparedDataset(tiny_data)
     doc = json.loads((runs["pop"] / "results.json").read_text())
@@ -89,12 +90,12 @@ def test_missing_verb_is_unsupported_and_unparseable_rating_counted(tiny_data, t
     assert by_task["rating"]["status"] == "ok"
     n = by_task["rating"]["n"]
     assert by_task["rating"]["scores"]["invalid_rate"] == pytest.approx(1 / n)
-    for task in set(layout.TASKS) - {"rating"}:
+    for task in set(TASKS) - {"rating"}:
         assert by_task[task]["status"] == "unsupported" and by_task[task]["scores"] == {}
 
 
 def test_perturbations_change_what_the_model_reads(tiny_data):
-    from benchmark.perturb import PerturbedDataset
+    from benchmark.data.perturb import PerturbedDataset
 
     ds = PreparedDataset(tiny_data)
     nt = PerturbedDataset(ds, "NT", seed=0)
@@ -111,7 +112,7 @@ def test_perturbations_change_what_the_model_reads(tiny_data):
 def test_run_refuses_fewer_than_one_resample_before_writing(tiny_data, tmp_path, n_boot):
     from typer.testing import CliRunner
 
-    from benchmark.cli import app
+    from unimp_bench.cli import app
 
     with pytest.raises(ValueError, match=f"n_boot must be an integer >= 1, got {n_boot}"):
         run(tiny_data, tmp_path / "api", RunOptions(model="random", tasks=("rating",), splits=("test",), n_boot=n_boot))

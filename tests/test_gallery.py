@@ -8,17 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_image_metrics import make_dataset  # the hand-built prepared dataset (tests/ is on sys.path)
 
 from baselines.image_baselines import RetrievedImageModel
-from benchmark.gallery import write_gallery
-from test_image_metrics import make_dataset  # the hand-built prepared dataset (tests/ is on sys.path)
+from benchmark.eval.gallery import write_gallery
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
 def handmade(tmp_path_factory):
-    from benchmark.dataset import PreparedDataset
+    from benchmark.data.dataset import PreparedDataset
 
     return PreparedDataset(make_dataset(tmp_path_factory.mktemp("gallery") / "data", per_cell=3))
 

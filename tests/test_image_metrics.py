@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from benchmark.manifest import write_manifest
+from benchmark.data.manifest import write_manifest
 from benchmark.metrics import image as im
 
 # ---- a hand-built prepared dataset: category leaf <-> shape, colour word in the title -------------
@@ -89,7 +89,7 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def handmade(tmp_path_factory):
-    from benchmark.dataset import PreparedDataset
+    from benchmark.data.dataset import PreparedDataset
 
     return PreparedDataset(make_dataset(tmp_path_factory.mktemp("handmade") / "data"))
 
@@ -132,7 +132,7 @@ def test_ssim_known_values():
 
 def test_ssim_matches_torchmetrics_valid_region():
     """torchmetrics reflect-pads and averages the whole map; its map cropped by 5 px is ours."""
-    from benchmark import compat
+    from benchmark.data import compat
 
     compat.apply()
     tm = pytest.importorskip("torchmetrics.functional.image")
@@ -258,7 +258,7 @@ def test_score_images_oracle_and_wrong(judge, handmade, tmp_path):
 
 
 def test_score_images_reports_missing_files(judge, handmade, tmp_path):
-    from benchmark.errors import DataError
+    from benchmark.data.errors import DataError
 
     inst = handmade.instances("image", "test")
     recs = [{"id": i, "image": f"images/none/{k}.png"} for k, i in enumerate(inst["id"])]
@@ -304,7 +304,7 @@ def test_token_scores_recorded_by_a_model_are_averaged_and_checked(judge, handma
     with pytest.raises(ValueError, match="invalid token_accuracy"):
         im.score_images(inst, preds, handmade, tmp_path / "tok", judge=judge)
     # paired comparison of two image runs, each scored against its own folder
-    from benchmark.scoring import compare_runs
+    from benchmark.eval.scoring import compare_runs
 
     monkeypatch.setattr(im.AttributeJudge, "for_dataset", classmethod(lambda cls, *a, **k: judge))
     preds[0]["token_accuracy"] = 0.25

@@ -11,9 +11,9 @@ from collections import Counter
 import pytest
 from PIL import Image
 
-from benchmark.download import FAILURES, download_images, image_extension, urls_from_raw
-from benchmark.errors import DataError
-from benchmark.images import file_stem, normalize_image, resolve_image
+from benchmark.data.download import FAILURES, download_images, image_extension, urls_from_raw
+from benchmark.data.errors import DataError
+from benchmark.data.images import file_stem, normalize_image, resolve_image
 
 
 def image_bytes(fmt: str, size=(30, 10), color=(0, 128, 0), mode="RGB") -> bytes:

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from benchmark import layout
-from benchmark.cli import app
-from benchmark.errors import DataError
-from benchmark.io import sha256_file
+from benchmark.data import layout
+from benchmark.data.errors import DataError
+from benchmark.data.io import sha256_file
+from unimp_bench.cli import app
 
 REC_TEST = "tasks/recommendation/test.parquet"
 
@@ -41,10 +41,10 @@ def drop_a_row(root, rel=REC_TEST):
 
 def open_dataset(root):
     """Open as a new process would: from the files and the on-disk cache, not this process's memory."""
-    from benchmark.dataset import PreparedDataset
+    from benchmark.data.dataset import PreparedDataset
 
-    if "benchmark.integrity" in sys.modules:
-        sys.modules["benchmark.integrity"]._memo.clear()
+    if "benchmark.data.integrity" in sys.modules:
+        sys.modules["benchmark.data.integrity"]._memo.clear()
 
     return PreparedDataset(root)
 
@@ -85,7 +85,7 @@ def test_missing_file_is_an_error(data):
 
 def reseal_without(root, rel):
     """Drop `rel` from the manifest and recompute dataset_sha256, so the manifest is self-consistent."""
-    from benchmark.manifest import dataset_sha256
+    from benchmark.data.manifest import dataset_sha256
 
     manifest = json.loads((root / layout.MANIFEST).read_text())
     del manifest["files"][rel]
@@ -110,7 +110,7 @@ def test_manifest_whose_dataset_sha_does_not_match_its_file_list(data):
 
 
 def test_cache_is_written_and_ignored_by_dataset_hashing(data):
-    from benchmark.manifest import file_hashes
+    from benchmark.data.manifest import file_hashes
 
     open_dataset(data)
     cache = json.loads((data / layout.VERIFY_CACHE).read_text())
@@ -162,7 +162,7 @@ def test_read_only_folder_verifies_without_cache(data, monkeypatch):
     def refuse(*a, **k):
         raise PermissionError("read-only file system")
 
-    monkeypatch.setattr("benchmark.integrity.write_json", refuse)
+    monkeypatch.setattr("benchmark.data.integrity.write_json", refuse)
     assert open_dataset(data).sha256 == json.loads((data / layout.MANIFEST).read_text())["dataset_sha256"]
     assert not (data / layout.VERIFY_CACHE).exists()
     drop_a_row(data)
@@ -171,7 +171,7 @@ def test_read_only_folder_verifies_without_cache(data, monkeypatch):
 
 
 def test_compare_refuses_a_tampered_dataset(data, tmp_path):
-    from benchmark.evaluator import RunOptions, run
+    from benchmark.eval.evaluator import RunOptions, run
 
     opts = RunOptions(model="pop", tasks=("recommendation",), splits=("test",), n_boot=10)
     run_dir = run(data, tmp_path / "runs", opts)

@@ -1,7 +1,7 @@
 """Leaderboard: submit -> validate -> build, and one crafted bad submission per validation rule.
 
 Crafted runs use a hand-made prepared dataset (manifest, items, two task files) and scores from
-`benchmark.scoring.score_predictions`, as `unimp-bench run` writes them, so any change to a
+`benchmark.eval.scoring.score_predictions`, as `unimp-bench run` writes them, so any change to a
 prediction, a score or an interval is caught. A submission is an index row plus an archive: the tests
 edit an extracted copy of the archive (`sub`) and `problems_of` packs it again (updating only the row's
 archive sha256 and size), so each edit reaches the validator through a real archive.
@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark import layout
 from benchmark.api import Model
-from benchmark.io import sha256_file, write_json, write_jsonl
-from benchmark.manifest import write_manifest
-from benchmark.results import predictions_name
-from benchmark.tasks import TASK_SPECS
+from benchmark.data import layout
+from benchmark.data.io import sha256_file, write_json, write_jsonl
+from benchmark.data.manifest import write_manifest
+from benchmark.eval.results import predictions_name
+from benchmark.tasks import TASKS
 from leaderboard import build, submit, validate, validate_cli
 from leaderboard.archive import archive_name, extract_archive
 from leaderboard.common import MAX_SUBMISSION_BYTES, SubmissionError
@@ -40,7 +40,7 @@ def _instances(task: str, split: str, n: int, **cols) -> pd.DataFrame:
     base = {c: [None] * n for c in layout.INSTANCE_COLUMNS}
     base.update(id=[f"{task}/{split}/{i}" for i in range(n)], user=[f"u{i}" for i in range(n)],
                 history=[[(i + j) % 15 for j in range(1, 4)] for i in range(n)],
-                instruction=[TASK_SPECS[task].instruction] * n)
+                instruction=[TASKS[task].instruction] * n)
     base.update(cols)
     return pd.DataFrame(base)
 
@@ -96,8 +96,8 @@ def make_run(root: Path, data: Path, run_id: str = "run-1", model: str = "dummy"
              extra_entries: list[dict] | None = None) -> Path:
     """A run folder as `unimp-bench run` writes it. width=None: real bootstrap intervals (50 resamples,
     recorded in extra); else a synthetic interval of +-width around the main score."""
-    from benchmark.dataset import PreparedDataset
-    from benchmark.scoring import score_predictions
+    from benchmark.data.dataset import PreparedDataset
+    from benchmark.eval.scoring import score_predictions
 
     run = root / run_id
     ds = PreparedDataset(data)
@@ -107,7 +107,7 @@ def make_run(root: Path, data: Path, run_id: str = "run-1", model: str = "dummy"
         write_jsonl(run / rel, rows)
         inst = ds.instances(task, "test")
         got = score_predictions(task, inst, rows, ds, n_boot=50 if width is None else 0, seed=0)
-        spec = TASK_SPECS[task]
+        spec = TASKS[task]
         main = got.scores[spec.main_score]
         hi = 4.0 if task == "rating" else 1.0
         intervals = got.intervals if width is None else {spec.main_score: [max(0.0, main - width), min(hi, main + width)]}
@@ -119,7 +119,7 @@ def make_run(root: Path, data: Path, run_id: str = "run-1", model: str = "dummy"
         })
     for task in ("selection", "image"):
         entries.append({"task": task, "task_version": "1", "split": "test", "status": "unsupported", "error": None,
-                        "n": 0, "scores": {}, "intervals": {}, "main_score": TASK_SPECS[task].main_score,
+                        "n": 0, "scores": {}, "intervals": {}, "main_score": TASKS[task].main_score,
                         "extra": {}, "predictions": None, "predictions_sha256": None, "wall_time_s": 0.0})
     entries += extra_entries or []
     write_json(run / "config.json", config or {})
@@ -742,9 +742,9 @@ class TinyModel(Model):
 def test_tiny_data_round_trip(tmp_path, tiny_data, monkeypatch):
     """`unimp-bench run` output on the tiny dataset goes through submit, validate and build; a tampered
     score in it is then caught."""
-    from benchmark import registry
-    from benchmark.dataset import PreparedDataset
-    from benchmark.evaluator import RunOptions, run
+    from benchmark.api import registry
+    from benchmark.data.dataset import PreparedDataset
+    from benchmark.eval.evaluator import RunOptions, run
 
     monkeypatch.setattr(registry, "load", lambda name: TinyModel)
     run_dir = run(tiny_data, tmp_path / "runs",
@@ -790,11 +790,10 @@ def test_image_prediction_paths(tmp_path, path, text):
 def test_recompute_uses_the_run_scorer_settings(monkeypatch, tmp_path):
     """The scorer settings recorded in extra reach score_predictions; the default BERTScore model is
     recorded by name and must be passed as None (loaded from the pinned wheel, offline)."""
-    import benchmark.scoring
     from benchmark.metrics import text
 
     seen = {}
-    monkeypatch.setattr(benchmark.scoring, "score_predictions", lambda *a, **kw: seen.update(kw) or "result")
+    monkeypatch.setattr(validate_mod, "score_predictions", lambda *a, **kw: seen.update(kw) or "result")
     extra = {"n_boot": 200, "bootstrap_seed": 7, "bertscore_model": text.DEFAULT_BERTSCORE_NAME, "bertscore_layer": 6}
     assert validate_mod.recompute("explanation", None, [], None, tmp_path, extra) == "result"
     assert seen == {"run_dir": tmp_path, "n_boot": 200, "seed": 7, "bertscore_model": None, "bertscore_layers": 6}

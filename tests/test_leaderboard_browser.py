@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.tasks import TASK_SPECS
+from benchmark.tasks import TASKS
 from leaderboard import build
 from leaderboard.index import make_row, read_index, write_index
 
@@ -26,7 +26,7 @@ SHAS = ("1" * 64, "2" * 64)
 
 
 def _entry(task: str, status: str, scores: dict, intervals: dict, main: str) -> dict:
-    return {"task": task, "task_version": TASK_SPECS[task].version, "split": "test", "status": status, "error": None, "n": 10,
+    return {"task": task, "task_version": TASKS[task].version, "split": "test", "status": status, "error": None, "n": 10,
             "scores": scores, "intervals": intervals, "main_score": main, "extra": {},
             "predictions": f"predictions/{task}__test.jsonl" if status == "ok" else None,
             "predictions_sha256": "0" * 64 if status == "ok" else None, "wall_time_s": 0.0}

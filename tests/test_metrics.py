@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.metrics import bootstrap, rating, ranking, selection
-from benchmark.tasks import RANKING_METRICS
+from benchmark.metrics import bootstrap, ranking, rating, selection
+from benchmark.metrics.registry import RANKING_METRICS
 
 # ---- ranking ------------------------------------------------------------------------------------
 # 2 users x 6 items. Item 4 is outside the catalogue; user 0 has item 0 in history, user 1 item 3.

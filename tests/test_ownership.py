@@ -11,12 +11,12 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from benchmark import layout
 from benchmark.api import Model
-from benchmark.cli import app
-from benchmark.evaluator import RunOptions, run
+from benchmark.api.registry import register
+from benchmark.data import layout
+from benchmark.eval.evaluator import RunOptions, run
 from benchmark.prepare import prepare
-from benchmark.registry import register
+from unimp_bench.cli import app
 
 
 def _raw(tiny_data):
@@ -190,7 +190,7 @@ def test_run_folder_appears_complete_and_stale_run_staging_is_removed(tiny_data,
 
 def test_a_dataset_renamed_aside_by_a_dead_process_is_restored_not_deleted(tmp_path, capsys):
     """Killed between its two renames, a replacing prepare leaves the old dataset aside and no dataset."""
-    from benchmark.io import remove_stale_staging
+    from benchmark.data.io import remove_stale_staging
 
     dead = _dead_pid()
     aside = tmp_path / f".ds.replaced-{dead}"

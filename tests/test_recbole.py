@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark import layout
-from benchmark.dataset import PreparedDataset
-from benchmark.manifest import write_manifest
+from benchmark.data import layout
+from benchmark.data.dataset import PreparedDataset
+from benchmark.data.manifest import write_manifest
+from benchmark.tasks import TASKS
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
@@ -191,9 +192,11 @@ def test_selection_search_new_user_new_domain(data, tmp_path):
 
     srch = data.instances("search", "test")
     s = model.rank("search", srch)
+    np.testing.assert_array_equal(s, model.rank("recommendation", srch))  # the search task's rule filters, not the model
+    allowed = TASKS["search"].candidates.mask(data, "test", srch)
     cat = data.items["category"].to_numpy()
     for b, q in enumerate(srch["query"]):
-        assert np.isneginf(s[b, cat != q]).all()
+        assert not allowed[b, cat != q].any() and allowed[b, srch["target_item"].iloc[b]]
         assert np.isfinite(s[b, srch["target_item"].iloc[b]])
 
     new = data.instances("recommendation", "new_user")

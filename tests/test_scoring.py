@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.scoring import ScoreResult, compare_runs, score_predictions
-from benchmark.tasks import RANKING_METRICS, TASK_SPECS
+from benchmark.eval.scoring import ScoreResult, compare_runs, score_predictions
+from benchmark.metrics.registry import RANKING_METRICS
+from benchmark.tasks import TASKS
 
 
 def frame(task: str, n: int, **columns) -> pd.DataFrame:
@@ -16,7 +17,7 @@ def frame(task: str, n: int, **columns) -> pd.DataFrame:
 
 
 def check_result(res: ScoreResult, task: str, n: int) -> None:
-    spec = TASK_SPECS[task]
+    spec = TASKS[task]
     assert res.n == n
     assert tuple(res.scores) == spec.metrics
     assert set(res.intervals) == set(spec.metrics)

@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark.errors import DataError, SkipReport
-from benchmark.sources import amazon2014, amazon2018, amazon2023
-from benchmark.sources.common import parse_price
-from benchmark.sources.table import load_table
+from benchmark.data.errors import DataError, SkipReport
+from benchmark.data.sources import amazon2014, amazon2018, amazon2023
+from benchmark.data.sources.common import parse_price
+from benchmark.data.sources.table import load_table
 
 SAMPLES = Path(__file__).resolve().parent / "data"  # real release records; sources in data/README.md
 HEAD_2014 = SAMPLES / "amazon2014" / "reviews_Grocery_and_Gourmet_Food_5.head.json"
@@ -335,7 +335,7 @@ def test_2023_seconds_instead_of_milliseconds_are_out_of_range(tmp_path):
 
 
 def test_time_range_can_be_set(tmp_path):
-    from benchmark.sources.common import Limits, parse_time_range
+    from benchmark.data.sources.common import Limits, parse_time_range
 
     gz(tmp_path / "reviews_Toys_and_Games_5.json.gz", [_review("amazon2014", 4.0, 1400000000)])  # 2014-05-13
     limits = Limits(time=parse_time_range("1990-01-01,2000-01-01"))
@@ -355,7 +355,7 @@ def test_time_range_can_be_set(tmp_path):
 
 
 def test_table_out_of_range_csv_and_parquet(tmp_path):
-    from benchmark.sources.common import Limits
+    from benchmark.data.sources.common import Limits
 
     path = tmp_path / "inter.csv"
     path.write_text("user,item,timestamp,rating\nu,a,1300000000,5\nu,b,1e30,4\nu,c,1300000002,7\nu,d,1300000003,0\n"

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmark import evaluator
-from benchmark.dataset import PreparedDataset
+from benchmark.data.dataset import PreparedDataset
+from benchmark.eval import evaluator
 from models.unimp.adapter import UniMPModel
+from models.unimp.config import load_config
 from models.unimp.prompts import Encoded, PromptBuilder
 from models.unimp.train import epoch_order
-from models.unimp.config import load_config
 from models.unimp.vocab import Vocab, train_bpe
 
 TINY_IMAGE = dict(

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.dataset import PreparedDataset
+from benchmark.data.dataset import PreparedDataset
 from models.unimp.adapter import UniMPModel
 from models.unimp.config import load_config
+from models.unimp.prompts import Encoded
 from models.unimp.synthetic import make_dataset
 from models.unimp.train import CONTINUAL_ORDER, epoch_order, phases
-from models.unimp.prompts import Encoded
 
 TINY_VIT = {"embed_dim": 32, "vision_cfg": {"image_size": 16, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
             "text_cfg": {"context_length": 8, "vocab_size": 64, "width": 32, "heads": 2, "layers": 1}}
@@ -50,7 +50,7 @@ def test_strategies():
 @pytest.fixture(scope="module")
 def paper_like(tmp_path_factory):
     """A local folder with a random 2-layer GPT-NeoX + its tokenizer, and a local open_clip checkpoint."""
-    from benchmark import compat
+    from benchmark.data import compat
 
     compat.apply()
     import open_clip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.dataset import PreparedDataset
+from benchmark.data.dataset import PreparedDataset
 from models.unimp import decode
 from models.unimp.config import load_config
 from models.unimp.model import build_model

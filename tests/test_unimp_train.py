@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.dataset import PreparedDataset
+from benchmark.data.dataset import PreparedDataset
 from models.unimp.adapter import UniMPModel
 from models.unimp.config import load_config
 from models.unimp.losses import sequence_loss
@@ -208,8 +208,8 @@ def test_train_tasks_trains_and_answers_only_those_tasks(syn, tmp_path):
 def test_evaluator_run_on_tiny_data(tiny_data, tmp_path):
     """The benchmark's own evaluator runs UniMP (briefly trained) on the tiny data (explanation's scoring
     is left out for time: generate_text is covered above)."""
-    from benchmark import registry
-    from benchmark.evaluator import RunOptions, run
+    from benchmark.api import registry
+    from benchmark.eval.evaluator import RunOptions, run
 
     if "unimp" not in registry.MODELS:
         registry.register("unimp", "models.unimp.adapter:UniMPModel", "UniMP")

@@ -102,7 +102,7 @@ def test_training_reduces_loss_and_saves(trained, image_files):
     tok = VQTokenizer.load(trained)
     assert tok.config == TINY
     # a trained tokenizer reconstructs better than an untrained one
-    from models.vq.train import evaluate_reconstruction, _load
+    from models.vq.train import _load, evaluate_reconstruction
 
     torch.manual_seed(0)
     fresh = evaluate_reconstruction(VQTokenizer(build_vqmodel(TINY), TINY), _load(image_files))

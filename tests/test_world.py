@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from benchmark.layout import ALL_DOMAINS, NEW_DOMAIN, TRAINING_DOMAINS
-from benchmark.world import generate_world, simulate
-from benchmark.world import taxonomy as tx
-from benchmark.world.text import CLAUSES
+from benchmark.data.layout import ALL_DOMAINS, NEW_DOMAIN, TRAINING_DOMAINS
+from benchmark.data.world import generate_world, simulate
+from benchmark.data.world import taxonomy as tx
+from benchmark.data.world.text import CLAUSES
 
 REVIEW_KEYS = {"reviewerID", "asin", "helpful", "reviewText", "overall", "summary", "unixReviewTime", "reviewTime"}
 
@@ -257,9 +257,9 @@ def test_world_json_records_params_and_truth(world_dir):
         assert hashlib.sha256((world_dir / name).read_bytes()).hexdigest() == sha
 
 
-# ---- rating ceilings (benchmark/world/ceiling.py) ------------------------------------------------------
+# ---- rating ceilings (benchmark/data/world/ceiling.py) ------------------------------------------------------
 def test_prompt_features_count_the_same_pairs_earlier_items(latent):
-    from benchmark.world.ceiling import prompt_features
+    from benchmark.data.world.ceiling import prompt_features
 
     it, cat = latent.interactions, latent.catalogue
     rows, x = prompt_features(latent)
@@ -273,7 +273,7 @@ def test_prompt_features_count_the_same_pairs_earlier_items(latent):
 
 
 def test_item_means_leave_the_row_out_and_shrink():
-    from benchmark.world.ceiling import item_means
+    from benchmark.data.world.ceiling import item_means
 
     item = np.array([0, 0, 0, 1])
     y = np.array([5.0, 3.0, 4.0, 1.0])
@@ -284,7 +284,7 @@ def test_item_means_leave_the_row_out_and_shrink():
 
 
 def test_rating_ceilings_order_as_the_latent_truth_implies(latent):
-    from benchmark.world.ceiling import ceilings
+    from benchmark.data.world.ceiling import ceilings
 
     res = ceilings(latent, seed=0)
     assert res["n_eval"] > 100 and res["n_fit"] > res["n_eval"]

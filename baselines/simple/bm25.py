@@ -6,11 +6,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmark.api import Model
-from benchmark.config_schema import NoSettings
+from baselines.simple.common import hit_and_mrr
 from baselines.simple.settings import BM25PersonalSettings
-from baselines.simple.common import hit_and_mrr, history_lists, valid_split
 from baselines.simple.text import BM25Index, tokenize
+from benchmark.api import REGIMES, Model, history_lists
+from benchmark.api.config_schema import NoSettings
+from benchmark.metrics.ranking import target_ranks
 
 
 def _row_max_normalise(scores: np.ndarray) -> np.ndarray:
@@ -26,7 +27,6 @@ class BM25Model(Model):
     the instance's `query` (the target's category path). Non-personalised."""
 
     name = "bm25"
-    description = "BM25Okapi over item text with the search query (the paper's Table 2(d) BM25 row)."
     Settings = NoSettings
 
     def _index_items(self, data) -> None:
@@ -64,7 +64,6 @@ class BM25PersonalModel(BM25Model):
     as the evaluator computes them), then best MRR, then the smaller w."""
 
     name = "bm25-personal"
-    description = "BM25 query match mixed with BM25 similarity to the user's history; mixing weight chosen on valid."
     Settings = BM25PersonalSettings
 
     def __init__(self, config: dict[str, Any] | None = None, seed: int = 0, run_dir=None):
@@ -83,10 +82,8 @@ class BM25PersonalModel(BM25Model):
         return q, h
 
     def fit(self, data, regime: str) -> None:
-        from benchmark.metrics.ranking import target_ranks
-
         super().fit(data, regime)
-        split = valid_split(regime)
+        split = REGIMES[regime].valid
         if self.settings.weight is not None:
             self.selection[regime] = {"weight": self.weight, "given": True}
             return

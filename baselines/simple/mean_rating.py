@@ -7,9 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmark.api import Model
 from baselines.simple.settings import MeanRatingSettings
-from baselines.simple.common import train_split, valid_split
+from benchmark.api import REGIMES, Model
 
 
 def fit_biases(users: np.ndarray, items: np.ndarray, ratings: np.ndarray, n_users: int, n_items: int,
@@ -37,7 +36,6 @@ class MeanRatingModel(Model):
     validation rating instances."""
 
     name = "mean-rating"
-    description = "Global mean + regularised user and item biases; lambda chosen on valid."
     offsets: tuple[float, ...] = (0.0,)  # read-out offsets tried on valid (see MeanRatingStarModel)
     Settings = MeanRatingSettings
 
@@ -55,12 +53,12 @@ class MeanRatingModel(Model):
         return np.clip(score, 1.0, 5.0)
 
     def fit(self, data, regime: str) -> None:
-        train = data.interactions(train_split(regime))
+        train = data.interactions(REGIMES[regime].train)
         self.user_index = pd.Index(pd.unique(train["user"].astype(str)))
         users = self.user_index.get_indexer(train["user"].astype(str))
         items = train["item"].to_numpy(dtype=np.int64)
         ratings = train["rating"].to_numpy(dtype=np.float64)
-        split = valid_split(regime)
+        split = REGIMES[regime].valid
         valid = data.instances("rating", split)
         fits = {lam: fit_biases(users, items, ratings, len(self.user_index), data.n_items, lam)
                 for lam in (self.lambdas if len(valid) else self.lambdas[:1])}
@@ -107,7 +105,6 @@ class MeanRatingStarModel(MeanRatingModel):
     median is right); the offset moves the rounding cut-offs to where validation puts the median."""
 
     name = "mean-rating-star"
-    description = "mean-rating's biases read out as whole stars for MAE; lambda and offset chosen on valid."
     offsets = tuple(np.round(np.arange(-1.0, 2.0001, 0.05), 2).tolist())
 
     @staticmethod

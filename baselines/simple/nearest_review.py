@@ -6,11 +6,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmark.api import Model
 from baselines.simple.settings import NearestReviewSettings
-from benchmark.item_text import explanation_target
-from baselines.simple.common import train_split
 from baselines.simple.text import tfidf_matrix, tokenize
+from benchmark.api import REGIMES, Model, explanation_target
 
 
 class NearestReviewModel(Model):
@@ -21,7 +19,6 @@ class NearestReviewModel(Model):
     unless no other item is left."""
 
     name = "nearest-review"
-    description = "Retrieves another user's training review of the most similar item (TF-IDF over item text)."
     Settings = NearestReviewSettings
 
     def __init__(self, config: dict[str, Any] | None = None, seed: int = 0, run_dir=None):
@@ -42,7 +39,7 @@ class NearestReviewModel(Model):
             self._vectorise_items(data)
 
     def fit(self, data, regime: str) -> None:
-        train = data.interactions(train_split(regime))
+        train = data.interactions(REGIMES[regime].train)
         texts = [explanation_target(r, s, self.max_words) for r, s in zip(train["review"], train["summary"])]
         reviews = pd.DataFrame({"item": train["item"].to_numpy(dtype=np.int64), "user": train["user"].astype(str),
                                 "timestamp": train["timestamp"].to_numpy(dtype=np.int64), "text": texts})

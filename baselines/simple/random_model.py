@@ -6,9 +6,8 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from benchmark.api import Model
-from benchmark.config_schema import NoSettings
-from baselines.simple.common import stack_lists
+from benchmark.api import Model, stack_lists
+from benchmark.api.config_schema import NoSettings
 
 
 class RandomModel(Model):
@@ -16,7 +15,6 @@ class RandomModel(Model):
     only on (seed, instance id), so answers do not change with batching or order."""
 
     name = "random"
-    description = "Seeded uniform random scores (recommendation, search, selection) and ratings 1-5."
     Settings = NoSettings
 
     def fit(self, data, regime: str) -> None:

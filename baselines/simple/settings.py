@@ -1,7 +1,7 @@
 """Settings of the simple baselines (stdlib only, so `unimp-bench models NAME` imports no model).
 
-One dataclass per model with settings, a help comment per field (see benchmark.config_schema);
-random, pop and bm25 have none (benchmark.config_schema.NoSettings).
+One dataclass per model with settings, a help comment per field (see benchmark.api.config_schema);
+random, pop and bm25 have none (benchmark.api.config_schema.NoSettings).
 """
 from __future__ import annotations
 

@@ -32,8 +32,13 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from PIL import Image, ImageOps
+from tqdm.auto import tqdm
 
-from benchmark.api import IMAGE_TOKEN_SCORES
+from benchmark.data import io
+from benchmark.data.environment import cache_root
+from benchmark.data.errors import DataError
+from benchmark.metrics.registry import IMAGE_TOKEN_SCORES
 
 PSNR_CAP = 100.0          # dB; MSE below 255**2 * 1e-10 is reported as the cap
 SSIM_WINDOW, SSIM_SIGMA, SSIM_K1, SSIM_K2 = 11, 1.5, 0.01, 0.03
@@ -54,8 +59,6 @@ def to_array(image) -> np.ndarray:
 
 def _same_size(generated, target):
     """Resize a PIL `generated` to `target`'s size (bicubic) when they differ."""
-    from PIL import Image
-
     if hasattr(generated, "size") and hasattr(target, "size") and generated.size != target.size:
         generated = generated.convert("RGB").resize(target.size, Image.Resampling.BICUBIC)
     return generated
@@ -120,7 +123,7 @@ def token_nll(logits: torch.Tensor, target: torch.Tensor, ignore_index: int = -1
 # ---- set-level feature metrics ------------------------------------------------------------------
 def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
     """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) between two (N, D) feature sets."""
-    from scipy import linalg
+    from scipy import linalg  # heavy: scipy
 
     a, b = np.asarray(feats_a, dtype=np.float64), np.asarray(feats_b, dtype=np.float64)
     if len(a) < 2 or len(b) < 2:
@@ -241,8 +244,6 @@ class JudgeNet(torch.nn.Module):
 
 def judge_tensor(images: Sequence, size: int) -> torch.Tensor:
     """PIL images -> (B, 3, size, size) float in [0, 1]: RGB, centre-cropped, resized bicubically."""
-    from PIL import ImageOps, Image
-
     arr = [np.asarray(ImageOps.fit(im.convert("RGB"), (size, size), Image.Resampling.BICUBIC), np.float32)
            for im in images]
     return torch.from_numpy(np.stack(arr)).permute(0, 3, 1, 2) / 255.0
@@ -284,16 +285,14 @@ class AttributeJudge:
         stem = Path(cache_dir) / f"judge-{key}"
         weights, meta_path = stem.with_suffix(".safetensors"), stem.with_suffix(".json")
         if weights.is_file() and meta_path.is_file():
-            from safetensors.torch import load_file
+            from safetensors.torch import load_file  # heavy: safetensors
 
             meta = json.loads(meta_path.read_text())
             net = JudgeNet(config.width, {k: len(v) for k, v in meta["classes"].items()})
             net.load_state_dict(load_file(str(weights)))
             return cls(net, meta["classes"], config, meta["info"])
         judge = cls.train(dataset, config, progress=progress)
-        from safetensors.torch import save_file
-
-        from benchmark import io
+        from safetensors.torch import save_file  # heavy: safetensors
 
         with io.atomic_path(weights) as tmp:
             save_file({k: v.contiguous() for k, v in judge.net.state_dict().items()}, str(tmp))
@@ -304,8 +303,6 @@ class AttributeJudge:
     @classmethod
     def train(cls, dataset, config: JudgeConfig, progress: bool = False) -> "AttributeJudge":
         """Train on every catalogue item with an image (a seeded `holdout` share kept for accuracy)."""
-        from tqdm.auto import tqdm
-
         items = dataset.items
         items = items[items["image"].notna()]
         attrs = item_attributes(items)
@@ -373,7 +370,7 @@ class AttributeJudge:
 # ---- scoring the image task ------------------------------------------------------------------
 class ImageScores(NamedTuple):
     """What `score_images` returns; unpacks as (scores, per_instance, extra) and also answers
-    `.get("scores" | "per_instance" | "extra")` (the form `benchmark.scoring` reads)."""
+    `.get("scores" | "per_instance" | "extra")` (the form `benchmark.eval.scoring` reads)."""
 
     scores: dict[str, float]              # set-level metrics (frechet, personalization, and any mean
                                           # that is undefined on some instance)
@@ -385,16 +382,10 @@ class ImageScores(NamedTuple):
 
 
 def default_cache_dir() -> Path:
-    from benchmark.environment import cache_root
-
     return cache_root() / "image_judge"
 
 
 def _load_generated(run_dir: Path, rec: dict):
-    from PIL import Image
-
-    from benchmark.errors import DataError
-
     rel = rec.get("image")
     if not isinstance(rel, str):
         raise ValueError(f"image: prediction {rec.get('id')!r} has no \"image\" path")
@@ -434,7 +425,7 @@ def score_images(instances: pd.DataFrame, predictions: list[dict], dataset, run_
 
 def _score_images(instances: pd.DataFrame, predictions: list[dict], dataset, run_dir: str | Path,
                   cache_dir: str | Path | None = None, judge: AttributeJudge | None = None) -> ImageScores:
-    """Score generated images against the targets' images (metric names of TASK_SPECS["image"]).
+    """Score generated images against the targets' images (metric names of benchmark.tasks.TASKS["image"]).
 
     predictions: one {"id", "image": path relative to run_dir} per instance, in any order.
     The judge is trained once per dataset and cached in `cache_dir` (default: $UNIMP_BENCH_CACHE or

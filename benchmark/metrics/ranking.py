@@ -14,13 +14,15 @@ Conventions, declared once:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from benchmark.tasks import RANKING_METRICS
+from benchmark.metrics.registry import KS, RANKING_METRICS
 
-KS = (3, 5, 10)
+if TYPE_CHECKING:
+    import torch
+
 PAD = -1
 _BATCH = 256
 
@@ -40,6 +42,7 @@ def _flat_exclude(exclude: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndar
 def _masked(scores, exclude, allowed) -> torch.Tensor:
     """Float32 copy of `scores` with NaN/-inf lifted to the lowest finite float and removed items at
     -inf, so that after masking "rankable" is exactly "score > -inf"."""
+    import torch  # heavy: torch
     s = scores if isinstance(scores, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(scores))
     if s.ndim != 2:
         raise ValueError(f"scores must be (B, N), got shape {tuple(s.shape)}")
@@ -50,17 +53,23 @@ def _masked(scores, exclude, allowed) -> torch.Tensor:
         raise ValueError(f"exclude has {len(exclude)} rows, scores has {B}")
     if allowed is not None:
         allowed = torch.from_numpy(np.asarray(allowed, dtype=bool))
-        if allowed.shape != (N,):
-            raise ValueError(f"allowed must have shape ({N},), got {tuple(allowed.shape)}")
-        s.masked_fill_(~allowed, float("-inf"))  # broadcasts over rows
+        if allowed.shape not in ((N,), (B, N)):
+            raise ValueError(f"allowed must have shape ({N},) or ({B}, {N}), got {tuple(allowed.shape)}")
+        s.masked_fill_(~allowed, float("-inf"))  # a (N,) mask broadcasts over rows
     rows, cols = _flat_exclude(exclude)
     keep = (cols >= 0) & (cols < N)  # history tokens outside the score matrix cannot be ranked anyway
     s[torch.from_numpy(rows[keep]), torch.from_numpy(cols[keep])] = float("-inf")
     return s
 
 
+def _rows(allowed, b0: int, b1: int):
+    """The rows b0:b1 of a per-row (B, N) mask; a shared (N,) mask as is."""
+    return allowed[b0:b1] if allowed is not None and np.ndim(allowed) == 2 else allowed
+
+
 def _topk_block(s: torch.Tensor, k: int) -> torch.Tensor:
     """Top-k of one masked block, ties broken by the lower item token, -1 for removed items."""
+    import torch  # heavy: torch
     n = s.shape[1]
     k_eff = min(k, n)
     vals, idx = torch.topk(s, min(k_eff + 1, n), dim=1, sorted=True)
@@ -95,13 +104,14 @@ def topk_after_masking(
     """Top-k item tokens per row, best first, after removing `exclude[b]` and items not `allowed`.
 
     scores: (B, N) float, one score per item token; exclude: B lists of item tokens (history);
-    allowed: (N,) bool catalogue mask (None = all). Returns int64 (B, k), padded with -1.
+    allowed: (N,) bool mask shared by every row, or (B, N) one per row (None = all). Returns int64 (B, k),
+    padded with -1.
     """
     B = len(scores)
     out = np.empty((B, k), dtype=np.int64)
     for b0 in range(0, B, batch_size):
         b1 = min(b0 + batch_size, B)
-        out[b0:b1] = _topk_block(_masked(scores[b0:b1], exclude[b0:b1], allowed), k).numpy()
+        out[b0:b1] = _topk_block(_masked(scores[b0:b1], exclude[b0:b1], _rows(allowed, b0, b1)), k).numpy()
     return out
 
 
@@ -117,12 +127,13 @@ def target_ranks(
     rank = 1 + #{rankable items j != target with score_j >= score_target}; a target that is excluded or
     outside the catalogue gets N + 1. Returns int64 (B,).
     """
+    import torch  # heavy: torch
     targets = np.asarray(targets, dtype=np.int64)
     B = len(scores)
     out = np.empty(B, dtype=np.int64)
     for b0 in range(0, B, batch_size):
         b1 = min(b0 + batch_size, B)
-        s = _masked(scores[b0:b1], exclude[b0:b1], allowed)
+        s = _masked(scores[b0:b1], exclude[b0:b1], _rows(allowed, b0, b1))
         t_score = s.gather(1, torch.from_numpy(targets[b0:b1]).unsqueeze(1))   # (b, 1)
         # removed items (-inf) never count; the count includes the target itself. (numpy's boolean row
         # sum is several times faster than torch's on CPU.)

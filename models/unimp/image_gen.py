@@ -23,11 +23,15 @@ import numpy as np
 import pandas as pd
 import torch
 
+from benchmark.api import CategoryPopularity, cache_root
+
 from .config import UniMPConfig, resolve_path
+from .decode import rank_items
+
 
 # ---- the tokenizer -----------------------------------------------------------------------------------
 def vq_cache_key(dataset_sha256: str, cfg: UniMPConfig) -> str:
-    from models.vq import VQConfig
+    from models.vq import VQConfig  # heavy: torch
 
     spec = [dataset_sha256, VQConfig(**cfg.vq_args).to_dict(), cfg.vq_steps, cfg.seed]
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:32]
@@ -37,9 +41,7 @@ def vq_tokenizer(cfg: UniMPConfig, data):
     """The VQ tokenizer: `cfg.vq_path` when given, else one trained on the dataset's catalogue images
     (models.vq.train_vq, deterministic) and cached in <cache>/vq/<key> (key: dataset sha256, VQ config,
     steps, seed)."""
-    from models.vq import VQConfig, VQTokenizer, train_vq
-
-    from benchmark.environment import cache_root
+    from models.vq import VQConfig, VQTokenizer, train_vq  # heavy: torch
 
     if cfg.vq_path:
         return VQTokenizer.load(resolve_path(cfg.vq_path))
@@ -81,9 +83,7 @@ def catalogue_codes(tokenizer, data) -> dict[int, list[int]]:
 # ---- retrieval --------------------------------------------------------------------------------------
 def with_training_retrieval(df: pd.DataFrame, data, regime: str, k: int) -> pd.DataFrame:
     """Training image instances with a "retrieved" column: the most popular training items of the
-    query's category with an image, history and target excluded (baselines' CategoryPopularity)."""
-    from baselines.image_baselines import CategoryPopularity
-
+    query's category with an image, history and target excluded (benchmark.api.CategoryPopularity)."""
     ret = CategoryPopularity(data, regime)
     retrieved = [ret.retrieve(q, {int(t), *map(int, h)}, k, fallback=False) for q, t, h in
                  zip(df["query"], df["target_item"], df["history"])]
@@ -94,8 +94,6 @@ def search_retrieve(model, builder, data, requests: pd.DataFrame, k: int, batch_
     """Stage 1 of eq. 9: UniMP's search ranking for each request's query and history (the search
     instruction, not the image one); the top k items with an image, history and other-catalogue
     items excluded. The split is read from each instance id ("image/<split>/<n>")."""
-    from .decode import rank_items
-
     scores = rank_items(model, builder, requests.assign(instruction=None), "search", batch_size)
     has = data.items["image"].notna().to_numpy()
     splits = requests["id"].str.split("/").str[1]

@@ -11,9 +11,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from benchmark.api import compat
+
 from .config import UniMPConfig, resolve_path
 from .cross_attention import GatedCrossAttentionBlock, image_mask
-from .lm_wrapper import wrap_decoder_layers
+from .lm_wrapper import get_layers, wrap_decoder_layers
 from .perceiver import PerceiverResampler
 from .vision import VisionEncoder
 from .vocab import Vocab
@@ -21,10 +23,14 @@ from .vocab import Vocab
 
 def build_lm(cfg: UniMPConfig, vocab_size: int) -> nn.Module:
     """The causal LM: from scratch (GPT-NeoX / Llama) or pretrained from a local path, resized."""
-    from benchmark import compat
-
     compat.apply()  # transformers imports torchvision
-    from transformers import AutoModelForCausalLM, GPTNeoXConfig, GPTNeoXForCausalLM, LlamaConfig, LlamaForCausalLM
+    from transformers import (  # heavy: transformers
+        AutoModelForCausalLM,
+        GPTNeoXConfig,
+        GPTNeoXForCausalLM,
+        LlamaConfig,
+        LlamaForCausalLM,
+    )
 
     if cfg.lm == "gpt_neox":
         return GPTNeoXForCausalLM(GPTNeoXConfig(vocab_size=vocab_size, **cfg.lm_args))
@@ -171,8 +177,6 @@ class UniMP(nn.Module):
             if self.uses_vision and not self.cfg.freeze_vision:
                 self.vision.requires_grad_(True)
         elif policy == "last":
-            from .lm_wrapper import get_layers
-
             get_layers(self.lm, self.cfg.layer_path)[-1].requires_grad_(True)
             self.lm.get_output_embeddings().requires_grad_(True)
         else:

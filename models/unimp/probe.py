@@ -11,13 +11,16 @@ import json
 
 import numpy as np
 
+from benchmark.api import PreparedDataset
+
+from .adapter import UniMPModel, hit_rate
+from .decode import rank_items, rating_probabilities, readout_maes
+
 
 def rating_probe(model, data, split: str = "valid", n: int = 1024) -> dict:
     """The rating-token distribution on `split`'s first n rating instances: the mean predicted shares
     vs the true ones, the spread of P("5"), its AUC for "the rating is 5" (0.5 = no signal) and the
     MAE of every read-out."""
-    from .decode import rating_probabilities, readout_maes
-
     valid = data.instances("rating", split).iloc[:n]
     if valid.empty:
         raise ValueError(f"{data.root}: no rating instances in split {split!r}")
@@ -31,7 +34,7 @@ def rating_probe(model, data, split: str = "valid", n: int = 1024) -> dict:
 
 def auc(scores: np.ndarray, positive: np.ndarray) -> float:
     """Area under the ROC curve by the rank-sum formula (ties share their mean rank)."""
-    from scipy.stats import rankdata
+    from scipy.stats import rankdata  # heavy: scipy
 
     positive = np.asarray(positive, dtype=bool)
     n_pos, n_neg = int(positive.sum()), int((~positive).sum())
@@ -43,19 +46,12 @@ def auc(scores: np.ndarray, positive: np.ndarray) -> float:
 
 def recommendation_probe(model, data, split: str = "valid") -> dict:
     """HR@5 over every recommendation instance of `split` (history and off-catalogue items removed)."""
-    from .adapter import hit_rate
-    from .decode import rank_items
-
     rec = data.instances("recommendation", split)
     scores = rank_items(model.model, model.builder, rec, "recommendation", model.cfg.eval_batch_size)
     return {"n": len(rec), "hr@5": round(hit_rate(scores, rec, data.catalogue_mask(split)), 4)}
 
 
 def main(argv=None) -> None:
-    from benchmark.dataset import PreparedDataset
-
-    from .adapter import UniMPModel
-
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("checkpoint", help="a saved UniMP folder (a run's model/unimp)")
     ap.add_argument("--data", default="data/world-default")

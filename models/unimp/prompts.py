@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from benchmark.tasks import TASK_SPECS
+from benchmark.api import instruction as task_instruction
 
 from .vocab import Vocab
 
@@ -115,7 +115,7 @@ class PromptBuilder:
             weights += [0.0] + [cw] * (len(block) - 2) + [0.0]  # attributes and the item token
             images.append(h)
         instruction = row.get("instruction")
-        instruction = TASK_SPECS[task].instruction if _is_null(instruction) or not instruction else str(instruction)
+        instruction = task_instruction(task) if _is_null(instruction) or not instruction else str(instruction)
         if task == "image" and "[Query]" in instruction and not _is_null(row.get("query")):
             instruction = instruction.replace("[Query]", str(row["query"]))
         filler, filler_images = self._filler(task, row)

@@ -1,4 +1,4 @@
-"""A tiny synthetic prepared dataset (benchmark.layout format) for UniMP's own tests and benchmark
+"""A tiny synthetic prepared dataset (benchmark.data.layout format) for UniMP's own tests and benchmark
 script, independent of the data pipeline. Structure that a model can learn: each user stays in one
 category and walks its items in a fixed cyclic order; images are coloured by category."""
 from __future__ import annotations
@@ -7,11 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
-from benchmark import layout
-from benchmark.manifest import write_manifest
-from benchmark.tasks import TASK_SPECS
-
+from benchmark.api import instruction, layout, manifest
 
 
 def write_parquet(path: Path, df: pd.DataFrame) -> None:
@@ -26,8 +24,6 @@ NOUNS = ["shoe", "toy", "cream", "snack", "ball", "bottle", "pen"]
 
 def make_dataset(root: str | Path, n_items: int = 48, n_users: int = 40, seq_len: int = 8,
                  image_size: int = 16, seed: int = 0) -> Path:
-    from PIL import Image
-
     rng = np.random.default_rng(seed)
     root = Path(root)
     (root / layout.IMAGES_DIR).mkdir(parents=True, exist_ok=True)
@@ -75,7 +71,7 @@ def make_dataset(root: str | Path, n_items: int = 48, n_users: int = 40, seq_len
             for n, (user, hist, target) in enumerate(events):
                 r = {k: None for k in layout.INSTANCE_COLUMNS}
                 r.update(id=f"{task}/{split}/{n}", user=user, history=[int(h) for h in hist],
-                         instruction=TASK_SPECS[task].instruction)
+                         instruction=instruction(task))
                 if task in ("recommendation", "search"):
                     r["target_item"] = int(target)
                     if task == "search":
@@ -98,5 +94,5 @@ def make_dataset(root: str | Path, n_items: int = 48, n_users: int = 40, seq_len
                 recs.append(r)
             df = pd.DataFrame(recs, columns=list(layout.INSTANCE_COLUMNS))
             write_parquet(layout.task_path(root, task, split), df)
-    write_manifest(root, {"seed": seed})
+    manifest.write_manifest(root, {"seed": seed})
     return root

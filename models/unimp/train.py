@@ -124,7 +124,7 @@ def trainable_state(model: nn.Module, keys: Sequence[str] | None = None) -> dict
 
 
 def save_weights(model: nn.Module, path: Path, keys: Sequence[str] | None = None) -> None:
-    from safetensors.torch import save_file
+    from safetensors.torch import save_file  # heavy: safetensors
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -134,7 +134,7 @@ def save_weights(model: nn.Module, path: Path, keys: Sequence[str] | None = None
 
 def load_weights(model: nn.Module, path: Path) -> None:
     """Load a (possibly partial: trainable-only) safetensors state dict; unknown keys are an error."""
-    from safetensors.torch import load_file
+    from safetensors.torch import load_file  # heavy: safetensors
 
     sd = load_file(str(path))
     missing_in_model = sorted(set(sd) - set(model.state_dict()))
@@ -151,7 +151,7 @@ def train_phase(model: nn.Module, examples: Sequence[Encoded], order: np.ndarray
 
     The model keeps the best weights by `select_fn` (higher = better) when given, else the last.
     `stop_after`: return after that many steps as if killed (tests of resume)."""
-    from accelerate import Accelerator, DistributedDataParallelKwargs
+    from accelerate import Accelerator, DistributedDataParallelKwargs  # heavy: accelerate
 
     out_dir = Path(out_dir)
     done = out_dir / "done.json"

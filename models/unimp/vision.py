@@ -9,8 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 from tqdm.auto import tqdm
+
+from benchmark.api import cache_root, compat
 
 from .config import UniMPConfig
 
@@ -23,11 +26,10 @@ class VisionEncoder(nn.Module):
 
     def __init__(self, cfg: UniMPConfig):
         super().__init__()
-        from benchmark import compat
 
         compat.apply()
-        import open_clip
-        from open_clip.model import CLIPVisionCfg, _build_vision_tower
+        import open_clip  # heavy: open_clip
+        from open_clip.model import CLIPVisionCfg, _build_vision_tower  # heavy: open_clip
 
         if cfg.vision_model:
             clip = open_clip.create_model(cfg.vision_model, pretrained=cfg.vision_checkpoint or None)
@@ -56,8 +58,6 @@ class VisionEncoder(nn.Module):
 
 def load_pixels(data, image_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """All catalogue images, resized: (n_items, 3, S, S) uint8 and has_image (n_items,) bool."""
-    from PIL import Image
-
     n = data.n_items
     pixels = torch.zeros(n, 3, image_size, image_size, dtype=torch.uint8)
     has = torch.zeros(n, dtype=torch.bool)
@@ -81,8 +81,6 @@ def cache_key(dataset_sha256: str, cfg: UniMPConfig) -> str:
 
 
 def cache_dir() -> Path:
-    from benchmark.environment import cache_root
-
     return cache_root() / "vision"
 
 
@@ -91,7 +89,7 @@ def frozen_features(encoder: VisionEncoder, pixels: torch.Tensor, has: torch.Ten
                     batch_size: int = 64) -> torch.Tensor:
     """(n_items, P, D) float16 features of a frozen encoder, computed once and cached on disk
     (safetensors, keyed by `key`); items without an image get zeros."""
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file, save_file  # heavy: safetensors
 
     path = cache_dir() / f"{key}.safetensors"
     if path.is_file():

@@ -18,7 +18,7 @@ N_RATINGS = 5
 
 def train_bpe(texts: Iterable[str], vocab_size: int):
     """A byte-level BPE (`tokenizers`) trained on `texts`."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # heavy: tokenizers
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -129,7 +129,7 @@ class Vocab:
     @classmethod
     def load(cls, folder: str | Path, base=None) -> "Vocab":
         """Load a saved vocabulary; a pretrained base tokenizer is passed in by the caller."""
-        from tokenizers import Tokenizer
+        from tokenizers import Tokenizer  # heavy: tokenizers
 
         folder = Path(folder)
         meta = json.loads((folder / "vocab.json").read_text())

@@ -17,7 +17,9 @@ from typing import Any, Iterable
 
 import numpy as np
 import torch
+from PIL import Image
 
+from benchmark.api import compat, io
 from models.vq.config import VQConfig
 
 FORMAT = "unimp-bench-vq"
@@ -28,10 +30,8 @@ _DUMMY_LOSS = {"target": "taming.modules.losses.vqperceptual.DummyLoss"}
 
 def build_vqmodel(config: VQConfig) -> torch.nn.Module:
     """A taming VQModel with a dummy loss (no LPIPS: its VGG16 weights are not available offline)."""
-    from benchmark import compat
-
     compat.apply_taming()
-    from taming.models.vqgan import VQModel
+    from taming.models.vqgan import VQModel  # heavy: taming
 
     return VQModel(ddconfig=config.ddconfig(), lossconfig=_DUMMY_LOSS,
                    n_embed=config.n_embed, embed_dim=config.embed_dim)
@@ -39,8 +39,6 @@ def build_vqmodel(config: VQConfig) -> torch.nn.Module:
 
 def images_to_tensor(images: Iterable, resolution: int) -> torch.Tensor:
     """PIL images -> float tensor (B, 3, R, R) in [-1, 1]: RGB, centre-cropped to a square, resized (bicubic)."""
-    from PIL import Image
-
     arrays = []
     for im in images:
         im = im.convert("RGB")
@@ -58,8 +56,6 @@ def images_to_tensor(images: Iterable, resolution: int) -> torch.Tensor:
 
 def tensor_to_images(x: torch.Tensor) -> list:
     """Float tensor (B, 3, H, W) in [-1, 1] -> PIL RGB images (values clamped)."""
-    from PIL import Image
-
     arr = ((x.detach().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)  # (B, 3, H, W)
     return [Image.fromarray(a.permute(1, 2, 0).cpu().numpy(), "RGB") for a in arr]
 
@@ -98,9 +94,7 @@ class VQTokenizer:
     # ---- I/O -------------------------------------------------------------------------------------
     def save(self, out_dir: str | Path, training: dict[str, Any] | None = None) -> Path:
         """Write model.safetensors and config.json into `out_dir` (atomically, file by file)."""
-        from safetensors.torch import save_file
-
-        from benchmark import io
+        from safetensors.torch import save_file  # heavy: safetensors
 
         out_dir = Path(out_dir)
         state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()
@@ -123,7 +117,7 @@ class VQTokenizer:
         meta = json.loads((folder / CONFIG).read_text())
         if meta.get("format") != FORMAT:
             raise ValueError(f"{folder / CONFIG}: format is {meta.get('format')!r}, expected {FORMAT!r}")
-        from safetensors.torch import load_file
+        from safetensors.torch import load_file  # heavy: safetensors
 
         config = VQConfig.from_dict(meta["vq"])
         model = build_vqmodel(config)
@@ -136,7 +130,7 @@ class VQTokenizer:
     @classmethod
     def _load_ckpt(cls, ckpt: Path, yaml_path: str | Path | None) -> "VQTokenizer":
         """A pretrained taming VQGAN: Lightning checkpoint + the yaml config it was trained with."""
-        from omegaconf import OmegaConf
+        from omegaconf import OmegaConf  # heavy: omegaconf
 
         if yaml_path is None:
             candidates = [ckpt.with_suffix(".yaml"), ckpt.parent / "config.yaml", ckpt.parent / "model.yaml"]

@@ -9,6 +9,7 @@ A seeded share of the images is held out; its reconstruction PSNR/SSIM is writte
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 from typing import Sequence
@@ -16,14 +17,15 @@ from typing import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
+from tqdm.auto import tqdm
 
+from benchmark.api import PreparedDataset
 from models.vq.config import VQConfig
 from models.vq.tokenizer import VQTokenizer, build_vqmodel, images_to_tensor
 
 
 def _load(paths: Sequence[Path]) -> list:
-    from PIL import Image
-
     out = []
     for p in paths:
         with Image.open(p) as im:
@@ -33,8 +35,8 @@ def _load(paths: Sequence[Path]) -> list:
 
 def evaluate_reconstruction(tokenizer: VQTokenizer, images: list) -> dict[str, float]:
     """Mean PSNR / SSIM of encode->decode at the tokenizer's resolution, and codebook usage."""
-    from benchmark.metrics.image import psnr, ssim
-    from models.vq.tokenizer import tensor_to_images
+    from benchmark.metrics.image import psnr, ssim  # heavy: benchmark
+    from models.vq.tokenizer import tensor_to_images  # heavy: torch
 
     if not images:
         return {"n": 0}
@@ -74,8 +76,6 @@ def train_vq(image_paths: Sequence[str | Path], out_dir: str | Path, config: VQC
     """Train a VQModel on the images and save it to `out_dir` (model.safetensors + config.json).
 
     Deterministic given (images, config, steps, seed) on one machine. Returns `out_dir`."""
-    from tqdm.auto import tqdm
-
     config = config or VQConfig()
     paths = [Path(p) for p in image_paths]
     if not paths:
@@ -130,8 +130,6 @@ def train_vq(image_paths: Sequence[str | Path], out_dir: str | Path, config: VQC
 
 def dataset_image_paths(data_root: str | Path) -> list[Path]:
     """Every item image of a prepared dataset, in item-token order."""
-    from benchmark.dataset import PreparedDataset
-
     ds = PreparedDataset(data_root)
     items = ds.items[ds.items["image"].notna()]
     return [ds.root / rel for rel in items["image"]]
@@ -151,7 +149,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     config = VQConfig(resolution=args.resolution, ch_mult=tuple(int(c) for c in args.ch_mult.split(",")),
                       n_embed=args.n_embed, batch_size=args.batch_size)
     out = train_vq(dataset_image_paths(args.data), args.out, config, steps=args.steps, seed=args.seed)
-    import json
 
     print(json.dumps(json.loads((out / "config.json").read_text())["training"], indent=2))
 

@@ -1,0 +1,91 @@
+"""The one model registry: name -> "module:Class", the one-line description `unimp-bench models` prints and
+the settings dataclass ("module:Class" in a light module: `unimp-bench models NAME` and the pre-run config
+check import only it). Listing imports no model (no torch, no recbole); `load` imports the one asked for.
+
+To add a model: write its class (a `benchmark.api.Model`) and its settings dataclass, and add one `register`
+line below.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import NamedTuple
+
+
+class Entry(NamedTuple):
+    target: str         # "module:Class" of the model
+    description: str
+    settings: str       # "module:Class" of its settings dataclass (see benchmark.api.config_schema)
+
+
+MODELS: dict[str, Entry] = {}
+NO_SETTINGS = "benchmark.api.config_schema:NoSettings"
+
+
+def register(name: str, target: str, description: str, settings: str = NO_SETTINGS) -> None:
+    if name in MODELS and MODELS[name].target != target:
+        raise ValueError(f"model {name!r} is already registered ({MODELS[name].target})")
+    MODELS[name] = Entry(target, description, settings)
+
+
+def _known(name: str) -> Entry:
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))} (see `unimp-bench models`)")
+    return MODELS[name]
+
+
+def _import(target: str):
+    module, cls = target.split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def load(name: str):
+    """The model class registered under `name`."""
+    return _import(_known(name).target)
+
+
+def settings(name: str):
+    """The settings dataclass of the model `name`, without importing the model."""
+    return _import(_known(name).settings)
+
+
+# honest simple baselines (baselines/simple)
+register("random", "baselines.simple.random_model:RandomModel",
+         "Seeded uniform random scores (recommendation, search, selection) and ratings 1-5.")
+register("pop", "baselines.simple.pop:PopModel",
+         "Most popular items on the regime's training interactions.")
+register("bm25", "baselines.simple.bm25:BM25Model",
+         "BM25Okapi over item text with the search query (the paper's Table 2(d) BM25 row).")
+register("bm25-personal", "baselines.simple.bm25:BM25PersonalModel",
+         "BM25 query match mixed with BM25 similarity to the user's history; weight chosen on valid.",
+         settings="baselines.simple.settings:BM25PersonalSettings")
+register("mean-rating", "baselines.simple.mean_rating:MeanRatingModel",
+         "Global mean + regularised user and item biases; lambda chosen on valid.",
+         settings="baselines.simple.settings:MeanRatingSettings")
+register("mean-rating-star", "baselines.simple.mean_rating:MeanRatingStarModel",
+         "mean-rating's biases read out as whole stars for MAE; lambda and offset chosen on valid.",
+         settings="baselines.simple.settings:MeanRatingSettings")
+register("nearest-review", "baselines.simple.nearest_review:NearestReviewModel",
+         "Explanation: another user's training review of the most similar item (TF-IDF over item text).",
+         settings="baselines.simple.settings:NearestReviewSettings")
+register("retrieved-image", "baselines.image_baselines:RetrievedImageModel",
+         "Image task: the image of the most popular non-history item whose category equals the query.")
+# RecBole's own models on the frozen splits (baselines/recbole_models.py)
+register("mf", "baselines.recbole_models:MFModel", "Matrix factorisation with BPR (RecBole BPR); no new users.",
+         settings="baselines.recbole_settings:MFSettings")
+register("lightgcn", "baselines.recbole_models:LightGCNModel", "LightGCN (RecBole, BPR loss); no new users.",
+         settings="baselines.recbole_settings:LightGCNSettings")
+register("hgn", "baselines.recbole_models:HGNModel", "Hierarchical gating network (RecBole HGN); no new users.",
+         settings="baselines.recbole_settings:HGNSettings")
+register("gru4rec", "baselines.recbole_models:GRU4RecModel", "GRU4Rec recurrent sequential recommender (RecBole, CE).",
+         settings="baselines.recbole_settings:GRU4RecSettings")
+register("sasrec", "baselines.recbole_models:SASRecModel", "SASRec self-attentive sequential recommender (RecBole, CE).",
+         settings="baselines.recbole_settings:SASRecSettings")
+register("bert4rec", "baselines.recbole_models:BERT4RecModel", "BERT4Rec masked-item sequential recommender (RecBole, CE).",
+         settings="baselines.recbole_settings:BERT4RecSettings")
+register("s3rec", "baselines.recbole_models:S3RecModel",
+         "S3-Rec: self-supervised pre-training on item categories, then fine-tuning (RecBole).",
+         settings="baselines.recbole_settings:S3RecSettings")
+# UniMP (models/unimp)
+register("unimp", "models.unimp.adapter:UniMPModel",
+         "UniMP (Wei et al., ICLR 2024): LM + perceiver + gated exclusive cross-attention, multi-task.",
+         settings="models.unimp.config:UniMPSettings")

@@ -1,0 +1,98 @@
+"""Read-only access to a prepared dataset folder (see `benchmark.data.layout`)."""
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from benchmark.data import layout
+from benchmark.data.errors import IntegrityError
+from benchmark.data.integrity import manifest_files, verify
+from benchmark.data.regimes import NEW_DOMAIN_REGIME, regime_of
+
+
+class PreparedDataset:
+    """Opening verifies every file against the manifest's sha256 (`benchmark.data.integrity`); each read then
+    checks that the file is one the manifest lists. Either failure raises IntegrityError."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        if not (self.root / layout.MANIFEST).is_file():
+            raise FileNotFoundError(
+                f"{self.root}: not a prepared dataset (no {layout.MANIFEST}); run `unimp-bench prepare` first"
+            )
+        self._files = manifest_files(self.root, self.manifest)
+        verify(self.root, self._files)
+
+    @cached_property
+    def manifest(self) -> dict:
+        path = self.root / layout.MANIFEST
+        try:
+            doc = json.loads(path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise IntegrityError(path, f"not valid JSON ({e})") from None
+        if not isinstance(doc, dict):
+            raise IntegrityError(path, "not a JSON object")
+        return doc
+
+    def _listed(self, path: Path) -> Path:
+        """`path` if the manifest lists it (so it was verified on open); a read of anything else is refused."""
+        rel = path.relative_to(self.root).as_posix()
+        if rel not in self._files:
+            raise IntegrityError(path, "not listed in the manifest; refusing to read a file prepare did not write")
+        return path
+
+    @property
+    def sha256(self) -> str:
+        """The dataset's identity: sha256 over the manifest's file list."""
+        return self.manifest["dataset_sha256"]
+
+    @cached_property
+    def items(self) -> pd.DataFrame:
+        """items.parquet indexed by item token (0..n_items-1, in order)."""
+        df = pd.read_parquet(self._listed(self.root / layout.ITEMS))
+        return df.set_index("item", drop=False).sort_index()
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    def catalogue_mask(self, split: str) -> np.ndarray:
+        """Boolean (n_items,) mask of the items a split ranks over: the six training domains for
+        train/valid/test/new_user, Office_Products for the new-domain splits."""
+        domains = self.items["domain"].to_numpy()
+        if regime_of(split) is NEW_DOMAIN_REGIME:
+            return domains == layout.NEW_DOMAIN
+        return domains != layout.NEW_DOMAIN
+
+    def image_path(self, item: int) -> Path | None:
+        rel = self.items.at[item, "image"]
+        return None if rel is None or pd.isna(rel) else self._listed(self.root / rel)
+
+    def load_image(self, item: int):
+        """PIL image of an item, or None when the item has none."""
+        path = self.image_path(item)
+        if path is None:
+            return None
+        with Image.open(path) as im:
+            return im.convert("RGB")
+
+    def interactions(self, split: str) -> pd.DataFrame:
+        if split not in layout.INTERACTION_SPLITS:
+            raise ValueError(f"unknown interaction split {split!r}; known: {layout.INTERACTION_SPLITS}")
+        return pd.read_parquet(self._listed(layout.interactions_path(self.root, split)))
+
+    def instances(self, task: str, split: str) -> pd.DataFrame:
+        if split not in layout.TASK_SPLITS:
+            raise ValueError(f"unknown split {split!r}; known: {layout.TASK_SPLITS}")
+        path = layout.task_path(self.root, task, split)
+        if not path.parent.is_dir():
+            known = sorted(p.name for p in (self.root / "tasks").iterdir() if p.is_dir())
+            raise ValueError(f"unknown task {task!r}; this dataset has instances of: {', '.join(known)}")
+        frame = pd.read_parquet(self._listed(path))
+        # a task leaves the other tasks' columns null: drop them so int columns stay int64, not float
+        return frame[[c for c in frame.columns if c in ("id", "user", "history") or len(frame) == 0 or frame[c].notna().any()]]

@@ -1,0 +1,144 @@
+"""Atomic, deterministic file writing and hashing, and staged folders: the one place for it."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; outputs are meant to be shared and served
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+# A folder is built in a hidden sibling named after it and the building process, `.<name>.partial-<pid>`,
+# and renamed into place when complete; a replaced folder is first renamed aside to `.<name>.replaced-<pid>`.
+_STAGING = re.compile(r"^\.(?P<name>.+)\.(?P<kind>partial|replaced)-(?P<pid>[0-9]{1,9})$")
+
+
+@contextmanager
+def staged_dir(final: str | Path, replace: bool = False) -> Iterator[Path]:
+    """Yield an empty staging folder beside `final`; when the block succeeds it becomes `final`, else it is
+    removed. An existing `final` is an error unless `replace`: then it is renamed aside, the new folder renamed
+    into place, and only then the old one removed, so `final` always names a complete folder."""
+    final = Path(final)
+    stage = final.parent / f".{final.name}.partial-{os.getpid()}"
+    aside = final.parent / f".{final.name}.replaced-{os.getpid()}"
+    for leftover in (stage, aside):  # a dead process that had our pid left them: ours
+        if leftover.exists():
+            shutil.rmtree(leftover)
+    stage.mkdir(parents=True)
+    try:
+        yield stage
+        if os.path.lexists(final):
+            if not replace:
+                raise FileExistsError(f"{final} appeared while it was being built; the new one was discarded")
+            os.replace(final, aside)
+            try:
+                os.replace(stage, final)
+            except BaseException:
+                os.replace(aside, final)
+                raise
+            shutil.rmtree(aside)
+        else:
+            os.replace(stage, final)
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage)
+
+
+def _process_exists(pid: int) -> bool:
+    if os.name != "posix":  # os.kill(pid, 0) would terminate it on Windows: never call a folder stale there
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # someone else's process (or no pid we can test): keep its folder
+        return True
+    return True
+
+
+def remove_stale_staging(parent: str | Path, name: str | None = None) -> list[Path]:
+    """Remove the staging folders in `parent` (of the folder `name` only, when given) whose process is gone,
+    printing each; folders of live processes are kept. A folder renamed aside for a replacement that never
+    happened is renamed back when its original name is free."""
+    parent, done = Path(parent), []
+    if not parent.is_dir():
+        return done
+    for path in sorted(parent.iterdir()):
+        m = _STAGING.match(path.name)
+        if (not m or (name is not None and m["name"] != name) or path.is_symlink() or not path.is_dir()
+                or _process_exists(int(m["pid"]))):
+            continue
+        original = parent / m["name"]
+        if m["kind"] == "replaced" and not os.path.lexists(original):
+            os.replace(path, original)
+            print(f"restored {original} from {path} (process {m['pid']} is gone)")
+        else:
+            shutil.rmtree(path)
+            print(f"removed stale staging folder {path} (process {m['pid']} is gone)")
+        done.append(path)
+    return done
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | Path, obj) -> None:
+    """Stable JSON: sorted keys, 2-space indent, trailing newline (byte-identical for equal objects)."""
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def write_jsonl(path: str | Path, rows) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def write_parquet(path: str | Path, df) -> None:
+    """Parquet without pandas' index and without the writer's creation metadata, so equal frames give
+    byte-identical files."""
+    write_arrow(path, pa.Table.from_pandas(df, preserve_index=False))
+
+
+def write_arrow(path: str | Path, table) -> None:
+    """A pyarrow Table as Parquet, schema metadata dropped so output bytes depend only on the data."""
+    with atomic_path(path) as tmp:
+        pq.write_table(table.replace_schema_metadata(None), tmp, compression="zstd",
+                       write_statistics=False)
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,37 @@
+"""The two training regimes and their splits: the one place that says which split trains, which
+selects and which are evaluated (protocol section 2).
+
+    main:       train on `train`, select on `valid`; evaluated on `test` and `new_user`.
+    new_domain: train (or adapt) on `new_domain_train`, select on `new_domain_valid`; evaluated on
+                `new_domain` (Office_Products' test split).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Regime:
+    name: str
+    train: str                       # the interaction / instance split a model trains on
+    valid: str                       # the split a model selects on (never test)
+    eval_splits: tuple[str, ...]     # the instance splits evaluated after fitting on this regime
+    test_interactions: str           # the interaction file of its leave-last-out test part
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        return (self.train, self.valid, *self.eval_splits)
+
+
+MAIN_REGIME = Regime("main", "train", "valid", ("test", "new_user"), "test")
+NEW_DOMAIN_REGIME = Regime("new_domain", "new_domain_train", "new_domain_valid", ("new_domain",), "new_domain_test")
+REGIMES: dict[str, Regime] = {r.name: r for r in (MAIN_REGIME, NEW_DOMAIN_REGIME)}
+EVAL_SPLITS = tuple(s for r in REGIMES.values() for s in r.eval_splits)
+_BY_SPLIT = {s: r for r in REGIMES.values() for s in r.splits}
+
+
+def regime_of(split: str) -> Regime:
+    """The regime an instance split belongs to (its train, valid and evaluated splits)."""
+    if split not in _BY_SPLIT:
+        raise ValueError(f"unknown split {split!r}; known: {', '.join(_BY_SPLIT)}")
+    return _BY_SPLIT[split]

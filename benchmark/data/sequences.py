@@ -1,0 +1,99 @@
+"""Users' chronological sequences as flat arrays, and the leave-last-out events built from them.
+
+A `Sequences` holds the interactions of a group of users (training-domain users, new users, or the
+new domain's users) concatenated user by user, oldest first, plus each user's [start, end) range.
+An *event* is one (target position, history range) pair: the unit every task instance is built on.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+MAX_HISTORY = 50  # decision: histories stored up to the last 50 items (RecBole's default length)
+
+
+@dataclass
+class Sequences:
+    frame: pd.DataFrame      # ordered interactions: user, item (token), timestamp, rating, review, summary, domain
+    starts: np.ndarray       # (U,) first row of each user
+    ends: np.ndarray         # (U,) one past the last row
+    users: np.ndarray        # (U,) user ids (str)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> "Sequences":
+        frame = frame.reset_index(drop=True)
+        user = frame["user"].to_numpy()
+        if len(user) == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return cls(frame, empty, empty, np.array([], dtype=object))
+        change = np.flatnonzero(user[1:] != user[:-1]) + 1
+        starts = np.concatenate([[0], change]).astype(np.int64)
+        ends = np.concatenate([change, [len(user)]]).astype(np.int64)
+        return cls(frame, starts, ends, user[starts])
+
+    @property
+    def items(self) -> np.ndarray:
+        return self.frame["item"].to_numpy(np.int64)
+
+    def user_index(self) -> np.ndarray:
+        """(N,) index of the user owning each row."""
+        return np.repeat(np.arange(len(self.starts)), self.ends - self.starts)
+
+    def rows(self, part: str) -> pd.DataFrame:
+        """Interactions of one leave-last-out part: "train" (all but the last two), "valid"
+        (second to last), "test" (last), or "all"."""
+        n = len(self.frame)
+        pos = np.arange(n) - np.repeat(self.starts, self.ends - self.starts)
+        remaining = np.repeat(self.ends, self.ends - self.starts) - np.arange(n)  # 1 for the last row
+        mask = {"train": remaining > 2, "valid": remaining == 2, "test": remaining == 1,
+                "all": np.ones(n, dtype=bool)}[part]
+        del pos
+        return self.frame[mask].reset_index(drop=True)
+
+
+@dataclass
+class Events:
+    """Event e predicts row `target[e]` from rows [hist_start[e], hist_end[e]) of the same user."""
+
+    user: np.ndarray        # (E,) user index into Sequences.users
+    target: np.ndarray      # (E,) row of the target interaction
+    hist_start: np.ndarray  # (E,)
+    hist_end: np.ndarray    # (E,)
+
+
+def events(seqs: Sequences, part: str) -> Events:
+    """Events of a leave-last-out part.
+
+    train: every train row but each user's first (history = the train rows before it);
+    valid: the second-to-last row (history = all train rows); test: the last row (history = all before).
+    """
+    lens = seqs.ends - seqs.starts
+    if part == "train":
+        n_ev = np.maximum(lens - 3, 0)  # train rows are lens-2; the first has no history
+        user = np.repeat(np.arange(len(lens)), n_ev)
+        first = np.repeat(seqs.starts + 1, n_ev)
+        offset = np.arange(n_ev.sum()) - np.repeat(np.cumsum(n_ev) - n_ev, n_ev)
+        target = first + offset
+    elif part in ("valid", "test"):
+        back = 2 if part == "valid" else 1
+        user = np.flatnonzero(lens >= back + 1)
+        target = seqs.ends[user] - back
+    else:
+        raise ValueError(f"unknown part {part!r}")
+    starts = seqs.starts[user]
+    hist_start = np.maximum(starts, target - MAX_HISTORY)
+    return Events(user.astype(np.int64), target.astype(np.int64), hist_start.astype(np.int64), target.astype(np.int64))
+
+
+def gather_lists(values: np.ndarray, starts: np.ndarray, ends: np.ndarray):
+    """pyarrow ListArray whose e-th list is values[starts[e]:ends[e]] (vectorised, no Python loop)."""
+    lens = (ends - starts).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int32 if lens.sum() < 2**31 else np.int64)
+    idx = np.repeat(starts, lens) + (np.arange(lens.sum()) - np.repeat(offsets[:-1].astype(np.int64), lens))
+    flat = pa.array(values[idx].astype(np.int64))
+    cls = pa.ListArray if offsets.dtype == np.int32 else pa.LargeListArray
+    arr = cls.from_arrays(pa.array(offsets), flat)
+    return arr.cast(pa.list_(pa.int64()))

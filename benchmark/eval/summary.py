@@ -1,0 +1,45 @@
+"""Paper-style Markdown tables (one per task and evaluated split it declares) from one or more result files."""
+from __future__ import annotations
+
+from benchmark.tasks import TASKS
+
+SPLIT_LABELS = {"test": "test", "new_user": "new users", "new_domain": "new domain, Office_Products"}
+
+
+def tables() -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(title, task, split, metrics) of every summary table, from the task declarations."""
+    return [(f"{spec.title} ({SPLIT_LABELS.get(split, split)})", spec.name, split, spec.table_metrics)
+            for spec in TASKS.values() for split in spec.table_splits]
+
+
+def _label(doc: dict) -> str:
+    name = doc["model"]["name"]
+    return name + (f" ({doc['perturbation']})" if doc.get("perturbation") else "")
+
+
+def _cell(entry: dict | None, metric: str) -> str:
+    if entry is None:
+        return "-"
+    if entry["status"] != "ok":
+        return entry["status"]
+    v = entry["scores"].get(metric)
+    if v is None:
+        return "-"
+    ci = entry["intervals"].get(metric)
+    return f"{v:.4f} [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else f"{v:.4f}"
+
+
+def summary_markdown(docs: list[dict]) -> str:
+    lines = ["# Results", "", "Values with a paired-bootstrap 95% interval in brackets where computed; "
+             "'unsupported' = the model lacks the verb the task needs (never scored as 0).", ""]
+    for title, task, split, metrics in tables():
+        rows = []
+        for doc in docs:
+            entry = next((r for r in doc["results"] if r["task"] == task and r["split"] == split), None)
+            if entry is not None:
+                rows.append("| " + _label(doc) + " | " + " | ".join(_cell(entry, m) for m in metrics) + " |")
+        if not rows:
+            continue
+        lines += [f"## {title}", "", "| model | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
+        lines += rows + [""]
+    return "\n".join(lines)

@@ -1,0 +1,116 @@
+"""Selection (Table 2(c)): choose the appropriate items among 5 shuffled candidates."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from benchmark.data.sequences import Events
+from benchmark.metrics import selection
+from benchmark.tasks.base import TaskSpec, batches, is_finite_number, is_token_list, line_field, valid_split_of
+
+N_CANDIDATES = 5      # decision: selection offers 5 shuffled candidates
+SELECTION_K = (1, 2, 3)
+
+
+def _scores(model, task: str, frame, desc: str) -> list[np.ndarray]:
+    return [s for batch in batches(frame, desc) for s in np.asarray(model.rank(task, batch), dtype=np.float64)]
+
+
+@dataclass(frozen=True)
+class Selection(TaskSpec):
+    line_fields: tuple[str, ...] = ("selected", "scores")
+
+    def build(self, builder, split, ev):
+        """k positives = the last k interactions ending at the target; 5-k negatives from the target's
+        domain that the user never touched; candidates shuffled (all seeded)."""
+        b = builder
+        rng = b.rng(split, self.name)
+        n = len(ev.target)
+        k = rng.choice(SELECTION_K, size=n)
+        k = np.minimum(k, ev.target - b.seqs.starts[ev.user])  # keep at least one history item
+        first_pos = ev.target - k + 1
+        hist_end = first_pos
+        hist_start = np.maximum(b.seqs.starts[ev.user], hist_end - (ev.hist_end - ev.hist_start))
+        positives = [b.items[first_pos[i]: ev.target[i] + 1] for i in range(n)]
+        negatives = _negatives(b, rng, ev, N_CANDIDATES - k)
+        cands = np.zeros((n, N_CANDIDATES), dtype=np.int64)
+        for i in range(n):  # rows have ragged positives; a short loop of slices, no per-item work
+            cands[i, : k[i]] = positives[i]
+            cands[i, k[i]:] = negatives[i][: N_CANDIDATES - k[i]]
+        order = np.argsort(rng.random((n, N_CANDIDATES)), axis=1)
+        cands = np.take_along_axis(cands, order, axis=1)
+        hist = Events(ev.user, ev.target, hist_start, hist_end)
+        return b.table(self, split, n, user=b.seqs.users[ev.user], history=b.history(hist),
+                       instruction=[self.instruction] * n, candidates=list(cands), target_items=positives)
+
+    def predict(self, model, split, data, instances, run_dir):
+        ids = instances["id"].tolist()
+        desc = f"{model.name} {self.name}/{split}"
+        cands = [list(c) for c in instances["candidates"]]
+        if model.implements("select"):
+            selected = [s for batch in batches(instances, desc) for s in model.select(batch)]
+            scores = [None] * len(ids)
+        else:  # threshold the candidate scores, threshold chosen on the validation split only
+            valid = self.load(data, valid_split_of(split))
+            threshold = selection.choose_threshold(_scores(model, self.model_task, valid, f"{desc} (valid)"),
+                                                   [list(p) for p in valid["target_items"]],
+                                                   [list(c) for c in valid["candidates"]])
+            scores = _scores(model, self.model_task, instances, desc)
+            selected = selection.apply_threshold(scores, cands, threshold)
+        return [{"id": i, "selected": [int(x) for x in s], "scores": None if sc is None else [float(x) for x in sc]}
+                for i, s, sc in zip(ids, selected, scores)]
+
+    def check_line(self, row, split):
+        problems = []
+        if not is_token_list(row["selected"]):
+            problems.append(("selected", "must be a list of item tokens"))
+        sc = row["scores"]  # null when the model chose with `select` rather than scores
+        if sc is not None and (not isinstance(sc, list) or not all(is_finite_number(x) for x in sc)):
+            problems.append(("scores", "must be a list of finite numbers or null"))
+        return problems
+
+    def metric_data(self, instances, recs, settings):
+        chosen = [line_field(self.name, rec, "selected") for rec in recs]
+        return selection.selection_metrics(chosen, instances["target_items"].tolist()), {}
+
+
+def _negatives(b, rng: np.random.Generator, ev: Events, m: np.ndarray) -> list[np.ndarray]:
+    """Up to 4 distinct untouched same-domain items per row, by vectorised rejection sampling
+    (rows that run short are completed by an exact per-row draw)."""
+    n, draws = len(ev.target), 16
+    dom = b.domain_code[b.items[ev.target]]
+    sizes = np.array([len(b.pools[d]) for d in dom])
+    offsets = np.concatenate([[0], np.cumsum([len(p) for p in b.pools])])
+    flat_pool = np.concatenate(b.pools) if b.pools else np.zeros(0, np.int64)
+    pick = (rng.random((n, draws)) * sizes[:, None]).astype(np.int64) + offsets[dom][:, None]
+    cand = flat_pool[pick]
+    keys = ev.user[:, None].astype(np.int64) * b.n_items + cand
+    pos = np.searchsorted(b.touched, keys)
+    touched = (pos < len(b.touched)) & (b.touched[np.minimum(pos, len(b.touched) - 1)] == keys)
+    # mark repeats within a row (keep the first draw of each value)
+    order = np.argsort(cand, axis=1, kind="stable")
+    sorted_c = np.take_along_axis(cand, order, axis=1)
+    dup_sorted = np.zeros_like(sorted_c, dtype=bool)
+    dup_sorted[:, 1:] = sorted_c[:, 1:] == sorted_c[:, :-1]
+    dup = np.zeros_like(dup_sorted)
+    np.put_along_axis(dup, order, dup_sorted, axis=1)
+    ok = ~touched & ~dup
+    out = []
+    for i in range(n):
+        got = cand[i][ok[i]][: m[i]]
+        if len(got) < m[i]:  # rare: small pool or a very active user
+            pool = b.pools[dom[i]]
+            user_items = set(b.items[b.seqs.starts[ev.user[i]]: b.seqs.ends[ev.user[i]]].tolist())
+            free = np.array([x for x in pool.tolist() if x not in user_items], dtype=np.int64)
+            if len(free) < m[i]:
+                raise ValueError(f"domain pool too small for {m[i]} negatives for user {b.seqs.users[ev.user[i]]}")
+            got = rng.choice(free, size=m[i], replace=False)
+        out.append(got)
+    return out
+
+
+TASK = Selection(
+    "selection", "1", "rank", "Given [Candidates], can you select all the appropriate items for the user?",
+    ("recall", "precision", "f1"), "f1", "Table 2(c)", "Table 2(c) - selection", ("recall", "precision", "f1"),
+)
