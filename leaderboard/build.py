@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import html
 import re
+import sys
 from pathlib import Path
 
 from tabulate import tabulate
 
 from benchmark.data.io import write_text
+from leaderboard.common import SubmissionError
 from leaderboard.legend import LEGEND, PAPER_NOTE
 from leaderboard.paper_numbers import LABEL as PAPER_LABEL
 from leaderboard.paper_numbers import PAPER_TABLES, PaperTable
@@ -144,10 +146,6 @@ def build(leaderboard_dir: str | Path) -> None:
 
 def build_cli(leaderboard_dir: str | Path) -> int:
     """Build and say where; exit code 0, or 1 (with the problems) when the index does not pass its schema."""
-    import sys
-
-    from leaderboard.common import SubmissionError
-
     try:
         build(leaderboard_dir)
     except SubmissionError as e:

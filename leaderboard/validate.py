@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Iterable
 
 from benchmark.data.dataset import PreparedDataset
+from benchmark.data.errors import IntegrityError
 from benchmark.data.io import sha256_file, write_text
 from benchmark.eval.scoring import score_predictions
 from benchmark.tasks import TASKS
@@ -376,8 +377,6 @@ def validate_cli(leaderboard_dir: str | Path, dataset_paths: Iterable[str | Path
     rows were not recomputed; return the exit code (0 all valid, 1 any problem; a missing archive is a problem
     unless index_only). The full list goes to `report` when given, else to <leaderboard>/REPORT_FILE when some
     were not printed."""
-    from benchmark.data.errors import IntegrityError
-
     out = out or sys.stderr
     try:
         datasets = datasets_from_paths(dataset_paths)

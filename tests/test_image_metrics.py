@@ -312,3 +312,19 @@ def test_token_scores_recorded_by_a_model_are_averaged_and_checked(judge, handma
     out = compare_runs("image", inst, preds, other, handmade, metric="psnr", n_boot=200,
                        run_dirs=(tmp_path / "tok", tmp_path / "other"))
     assert out["a"] == im.PSNR_CAP and out["diff"] > 0 and out["metric"] == "psnr"
+
+
+def test_ssim_equals_scikit_image_gaussian_ssim():
+    """The docstring's claim: scikit-image's Gaussian SSIM (population covariance) on RGB uint8."""
+    from skimage.metrics import structural_similarity
+
+    from benchmark.metrics.image import ssim
+
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        a = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
+        b = np.clip(a.astype(int) + rng.integers(-60, 60, a.shape), 0, 255).astype(np.uint8)
+        ref = structural_similarity(a, b, channel_axis=2, gaussian_weights=True, sigma=1.5,
+                                    use_sample_covariance=False, data_range=255)
+        assert abs(ssim(a, b) - ref) < 1e-6
+    assert ssim(a, a) == pytest.approx(1.0)

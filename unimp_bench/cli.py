@@ -26,7 +26,7 @@ from benchmark.data.sources.common import Limits, parse_rating_range, parse_time
 from benchmark.data.world.ceiling import report as ceiling_report
 from benchmark.eval.evaluator import RunOptions
 from benchmark.eval.evaluator import run as run_eval
-from benchmark.eval.results import predictions_name
+from benchmark.eval.results import check_run_id, predictions_name
 from benchmark.eval.scoring import compare_runs
 from benchmark.metrics.registry import METRICS
 from benchmark.prepare import prepare as run_prepare
@@ -239,8 +239,6 @@ def run(
     if perturb not in (None, "NT", "NV"):
         _fail("--perturb must be NT or NV")
     if run_id is not None:
-        from benchmark.eval.results import check_run_id
-
         try:
             check_run_id(run_id)
         except ValueError as e:
@@ -269,8 +267,6 @@ def run(
                       splits=_csv(split, EVAL_SPLITS, "split", EVAL_SPLITS), seed=seed, config=cfg,
                       perturbation=perturb, n_boot=n_boot, bertscore_model=str(bertscore_model) if bertscore_model else None,
                       run_id=run_id)
-    from benchmark.data.errors import DataError
-
     try:
         run_dir = run_eval(data, out, opts)
     except (FileNotFoundError, FileExistsError, DataError) as e:  # DataError: e.g. a file not as the manifest says

@@ -6,12 +6,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from baselines.simple.common import hit_and_mrr
 from baselines.simple.settings import BM25PersonalSettings
 from baselines.simple.text import BM25Index, tokenize
 from benchmark.api import REGIMES, Model, history_lists
 from benchmark.api.config_schema import NoSettings
-from benchmark.metrics.ranking import target_ranks
+from benchmark.metrics.ranking import ranking_metrics_from_ranks, target_ranks
 
 
 def _row_max_normalise(scores: np.ndarray) -> np.ndarray:
@@ -61,7 +60,7 @@ class BM25PersonalModel(BM25Model):
     """score = (1 - w) * q + w * h, where q is the BM25 score of the query and h the BM25 score of the
     concatenated text of the user's last `history_length` items (each row divided by its maximum).
     w is chosen on the regime's validation search instances: best HR@5 (the task's main score, ranks
-    as the evaluator computes them), then best MRR, then the smaller w."""
+    as the evaluator computes them), then best MRR@10, then the smaller w."""
 
     name = "bm25-personal"
     Settings = BM25PersonalSettings
@@ -102,12 +101,12 @@ class BM25PersonalModel(BM25Model):
         table = []
         for w in self.weights:
             ranks = target_ranks((1 - w) * q + w * h, targets, exclude, catalogue)
-            hr, mrr = hit_and_mrr(ranks, k=5)
-            table.append((hr, mrr, -w))
+            m = ranking_metrics_from_ranks(ranks, ks=(5, 10))  # the task's main score, then MRR@10 on ties
+            table.append((float(m["hr@5"].mean()), float(m["mrr@10"].mean()), -w))
         hr, mrr, neg_w = max(table)
         self.weight = -neg_w
         self.selection[regime] = {
-            "weight": self.weight, "valid_split": split, "n": len(valid), "valid_hr@5": hr, "valid_mrr": mrr,
+            "weight": self.weight, "valid_split": split, "n": len(valid), "valid_hr@5": hr, "valid_mrr@10": mrr,
         }
 
     def rank(self, task: str, requests: pd.DataFrame) -> np.ndarray:

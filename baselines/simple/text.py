@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import scipy.sparse as sp
 from rank_bm25 import BM25Okapi
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 _MARKERS = re.compile(r"\[(?:IMG|EOC|CLS)\]")
 _WORD = re.compile(r"\w+")
@@ -73,19 +74,11 @@ class BM25Index:
 
 
 def tfidf_matrix(corpus: Sequence[list[str]]) -> sp.csr_matrix:
-    """(n_docs, V) L2-normalised TF-IDF rows, idf = ln((1 + n) / (1 + df)) + 1 (smoothed)."""
-    vocab: dict[str, int] = {}
-    rows, cols = [], []
-    for d, doc in enumerate(corpus):
-        for w in doc:
-            rows.append(d)
-            cols.append(vocab.setdefault(w, len(vocab)))
-    n = len(corpus)
-    x = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, len(vocab)))
-    x.sum_duplicates()
-    df = np.bincount(x.indices, minlength=len(vocab))
-    idf = np.log((1.0 + n) / (1.0 + df)) + 1.0
-    x = x @ sp.diags(idf)
-    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
-    norms[norms == 0] = 1.0
-    return sp.csr_matrix(sp.diags(1.0 / norms) @ x)
+    """(n_docs, V) L2-normalised TF-IDF rows of tokenised documents, idf = ln((1 + n) / (1 + df)) + 1
+    (scikit-learn's smoothed idf)."""
+    vectorizer = TfidfVectorizer(analyzer=_pretokenized, smooth_idf=True, sublinear_tf=False, norm="l2")
+    return sp.csr_matrix(vectorizer.fit_transform(corpus), dtype=np.float64)
+
+
+def _pretokenized(doc: list[str]) -> list[str]:
+    return doc

@@ -39,6 +39,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from benchmark.api.config_schema import check
 from benchmark.tasks import TASKS
 
 VERBS = ("rank", "select", "predict_rating", "generate_text", "generate_images")
@@ -55,8 +56,6 @@ class Model:
     Settings: ClassVar[type | None] = None
 
     def __init__(self, config: dict[str, Any] | None = None, seed: int = 0, run_dir: Path | None = None):
-        from benchmark.api.config_schema import check
-
         self.config = dict(config or {})
         self.settings = check(self.Settings, self.config, where=f"model {self.name}") if self.Settings else None
         self.seed = seed

@@ -68,7 +68,5 @@ class SkipReport:
 
     def record_rows(self) -> list[dict]:
         """Every skipped record, in reading order, named by file name (no folder: the same on any machine)."""
-        from pathlib import Path
-
         return [{"file": Path(f).name, "line": line, "reason": r, "message": Path(f).name + message[len(f):]}
                 for f, line, r, message in self.records]

@@ -4,7 +4,9 @@ Pixel metrics (generated vs the target item's image, the generated image resized
 target's size):
     psnr  in dB over RGB uint8, capped at PSNR_CAP (identical images give PSNR_CAP, not inf);
     ssim  Wang et al. 2004 with an 11x11 Gaussian window (sigma 1.5), K1 0.01, K2 0.03, "valid"
-          borders, per RGB channel then averaged (matches torchmetrics' / scikit-image's Gaussian SSIM).
+          borders, per RGB channel then averaged: equals scikit-image's structural_similarity with
+          gaussian_weights=True, sigma=1.5, use_sample_covariance=False (to 1e-6, tested); torchmetrics'
+          SSIM agrees only after cropping its 5-pixel "same" borders.
 Judge metrics, in the space of a small CNN (`AttributeJudge` below) trained on the
 dataset's catalogue images to predict category leaf and the visual attributes named in the item text:
     attribute_match  per instance, the share of the target's attributes that the judge reads off

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmark.api.config_schema import ConfigError, check
+
 PRESETS_DIR = Path(__file__).parent / "presets"
 FUSIONS = ("fine", "early", "late", "none")
 STRATEGIES = ("multitask", "continual", "multitask+full", "multitask+last")
@@ -142,8 +144,6 @@ def resolve_path(path: str | None) -> str | None:
 def load_config(preset: str = "tiny", **overrides: Any) -> UniMPConfig:
     """A preset (presets/<name>.json, or a path to a JSON file) with `overrides` applied on top; the
     preset's keys and types, then the merged values, are checked (benchmark.api.config_schema.ConfigError)."""
-    from benchmark.api.config_schema import ConfigError, check
-
     path = Path(preset) if str(preset).endswith(".json") else PRESETS_DIR / f"{preset}.json"
     if not path.is_file():
         known = sorted(p.stem for p in PRESETS_DIR.glob("*.json"))
@@ -169,8 +169,6 @@ class UniMPSettings(UniMPConfig):
     @staticmethod
     def check_resolved(config: dict[str, Any]) -> None:
         """The preset merged with the overrides, checked as the model will build it."""
-        from benchmark.api.config_schema import ConfigError
-
         over = {k: v for k, v in config.items() if k not in ("preset", "checkpoint")}
         try:
             load_config(config.get("preset", "tiny"), **over)
