@@ -562,7 +562,7 @@ def _score_images(instances: pd.DataFrame, predictions: list[dict], dataset, run
         "n_without_target_image": int((~has_t).sum()),
         "attribute_match_by_attribute": by_attribute,
         "attribute_labels_from_text": from_text,  # the rest: the judge's reading of the target image
-        "judge": {"classes": {k: len(v) for k, v in judge.classes.items()}, **judge.info,
+        "judge": {"identity": judge.identity(), "classes": {k: len(v) for k, v in judge.classes.items()}, **judge.info,
                   "attributes_used": used, "min_holdout_accuracy": ATTRIBUTE_MIN_ACCURACY,
                   "attribute_match_of_targets": None if np.isnan(target_match).all() else float(np.nanmean(target_match))},
     }
