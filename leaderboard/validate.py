@@ -230,8 +230,25 @@ def check_entry_data(e: dict, i: int, doc: dict, sub: str, folder: Path, cache: 
         got = recompute(e["task"], instances, rows, cache.get(sha), folder, e["extra"])
     except Exception as ex:  # noqa: BLE001 - any scorer failure is a problem of this submission
         return [Problem(sub, f"{where}.scores", f"recomputing failed: {type(ex).__name__}: {ex}")]
-    return (compare_scores(e["scores"], dict(got.scores), sub, where)
-            + compare_intervals(e["intervals"], dict(got.intervals), sub, where))
+    problems = (compare_scores(e["scores"], dict(got.scores), sub, where)
+                + compare_intervals(e["intervals"], dict(got.intervals), sub, where))
+    why = judge_differs(e["extra"], got.extra) if problems and e["task"] == "image" else None
+    return [Problem(p.submission, p.field, f"{p.message} ({why})") for p in problems] if why else problems
+
+
+def judge_differs(submitted: dict, recomputed: dict) -> str | None:
+    """Why image scores may differ without tampering: the run scored with another image judge (its
+    weights sha256, in extra.judge.identity, differs from the one recomputed here, or was not recorded)."""
+    def sha(extra):
+        ident = extra.get("judge", {}).get("identity") if isinstance(extra.get("judge"), dict) else None
+        return ident.get("weights_sha256") if isinstance(ident, dict) else None
+
+    theirs, ours = sha(submitted), sha(recomputed)
+    if theirs == ours:
+        return None
+    run = f"weights sha256 {theirs[:12]}" if isinstance(theirs, str) else "not recorded"
+    return (f"the run's image judge ({run}) is not the judge recomputed here ({str(ours)[:12]}): "
+            "judge-based scores differ with the judge, not necessarily a changed score; re-run to compare")
 
 
 def validate_submission(folder: Path, cache: DatasetCache, max_bytes: int = MAX_SUBMISSION_BYTES,

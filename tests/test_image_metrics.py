@@ -3,6 +3,7 @@ on a small hand-built prepared dataset (coloured shapes whose colour and categor
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -328,3 +329,56 @@ def test_ssim_equals_scikit_image_gaussian_ssim():
                                     use_sample_covariance=False, data_range=255)
         assert abs(ssim(a, b) - ref) < 1e-6
     assert ssim(a, a) == pytest.approx(1.0)
+
+
+# ---- reproducibility of the judge across machines -----------------------------------------------
+_TRAIN_AND_HASH = """
+import hashlib, json, sys, torch
+from benchmark.data.dataset import PreparedDataset
+from benchmark.metrics import image as im
+torch.set_num_threads(int(sys.argv[2]))
+j = im.AttributeJudge.train(PreparedDataset(sys.argv[1]), im.JudgeConfig(**json.loads(sys.argv[3])))
+h = hashlib.sha256()
+for k, v in sorted(j.net.state_dict().items()):
+    h.update(v.float().contiguous().numpy().tobytes())
+print(h.hexdigest())
+"""
+
+
+@pytest.mark.skipif(not torch.backends.cpu.get_cpu_capability().startswith("AVX"), reason="x86 kernels")
+def test_judge_is_the_same_on_other_cpu_kernels_and_thread_counts(handmade):
+    """Two fresh processes that differ as two machines would (torch's kernels for another instruction set,
+    another thread count) train the same judge, bit for bit: the leaderboard recomputes with it."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = str(Path(im.__file__).resolve().parents[2])
+    shas = []
+    for capability, threads in (("avx2", 2), ("default", 1)):
+        env = {**os.environ, "ATEN_CPU_CAPABILITY": capability, "PYTHONPATH": root}
+        done = subprocess.run([sys.executable, "-c", _TRAIN_AND_HASH, str(handmade.root), str(threads),
+                               json.dumps(asdict(SMALL_JUDGE))], env=env, capture_output=True, text=True, cwd=root)
+        assert done.returncode == 0, done.stderr[-2000:]
+        shas.append(done.stdout.split()[-1])
+    assert shas[0] == shas[1]
+
+
+def test_score_images_records_the_judges_identity(judge, handmade, tmp_path):
+    inst = handmade.instances("image", "test")
+    recs = _write_predictions(tmp_path, inst, [handmade.load_image(int(t)) for t in inst["target_item"]])
+    ident = im.score_images(inst, recs, handmade, tmp_path, judge=judge).extra["judge"]["identity"]
+    again = im.AttributeJudge.for_dataset(handmade, judge.cache, SMALL_JUDGE)  # loaded from the cache
+    assert ident["weights_sha256"] == again.sha256 == im.weights_sha256(again.net.float())
+    assert ident["config"] == asdict(SMALL_JUDGE) and ident["version"] == im.JUDGE_VERSION
+
+
+def test_validator_names_a_different_judge():
+    from leaderboard.validate import judge_differs
+
+    same = {"judge": {"identity": {"weights_sha256": "a" * 64}}}
+    assert judge_differs(same, same) is None
+    other = {"judge": {"identity": {"weights_sha256": "b" * 64}}}
+    assert "aaaaaaaaaaaa" in judge_differs(same, other) and "bbbbbbbbbbbb" in judge_differs(same, other)
+    assert "not recorded" in judge_differs({"judge": {}}, other)

@@ -22,10 +22,15 @@ the target's VQ codes under teacher forcing), token_accuracy (share of codes tha
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
+import os
 import re
+import subprocess
+import sys
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Sequence
@@ -38,13 +43,24 @@ from PIL import Image, ImageOps
 from tqdm.auto import tqdm
 
 from benchmark.data import io
+from benchmark.data.dataset import PreparedDataset
 from benchmark.data.environment import cache_root
 from benchmark.data.errors import DataError
 from benchmark.metrics.registry import IMAGE_TOKEN_SCORES
 
 PSNR_CAP = 100.0          # dB; MSE below 255**2 * 1e-10 is reported as the cap
 SSIM_WINDOW, SSIM_SIGMA, SSIM_K1, SSIM_K2 = 11, 1.5, 0.01, 0.03
-JUDGE_VERSION = "1"
+JUDGE_VERSION = "2"  # 2: trained in a child process with TRAIN_ENV, features in float64
+# The leaderboard recomputes judge scores on other machines, so the judge must come out bit for bit the
+# same anywhere. torch picks its CPU kernels by instruction set (AVX2 vs AVX-512: different summation
+# orders) and thread count, and 360 training steps amplify a last-bit difference into different weights.
+# So the judge trains in a child process pinned to the portable kernels: ATen's baseline build, MKL in
+# its CPU-independent mode, oneDNN off, one thread (set before torch loads; they cannot change later).
+TRAIN_ENV = {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE", "OMP_NUM_THREADS": "1",
+             "MKL_NUM_THREADS": "1"}
+# Features are computed in float64: a trained judge's features then differ between CPUs by ~1e-15
+# relative, far within the leaderboard's tolerance (in float32 by ~1e-7, enough to move a Fréchet distance).
+JUDGE_DTYPE = torch.float64
 # An attribute counts in attribute_match only if the judge reads it off held-out real images at least
 # this often (e.g. the embedded world's category leaves mix colours and shapes, so no image shows them).
 ATTRIBUTE_MIN_ACCURACY = 0.5
@@ -251,18 +267,49 @@ def judge_tensor(images: Sequence, size: int) -> torch.Tensor:
     return torch.from_numpy(np.stack(arr)).permute(0, 3, 1, 2) / 255.0
 
 
+@contextlib.contextmanager
+def _reproducible():
+    """One torch thread (reductions in one fixed order), deterministic kernels, oneDNN off, and a forked
+    global RNG (seeding inside does not touch the caller's); all restored on exit."""
+    threads = torch.get_num_threads()
+    det, warn_only = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    try:
+        with torch.random.fork_rng(devices=[]), torch.backends.mkldnn.flags(enabled=False):
+            yield
+    finally:
+        torch.use_deterministic_algorithms(det, warn_only=warn_only)
+        torch.set_num_threads(threads)
+
+
+def weights_sha256(net: torch.nn.Module) -> str:
+    """sha256 over the state dict (names, dtypes, shapes, bytes, in name order): the judge's identity."""
+    h = hashlib.sha256()
+    for k, v in sorted(net.state_dict().items()):
+        h.update(f"{k}:{v.dtype}:{tuple(v.shape)}:".encode())
+        h.update(v.detach().contiguous().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
 class AttributeJudge:
     """The trained judge: class vocabularies per attribute, the network, its held-out accuracy."""
 
     def __init__(self, net: JudgeNet, classes: dict[str, list[str]], config: JudgeConfig, info: dict):
-        self.net, self.classes, self.config, self.info = net.eval(), classes, config, info
+        self.sha256 = weights_sha256(net)  # of the weights as trained (float32), before the float64 copy
+        self.net, self.classes, self.config, self.info = net.to(JUDGE_DTYPE).eval(), classes, config, info
+
+    def identity(self) -> dict:
+        """What a run records so that a recomputation can tell a different judge from a changed score."""
+        return {"weights_sha256": self.sha256, "version": JUDGE_VERSION, "config": asdict(self.config),
+                "torch": torch.__version__}
 
     @torch.inference_mode()
     def run(self, images: Sequence, batch_size: int = 256) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """(features (N, D), {attribute: predicted class name per image})."""
         feats, preds = [], {k: [] for k in self.classes}
         for i in range(0, len(images), batch_size):
-            x = judge_tensor(images[i:i + batch_size], self.config.size)
+            x = judge_tensor(images[i:i + batch_size], self.config.size).to(JUDGE_DTYPE)
             f = self.net.features(x)
             feats.append(f.numpy())
             for k, h in self.net.heads.items():
@@ -297,14 +344,41 @@ class AttributeJudge:
         from safetensors.torch import save_file  # heavy: safetensors
 
         with io.atomic_path(weights) as tmp:
-            save_file({k: v.contiguous() for k, v in judge.net.state_dict().items()}, str(tmp))
+            save_file({k: v.float().contiguous() for k, v in judge.net.state_dict().items()}, str(tmp))
         io.write_json(meta_path, {"classes": judge.classes, "info": judge.info, "config": asdict(config),
-                                  "dataset_sha256": dataset.sha256, "version": JUDGE_VERSION})
+                                  "dataset_sha256": dataset.sha256, "version": JUDGE_VERSION,
+                                  "weights_sha256": judge.sha256})
         return judge
 
     @classmethod
     def train(cls, dataset, config: JudgeConfig, progress: bool = False) -> "AttributeJudge":
-        """Train on every catalogue item with an image (a seeded `holdout` share kept for accuracy)."""
+        """Train on every catalogue item with an image (a seeded `holdout` share kept for accuracy), in a
+        child process with TRAIN_ENV (see there): the same judge on any machine and thread count."""
+        from safetensors.torch import load_file  # heavy: safetensors
+
+        root = str(Path(__file__).resolve().parents[2])  # the child imports this very copy of the package
+        env = {**os.environ, **TRAIN_ENV, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+        with tempfile.TemporaryDirectory(prefix="judge-") as tmp:
+            out = Path(tmp) / "judge"
+            cmd = [sys.executable, "-m", "benchmark.metrics.image", str(dataset.root), json.dumps(asdict(config)),
+                   str(out), "1" if progress else "0"]
+            done = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=None if progress else subprocess.PIPE,
+                                  text=True)
+            if done.returncode:
+                raise RuntimeError(f"{dataset.root}: training the image judge failed:\n{(done.stderr or '')[-2000:]}")
+            meta = json.loads(out.with_suffix(".json").read_text())
+            net = JudgeNet(config.width, {k: len(v) for k, v in meta["classes"].items()})
+            net.load_state_dict(load_file(str(out.with_suffix(".safetensors"))))
+        return cls(net, meta["classes"], config, meta["info"])
+
+    @classmethod
+    def train_here(cls, dataset, config: JudgeConfig, progress: bool = False) -> "AttributeJudge":
+        """`train`'s work in this process (reproducible across machines only under TRAIN_ENV)."""
+        with _reproducible():
+            return cls._train(dataset, config, progress)
+
+    @classmethod
+    def _train(cls, dataset, config: JudgeConfig, progress: bool) -> "AttributeJudge":
         items = dataset.items
         items = items[items["image"].notna()]
         attrs = item_attributes(items)
@@ -332,10 +406,6 @@ class AttributeJudge:
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps)
         net.train()
         bar = tqdm(total=steps, desc="image judge", disable=not progress)
-        # One thread while training: reductions then run in one fixed order, so the judge (and every score
-        # the leaderboard recomputes with it) is the same on any machine, whatever its core count.
-        prev_threads = torch.get_num_threads()
-        torch.set_num_threads(1)
         for _ in range(epochs):
             perm = train_idx[torch.randperm(len(train_idx), generator=gen)]
             for b in range(0, len(perm), config.batch_size):
@@ -353,7 +423,6 @@ class AttributeJudge:
                 sched.step()
                 bar.update(1)
         bar.close()
-        torch.set_num_threads(prev_threads)
         net.eval()
         info: dict[str, Any] = {"n_train": int((~is_held).sum()), "n_holdout": int(is_held.sum()), "steps": steps,
                                 "holdout_accuracy": {}, "n_classes": {k: len(v) for k, v in classes.items()}}
@@ -486,7 +555,7 @@ def _score_images(instances: pd.DataFrame, predictions: list[dict], dataset, run
         "n_without_target_image": int((~has_t).sum()),
         "attribute_match_by_attribute": by_attribute,
         "attribute_labels_from_text": from_text,  # the rest: the judge's reading of the target image
-        "judge": {"classes": {k: len(v) for k, v in judge.classes.items()}, **judge.info,
+        "judge": {"identity": judge.identity(), "classes": {k: len(v) for k, v in judge.classes.items()}, **judge.info,
                   "attributes_used": used, "min_holdout_accuracy": ATTRIBUTE_MIN_ACCURACY,
                   "attribute_match_of_targets": None if np.isnan(target_match).all() else float(np.nanmean(target_match))},
     }
@@ -507,3 +576,18 @@ def _score_images(instances: pd.DataFrame, predictions: list[dict], dataset, run
             if np.isfinite(v).any():
                 scores[m] = float(np.nanmean(v))
     return ImageScores(scores=scores, per_instance=per, extra=extra)
+
+
+def _train_main(argv: list[str]) -> None:
+    """Child process of `AttributeJudge.train`: DATASET CONFIG_JSON OUT_STEM PROGRESS -> OUT_STEM.safetensors/.json."""
+    from safetensors.torch import save_file  # heavy: safetensors
+
+    root, config, out, progress = argv
+    judge = AttributeJudge.train_here(PreparedDataset(root), JudgeConfig(**json.loads(config)), progress=progress == "1")
+    out = Path(out)
+    save_file({k: v.float().contiguous() for k, v in judge.net.state_dict().items()}, str(out.with_suffix(".safetensors")))
+    out.with_suffix(".json").write_text(json.dumps({"classes": judge.classes, "info": judge.info}))
+
+
+if __name__ == "__main__":
+    _train_main(sys.argv[1:])
