@@ -163,3 +163,29 @@ def test_category_first_keeps_the_category_under_truncation(setup):
     assert first.truncation()["category_cut"] < late.truncation()["category_cut"] == 1.0
     item = int(data.items["item"][data.items["category"].notna()].iloc[0])
     assert vocab.decode(first.item_block(item)).startswith("[IMG] category")
+
+
+def test_adapter_with_every_switch_on(setup, tmp_path, monkeypatch, capsys):
+    """Training with all switches on: every recommendation prefix is kept (no cap), content-initialised
+    tied item rows, selection on all validation instances with its interval printed; a saved
+    checkpoint reloads to the same scores."""
+    from models.unimp.adapter import UniMPModel
+
+    data, _ = setup
+    fake = np.random.default_rng(2).normal(size=(data.n_items, 384)).astype(np.float32)
+    monkeypatch.setattr(item_init, "item_text_embeddings", lambda d, c=None: fake)
+    over = {**SMALL, "max_steps": 2, "batch_size": 4, "max_train_per_task": 3, "n_valid": None,
+            "transition_loss": 1.0, "all_rec_prefixes": True, "content_init": True, "tie_item_ids": True,
+            "category_first": True, "train_tasks": ["recommendation", "rating"]}
+    m = UniMPModel({"preset": "tiny", **over}, run_dir=tmp_path)
+    m.fit(data, "main")
+    n_rec = len(data.instances("recommendation", "train"))
+    assert m.stats["main"]["n_train_examples"] == n_rec + 3
+    assert m.stats["content_init"]["pca_fit_items"] > 0
+    assert m.stats["item_text_truncation"]["max_item_tokens"] == m.cfg.max_item_tokens
+    n_valid = len(data.instances("recommendation", "valid"))
+    assert f"valid HR@5" in (out := capsys.readouterr().out) and f"on {n_valid} instances" in out
+    test = data.instances("recommendation", "test")
+    m2 = UniMPModel({"checkpoint": str(tmp_path / "unimp" / "main")}, run_dir=tmp_path / "again")
+    m2.fit(data, "main")
+    assert np.allclose(m2.rank("recommendation", test), m.rank("recommendation", test), atol=1e-5)
