@@ -91,13 +91,17 @@ def test_image_prompt_holds_history_retrieved_items_query_and_target_codes(tiny_
 
 
 def test_image_examples_fill_batches_of_their_own():
-    cfg = load_config("tiny", batch_size=4)
+    cfg = load_config("tiny", batch_size=4, all_rec_prefixes=False)  # epoch passes
     examples = [Encoded("image" if i % 3 == 0 else "rating", [1], [0.0], [], 0) for i in range(30)]
     order = epoch_order(examples, cfg, seed=0, epochs=2.0)
     assert sorted(order.tolist()) == sorted(list(range(30)) * 2)
     full = len(order) // 4 * 4
     kinds = [{examples[i].task for i in order[s:s + 4]} for s in range(0, full, 4)]
     assert sum(len(k) > 1 for k in kinds) <= 1  # only where the partial tails meet
+    weighted = epoch_order(examples, load_config("tiny", batch_size=4, all_rec_prefixes=True), seed=0, epochs=2.0)
+    assert len(weighted) == 60
+    kinds = [{examples[i].task for i in weighted[s:s + 4]} for s in range(0, 60 // 4 * 4, 4)]
+    assert sum(len(k) > 1 for k in kinds) <= 1  # task-weighted draws: image batches of their own too
     no_image = [Encoded("rating", [1], [0.0], [], 0) for _ in range(10)]
     assert np.array_equal(epoch_order(no_image, cfg, 0, 1.0), np.random.default_rng(0).permutation(10))
 

@@ -38,7 +38,7 @@ def test_strategies():
     assert [p[2] for p in phases(load_config("paper"))] == ["paper"]
     assert [p[1:] for p in phases(load_config("tiny", strategy="multitask+last"))] == [("multitask", "all"), ("recommendation", "last")]
     assert phases(load_config("tiny", strategy="multitask+full"))[1][2] == "all"
-    cfg = load_config("tiny")
+    cfg = load_config("tiny", all_rec_prefixes=False)  # epoch passes (weighted draws: test_unimp_item_ids)
     ex = [Encoded(t, [0], [0.0], [], 0) for t in ("rating", "recommendation", "explanation") * 4]
     cont = epoch_order(ex, cfg, 0, 1.0, "continual")
     tasks = [ex[i].task for i in cont]
@@ -117,10 +117,17 @@ def test_last_layer_policy(paper_like, tmp_path):
 
     cfg = load_config("tiny", lm_args={"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
                                        "intermediate_size": 64}, vision_args={"width": 32, "layers": 1, "head_width": 16,
-                                                                            "patch_size": 8, "embed_dim": 32}, image_size=16)
+                                                                            "patch_size": 8, "embed_dim": 32}, image_size=16,
+                      tie_item_ids=False)
     model = build_model(cfg, Vocab(train_bpe(["a b c d"], 270), 5))
     model.set_trainable("last")
     train = {k for k, p in model.named_parameters() if p.requires_grad}
     assert train and all(k.startswith(("lm.gpt_neox.layers.1.", "lm.lm_head.")) for k in train)
     model.set_trainable("all")
     assert all(p.requires_grad for p in model.parameters())
+    # tied item ids: the output layer's item rows are the input table's, so they train too (one Parameter)
+    tied = build_model(load_config("tiny", **{**{k: getattr(cfg, k) for k in ("lm_args", "vision_args", "image_size")}}),
+                       Vocab(train_bpe(["a b c d"], 270), 5))
+    tied.set_trainable("last")
+    names = {k for k, p in tied.named_parameters() if p.requires_grad}
+    assert names - train == {"lm.gpt_neox.embed_in.items", "lm.lm_head.before", "lm.lm_head.after"}

@@ -51,6 +51,15 @@ def hit_rate(scores: np.ndarray, requests: pd.DataFrame, allowed: np.ndarray, k:
     return float(np.mean([t in row for t, row in zip(requests["target_item"].astype(int), top)]))
 
 
+def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion p observed on n instances."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(centre - half), float(centre + half)
+
+
 class UniMPModel(Model):
     name = "unimp"
     revision = "1"
@@ -133,8 +142,18 @@ class UniMPModel(Model):
         self.model = build_model(self.cfg, self.vocab)
         if checkpoint is not None:
             load_weights(self.model, checkpoint / "model.safetensors")
+        elif self.cfg.content_init:
+            from .item_init import init_item_rows
+
+            self.stats["content_init"] = init_item_rows(self.model, data)
         self._data_key = None  # a new model: its image bank must be set
         self.set_inference_data(data)
+        if checkpoint is None:
+            trunc = self.builder.truncation()
+            self.stats["item_text_truncation"] = trunc
+            print(f"unimp: item text cut at {trunc['max_item_tokens']} tokens for {trunc['text_cut']:.1%} of "
+                  f"{trunc['items']} items; category cut for {trunc['category_cut']:.1%} of {trunc['with_category']} "
+                  f"items with one (category_first={self.cfg.category_first})")
 
     def set_inference_data(self, data) -> None:
         """Item texts and images from `data` (a perturbed view under NT/NV)."""
@@ -149,7 +168,7 @@ class UniMPModel(Model):
             return
         self._data_key = key
         self.builder = PromptBuilder(self.vocab, items, cfg.history, cfg.max_item_tokens, cfg.max_query_tokens,
-                                     cfg.max_target_tokens, cfg.context_weight, cfg.context_norm)
+                                     cfg.max_target_tokens, cfg.context_weight, cfg.context_norm, cfg.category_first)
         if self.vq is not None:
             if self._codes is None or self._codes[0] != key:
                 self._codes = (key, catalogue_codes(self.vq, data))
@@ -175,7 +194,7 @@ class UniMPModel(Model):
                 df = df[[int(t) in self.builder.image_codes for t in df["target_item"]]]
                 df = with_training_retrieval(df, data, regime_of(split).name,
                                              self.cfg.n_retrieved)
-            if cap is not None and len(df) > cap:
+            if cap is not None and len(df) > cap and not (task == "recommendation" and self.cfg.all_rec_prefixes):
                 df = df.iloc[np.sort(rng.choice(len(df), cap, replace=False))]
             out += [self.builder.build(task, r, context=self.cfg.context_reconstruction) for _, r in df.iterrows()]
         return out
@@ -186,7 +205,8 @@ class UniMPModel(Model):
         rec = data.instances("recommendation", split)
         rec = rec.iloc[: cfg.n_valid]
         if cfg.select_on == "loss":
-            encs = self._examples(data, split, cap=max(1, cfg.n_valid // len(self.tasks)))
+            cap = None if cfg.n_valid is None else max(1, cfg.n_valid // len(self.tasks))
+            encs = self._examples(data, split, cap=cap)
 
             def neg_loss(model) -> float:
                 with torch.no_grad():
@@ -198,7 +218,10 @@ class UniMPModel(Model):
         encs = [self.builder.build("recommendation", r, with_target=False) for _, r in rec.iterrows()]
 
         def hr5(model) -> float:
-            return hit_rate(rank_items(model, self.builder, rec, "recommendation", cfg.eval_batch_size, encs), rec, allowed)
+            hr = hit_rate(rank_items(model, self.builder, rec, "recommendation", cfg.eval_batch_size, encs), rec, allowed)
+            lo, hi = wilson_interval(hr, len(rec))
+            print(f"unimp: {split} HR@5 {hr:.4f} [{lo:.4f}, {hi:.4f}] on {len(rec)} instances", flush=True)
+            return hr
         return hr5
 
     # ---- training --------------------------------------------------------------------------------------
@@ -250,7 +273,7 @@ class UniMPModel(Model):
             self.rating_readout = self.cfg.rating_output
             return
         valid = data.instances("rating", "valid" if regime == "main" else "new_domain_valid")
-        valid = valid.iloc[: 4 * self.cfg.n_valid]
+        valid = valid.iloc[: None if self.cfg.n_valid is None else 4 * self.cfg.n_valid]
         if valid.empty:
             self.rating_readout = "token"
             return

@@ -62,6 +62,21 @@ class UniMPConfig:
     max_item_tokens: int = 32       # attribute-text tokens kept per item
     max_query_tokens: int = 24      # search-query tokens kept
     max_target_tokens: int = 40     # explanation target / generation length
+    category_first: bool = False    # render an item's category before its other attributes inside
+                                    # UniMP's prompts (the dataset's item text is unchanged), so a
+                                    # max_item_tokens cut keeps it (search queries are categories)
+    # ---- item ids (next-item signal) -------------------------------------------------------------
+    transition_loss: float = 0.0    # > 0: a cross-entropy over the item-id rows at every history item's
+                                    # [EOC], target = the next item (the last one: the instance's own
+                                    # next item), weighted this much against the token loss: every
+                                    # history transition supervised, as in sequential recommenders
+    all_rec_prefixes: bool = False  # every training prefix is a recommendation prompt (no
+                                    # max_train_per_task cap for it); batches then draw tasks with
+                                    # probability proportional to task_weights instead of weighting the loss
+    content_init: bool = False      # item-id rows (input and output) start from the item text's
+                                    # sentence embedding (all-MiniLM-L6-v2), PCA-projected to the model
+                                    # width; the PCA is fitted on the training items only
+    tie_item_ids: bool = False      # input and output item-id rows are one Parameter
     # ---- image generation (paper §2.3, eq. 9) -------------------------------------------------------
     image_generation: bool = False  # add VQ image tokens to the vocabulary and train the image task
     vq_path: str | None = None      # a saved models/vq tokenizer folder or a taming VQGAN .ckpt; None =
@@ -86,7 +101,7 @@ class UniMPConfig:
     train_tasks: list | None = None  # train on (and answer) only these tasks; None = every text task,
                                     # plus image when image_generation (single-task studies)
     select_on: str = "hr@5"         # "hr@5" (valid recommendation) | "loss" (valid loss)
-    n_valid: int = 256              # validation instances used for model selection
+    n_valid: int | None = 256       # validation instances used for model selection (None = all)
     eval_every: int | None = None   # steps between validations (None = once per epoch)
     new_domain_steps: int = 200     # fine-tuning budget (optimizer steps) in the new_domain regime
     eval_batch_size: int = 32       # prompts per batch at inference and validation
@@ -126,6 +141,10 @@ class UniMPConfig:
             if "recommendation" not in self.train_tasks and (self.select_on == "hr@5" or self.strategy in ("multitask+full", "multitask+last")):
                 raise ValueError("train_tasks without 'recommendation' needs select_on 'loss' and a strategy "
                                  "without a recommendation fine-tune ('multitask' or 'continual')")
+        if self.transition_loss < 0:
+            raise ValueError("transition_loss must be >= 0")
+        if self.n_valid is not None and self.n_valid < 1:
+            raise ValueError("n_valid must be >= 1 or None (all validation instances)")
         if self.cross_attn_every < 1:
             raise ValueError("cross_attn_every must be >= 1")
         return self

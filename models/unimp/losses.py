@@ -20,13 +20,15 @@ def focal_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor
     return (loss * weights).sum() / weights.sum().clamp(min=1e-8)
 
 
-def sequence_loss(model, batch: dict, gamma: float, norm: str = "token") -> torch.Tensor:
+def sequence_loss(model, batch: dict, gamma: float, norm: str = "token", transition_weight: float = 0.0) -> torch.Tensor:
     """Focal loss of a collated batch (see train.collate): logits only at the supervised positions.
 
     norm "token": a weighted mean over all supervised tokens of the batch, so an example weighs by its
     number of supervised tokens (with context reconstruction a rating prompt's answer token is one of ~90).
     norm "example": each example's token weights are scaled to sum to 1 first, so every example
-    weighs alike (times its task's sample weight) whatever its length."""
+    weighs alike (times its task's sample weight) whatever its length.
+    transition_weight > 0 adds that times the cross-entropy over the item-id rows at the positions
+    with a `next_item` (every history item's [EOC]; mean over them, by sample weight)."""
     media = model.encode_images(batch["images"])
     h, _ = model.hidden(batch["input_ids"], batch["attention_mask"], media)              # (B, T, D)
     w = batch["weights"][:, 1:]                                                        # (B, T-1)
@@ -38,4 +40,12 @@ def sequence_loss(model, batch: dict, gamma: float, norm: str = "token") -> torc
     sel = w > 0
     logits = model.head(h[:, :-1][sel])                                                # (N, V)
     labels = batch["input_ids"][:, 1:][sel]                                            # (N,)
-    return focal_loss(logits, labels, w[sel], gamma)
+    loss = focal_loss(logits, labels, w[sel], gamma)
+    nxt = batch.get("next_item")
+    if transition_weight and nxt is not None and bool((nxt >= 0).any()):
+        at = nxt >= 0                                                                   # (B, T)
+        item_logp = F.log_softmax(model.item_logits(h[at]).float(), dim=-1)             # (K, n_items)
+        nll = -item_logp.gather(-1, nxt[at].unsqueeze(-1)).squeeze(-1)                  # (K,)
+        sw = batch["sample_weight"].unsqueeze(1).expand_as(nxt)[at]
+        loss = loss + transition_weight * (nll * sw).sum() / sw.sum().clamp(min=1e-8)
+    return loss

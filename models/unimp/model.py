@@ -46,6 +46,41 @@ def build_lm(cfg: UniMPConfig, vocab_size: int) -> nn.Module:
     raise ValueError(f"unknown lm {cfg.lm!r}")
 
 
+class ItemRows(nn.Module):
+    """An embedding table (or output layer) whose item-id rows are a Parameter of their own, `items`,
+    which an input table and an output layer can share (config.tie_item_ids). `weight` is the whole
+    (V, D) table: the rows before the items, the items, the rows after them."""
+
+    def __init__(self, weight: torch.Tensor, start: int, items: nn.Parameter, bias: torch.Tensor | None = None,
+                 output: bool = False):
+        super().__init__()
+        n = items.shape[0]
+        self.before = nn.Parameter(weight[:start].detach().clone())
+        self.items = items
+        self.after = nn.Parameter(weight[start + n:].detach().clone())
+        self.bias = nn.Parameter(bias.detach().clone()) if bias is not None else None
+        self.output = output
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return torch.cat([self.before, self.items, self.after])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.output:   # hidden states (..., D) -> logits (..., V)
+            return nn.functional.linear(x, self.weight, self.bias)
+        return nn.functional.embedding(x, self.weight)   # ids -> embeddings
+
+
+def tie_item_rows(lm: nn.Module, item_offset: int, n_items: int) -> nn.Parameter:
+    """Make the LM's input and output item-id rows one Parameter (initialised from the input rows)."""
+    emb, head = lm.get_input_embeddings(), lm.get_output_embeddings()
+    items = nn.Parameter(emb.weight[item_offset:item_offset + n_items].detach().clone())
+    lm.set_input_embeddings(ItemRows(emb.weight, item_offset, items))
+    lm.set_output_embeddings(ItemRows(head.weight, item_offset, items, getattr(head, "bias", None), output=True))
+    lm.config.tie_word_embeddings = False  # only the item rows are shared; HF must not re-tie the rest
+    return items
+
+
 class UniMP(nn.Module):
     def __init__(self, cfg: UniMPConfig, lm: nn.Module, vocab: Vocab, vision: VisionEncoder | None = None):
         super().__init__()
@@ -54,6 +89,8 @@ class UniMP(nn.Module):
         self.img_id, self.eoc_id = vocab["[IMG]"], vocab["[EOC]"]
         self.item_offset, self.n_items = vocab.item_offset, vocab.n_items
         d = lm.config.hidden_size
+        if cfg.tie_item_ids:
+            tie_item_rows(lm, self.item_offset, self.n_items)
         self.uses_vision = cfg.fusion != "none"
         self.state = None
         if self.uses_vision:
@@ -149,9 +186,17 @@ class UniMP(nn.Module):
     def item_logits(self, h: torch.Tensor) -> torch.Tensor:
         """Logits restricted to the item tokens: (B, D) -> (B, n_items)."""
         head = self.lm.get_output_embeddings()
-        w = head.weight[self.item_offset:self.item_offset + self.n_items]                  # (N, D)
+        w = head.items if isinstance(head, ItemRows) else head.weight[self.item_offset:self.item_offset + self.n_items]
         out = h @ w.T
         return out + head.bias[self.item_offset:self.item_offset + self.n_items] if head.bias is not None else out
+
+    def item_rows(self) -> list[torch.Tensor]:
+        """The item-id rows of the input table and of the output layer (one tensor when tied)."""
+        emb, head = self.lm.get_input_embeddings(), self.lm.get_output_embeddings()
+        if isinstance(emb, ItemRows) and isinstance(head, ItemRows) and emb.items is head.items:
+            return [emb.items]
+        sl = slice(self.item_offset, self.item_offset + self.n_items)
+        return [emb.weight[sl], head.weight[sl]]
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
         """Full-vocabulary logits (B, T, V) (used by tests; training uses `hidden` + `head`)."""

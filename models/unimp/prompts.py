@@ -38,6 +38,9 @@ class Encoded:
     images: list[int]                # item tokens whose images fill the [IMG] slots, in order
     answer_pos: int                  # index of [ANS]: its logits predict the first target token
     target: list[int] = field(default_factory=list)
+    # (position of a history item's [EOC], the next item's token): every history transition, the last
+    # one to the instance's own next item (with the target only; used by config.transition_loss)
+    transitions: list[tuple[int, int]] = field(default_factory=list)
 
 
 def _is_null(x) -> bool:
@@ -54,17 +57,55 @@ def _inner_text(text: str) -> str:
     return text.strip()
 
 
+def category_segment(category) -> str | None:
+    """The `category <path>` piece of an item's flattened text (benchmark.item_text), or None."""
+    if _is_null(category) or not str(category).strip():
+        return None
+    from benchmark.item_text import MAX_WORDS, _truncate
+
+    return "category " + _truncate(category, MAX_WORDS)
+
+
+def category_first_text(text: str, category) -> str:
+    """The item's inner text with its category segment moved to the front; unchanged when the text
+    does not carry it (no category, or dropped by a text perturbation)."""
+    seg = category_segment(category)
+    if seg is None:
+        return text
+    words, seg_words = text.split(), seg.split()
+    n = len(seg_words)
+    for i in range(len(words) - n + 1):
+        if words[i:i + n] == seg_words:
+            return " ".join(seg_words + words[:i] + words[i + n:])
+    return text
+
+
+def next_item(task: str, row) -> int | None:
+    """The item the user interacted with right after the instance's history (None if unknown)."""
+    if task in ("recommendation", "search", "image"):
+        return int(row["target_item"])
+    if task in ("rating", "explanation"):
+        return int(row["item"])
+    if task == "selection":  # positives are the last k interactions in time order, the first follows the history
+        positives = list(row["target_items"])
+        return int(positives[0]) if positives else None
+    return None
+
+
 class PromptBuilder:
     """Builds `Encoded` prompts for all text/rank tasks; item blocks and instructions are cached."""
 
     def __init__(self, vocab: Vocab, items: pd.DataFrame, history: int = 5, max_item_tokens: int = 32,
                  max_query_tokens: int = 24, max_target_tokens: int = 40, context_weight: float = 1.0,
-                 context_norm: str = "token"):
+                 context_norm: str = "token", category_first: bool = False):
         self.vocab, self.history = vocab, history
         self.max_item, self.max_query, self.max_target = max_item_tokens, max_query_tokens, max_target_tokens
         self.context_weight, self.context_norm = context_weight, context_norm
         texts = items["text"].tolist() if "text" in items else [""] * len(items)
         self._texts = dict(zip(items["item"].astype(int).tolist(), texts))
+        self.category_first = category_first
+        self._categories = dict(zip(items["item"].astype(int).tolist(), items["category"].tolist())) \
+            if "category" in items else {}
         self._blocks: dict[int, list[int]] = {}
         self._text_cache: dict[str, list[int]] = {}
         self.image_codes: dict[int, list[int]] = {}  # item -> VQ codes of its image (image generation)
@@ -85,10 +126,31 @@ class PromptBuilder:
         block = self._blocks.get(item)
         if block is None:
             v = self.vocab
-            attrs = self.text(_inner_text(self._texts.get(item, "")), self.max_item)
+            attrs = self.text(self.item_text(item), self.max_item)
             block = [v["[IMG]"]] + attrs + [v.item(item), v["[EOC]"]]
             self._blocks[item] = block
         return block
+
+    def item_text(self, item: int) -> str:
+        """The attribute text UniMP renders for an item (category first when `category_first`)."""
+        text = _inner_text(self._texts.get(item, ""))
+        return category_first_text(text, self._categories.get(item)) if self.category_first else text
+
+    def truncation(self) -> dict:
+        """Share of catalogue items whose attribute text is cut at max_item_tokens, and share of the
+        items with a category whose category is (partly) cut."""
+        cut = cat_cut = n_cat = 0
+        for item in self._texts:
+            text = self.item_text(item)
+            cut += len(self.text(text)) > self.max_item
+            seg = category_segment(self._categories.get(item))
+            if seg is None or seg not in text:
+                continue
+            n_cat += 1
+            cat_cut += len(self.vocab.encode(text[: text.index(seg) + len(seg)])) > self.max_item
+        n = max(1, len(self._texts))
+        return {"items": len(self._texts), "max_item_tokens": self.max_item, "text_cut": cut / n,
+                "category_cut": cat_cut / max(1, n_cat), "with_category": n_cat}
 
     def retrieved_block(self, item: int) -> list[int]:
         """A retrieved item in an image prompt: its block with its image's VQ codes before [EOC] (when
@@ -108,9 +170,11 @@ class PromptBuilder:
         history = [int(h) for h in list(row["history"])[-self.history:]]
         if task == "image" and not self.image_history:
             history = []
+        eocs = []
         for h in history:
             block = self.item_block(h)
             ids += block
+            eocs.append(len(ids) - 1)
             cw = self.context_weight if context else 0.0
             weights += [0.0] + [cw] * (len(block) - 2) + [0.0]  # attributes and the item token
             images.append(h)
@@ -143,7 +207,11 @@ class PromptBuilder:
             n_ctx = sum(w > 0 for w in weights[:answer_pos])
             if n_ctx:
                 weights[:answer_pos] = [w * len(target) / n_ctx for w in weights[:answer_pos]]
-        return Encoded(task, ids, weights, images, answer_pos, target)
+        transitions = []
+        if with_target:
+            nexts = history[1:] + [next_item(task, row)]
+            transitions = [(p, n) for p, n in zip(eocs, nexts) if n is not None]
+        return Encoded(task, ids, weights, images, answer_pos, target, transitions)
 
     def _filler(self, task: str, row) -> tuple[list[int], list[int]]:
         if task == "search":

@@ -36,6 +36,7 @@ def collate(encs: Sequence[Encoded], pad_id: int, task_weights: dict | None = No
     weights = torch.zeros(B, T)
     images = torch.full((B, M), -1, dtype=torch.long)
     answer = torch.zeros(B, dtype=torch.long)
+    next_item = torch.full((B, T), -1, dtype=torch.long)  # item token the position's hidden state predicts
     for b, e in enumerate(encs):
         n = len(e.input_ids)
         s = T - n if left else 0
@@ -44,23 +45,30 @@ def collate(encs: Sequence[Encoded], pad_id: int, task_weights: dict | None = No
         weights[b, s:s + n] = torch.tensor(e.weights)
         images[b, :len(e.images)] = torch.tensor(e.images, dtype=torch.long)
         answer[b] = s + e.answer_pos
+        for pos, item in e.transitions:
+            next_item[b, s + pos] = item
     tw = task_weights or {}
     sample_weight = torch.tensor([float(tw.get(e.task, 1.0)) for e in encs])
     return {"input_ids": ids, "attention_mask": mask, "weights": weights, "images": images,
-            "answer_pos": answer, "sample_weight": sample_weight}
+            "answer_pos": answer, "sample_weight": sample_weight, "next_item": next_item}
+
+
+def loss_task_weights(cfg: UniMPConfig) -> dict | None:
+    """Per-task loss weights; none when batches already sample tasks by weight (all_rec_prefixes)."""
+    return None if cfg.all_rec_prefixes else cfg.task_weights
 
 
 class LossModule(nn.Module):
     """What Accelerate/DDP wraps: forward = the focal loss of a batch (so gradients synchronise)."""
 
-    def __init__(self, model: nn.Module, gamma: float, norm: str = "token"):
+    def __init__(self, model: nn.Module, gamma: float, norm: str = "token", transition_weight: float = 0.0):
         super().__init__()
-        self.model, self.gamma, self.norm = model, gamma, norm
+        self.model, self.gamma, self.norm, self.transition_weight = model, gamma, norm, transition_weight
 
-    def forward(self, input_ids, attention_mask, weights, images, sample_weight, answer_pos=None):
+    def forward(self, input_ids, attention_mask, weights, images, sample_weight, answer_pos=None, next_item=None):
         batch = dict(input_ids=input_ids, attention_mask=attention_mask, weights=weights, images=images,
-                     sample_weight=sample_weight)
-        return sequence_loss(self.model, batch, self.gamma, self.norm)
+                     sample_weight=sample_weight, next_item=next_item)
+        return sequence_loss(self.model, batch, self.gamma, self.norm, self.transition_weight)
 
 
 def epoch_order(examples: Sequence[Encoded], cfg: UniMPConfig, seed: int, epochs: float,
@@ -76,8 +84,29 @@ def epoch_order(examples: Sequence[Encoded], cfg: UniMPConfig, seed: int, epochs
             if len(idx):
                 out.append(epoch_order_of(idx, rng, n_full, frac))
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
-    order = epoch_order_of(np.arange(len(examples)), rng, n_full, frac)
+    if cfg.all_rec_prefixes:
+        order = weighted_order(examples, cfg.task_weights, rng, int(round(epochs * len(examples))))
+    else:
+        order = epoch_order_of(np.arange(len(examples)), rng, n_full, frac)
     return own_batches(order, examples, cfg.batch_size, rng)
+
+
+def weighted_order(examples: Sequence[Encoded], task_weights: dict, rng: np.random.Generator, n: int) -> np.ndarray:
+    """`n` indices: each draw picks a task with probability proportional to its weight (default 1),
+    then that task's next example in a shuffled pass over it (a new pass when one is used up)."""
+    tasks = sorted({e.task for e in examples})
+    if not tasks or n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    by_task = {t: np.array([i for i, e in enumerate(examples) if e.task == t], dtype=np.int64) for t in tasks}
+    p = np.array([float(task_weights.get(t, 1.0)) for t in tasks])
+    picks = rng.choice(len(tasks), size=n, p=p / p.sum())
+    order = np.empty(n, dtype=np.int64)
+    for k, t in enumerate(tasks):
+        slots = np.flatnonzero(picks == k)
+        idx = by_task[t]
+        passes = -(-len(slots) // len(idx))
+        order[slots] = np.concatenate([rng.permutation(idx) for _ in range(passes)])[: len(slots)] if passes else []
+    return order
 
 
 def own_batches(order: np.ndarray, examples: Sequence[Encoded], batch_size: int,
@@ -179,13 +208,13 @@ def train_phase(model: nn.Module, examples: Sequence[Encoded], order: np.ndarray
         state = json.loads((last / "state.json").read_text())
         sched.load_state_dict(state["scheduler"])
         step, best, history = state["step"], state["best"], state["history"]
-    wrapped, opt = acc.prepare(LossModule(model, cfg.focal_gamma, cfg.loss_norm), opt)
+    wrapped, opt = acc.prepare(LossModule(model, cfg.focal_gamma, cfg.loss_norm, cfg.transition_loss), opt)
     eval_every = cfg.eval_every or max(1, steps // max(1, int(math.ceil(cfg.epochs))))
     t0, losses, completed = time.time(), [], step
     bar = tqdm(range(step, steps), desc=desc, disable=not acc.is_main_process, mininterval=2)
     for step in bar:
         start = (step * world + rank) * bs
-        batch = collate([examples[i] for i in order[start:start + bs]], pad_id, cfg.task_weights)
+        batch = collate([examples[i] for i in order[start:start + bs]], pad_id, loss_task_weights(cfg))
         wrapped.train()
         loss = wrapped(**{k: v.to(acc.device) for k, v in batch.items()})
         acc.backward(loss)

@@ -1,0 +1,109 @@
+"""Training tokens per second of UniMP (preset tiny: vision tower, perceiver resampler, gated
+cross-attention, focal loss at the supervised positions) against a plain Hugging Face causal LM of the
+same size (GPT-NeoX with the same config, no vision, no cross-attention, the ordinary shifted
+cross-entropy over every position) on the same batches, and their ratio (goal: UniMP <= 2x slower).
+
+    python bench/bench_unimp_training.py [--data PREPARED_DIR] [--steps 20] [--threads 1] [--config '{...}']
+
+Tokens = non-padding prompt tokens of a batch. Both models take AdamW steps (forward, backward, update)
+over identical batches of the multi-task training mixture; the first --warmup steps are not timed.
+Without --data a small synthetic dataset is generated.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's benchmark and models
+
+
+def _time_steps(step, batches, warmup: int) -> tuple[float, int]:
+    """Seconds and tokens of the timed steps (after `warmup` untimed ones)."""
+    for b in batches[:warmup]:
+        step(b)
+    t0, tokens = time.perf_counter(), 0
+    for b in batches[warmup:]:
+        step(b)
+        tokens += int(b["attention_mask"].sum())
+    return time.perf_counter() - t0, tokens
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=None)
+    ap.add_argument("--steps", type=int, default=20, help="timed steps per model")
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--config", default="{}", help="UniMPConfig overrides on top of the tiny preset (JSON)")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    from benchmark.dataset import PreparedDataset
+    from models.unimp.adapter import UniMPModel
+    from models.unimp.train import LossModule, collate, epoch_order
+
+    root = args.data
+    if root is None:
+        from models.unimp.synthetic import make_dataset
+
+        root = make_dataset(Path(tempfile.mkdtemp()) / "syn", n_items=200, n_users=300)
+    data = PreparedDataset(root)
+    over = {"image_generation": False, "torch_threads": args.threads, **json.loads(args.config)}
+    m = UniMPModel({"preset": "tiny", **over})
+    m._setup(data)
+    cfg, vocab = m.cfg, m.vocab
+    n = (args.steps + args.warmup) * cfg.batch_size
+    examples = m._examples(data, "train", cap=max(1, n // len(m.tasks) + 1))
+    order = epoch_order(examples, cfg, 0, 1.0)
+    batches = [collate([examples[i] for i in order[s:s + cfg.batch_size]], vocab["[PAD]"])
+               for s in range(0, len(order) - cfg.batch_size + 1, cfg.batch_size)][: args.steps + args.warmup]
+    if len(batches) < args.steps + args.warmup:
+        raise SystemExit(f"only {len(batches)} batches of training data; lower --steps")
+
+    # UniMP: the real training step (train.train_phase without Accelerate's wrapper)
+    model = m.model.train()
+    unimp_loss = LossModule(model, cfg.focal_gamma, cfg.loss_norm, cfg.transition_loss)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
+
+    def unimp_step(b):
+        loss = unimp_loss(**b)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    # the plain causal LM of the same size: every next token, no images
+    from benchmark import compat
+
+    compat.apply()
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+
+    torch.manual_seed(0)
+    lm = GPTNeoXForCausalLM(GPTNeoXConfig(vocab_size=len(vocab), **cfg.lm_args)).train()
+    lm_opt = torch.optim.AdamW(lm.parameters(), lr=cfg.lr)
+
+    def lm_step(b):
+        labels = b["input_ids"].masked_fill(b["attention_mask"] == 0, -100)
+        loss = lm(input_ids=b["input_ids"], attention_mask=b["attention_mask"], labels=labels).loss
+        loss.backward()
+        lm_opt.step()
+        lm_opt.zero_grad(set_to_none=True)
+
+    t_u, tok = _time_steps(unimp_step, batches, args.warmup)
+    t_l, tok_l = _time_steps(lm_step, batches, args.warmup)
+    assert tok == tok_l
+    n_params = lambda mod: sum(p.numel() for p in mod.parameters())  # noqa: E731
+    print(f"data: {root}  batches: {args.steps} timed of {cfg.batch_size} (mean {tok / args.steps:.0f} tokens), "
+          f"torch threads {args.threads}")
+    print(f"UniMP (tiny, fusion {cfg.fusion}, {n_params(model) / 1e6:.2f} M params): {tok / t_u:8.0f} tokens/s")
+    print(f"plain GPT-NeoX ({n_params(lm) / 1e6:.2f} M params):            {tok / t_l:8.0f} tokens/s")
+    print(f"ratio (UniMP time / plain LM time): {t_u / t_l:.2f}x (goal <= 2x)")
+
+
+if __name__ == "__main__":
+    main()
