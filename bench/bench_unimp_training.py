@@ -44,7 +44,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    from benchmark.dataset import PreparedDataset
+    from benchmark.api import PreparedDataset
     from models.unimp.adapter import UniMPModel
     from models.unimp.train import LossModule, collate, epoch_order
 
@@ -78,7 +78,7 @@ def main(argv=None) -> None:
         opt.zero_grad(set_to_none=True)
 
     # the plain causal LM of the same size: every next token, no images
-    from benchmark import compat
+    from benchmark.api import compat
 
     compat.apply()
     from transformers import GPTNeoXConfig, GPTNeoXForCausalLM

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.dataset import PreparedDataset
+from benchmark.data.dataset import PreparedDataset
 from models.unimp import item_init
 from models.unimp.config import load_config
 from models.unimp.losses import sequence_loss
@@ -100,7 +100,7 @@ def test_tied_item_rows_are_one_parameter_and_survive_save_load(setup, tmp_path)
     loss = model.item_logits(torch.randn(2, 32)).sum() + emb(torch.tensor([vocab.item(3)])).sum()
     loss.backward()
     assert emb.items.grad is not None and emb.items.grad[3].abs().sum() > 0
-    untied = _model(data, vocab)
+    untied = _model(data, vocab, tie_item_ids=False)
     assert len(untied.item_rows()) == 2 and not isinstance(untied.lm.get_input_embeddings(), ItemRows)
     save_weights(model, tmp_path / "m.safetensors")
     again = _model(data, vocab, tie_item_ids=True, seed=1)
@@ -184,7 +184,7 @@ def test_adapter_with_every_switch_on(setup, tmp_path, monkeypatch, capsys):
     assert m.stats["content_init"]["pca_fit_items"] > 0
     assert m.stats["item_text_truncation"]["max_item_tokens"] == m.cfg.max_item_tokens
     n_valid = len(data.instances("recommendation", "valid"))
-    assert f"valid HR@5" in (out := capsys.readouterr().out) and f"on {n_valid} instances" in out
+    assert "valid HR@5" in (out := capsys.readouterr().out) and f"on {n_valid} instances" in out
     test = data.instances("recommendation", "test")
     m2 = UniMPModel({"checkpoint": str(tmp_path / "unimp" / "main")}, run_dir=tmp_path / "again")
     m2.fit(data, "main")

@@ -122,11 +122,13 @@ def _worker(rank: int, world: int, port: int, root: str, out: str, two_phases: b
         rec = [e for e in examples if e.task == "recommendation"]
         stats = train_phase(model, rec, epoch_order(rec, cfg, 1, 2.0), cfg, os.path.join(out, f"r{rank}_ft"),
                             vocab["[PAD]"], policy="last", max_steps=2)
-        trainable = {k for k, p in model.named_parameters() if p.requires_grad}
+        # by storage, not name: tied item rows are one Parameter under two state-dict keys
+        trainable = {p.data_ptr() for p in model.parameters() if p.requires_grad}
         after = model.state_dict()
+        moving = {k for k, v in after.items() if v.data_ptr() in trainable}
         record.update(ft_steps=stats["steps"], policy=stats["policy"],
-                      frozen_unchanged=all(torch.equal(before[k], after[k]) for k in after if k not in trainable),
-                      trainable_changed=any(not torch.equal(before[k], after[k]) for k in trainable))
+                      frozen_unchanged=all(torch.equal(before[k], after[k]) for k in after if k not in moving),
+                      trainable_changed=any(not torch.equal(before[k], after[k]) for k in moving))
     flat = _flat(model)
     record.update(sum=float(flat.double().sum()), head=flat[:50].tolist(), norm=float(flat.double().norm()))
     with open(os.path.join(out, f"rank{rank}.json"), "w") as f:

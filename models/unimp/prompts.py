@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.api import instruction as task_instruction
+from benchmark.api import truncate_words
 
 from .vocab import Vocab
 
@@ -58,12 +59,10 @@ def _inner_text(text: str) -> str:
 
 
 def category_segment(category) -> str | None:
-    """The `category <path>` piece of an item's flattened text (benchmark.item_text), or None."""
+    """The `category <path>` piece of an item's flattened text (benchmark.data.item_text), or None."""
     if _is_null(category) or not str(category).strip():
         return None
-    from benchmark.item_text import MAX_WORDS, _truncate
-
-    return "category " + _truncate(category, MAX_WORDS)
+    return "category " + truncate_words(category)
 
 
 def category_first_text(text: str, category) -> str:
