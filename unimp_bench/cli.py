@@ -16,7 +16,6 @@ from benchmark.api.config_schema import ConfigError, check_model_config, describ
 from benchmark.api.registry import MODELS
 from benchmark.data import layout
 from benchmark.data.convert import convert as run_convert
-from benchmark.data.dataset import PreparedDataset
 from benchmark.data.download import download_images as fetch
 from benchmark.data.download import urls_from_raw, urls_from_table
 from benchmark.data.errors import DataError, IntegrityError
@@ -24,10 +23,9 @@ from benchmark.data.regimes import EVAL_SPLITS
 from benchmark.data.sources import SOURCES
 from benchmark.data.sources.common import Limits, parse_rating_range, parse_time_range
 from benchmark.data.world.ceiling import report as ceiling_report
+from benchmark.eval import compare as compare_mod
 from benchmark.eval.evaluator import RunOptions
 from benchmark.eval.evaluator import run as run_eval
-from benchmark.eval.results import predictions_name
-from benchmark.eval.scoring import compare_runs
 from benchmark.metrics.registry import METRICS
 from benchmark.prepare import prepare as run_prepare
 from benchmark.prepare import prepare_default
@@ -280,25 +278,28 @@ def run(
 
 
 @app.command()
-def compare(run_a: Path, run_b: Path, task: str = typer.Option("recommendation"), split: str = typer.Option("test"),
-            data: Path = typer.Option(Path("data/world-default")),
-            metric: Optional[str] = typer.Option(None, help="A per-instance metric of the task (default: its main score).")) -> None:
-    """Paired bootstrap comparison of two runs on the same instances (difference a - b, 95% interval, p)."""
-    if task not in TASKS:
-        _fail(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+def compare(
+    baseline: Path = typer.Argument(..., metavar="BASELINE", help="The run folder every other run is compared with."),
+    runs: list[Path] = typer.Argument(..., metavar="RUN...", help="One or more run folders to compare with BASELINE."),
+    task: str = typer.Option("recommendation", metavar="TASK", help="One of: " + ", ".join(TASKS)),
+    split: str = typer.Option("test", metavar="SPLIT", help="One of: " + ", ".join(EVAL_SPLITS)),
+    metric: Optional[str] = typer.Option(None, metavar="METRIC[,METRIC...]", help="Metrics of the task to compare, or "
+                                         "all [default: the task's table metrics, as in summary.md]."),
+    data: Optional[Path] = typer.Option(None, metavar="DIR", help="The prepared dataset [default: data/<name> "
+                                        "recorded in the runs' results.json, checked by sha256]."),
+    n_boot: int = typer.Option(1000, metavar="N", help="Paired-bootstrap resamples."),
+    seed: int = typer.Option(0, metavar="N", help="Seed of the resamples."),
+    json_out: bool = typer.Option(False, "--json", help="Print the comparison as JSON instead of a table."),
+) -> None:
+    """Paired bootstrap of each RUN against BASELINE on the same instances: per metric the difference
+    (run - baseline), its 95% interval, the p-value and the number of instances."""
+    metrics = tuple(m.strip() for m in metric.split(",")) if metric else None
     try:
-        ds = PreparedDataset(data)
-    except (FileNotFoundError, DataError) as e:
+        result = compare_mod.compare(baseline, list(runs), task, split, metrics=metrics, data=data, n_boot=n_boot,
+                                     seed=seed)
+    except (compare_mod.CompareError, DataError) as e:
         _fail(str(e))
-    preds = []
-    for run_dir in (run_a, run_b):
-        path = run_dir / predictions_name(task, split)
-        if not path.is_file():
-            _fail(f"{path} not found")
-        preds.append([json.loads(line) for line in path.read_text().splitlines()])
-    result = compare_runs(task, TASKS[task].load(ds, split), preds[0], preds[1], ds, metric=metric,
-                          run_dirs=(run_a, run_b))
-    typer.echo(json.dumps(result, indent=2))
+    typer.echo(json.dumps(result, indent=2) if json_out else compare_mod.format_table(result))
 
 
 board = typer.Typer(no_args_is_help=True, rich_markup_mode=None,

@@ -30,7 +30,7 @@ def _cell(entry: dict | None, metric: str) -> str:
 
 
 def summary_markdown(docs: list[dict]) -> str:
-    lines = ["# Results", "", "Values with a paired-bootstrap 95% interval in brackets where computed; "
+    lines = ["# Results", "", "Values with a percentile-bootstrap 95% interval in brackets where computed; "
              "'unsupported' = the model lacks the verb the task needs (never scored as 0).", ""]
     for title, task, split, metrics in tables():
         rows = []
