@@ -6,10 +6,12 @@ import json
 import sys
 from dataclasses import replace
 from enum import Enum
+from importlib.metadata import version
 from pathlib import Path
 from typing import Optional
 
 import typer
+from typer.core import TyperArgument, TyperGroup
 
 from benchmark.api import registry
 from benchmark.api.config_schema import ConfigError, check_model_config, describe_settings
@@ -32,12 +34,44 @@ from benchmark.prepare import prepare_default
 from benchmark.tasks import TASKS
 from leaderboard.build import build_cli
 from leaderboard.fetch import fetch_cli
+from leaderboard.index import INDEX_FILE
 from leaderboard.submit import submit_cli
 from leaderboard.validate import validate_cli
 from unimp_bench import demo as demo_mod
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+
+class PlainHelp(TyperGroup):
+    """Help with plain metavars (`--data DATA`, `SRC`, `[cpu|cuda]`) instead of Python types (`<list[str]>`)."""
+
+    def get_command(self, ctx, cmd_name):
+        cmd = super().get_command(ctx, cmd_name)
+        for param in getattr(cmd, "params", ()):
+            if param.metavar is None and not getattr(param, "is_flag", False) and param.name:
+                desc = getattr(param, "type_descriptor", None)
+                choices = [getattr(c, "value", c) for c in desc.choices or ()] if desc and desc.is_choice else None
+                param.metavar = "[" + "|".join(map(str, choices)) + "]" if choices else param.name.upper().rstrip("_")
+            if isinstance(param, TyperArgument):  # `SRC` rather than `{SRC}` and `SRC <path>`
+                param._usage_display_name = lambda p=param: ((p.display_name_raw if p.required else f"[{p.display_name_raw}]")
+                                                             + ("..." if p.nargs != 1 else ""))
+                param.display_type_rich = lambda ctx: None
+        return cmd
+
+
+HELP = {"help_option_names": ["-h", "--help"]}
+app = typer.Typer(cls=PlainHelp, no_args_is_help=True, rich_markup_mode=None, context_settings=HELP,
                   help="A reproducible benchmark for unified multi-modal personalization (UniMP, ICLR 2024).")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"unimp-bench {version('unimp-bench')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(show_version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                            help="Print the version and exit.")) -> None:
+    pass
 
 
 # "default" (the embedded world) and the raw sources of benchmark.data.sources, listed there once
@@ -280,7 +314,7 @@ def run(
 @app.command()
 def compare(
     baseline: Path = typer.Argument(..., metavar="BASELINE", help="The run folder every other run is compared with."),
-    runs: list[Path] = typer.Argument(..., metavar="RUN...", help="One or more run folders to compare with BASELINE."),
+    runs: list[Path] = typer.Argument(..., metavar="RUN", help="One or more run folders to compare with BASELINE."),
     task: str = typer.Option("recommendation", metavar="TASK", help="One of: " + ", ".join(TASKS)),
     split: str = typer.Option("test", metavar="SPLIT", help="One of: " + ", ".join(EVAL_SPLITS)),
     metric: Optional[str] = typer.Option(None, metavar="METRIC[,METRIC...]", help="Metrics of the task to compare, or "
@@ -302,7 +336,7 @@ def compare(
     typer.echo(json.dumps(result, indent=2) if json_out else compare_mod.format_table(result))
 
 
-board = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+board = typer.Typer(cls=PlainHelp, no_args_is_help=True, rich_markup_mode=None, context_settings=HELP,
                     help="Submit runs, validate every submission by recomputing its scores, render the board.")
 app.add_typer(board, name="leaderboard")
 
@@ -349,6 +383,7 @@ def board_validate(
     from the predictions, row = archive, no NaN, no paths outside the submission, size limits. Exit 1 on any
     problem; a row whose archive is absent is a problem unless --index-only."""
 
+    _check_board(leaderboard_dir)
     try:
         code = validate_cli(leaderboard_dir, data, allow_unknown_datasets=allow_unknown_datasets,
                             archives_dir=archives, index_only=index_only, report=report)
@@ -361,7 +396,16 @@ def board_validate(
 def board_build(leaderboard_dir: Path = typer.Option(Path("leaderboard"), help="The leaderboard folder.")) -> None:
     """Render leaderboard/README.md and leaderboard/index.html from leaderboard/index.jsonl alone."""
 
+    _check_board(leaderboard_dir)
     raise typer.Exit(build_cli(leaderboard_dir))
+
+
+def _check_board(leaderboard_dir: Path) -> None:
+    """validate and build need a leaderboard: a mistyped folder must not pass as an empty board."""
+    if not (leaderboard_dir / INDEX_FILE).is_file():
+        what = "has no " + INDEX_FILE if leaderboard_dir.is_dir() else "does not exist"
+        _fail(f"leaderboard folder {leaderboard_dir} {what}; pass --leaderboard-dir (a folder holding {INDEX_FILE}, "
+              "which `unimp-bench leaderboard submit` creates)")
 
 
 @app.command()
