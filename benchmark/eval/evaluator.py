@@ -19,6 +19,7 @@ from benchmark.eval.gallery import write_gallery
 from benchmark.eval.results import SCHEMA_VERSION, check_run_id, predictions_name
 from benchmark.eval.scoring import score_predictions
 from benchmark.eval.summary import summary_markdown
+from benchmark.metrics import device
 from benchmark.metrics.bootstrap import check_n_boot
 from benchmark.tasks import TASKS
 
@@ -35,6 +36,7 @@ class RunOptions:
     bertscore_model: str | None = None
     run_id: str | None = None
     limit: int | None = None        # score only the first N instances of each task and split (smoke runs)
+    device: str = "auto"            # auto, cpu, cuda or cuda:N (benchmark.metrics.device)
 
 
 def _entry(task: str, split: str, status: str, **kw) -> dict:
@@ -52,13 +54,14 @@ def _model_entry(model: Model) -> dict:
     desc = dict(model.describe())
     entry = {k: desc.pop(k) for k in ("name", "revision") if k in desc}
     entry["config"] = desc.pop("config", {})
-    entry["details"] = desc
+    entry["details"] = dict(desc, device=device.current())  # where it ran (not part of the config)
     return entry
 
 
 def run(data_path: str | Path, out_root: str | Path, opts: RunOptions) -> Path:
     """Evaluate `opts.model` on every requested task and split; returns the run folder."""
     check_n_boot(opts.n_boot)  # before anything is written (intervals are part of every result)
+    device.use(device.resolve(opts.device))  # DeviceError (a ValueError) before anything is written
     t_start = time.time()
     run_id = check_run_id(opts.run_id if opts.run_id is not None
                           else f"{opts.model}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}")

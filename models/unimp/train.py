@@ -16,6 +16,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from benchmark.metrics import device
+
 from .config import IMAGE_TASK, TEXT_TASKS, UniMPConfig
 from .losses import sequence_loss
 from .prompts import Encoded
@@ -158,7 +160,7 @@ def train_phase(model: nn.Module, examples: Sequence[Encoded], order: np.ndarray
     if done.is_file():  # phase finished before (a resumed run): load its result
         load_weights(model, out_dir / ("best.safetensors" if (out_dir / "best.safetensors").is_file() else "last.safetensors"))
         return json.loads(done.read_text())
-    acc = Accelerator(cpu=not torch.cuda.is_available(),
+    acc = Accelerator(cpu=device.current() == "cpu",  # `unimp-bench run --device` (cuda:N set by device.use)
                       kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
     world, rank = acc.num_processes, acc.process_index
     bs = cfg.batch_size
