@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperArgument, TyperGroup
 
 from benchmark.api import registry
-from benchmark.api.config_schema import ConfigError, check_model_config, describe_settings
+from benchmark.api.config_schema import ConfigError, check_model_config, describe_settings, load_config_text
 from benchmark.api.registry import MODELS
 from benchmark.data import layout
 from benchmark.data.convert import convert as run_convert
@@ -235,6 +235,14 @@ def models(name: Optional[str] = typer.Argument(None, metavar="NAME",
     settings = registry.settings(name)
     rows = describe_settings(settings)
     typer.echo(f"{name}: {MODELS[name].description}")
+    verbs = MODELS[name].verbs
+    typer.echo(f"tasks: {', '.join(t for t, spec in TASKS.items() if spec.verb in verbs) or 'none'} "
+               f"(verbs: {', '.join(verbs)}; a model may still refuse a split, e.g. new users)")
+    presets = settings.presets() if hasattr(settings, "presets") else {}
+    if presets:
+        typer.echo("presets (--set preset=NAME):")
+        for preset, what in presets.items():
+            typer.echo(f"  {preset:{max(map(len, presets))}s}  {what}")
     if not rows:
         typer.echo("no settings")
         return
@@ -265,7 +273,8 @@ def run(
     data: Path = typer.Option(Path("data/world-default"), help="A prepared dataset folder."),
     out: Path = typer.Option(Path("runs"), help="Where the run folder is created."),
     seed: int = typer.Option(0, help="Seed of the model and of the bootstrap."),
-    config: Optional[str] = typer.Option(None, help="Model settings: a JSON file, or inline JSON such as "
+    config: Optional[str] = typer.Option(None, metavar="FILE|JSON", help="Model settings: a YAML or JSON file "
+                                         "(configs/ has one per model), or inline JSON such as "
                                          "'{\"preset\": \"smollm\"}'; `unimp-bench models NAME` lists them."),
     set_: list[str] = typer.Option([], "--set", help="Override one setting: --set epochs=3 (JSON values); "
                                    "checked before the run starts."),
@@ -298,11 +307,11 @@ def run(
     if n_boot < 1:
         _fail(f"--n-boot must be at least 1 (bootstrap resamples for the 95% intervals), got {n_boot}")
     try:
-        cfg = json.loads(config if config.lstrip().startswith("{") else Path(config).read_text()) if config else {}
-    except (OSError, json.JSONDecodeError) as e:
-        _fail(f"--config {config}: {e}")
+        cfg = load_config_text(config) if config else {}
+    except ConfigError as e:
+        _fail(f"--config {e}")
     if not isinstance(cfg, dict):
-        _fail(f"--config {config}: must be a JSON object of settings (see `unimp-bench models {model}`)")
+        _fail(f"--config {config}: must be a mapping of settings (see `unimp-bench models {model}`)")
     for item in set_:
         key, eq, raw = item.partition("=")
         if not eq or not key:
