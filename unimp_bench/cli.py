@@ -267,7 +267,7 @@ def _csv(value: str, allowed: tuple[str, ...], what: str, all_value: tuple[str, 
 
 @app.command()
 def run(
-    model: str = typer.Option(..., help="Model name (see `unimp-bench models`)."),
+    model: Optional[str] = typer.Option(None, help="Model name (see `unimp-bench models`); required unless --resume."),
     task: str = typer.Option("all", help="all or a comma list of: " + ", ".join(TASKS)),
     split: str = typer.Option("all", help="all or a comma list of: " + ", ".join(EVAL_SPLITS)),
     data: Path = typer.Option(Path("data/world-default"), help="A prepared dataset folder."),
@@ -286,11 +286,19 @@ def run(
     run_id: Optional[str] = typer.Option(None, help="Name of the run folder [default: <model>-<UTC time>]."),
     device: str = typer.Option("auto", metavar="[auto|cpu|cuda|cuda:N]", help="Where models and GPU-capable metrics "
                                "(BERTScore, image judge) run; auto = the first CUDA GPU if torch sees one, else cpu."),
+    resume: Optional[str] = typer.Option(None, metavar="RUN", help="Continue a killed run: its run id inside --out, "
+                                         "or its staging folder --out/.<run-id>.partial-<pid>. Its own options are "
+                                         "used (only --device and --out apply); finished tasks are kept."),
     limit: Optional[int] = typer.Option(None, metavar="N", help="Smoke run: score only the first N instances of "
                                         "each task and split (training unchanged; the leaderboard refuses it)."),
 ) -> None:
     """Train (or load) a model and evaluate it on the frozen task sets; writes results.json, predictions and
     summary.md into a new run folder and prints the paper-style tables."""
+    if resume is not None:
+        _resume(resume, out, device)
+        return
+    if model is None:
+        _fail("--model is required (see `unimp-bench models`), unless --resume continues a killed run")
     if model not in MODELS:
         _fail(f"unknown model {model!r}; known: {', '.join(sorted(MODELS))}")
     if perturb not in (None, "NT", "NV"):
@@ -334,6 +342,15 @@ def run(
         run_dir = run_eval(data, out, opts)
     except (FileNotFoundError, FileExistsError, DataError, DeviceError) as e:  # DataError: e.g. a file not as
         _fail(str(e))                                                             # the manifest says
+    typer.echo((run_dir / "summary.md").read_text())
+    typer.echo(f"run folder: {run_dir}")
+
+
+def _resume(resume: str, out: Path, device: str) -> None:
+    try:
+        run_dir = run_eval(None, out, RunOptions(model="", device=device), resume=resume)
+    except (FileNotFoundError, FileExistsError, DataError, DeviceError) as e:
+        _fail(str(e))
     typer.echo((run_dir / "summary.md").read_text())
     typer.echo(f"run folder: {run_dir}")
 
