@@ -27,6 +27,7 @@ from benchmark.data.sources import SOURCES
 from benchmark.data.sources.common import Limits, parse_rating_range, parse_time_range
 from benchmark.data.world.ceiling import report as ceiling_report
 from benchmark.eval import compare as compare_mod
+from benchmark.eval import plots
 from benchmark.eval.evaluator import RunOptions
 from benchmark.eval.evaluator import run as run_eval
 from benchmark.metrics.device import DeviceError
@@ -378,6 +379,27 @@ def compare(
     except (compare_mod.CompareError, DataError) as e:
         _fail(str(e))
     typer.echo(json.dumps(result, indent=2) if json_out else compare_mod.format_table(result))
+
+
+@app.command()
+def plot(
+    runs: list[Path] = typer.Argument(..., metavar="RUN", help="Run folders written by `unimp-bench run`."),
+    out: Optional[Path] = typer.Option(None, metavar="DIR", help="Where the figures go [default: the run folder "
+                                       "for one run, else ./plots]."),
+    split: str = typer.Option("test", metavar="SPLIT", help="One of: " + ", ".join(EVAL_SPLITS)),
+) -> None:
+    """Figures as PNG and SVG: each run's main score per task with its 95% interval (scores.*), and training
+    curves from the runs' curves.csv (curves.*)."""
+    if split not in EVAL_SPLITS:
+        _fail(f"unknown split {split!r}; choose from {', '.join(EVAL_SPLITS)}")
+    try:
+        written = plots.plot_runs(runs, out or (runs[0] if len(runs) == 1 else Path("plots")), split)
+    except plots.PlotError as e:
+        _fail(str(e))
+    if not written:
+        _fail(f"nothing to plot: no run has an ok {split} result or a {plots.CURVES_FILE}")
+    for path in written:
+        typer.echo(f"wrote {path}")
 
 
 board = typer.Typer(cls=PlainHelp, no_args_is_help=True, rich_markup_mode=None, context_settings=HELP,
