@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmark.api import Model, registry
+from benchmark.api import CURVES_FILE, Model, registry
 from benchmark.data.dataset import PreparedDataset
 from benchmark.data.environment import environment
 from benchmark.data.io import (
@@ -205,6 +205,8 @@ def _evaluate(data: PreparedDataset, infer_data: PreparedDataset, run_dir: Path,
         "seed": opts.seed, "perturbation": opts.perturbation, "environment": environment(),
         "wall_time_s": round(time.time() - t_start, 2), "results": results,
     }
+    if (run_dir / "model" / CURVES_FILE).is_file():  # a model that trains logged its curves (`unimp-bench plot`)
+        os.replace(run_dir / "model" / CURVES_FILE, run_dir / CURVES_FILE)
     write_json(run_dir / "results.json", doc)
     write_text(run_dir / "summary.md", summary_markdown([doc]))
     shutil.rmtree(progress, ignore_errors=True)  # complete: no longer resumable

@@ -12,10 +12,10 @@ import csv
 import json
 from pathlib import Path
 
+from benchmark.api.helpers import CURVES_FILE
 from benchmark.data.io import atomic_path
 from benchmark.tasks import TASKS
 
-CURVES_FILE = "curves.csv"
 FORMATS = ("png", "svg")
 
 
