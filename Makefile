@@ -16,10 +16,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Prepare the embedded default (once), run the models, print the paper-style tables.
+# Prepare the embedded default (once), run the models, print the paper-style tables, draw the figure, submit
+# the runs to the leaderboard. Options pass through: make demo ARGS="--models sasrec,pop".
 demo: install
 	test -f $(DATA)/manifest.json || $(BIN)/unimp-bench prepare
-	$(BIN)/unimp-bench demo --data $(DATA) --out $(RUNS)
+	$(BIN)/unimp-bench demo --data $(DATA) --out $(RUNS) $(ARGS)
 
 # Test-only system package, an explicit step (`make test` never installs system packages): headless Chromium
 # for the board's browser tests, which are skipped without it. Needs root (apt-get).
