@@ -70,6 +70,8 @@ def test_models_name_lists_tasks_and_presets():
 def test_registry_verbs_are_the_classes_own():
     pytest.importorskip("torch")
     for name, entry in registry.MODELS.items():
+        if entry.target.split(":")[0].split(".")[-1].startswith("test_"):
+            continue  # throw-away models other test modules register
         cls = registry.load(name)
         own = tuple(v for v in VERBS if getattr(cls, v, None) is not getattr(Model, v, None))
         assert entry.verbs == own, name

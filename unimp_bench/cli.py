@@ -237,8 +237,11 @@ def models(name: Optional[str] = typer.Argument(None, metavar="NAME",
     rows = describe_settings(settings)
     typer.echo(f"{name}: {MODELS[name].description}")
     verbs = MODELS[name].verbs
-    typer.echo(f"tasks: {', '.join(t for t, spec in TASKS.items() if spec.verb in verbs) or 'none'} "
-               f"(verbs: {', '.join(verbs)}; a model may still refuse a split, e.g. new users)")
+    if verbs:
+        typer.echo(f"tasks: {', '.join(t for t, spec in TASKS.items() if spec.verb in verbs) or 'none'} "
+                   f"(verbs: {', '.join(verbs)}; a model may still refuse a split, e.g. new users)")
+    else:
+        typer.echo("tasks: not declared in the registry (`register(..., verbs=...)`); a run reports what it supports")
     presets = settings.presets() if hasattr(settings, "presets") else {}
     if presets:
         typer.echo("presets (--set preset=NAME):")
