@@ -32,7 +32,14 @@ from .decode import (
     readout_maes,
     selection_scores,
 )
-from .image_gen import catalogue_codes, search_retrieve, vq_tokenizer, vq_training_info, with_training_retrieval
+from .image_gen import (
+    catalogue_codes,
+    copy_vq_curve,
+    search_retrieve,
+    vq_tokenizer,
+    vq_training_info,
+    with_training_retrieval,
+)
 from .losses import sequence_loss
 from .model import build_model
 from .prompts import PromptBuilder
@@ -129,6 +136,7 @@ class UniMPModel(Model):
         else:
             if self.cfg.image_generation:
                 self.vq = vq_tokenizer(self.cfg, data)
+                copy_vq_curve(self.vq, self.run_dir)
             self.vocab = self._make_vocab(data)
         if self.vocab.n_image_codes != self._n_codes():
             raise ValueError(f"vocabulary has {self.vocab.n_image_codes} image codes, tokenizer {self._n_codes()}")
