@@ -38,11 +38,13 @@ _STAGING = re.compile(r"^\.(?P<name>.+)\.(?P<kind>partial|replaced)-(?P<pid>[0-9
 
 
 @contextmanager
-def staged_dir(final: str | Path, replace: bool = False, resume_from: Path | None = None) -> Iterator[Path]:
+def staged_dir(final: str | Path, replace: bool = False, resume_from: Path | None = None,
+               keep_on_interrupt: bool = False) -> Iterator[Path]:
     """Yield an empty staging folder beside `final`; when the block succeeds it becomes `final`, else it is
     removed. An existing `final` is an error unless `replace`: then it is renamed aside, the new folder renamed
     into place, and only then the old one removed, so `final` always names a complete folder.
-    `resume_from`: the staging folder of a dead process, taken over (renamed to ours) instead of a new one."""
+    `resume_from`: the staging folder of a dead process, taken over (renamed to ours) instead of a new one.
+    `keep_on_interrupt`: Ctrl-C leaves the staging folder (resumable work), as a kill would."""
     final = Path(final)
     stage = final.parent / f".{final.name}.partial-{os.getpid()}"
     aside = final.parent / f".{final.name}.replaced-{os.getpid()}"
@@ -53,8 +55,13 @@ def staged_dir(final: str | Path, replace: bool = False, resume_from: Path | Non
         os.replace(resume_from, stage)
     else:
         stage.mkdir(parents=True)
+    interrupted = False
     try:
-        yield stage
+        try:
+            yield stage
+        except KeyboardInterrupt:
+            interrupted = keep_on_interrupt
+            raise
         if os.path.lexists(final):
             if not replace:
                 raise FileExistsError(f"{final} appeared while it was being built; the new one was discarded")
@@ -68,7 +75,7 @@ def staged_dir(final: str | Path, replace: bool = False, resume_from: Path | Non
         else:
             os.replace(stage, final)
     finally:
-        if stage.exists():
+        if stage.exists() and not interrupted:
             shutil.rmtree(stage)
 
 

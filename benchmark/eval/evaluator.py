@@ -124,15 +124,20 @@ def run(data_path: str | Path | None, out_root: str | Path, opts: RunOptions, re
         infer_data = PerturbedDataset(data, opts.perturbation, seed=opts.seed)
     if stage is None:
         remove_stale_staging(out_root, keep_marker=RESUME_FILE)
-    # Built under a staging name and renamed at the end: a refused, failed or interrupted run leaves no run
-    # folder. A killed one leaves its staging folder, which `--resume` continues (cleanups keep it).
-    with staged_dir(final, resume_from=stage) as run_dir:
+    # Built under a staging name and renamed at the end: a refused or failed run leaves no run folder. A killed
+    # or interrupted (Ctrl-C) one leaves its staging folder, which `--resume` continues (cleanups keep it).
+    with staged_dir(final, resume_from=stage, keep_on_interrupt=True) as run_dir:
         if stage is None:
             (run_dir / "model").mkdir()
             write_json(run_dir / "config.json", opts.config)
             write_json(run_dir / RESUME_FILE, {"options": asdict(opts), "data": str(Path(data_path).resolve()),
                                                "dataset_sha256": data.sha256})
-        _evaluate(data, infer_data, run_dir, run_id, opts, t_start)
+        try:
+            _evaluate(data, infer_data, run_dir, run_id, opts, t_start)
+        except KeyboardInterrupt:
+            print(f"\ninterrupted: {run_id} is kept in {run_dir}; continue it with `unimp-bench run --resume "
+                  f"{run_id} --out {out_root}`, or delete that folder")
+            raise
     return final
 
 
