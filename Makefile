@@ -16,16 +16,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Prepare the embedded default (once), run the models, print the paper-style tables.
+# Prepare the embedded default (once), run the models, print the paper-style tables, draw the figure, submit
+# the runs to the leaderboard. Options pass through: make demo ARGS="--models sasrec,pop".
 demo: install
 	test -f $(DATA)/manifest.json || $(BIN)/unimp-bench prepare
-	$(BIN)/unimp-bench demo --data $(DATA) --out $(RUNS)
+	$(BIN)/unimp-bench demo --data $(DATA) --out $(RUNS) $(ARGS)
 
-# Test-only system packages (headless Chromium for the HTML tests), installed when we are root.
+# Test-only system package, an explicit step (`make test` never installs system packages): headless Chromium
+# for the board's browser tests, which are skipped without it. Needs root (apt-get).
 test-deps:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will be skipped"; }
+	@if command -v chromium >/dev/null 2>&1; then echo "chromium present: nothing to install"; \
+	elif [ "$$(id -u)" = 0 ]; then echo "installing chromium (apt-get) for the browser tests"; \
+	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	else echo "chromium missing and not root: run 'sudo apt-get install chromium', or the browser tests are skipped"; exit 1; fi
 
-test: install test-deps
+test: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q --timeout=900

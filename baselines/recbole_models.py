@@ -33,7 +33,8 @@ from tqdm import tqdm
 from baselines import recbole_settings as rs
 from baselines.recbole_compat import recbole_process_state, refuse_pickled_caches, trusted_checkpoint_load
 from baselines.recbole_export import CATEGORY_FIELD, Export, IdMap, export_regime
-from benchmark.api import Model, compat, regime_of
+from benchmark.api import Model, append_curve, compat, regime_of
+from benchmark.metrics import device
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,8 @@ class RecBoleModel(Model):
             "metrics": ["Hit", "NDCG", "MRR"],
             "topk": [5, 10],
             "valid_metric": "MRR@10",
-            "use_gpu": False,
+            "use_gpu": device.current() != "cpu",  # `unimp-bench run --device`
+            "gpu_id": device.gpu_index(device.current()) or 0,
             "seed": self.seed,
             "reproducibility": True,
             "show_progress": False,
@@ -165,9 +167,21 @@ class RecBoleModel(Model):
             bar = tqdm(total=config["epochs"], desc=f"{self.name}/{export.name} {stage}", unit="epoch",
                        leave=False, disable=stage == "pretrain")
 
+            label = f"{export.name}/{stage}"  # the regime, and pre-training vs training
+
             def on_epoch(epoch: int, valid_score: float) -> None:  # after each validation pass
                 bar.update(1)
                 bar.set_postfix({config["valid_metric"]: f"{valid_score:.4f}"})
+                append_curve(self.run_dir, label, "valid", epoch, config["valid_metric"].lower(), valid_score)
+
+            train_epoch = trainer._train_epoch
+
+            def logged_epoch(train_data, epoch_idx, *args, **kwargs):  # the epoch's training loss to curves.csv
+                loss = train_epoch(train_data, epoch_idx, *args, **kwargs)
+                append_curve(self.run_dir, label, "train", epoch_idx, "loss", sum(loss) if isinstance(loss, tuple) else loss)
+                return loss
+
+            trainer._train_epoch = logged_epoch
 
             if stage == "pretrain":
                 log.info("%s: pre-training %d epochs (see %s.log)", self.name, config["pretrain_epochs"], self.name)

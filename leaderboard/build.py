@@ -19,7 +19,7 @@ from leaderboard.common import SubmissionError
 from leaderboard.legend import LEGEND, PAPER_NOTE
 from leaderboard.paper_numbers import LABEL as PAPER_LABEL
 from leaderboard.paper_numbers import PAPER_TABLES, PaperTable
-from leaderboard.render_html import render_html
+from leaderboard.render_html import FIGURE, FIGURE_CAPTION, render_html
 from leaderboard.tables import (
     Cell,
     Submission,
@@ -140,8 +140,12 @@ def build(leaderboard_dir: str | Path) -> None:
     """Write README.md and index.html of `leaderboard_dir` from its index.jsonl (atomic writes)."""
     root = Path(leaderboard_dir)
     subs = load_submissions(root)
-    write_text(root / README, render_readme(subs))
-    write_text(root / INDEX, render_html(subs))
+    figure = FIGURE if (root / f"{FIGURE}.svg").is_file() else None  # the demo's figure, when there
+    readme = render_readme(subs)
+    if figure and (root / f"{FIGURE}.png").is_file():
+        readme = readme.replace(LEGEND, f"![{FIGURE_CAPTION}]({FIGURE}.png)\n\n{LEGEND}", 1)
+    write_text(root / README, readme)
+    write_text(root / INDEX, render_html(subs, f"{FIGURE}.svg" if figure else None))
 
 
 def build_cli(leaderboard_dir: str | Path) -> int:

@@ -143,11 +143,16 @@ def models_view(subs: list[Submission]) -> list[dict]:
     return rows
 
 
-def render_html(subs: list[Submission]) -> str:
+FIGURE = "scores"  # scores.svg / scores.png beside the board: written by `make demo` (`unimp-bench plot`)
+FIGURE_CAPTION = ("Every model's main test score per task with its 95% percentile-bootstrap interval, from the "
+                  "runs of the last `make demo` (drawn by `unimp-bench plot`).")
+
+
+def render_html(subs: list[Submission], figure: str | None = None) -> str:
     archives = {s.key: s.results["archive"]["sha256"] for s in subs}
     datasets = [{"index": i, "sha": sha, "label": label, "plots": plots(members),
                  "tables": [table_view(t, archives) for t in dataset_tables(members)]}
                 for i, (sha, label, members) in enumerate(group_by_dataset(subs))]
     return _ENV.get_template("page.html.j2").render(
-        n_subs=len(subs), datasets=datasets, legend=_legend_html(), paper_note=PAPER_NOTE, paper_label=PAPER_LABEL,
+        n_subs=len(subs), datasets=datasets, figure=figure, figure_caption=FIGURE_CAPTION, legend=_legend_html(), paper_note=PAPER_NOTE, paper_label=PAPER_LABEL,
         empty_papers=list(PAPER_TABLES.values()), models=models_view(subs), css=_static("page.css"), js=_static("page.js"))

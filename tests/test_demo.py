@@ -5,7 +5,10 @@ import json
 
 from typer.testing import CliRunner
 
+from benchmark.data.dataset import PreparedDataset
+from benchmark.eval.evaluator import RunOptions, run
 from unimp_bench.cli import app
+from unimp_bench.demo import run_id
 
 
 def test_demo_runs_models_in_parallel_and_reuses_finished_runs(tiny_data, tmp_path):
@@ -14,13 +17,48 @@ def test_demo_runs_models_in_parallel_and_reuses_finished_runs(tiny_data, tmp_pa
     res = runner.invoke(app, ["demo", "--data", str(tiny_data), "--out", str(out), "--models", "random,pop,mean-rating",
                               "--jobs", "2", "--no-leaderboard"])
     assert res.exit_code == 0, res.output
+    sha = PreparedDataset(tiny_data).sha256
     for name in ("random", "pop", "mean-rating"):
-        doc = json.loads((out / name / "results.json").read_text())
+        doc = json.loads((out / run_id(name, sha) / "results.json").read_text())
         assert doc["model"]["name"] == name and doc["results"]
+        assert doc["run_id"].startswith(name + "-") and len(doc["run_id"]) == len(name) + 9  # <model>-<hash8>
     assert "| random |" in res.output and "| mean-rating |" in res.output
-    before = (out / "pop" / "results.json").stat().st_mtime_ns
+    progress = [line for line in res.output.splitlines() if " models: " in line]
+    assert sorted(line.split()[1] for line in progress) == ["1/3", "2/3", "3/3"]
+    assert (out / "scores.png").is_file() and (out / "scores.svg").is_file() and "[demo] figure:" in res.output
+    pop = out / run_id("pop", sha)
+    before = (pop / "results.json").stat().st_mtime_ns
     res = runner.invoke(app, ["demo", "--data", str(tiny_data), "--out", str(out), "--models", "pop", "--jobs", "2",
                               "--no-leaderboard"])
     assert res.exit_code == 0, res.output
-    assert (out / "pop" / "results.json").stat().st_mtime_ns == before  # reused, not rerun
-    assert "reusing" in res.output
+    assert (pop / "results.json").stat().st_mtime_ns == before  # reused, not rerun
+    assert f"[demo] pop: reusing {pop} (same model, demo config, dataset" in res.output
+
+
+def test_demo_reruns_what_is_stale_and_says_why(tiny_data, tmp_path):
+    out = tmp_path / "runs"
+    old = run(tiny_data, out, RunOptions(model="pop", tasks=("rating",), splits=("test",), n_boot=5, run_id="pop"))
+    res = CliRunner().invoke(app, ["demo", "--data", str(tiny_data), "--out", str(out), "--models", "pop", "--jobs", "1",
+                                   "--no-leaderboard"])
+    assert res.exit_code == 0, res.output
+    assert "[demo] pop: to run; not reusing pop (another config, dataset or benchmark version)" in res.output
+    assert "[demo] 1/1 models: pop done" in res.output and old.is_dir()
+    assert (out / run_id("pop", PreparedDataset(tiny_data).sha256) / "results.json").is_file()
+
+
+def test_demo_run_id_changes_with_the_dataset():
+    assert run_id("pop", "a" * 64) != run_id("pop", "b" * 64) and run_id("pop", "a" * 64) == run_id("pop", "a" * 64)
+
+
+def test_demo_submits_the_users_own_results_and_shows_the_figure(tiny_data, tmp_path):
+    out, lb = tmp_path / "runs", tmp_path / "lb"
+    args = ["demo", "--data", str(tiny_data), "--out", str(out), "--models", "pop", "--jobs", "1", "--leaderboard", str(lb)]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    rid = run_id("pop", PreparedDataset(tiny_data).sha256)
+    rows = [json.loads(line) for line in (lb / "index.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == [f"pop/{rid}"] and f"submitted {out / rid}" in res.output
+    assert (lb / "scores.svg").is_file() and '<img src="scores.svg"' in (lb / "index.html").read_text()
+    assert "![" in (lb / "README.md").read_text() and "(scores.png)" in (lb / "README.md").read_text()
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0 and f"pop/{rid} already there" in again.output

@@ -183,6 +183,8 @@ def test_compare_refuses_a_tampered_dataset(data, tmp_path):
 
 def test_leaderboard_validate_refuses_a_tampered_dataset(data, tmp_path):
     drop_a_row(data)
+    (tmp_path / "lb").mkdir()
+    (tmp_path / "lb" / "index.jsonl").write_text("")
     result = cli("leaderboard", "validate", "--data", data, "--leaderboard-dir", tmp_path / "lb")
     assert result.exit_code == 2
     assert result.output.startswith("error: ") and REC_TEST in result.output and "sha256 mismatch" in result.output

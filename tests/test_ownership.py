@@ -167,11 +167,13 @@ def test_refused_run_leaves_no_run_folder(tiny_data, tmp_path):
     assert not out.exists() or _tree(out) == []
 
 
-def test_interrupted_run_leaves_no_run_folder(tiny_data, tmp_path):
+def test_interrupted_run_leaves_no_run_folder_only_a_resumable_staging_folder(tiny_data, tmp_path, capsys):
     out = tmp_path / "runs"
     with pytest.raises(KeyboardInterrupt):
         run(tiny_data, out, _opts(model="interrupted", run_id="r1"))
-    assert not out.exists() or _tree(out) == []
+    (stage,) = out.iterdir()  # Ctrl-C keeps the work, as a kill does: `run --resume r1` continues it
+    assert stage.name == f".r1.partial-{os.getpid()}" and (stage / "resume.json").is_file()
+    assert "continue it with `unimp-bench run --resume r1" in capsys.readouterr().out
 
 
 def test_run_folder_appears_complete_and_stale_run_staging_is_removed(tiny_data, tmp_path, live_pid, capsys):

@@ -177,6 +177,9 @@ def test_trains_one_epoch_and_ranks(name, data, tmp_path):
     desc = model.describe()
     assert desc["recbole"]["main"]["config"]["epochs"] == 1 and desc["loss"] in ("CE", "BPR")
     json.dumps(desc)  # recorded in results.json
+    curves = (tmp_path / "curves.csv").read_text().splitlines()  # what `unimp-bench plot` draws
+    assert curves[0] == "regime,phase,step,name,value" and any(",train,0,loss," in c for c in curves)
+    assert any(",valid,0,mrr@10," in c for c in curves)
     print(f"\n{name}: trained in {desc['recbole']['main']['train_time_s']:.1f} s")
 
 

@@ -224,3 +224,19 @@ def test_evaluator_run_on_tiny_data(tiny_data, tmp_path):
     assert not errors, errors
     assert status[("image", "test")] == "unsupported"
     assert all(s == "ok" for (t, _), s in status.items() if t != "image")
+
+
+def test_training_logs_its_curve(syn, tmp_path):
+    """Each step's loss and each validation score go to curves.csv (what `unimp-bench plot` draws)."""
+    from benchmark.api import append_curve
+    from benchmark.eval.plots import read_curves
+
+    data, vocab, cfg, model, examples = _setup(syn)
+    order = epoch_order(examples, cfg, 0, 2.0)
+    log = lambda *a: append_curve(tmp_path / "run", "main/joint", *a)  # noqa: E731
+    train_phase(model, examples, order, cfg.__class__(**{**cfg.__dict__, "eval_every": 3}), tmp_path / "p",
+                vocab["[PAD]"], select_fn=lambda m: 0.5, max_steps=6, curve=log)
+    rows = read_curves(tmp_path / "run")
+    assert [r["step"] for r in rows if r["phase"] == "train"] == [1, 2, 3, 4, 5, 6]
+    assert all(r["name"] == "loss" and r["value"] > 0 for r in rows if r["phase"] == "train")
+    assert [(r["step"], r["value"]) for r in rows if r["phase"] == "valid"] == [(3, 0.5), (6, 0.5)]

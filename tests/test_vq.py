@@ -143,3 +143,18 @@ def test_load_user_vqgan_ckpt(trained, tmp_path, image_files):
     (tmp_path / "bad.yaml").write_text((tmp_path / "last.yaml").read_text())
     with pytest.raises(ValueError, match="weights_only"):
         VQTokenizer.load(tmp_path / "bad.ckpt")
+
+
+def test_training_logs_its_curve(image_files, tmp_path):
+    """Each step's losses reach the curve (image_gen keeps them beside the cached tokenizer and copies them into
+    the run's curves.csv); the weights are the same with or without logging."""
+    from benchmark.api import append_curve
+    from benchmark.eval.plots import read_curves
+
+    a = train_vq(image_files[:8], tmp_path / "a", TINY, steps=3, seed=5, progress=False,
+                 curve=lambda step, name, value: append_curve(tmp_path / "run", "vq", "train", step, name, value))
+    b = train_vq(image_files[:8], tmp_path / "b", TINY, steps=3, seed=5, progress=False)
+    rows = read_curves(tmp_path / "run")
+    assert [(r["step"], r["name"]) for r in rows] == [(s, n) for s in (1, 2, 3) for n in ("rec_loss", "codebook_loss")]
+    assert all(r["regime"] == "vq" and r["value"] >= 0 for r in rows)
+    assert (a / "model.safetensors").read_bytes() == (b / "model.safetensors").read_bytes()

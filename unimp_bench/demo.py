@@ -2,17 +2,20 @@
 fill the leaderboard."""
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from benchmark.api.registry import MODELS
 from benchmark.data.dataset import PreparedDataset
+from benchmark.data.io import write_bytes
 from benchmark.data.regimes import EVAL_SPLITS
 from benchmark.eval.evaluator import RunOptions, run
+from benchmark.eval.plots import plot_runs
 from benchmark.eval.summary import summary_markdown
 from benchmark.tasks import TASKS
 from leaderboard.build import build
@@ -34,13 +37,20 @@ DEMO_CONFIGS = {
 DEMO_ORDER = {"unimp": 15, "s3rec": 9, "sasrec": 5, "lightgcn": 3}
 
 
-def _run_one(data: Path, out: Path, name: str) -> float:
+def run_id(name: str, dataset_sha256: str, seed: int = 0) -> str:
+    """`<model>-<hash>`: the hash of everything the demo's result depends on (model, its demo config, the
+    dataset, the seed, the task versions), so a folder of that name is a result that can be reused as is."""
+    key = {"model": name, "config": DEMO_CONFIGS.get(name, {}), "dataset": dataset_sha256, "seed": seed,
+           "tasks": {t: spec.version for t, spec in TASKS.items()}}
+    return f"{name}-{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]}"
+
+
+def _run_one(data: Path, out: Path, name: str, rid: str) -> float:
     """One model on every task and split (a worker process); returns its wall time."""
     t0 = time.time()
-    print(f"[demo] running {name} on every task and split ...", flush=True)
+    print(f"[demo] running {name} on every task and split into {out / rid} ...", flush=True)
     run(data, out, RunOptions(model=name, tasks=tuple(TASKS), splits=EVAL_SPLITS,
-                              config=DEMO_CONFIGS.get(name, {}), run_id=name))
-    print(f"[demo] {name} done in {time.time() - t0:.0f}s", flush=True)
+                              config=DEMO_CONFIGS.get(name, {}), run_id=rid))
     return time.time() - t0
 
 
@@ -60,36 +70,63 @@ def demo(data: Path, out: Path, models=DEMO_MODELS, jobs: int | None = None, lea
     """Run `models` on `data` into `out` (finished runs are reused), print the tables; with `leaderboard`,
     submit the runs there and build the board."""
     jobs = default_jobs() if jobs is None else jobs
-    names = []
+    sha = PreparedDataset(data).sha256
+    ids, todo = {}, []
     for name in models:
         if name not in MODELS:
             print(f"[demo] {name}: not registered in this build, skipped")
-        elif (out / name / "results.json").is_file():
-            print(f"[demo] {name}: reusing {out / name}")
-            names.append(name)
+            continue
+        ids[name] = rid = run_id(name, sha)
+        stale = sorted(p.name for p in out.glob(f"{name}*") if p.name != rid and (p / "results.json").is_file()
+                       and _model_of(p) == name)
+        if (out / rid / "results.json").is_file():
+            print(f"[demo] {name}: reusing {out / rid} (same model, demo config, dataset {sha[:8]}, seed and task "
+                  "versions)")
         else:
-            names.append(name)
-    todo = [n for n in names if not (out / n / "results.json").is_file()]
+            why = (f"; not reusing {', '.join(stale)} (another config, dataset or benchmark version)" if stale else "")
+            print(f"[demo] {name}: to run{why}")
+            todo.append(name)
+    total, done = len(ids), len(ids) - len(todo)
     if todo and jobs > 1:
         _warm_image_judge(data)
         # the longest runs first, so the short ones fill the other worker meanwhile
         todo.sort(key=lambda n: -DEMO_ORDER.get(n, 0))
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for f in [pool.submit(_run_one, data, out, n) for n in todo]:
-                f.result()
+            futures = {pool.submit(_run_one, data, out, n, ids[n]): n for n in todo}
+            for f in as_completed(futures):
+                done += 1
+                print(f"[demo] {done}/{total} models: {futures[f]} done in {f.result():.0f}s", flush=True)
     else:
         for n in todo:
-            _run_one(data, out, n)
-    docs = [json.loads((out / n / "results.json").read_text()) for n in names]
+            seconds = _run_one(data, out, n, ids[n])
+            done += 1
+            print(f"[demo] {done}/{total} models: {n} done in {seconds:.0f}s", flush=True)
+    docs = [json.loads((out / ids[n] / "results.json").read_text()) for n in ids]
     print(summary_markdown(docs))
+    figures = plot_runs([out / ids[n] for n in ids], out)  # every model's main test score with its 95% CI
+    for path in figures:
+        print(f"[demo] figure: {path}")
     if leaderboard is not None:
-        _leaderboard(out, leaderboard, docs)
+        _leaderboard(out, leaderboard, docs, figures)
 
 
-def _leaderboard(out: Path, leaderboard: Path, docs) -> None:
+def _model_of(run_dir: Path) -> str | None:
+    try:
+        return json.loads((run_dir / "results.json").read_text())["model"]["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _leaderboard(out: Path, leaderboard: Path, docs, figures: list[Path]) -> None:
     present = {r["id"] for r in read_index(leaderboard)[0]}
     for doc in docs:
-        if row_id(doc["model"]["name"], doc["run_id"]) not in present:  # a row is never replaced
+        rid = row_id(doc["model"]["name"], doc["run_id"])
+        if rid in present:  # a row is never replaced: the same model, config, dataset and seed is already there
+            print(f"[demo] leaderboard: {rid} already there (the same result), not submitted again")
+        else:
             submit(out / doc["run_id"], leaderboard, None)
+            print(f"[demo] leaderboard: submitted {out / doc['run_id']} as {rid}")
+    for path in figures:  # the board shows the figure of this demo (leaderboard/build.py embeds it)
+        write_bytes(leaderboard / path.name, path.read_bytes())
     build(leaderboard)
     print(f"[demo] leaderboard: {leaderboard / 'README.md'} and {leaderboard / 'index.html'}")

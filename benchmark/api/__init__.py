@@ -2,7 +2,7 @@
 model computes a metric): the Model base class and its verbs, the registry, the regimes, the task
 instructions, the prepared-dataset reader and small shared helpers."""
 from benchmark.api import registry
-from benchmark.api.helpers import N_RETRIEVED, CategoryPopularity, history_lists, stack_lists
+from benchmark.api.helpers import CURVES_FILE, N_RETRIEVED, CategoryPopularity, append_curve, history_lists, stack_lists
 from benchmark.api.model import VERBS, Model
 from benchmark.data import compat, io, layout, manifest
 from benchmark.data.dataset import PreparedDataset
@@ -19,7 +19,7 @@ def instruction(task: str) -> str:
 
 
 __all__ = [
-    "IMAGE_TOKEN_SCORES", "N_RETRIEVED", "REGIMES", "TASKS", "VERBS", "CategoryPopularity", "Model", "PreparedDataset",
+    "CURVES_FILE", "IMAGE_TOKEN_SCORES", "N_RETRIEVED", "append_curve", "REGIMES", "TASKS", "VERBS", "CategoryPopularity", "Model", "PreparedDataset",
     "Regime", "cache_root", "compat", "explanation_target", "truncate_words", "history_lists", "instruction", "io", "layout", "manifest",
     "regime_of", "registry", "stack_lists",
 ]

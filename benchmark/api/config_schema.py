@@ -22,7 +22,10 @@ import textwrap
 import tokenize
 import types
 import typing
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 
 class ConfigError(ValueError):
@@ -234,3 +237,29 @@ def describe_settings(settings: type, raw: bool = False) -> list[tuple[str, str,
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
         rows.append((f.name, type_name(hints[f.name]), default if raw else _json(default), helps.get(f.name, "")))
     return rows
+
+
+def load_config_text(config: str):
+    """`--config`: inline JSON (starting with "{"), or a .yaml/.yml/.json file; ConfigError naming the file and
+    line otherwise. YAML is read with the safe loader (plain data, never objects)."""
+    if config.lstrip().startswith("{"):
+        try:
+            return json.loads(config)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"inline JSON: {e.msg} at column {e.colno}") from None
+    path = Path(config)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: {e}") from None
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            return yaml.safe_load(text) or {}
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"{path}{where}: not valid YAML ({getattr(e, 'problem', None) or e})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path} line {e.lineno}: not JSON ({e.msg}); use a .yaml file for YAML") from None

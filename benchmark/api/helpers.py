@@ -1,6 +1,8 @@
 """Helpers that models and baselines share (they may import benchmark.api, never each other)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -56,3 +58,20 @@ class CategoryPopularity:
         if not out and fallback:
             out = [int(i) for i in self.ranked if int(i) not in seen][:k]
         return out
+
+
+CURVES_FILE = "curves.csv"  # in a model's run folder; the evaluator moves it to RUN/curves.csv (`unimp-bench plot`)
+
+
+def append_curve(run_dir, regime: str, phase: str, step: int, name: str, value: float) -> None:
+    """Log one training value (phase "train": per-step loss; "valid": a validation metric) to
+    <run_dir>/curves.csv, appended as training goes so that a killed run keeps its curve so far."""
+    if run_dir is None:
+        return
+    path = Path(run_dir) / CURVES_FILE
+    new = not path.exists()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", newline="") as f:
+        if new:
+            f.write("regime,phase,step,name,value\n")
+        f.write(f"{regime},{phase},{int(step)},{name},{float(value)!r}\n")

@@ -15,16 +15,18 @@ class Entry(NamedTuple):
     target: str         # "module:Class" of the model
     description: str
     settings: str       # "module:Class" of its settings dataclass (see benchmark.api.config_schema)
+    verbs: tuple[str, ...] = ()  # the verbs the class implements (tests/test_configs.py checks), so that
+    #                              `unimp-bench models NAME` lists its tasks without importing it
 
 
 MODELS: dict[str, Entry] = {}
 NO_SETTINGS = "benchmark.api.config_schema:NoSettings"
 
 
-def register(name: str, target: str, description: str, settings: str = NO_SETTINGS) -> None:
+def register(name: str, target: str, description: str, settings: str = NO_SETTINGS, verbs: tuple[str, ...] = ()) -> None:
     if name in MODELS and MODELS[name].target != target:
         raise ValueError(f"model {name!r} is already registered ({MODELS[name].target})")
-    MODELS[name] = Entry(target, description, settings)
+    MODELS[name] = Entry(target, description, settings, tuple(verbs))
 
 
 def _known(name: str) -> Entry:
@@ -50,42 +52,58 @@ def settings(name: str):
 
 # honest simple baselines (baselines/simple)
 register("random", "baselines.simple.random_model:RandomModel",
-         "Seeded uniform random scores (recommendation, search, selection) and ratings 1-5.")
+         "Seeded uniform random scores (recommendation, search, selection) and ratings 1-5.",
+         verbs=("rank", "predict_rating"))
 register("pop", "baselines.simple.pop:PopModel",
-         "Most popular items on the regime's training interactions.")
+         "Most popular items on the regime's training interactions.",
+         verbs=("rank",))
 register("bm25", "baselines.simple.bm25:BM25Model",
-         "BM25Okapi over item text with the search query (the paper's Table 2(d) BM25 row).")
+         "BM25Okapi over item text with the search query (the paper's Table 2(d) BM25 row).",
+         verbs=("rank",))
 register("bm25-personal", "baselines.simple.bm25:BM25PersonalModel",
          "BM25 query match mixed with BM25 similarity to the user's history; weight chosen on valid.",
-         settings="baselines.simple.settings:BM25PersonalSettings")
+         settings="baselines.simple.settings:BM25PersonalSettings",
+         verbs=("rank",))
 register("mean-rating", "baselines.simple.mean_rating:MeanRatingModel",
          "Global mean + regularised user and item biases; lambda chosen on valid.",
-         settings="baselines.simple.settings:MeanRatingSettings")
+         settings="baselines.simple.settings:MeanRatingSettings",
+         verbs=("predict_rating",))
 register("mean-rating-star", "baselines.simple.mean_rating:MeanRatingStarModel",
          "mean-rating's biases read out as whole stars for MAE; lambda and offset chosen on valid.",
-         settings="baselines.simple.settings:MeanRatingSettings")
+         settings="baselines.simple.settings:MeanRatingSettings",
+         verbs=("predict_rating",))
 register("nearest-review", "baselines.simple.nearest_review:NearestReviewModel",
          "Explanation: another user's training review of the most similar item (TF-IDF over item text).",
-         settings="baselines.simple.settings:NearestReviewSettings")
+         settings="baselines.simple.settings:NearestReviewSettings",
+         verbs=("generate_text",))
 register("retrieved-image", "baselines.image_baselines:RetrievedImageModel",
-         "Image task: the image of the most popular non-history item whose category equals the query.")
+         "Image task: the image of the most popular non-history item whose category equals the query.",
+         verbs=("generate_images",))
 # RecBole's own models on the frozen splits (baselines/recbole_models.py)
 register("mf", "baselines.recbole_models:MFModel", "Matrix factorisation with BPR (RecBole BPR); no new users.",
-         settings="baselines.recbole_settings:MFSettings")
+         settings="baselines.recbole_settings:MFSettings",
+         verbs=("rank",))
 register("lightgcn", "baselines.recbole_models:LightGCNModel", "LightGCN (RecBole, BPR loss); no new users.",
-         settings="baselines.recbole_settings:LightGCNSettings")
+         settings="baselines.recbole_settings:LightGCNSettings",
+         verbs=("rank",))
 register("hgn", "baselines.recbole_models:HGNModel", "Hierarchical gating network (RecBole HGN); no new users.",
-         settings="baselines.recbole_settings:HGNSettings")
+         settings="baselines.recbole_settings:HGNSettings",
+         verbs=("rank",))
 register("gru4rec", "baselines.recbole_models:GRU4RecModel", "GRU4Rec recurrent sequential recommender (RecBole, CE).",
-         settings="baselines.recbole_settings:GRU4RecSettings")
+         settings="baselines.recbole_settings:GRU4RecSettings",
+         verbs=("rank",))
 register("sasrec", "baselines.recbole_models:SASRecModel", "SASRec self-attentive sequential recommender (RecBole, CE).",
-         settings="baselines.recbole_settings:SASRecSettings")
+         settings="baselines.recbole_settings:SASRecSettings",
+         verbs=("rank",))
 register("bert4rec", "baselines.recbole_models:BERT4RecModel", "BERT4Rec masked-item sequential recommender (RecBole, CE).",
-         settings="baselines.recbole_settings:BERT4RecSettings")
+         settings="baselines.recbole_settings:BERT4RecSettings",
+         verbs=("rank",))
 register("s3rec", "baselines.recbole_models:S3RecModel",
          "S3-Rec: self-supervised pre-training on item categories, then fine-tuning (RecBole).",
-         settings="baselines.recbole_settings:S3RecSettings")
+         settings="baselines.recbole_settings:S3RecSettings",
+         verbs=("rank",))
 # UniMP (models/unimp)
 register("unimp", "models.unimp.adapter:UniMPModel",
          "UniMP (Wei et al., ICLR 2024): LM + perceiver + gated exclusive cross-attention, multi-task.",
-         settings="models.unimp.config:UniMPSettings")
+         settings="models.unimp.config:UniMPSettings",
+         verbs=("rank", "select", "predict_rating", "generate_text", "generate_images"))

@@ -38,19 +38,30 @@ _STAGING = re.compile(r"^\.(?P<name>.+)\.(?P<kind>partial|replaced)-(?P<pid>[0-9
 
 
 @contextmanager
-def staged_dir(final: str | Path, replace: bool = False) -> Iterator[Path]:
+def staged_dir(final: str | Path, replace: bool = False, resume_from: Path | None = None,
+               keep_on_interrupt: bool = False) -> Iterator[Path]:
     """Yield an empty staging folder beside `final`; when the block succeeds it becomes `final`, else it is
     removed. An existing `final` is an error unless `replace`: then it is renamed aside, the new folder renamed
-    into place, and only then the old one removed, so `final` always names a complete folder."""
+    into place, and only then the old one removed, so `final` always names a complete folder.
+    `resume_from`: the staging folder of a dead process, taken over (renamed to ours) instead of a new one.
+    `keep_on_interrupt`: Ctrl-C leaves the staging folder (resumable work), as a kill would."""
     final = Path(final)
     stage = final.parent / f".{final.name}.partial-{os.getpid()}"
     aside = final.parent / f".{final.name}.replaced-{os.getpid()}"
     for leftover in (stage, aside):  # a dead process that had our pid left them: ours
         if leftover.exists():
             shutil.rmtree(leftover)
-    stage.mkdir(parents=True)
+    if resume_from is not None:
+        os.replace(resume_from, stage)
+    else:
+        stage.mkdir(parents=True)
+    interrupted = False
     try:
-        yield stage
+        try:
+            yield stage
+        except KeyboardInterrupt:
+            interrupted = keep_on_interrupt
+            raise
         if os.path.lexists(final):
             if not replace:
                 raise FileExistsError(f"{final} appeared while it was being built; the new one was discarded")
@@ -64,11 +75,11 @@ def staged_dir(final: str | Path, replace: bool = False) -> Iterator[Path]:
         else:
             os.replace(stage, final)
     finally:
-        if stage.exists():
+        if stage.exists() and not interrupted:
             shutil.rmtree(stage)
 
 
-def _process_exists(pid: int) -> bool:
+def process_exists(pid: int) -> bool:
     if os.name != "posix":  # os.kill(pid, 0) would terminate it on Windows: never call a folder stale there
         return True
     try:
@@ -80,19 +91,24 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
-def remove_stale_staging(parent: str | Path, name: str | None = None) -> list[Path]:
+def remove_stale_staging(parent: str | Path, name: str | None = None, keep_marker: str | None = None) -> list[Path]:
     """Remove the staging folders in `parent` (of the folder `name` only, when given) whose process is gone,
     printing each; folders of live processes are kept. A folder renamed aside for a replacement that never
-    happened is renamed back when its original name is free."""
+    happened is renamed back when its original name is free. A staging folder holding the file `keep_marker`
+    is the resumable work of a killed process: kept, and said so, never removed here."""
     parent, done = Path(parent), []
     if not parent.is_dir():
         return done
     for path in sorted(parent.iterdir()):
         m = _STAGING.match(path.name)
         if (not m or (name is not None and m["name"] != name) or path.is_symlink() or not path.is_dir()
-                or _process_exists(int(m["pid"]))):
+                or process_exists(int(m["pid"]))):
             continue
         original = parent / m["name"]
+        if keep_marker is not None and m["kind"] == "partial" and (path / keep_marker).is_file():
+            print(f"kept {path}: a killed run (process {m['pid']} is gone); continue it with `unimp-bench run "
+                  f"--resume {m['name']} --out {parent}`, or delete the folder")
+            continue
         if m["kind"] == "replaced" and not os.path.lexists(original):
             os.replace(path, original)
             print(f"restored {original} from {path} (process {m['pid']} is gone)")

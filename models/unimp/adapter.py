@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchmark.api import TASKS, Model, compat, io, regime_of
+from benchmark.api import TASKS, Model, append_curve, compat, io, regime_of
 
 from .config import IMAGE_TASK, TEXT_TASKS, UniMPConfig, UniMPSettings, load_config, resolve_path
 from .decode import (
@@ -32,7 +32,14 @@ from .decode import (
     readout_maes,
     selection_scores,
 )
-from .image_gen import catalogue_codes, search_retrieve, vq_tokenizer, vq_training_info, with_training_retrieval
+from .image_gen import (
+    catalogue_codes,
+    copy_vq_curve,
+    search_retrieve,
+    vq_tokenizer,
+    vq_training_info,
+    with_training_retrieval,
+)
 from .losses import sequence_loss
 from .model import build_model
 from .prompts import PromptBuilder
@@ -85,6 +92,10 @@ class UniMPModel(Model):
         root = self.run_dir if self.run_dir is not None else Path.cwd() / "unimp-run"
         return root / "unimp" / regime
 
+    def _curve(self, label: str):
+        """Training values of one phase to <run_dir>/curves.csv (moved to RUN/curves.csv by the evaluator)."""
+        return lambda phase, step, name, value: append_curve(self.run_dir, label, phase, step, name, value)
+
     def _make_vocab(self, data) -> Vocab:
         cfg = self.cfg
         if cfg.tokenizer == "pretrained":
@@ -134,6 +145,7 @@ class UniMPModel(Model):
         else:
             if self.cfg.image_generation:
                 self.vq = vq_tokenizer(self.cfg, data)
+                copy_vq_curve(self.vq, self.run_dir)
             self.vocab = self._make_vocab(data)
         if self.vocab.n_image_codes != self._n_codes():
             raise ValueError(f"vocabulary has {self.vocab.n_image_codes} image codes, tokenizer {self._n_codes()}")
@@ -250,7 +262,7 @@ class UniMPModel(Model):
                 ex = examples if order_kind != "recommendation" else [e for e in examples if e.task == "recommendation"]
                 order = epoch_order(ex, cfg, cfg.seed + k, cfg.epochs, "continual" if order_kind == "continual" else "multitask")
                 stats.append(train_phase(self.model, ex, order, cfg, out / f"phase{k}_{name}", self.vocab["[PAD]"],
-                                         policy, select, desc=f"unimp {name}"))
+                                         policy, select, desc=f"unimp {name}", curve=self._curve(f"{regime}/{name}")))
         elif regime == "new_domain":
             examples = self._examples(data, "new_domain_train", cap=cfg.max_train_per_task)
             select = self._selector(data, "new_domain_valid")
@@ -258,7 +270,8 @@ class UniMPModel(Model):
             order = epoch_order(examples, cfg, cfg.seed + 100, n_epochs)
             policy = "paper" if cfg.freeze_lm else "all"
             stats = [train_phase(self.model, examples, order, cfg, out / "adapt", self.vocab["[PAD]"], policy, select,
-                                 max_steps=cfg.new_domain_steps, desc="unimp new_domain")]
+                                 max_steps=cfg.new_domain_steps, desc="unimp new_domain",
+                                 curve=self._curve(f"{regime}/adapt"))]
         else:
             raise ValueError(f"unknown regime {regime!r}")
         self.stats[regime] = {"fit_time_s": round(time.time() - t0, 2), "phases": stats,

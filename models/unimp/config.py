@@ -186,6 +186,11 @@ class UniMPSettings(UniMPConfig):
     checkpoint: str | None = None   # folder of a saved UniMP run (<run>/model/unimp) to load instead of training
 
     @staticmethod
+    def presets() -> dict[str, str]:
+        """name -> what it is (its "_comment"), for `unimp-bench models unimp`."""
+        return {p.stem: json.loads(p.read_text()).get("_comment", "") for p in sorted(PRESETS_DIR.glob("*.json"))}
+
+    @staticmethod
     def check_resolved(config: dict[str, Any]) -> None:
         """The preset merged with the overrides, checked as the model will build it."""
         over = {k: v for k, v in config.items() if k not in ("preset", "checkpoint")}

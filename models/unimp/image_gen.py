@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchmark.api import CategoryPopularity, cache_root
+from benchmark.api import CURVES_FILE, CategoryPopularity, append_curve, cache_root
 
 from .config import UniMPConfig, resolve_path
 from .decode import rank_items
@@ -51,13 +51,25 @@ def vq_tokenizer(cfg: UniMPConfig, data):
         paths = [data.root / rel for rel in items["image"]]
         tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
-        train_vq(paths, tmp, VQConfig(**cfg.vq_args), steps=cfg.vq_steps, seed=cfg.seed)
+        train_vq(paths, tmp, VQConfig(**cfg.vq_args), steps=cfg.vq_steps, seed=cfg.seed,
+                 curve=lambda step, name, value: append_curve(tmp, "vq", "train", step, name, value))
         folder.parent.mkdir(parents=True, exist_ok=True)
         if folder.exists():  # another process finished first
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             os.replace(tmp, folder)
     return VQTokenizer.load(folder)
+
+
+def copy_vq_curve(tokenizer, run_dir) -> None:
+    """The tokenizer's training curve (kept beside it in the cache) into the run's curves.csv, so that
+    `unimp-bench plot` shows it for the run that uses it, trained now or before."""
+    path = Path(tokenizer.source) / CURVES_FILE
+    if run_dir is None or not path.is_file():
+        return
+    for line in path.read_text().splitlines()[1:]:
+        regime, phase, step, name, value = line.split(",")
+        append_curve(run_dir, regime, phase, int(step), name, float(value))
 
 
 def vq_training_info(tokenizer) -> dict:

@@ -16,6 +16,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from benchmark.metrics import device
+
 from .config import IMAGE_TASK, TEXT_TASKS, UniMPConfig
 from .losses import sequence_loss
 from .prompts import Encoded
@@ -175,8 +177,10 @@ def load_weights(model: nn.Module, path: Path) -> None:
 def train_phase(model: nn.Module, examples: Sequence[Encoded], order: np.ndarray, cfg: UniMPConfig,
                 out_dir: Path, pad_id: int, policy: str = "all",
                 select_fn: Callable[[nn.Module], float] | None = None, max_steps: int | None = None,
-                desc: str = "train", stop_after: int | None = None) -> dict:
+                desc: str = "train", stop_after: int | None = None,
+                curve: Callable[[str, int, str, float], None] | None = None) -> dict:
     """One training phase over `examples[order]`; resumes from out_dir/last if present. Returns stats.
+    `curve(phase, step, name, value)` receives each step's loss ("train") and each validation score ("valid").
 
     The model keeps the best weights by `select_fn` (higher = better) when given, else the last.
     `stop_after`: return after that many steps as if killed (tests of resume)."""
@@ -187,7 +191,7 @@ def train_phase(model: nn.Module, examples: Sequence[Encoded], order: np.ndarray
     if done.is_file():  # phase finished before (a resumed run): load its result
         load_weights(model, out_dir / ("best.safetensors" if (out_dir / "best.safetensors").is_file() else "last.safetensors"))
         return json.loads(done.read_text())
-    acc = Accelerator(cpu=not torch.cuda.is_available(),
+    acc = Accelerator(cpu=device.current() == "cpu",  # `unimp-bench run --device` (cuda:N set by device.use)
                       kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
     world, rank = acc.num_processes, acc.process_index
     bs = cfg.batch_size
@@ -224,12 +228,16 @@ def train_phase(model: nn.Module, examples: Sequence[Encoded], order: np.ndarray
         opt.zero_grad(set_to_none=True)
         losses.append(loss.item())
         completed = step + 1
+        if curve is not None and acc.is_main_process:
+            curve("train", step + 1, "loss", losses[-1])
         bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
         finished = step + 1 == steps or (cfg.time_budget_s and time.time() - t0 > cfg.time_budget_s)
         if (step + 1) % eval_every == 0 or finished:
             if select_fn is not None:
                 model.eval()
                 score = float(select_fn(model))
+                if curve is not None and acc.is_main_process:
+                    curve("valid", step + 1, "selection_score", score)
                 history.append({"step": step + 1, "score": score, "loss": float(np.mean(losses[-50:]))})
                 if score > best:
                     best = score

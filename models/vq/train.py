@@ -12,7 +12,7 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -72,8 +72,10 @@ def _restart_dead_codes(model, z_flat: torch.Tensor, usage: torch.Tensor, gen: t
 
 
 def train_vq(image_paths: Sequence[str | Path], out_dir: str | Path, config: VQConfig | None = None,
-             steps: int = 2000, seed: int = 0, holdout: float = 0.05, progress: bool = True) -> Path:
+             steps: int = 2000, seed: int = 0, holdout: float = 0.05, progress: bool = True,
+             curve: Callable[[int, str, float], None] | None = None) -> Path:
     """Train a VQModel on the images and save it to `out_dir` (model.safetensors + config.json).
+    `curve(step, name, value)` receives each step's reconstruction and codebook losses.
 
     Deterministic given (images, config, steps, seed) on one machine. Returns `out_dir`."""
     config = config or VQConfig()
@@ -105,6 +107,9 @@ def train_vq(image_paths: Sequence[str | Path], out_dir: str | Path, config: VQC
         loss.backward()
         opt.step()
         history.append(rec.item())
+        if curve is not None:
+            curve(step + 1, "rec_loss", history[-1])
+            curve(step + 1, "codebook_loss", qloss.item())
         usage += torch.bincount(codes.view(-1), minlength=config.n_embed)
         every = config.restart_dead_codes_every
         if every and (step + 1) % every == 0 and step + 1 < steps * 0.8:  # let codes settle at the end
