@@ -66,9 +66,13 @@ class PreparedDataset:
         """The held-out domain (None when `prepare --new-domain none`; datasets from before the switch: Office_Products)."""
         return self.manifest.get("new_domain", layout.NEW_DOMAIN)
 
+    @cached_property
+    def _task_splits(self) -> set[str]:
+        return {rel.rsplit("/", 1)[1].removesuffix(".parquet") for rel in self._files if rel.startswith("tasks/")}
+
     def has_split(self, split: str) -> bool:
         """Whether `prepare` wrote this task split (a holdout that is off writes none)."""
-        return any(rel.startswith("tasks/") and rel.endswith(f"/{split}.parquet") for rel in self._files)
+        return split in self._task_splits
 
     def missing_split(self, split: str) -> str:
         """Why a split is absent, in one line."""
