@@ -11,6 +11,7 @@ import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,8 @@ from benchmark.data.processing import dedupe_earliest, domain_stats, k_core, ord
 from benchmark.data.regimes import protocol_name
 from benchmark.data.sequences import MAX_HISTORY, Sequences, events
 from benchmark.data.sources import table
-from benchmark.data.sources.common import Limits
+from benchmark.data.sources.common import ANY_TIME, Limits
+from benchmark.data.sources.table import timestamps_are_positions
 from benchmark.data.world import generate_world
 from benchmark.tasks import TASKS
 from benchmark.tasks.builder import TaskBuilder
@@ -180,6 +182,8 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
     if not 0 <= new_user_frac < 1:
         raise ValueError(f"the new-user fraction must be in [0, 1), got {new_user_frac}")
     limits = limits or Limits()
+    if source == "table" and limits.time is None and timestamps_are_positions(Path(raw_dir)):
+        limits = replace(limits, time=ANY_TIME)  # converted positions: an order, not times
     raw_dir, out = Path(raw_dir), Path(out)
     images_dir = Path(images_dir) if images_dir else None
     check_out(out, force)

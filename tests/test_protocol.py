@@ -73,7 +73,7 @@ def test_sequence_file_recipe_keeps_every_user_one_test_instance_each(tmp_path):
     seq.write_text("\n".join(lines) + "\n")
     assert runner.invoke(app, ["convert", str(seq), "--format", "sequence", "--out", str(tmp_path / "t")]).exit_code == 0
     res = runner.invoke(app, ["prepare", "--source", "table", "--raw-dir", str(tmp_path / "t" / "interactions.parquet"),
-                              "--time-range", "any", "--protocol", "single-domain", "--out", str(tmp_path / "d")])
+                              "--protocol", "single-domain", "--out", str(tmp_path / "d")])
     assert res.exit_code == 0, res.output
     ds = PreparedDataset(tmp_path / "d")
     rec = ds.instances("recommendation", "test")
@@ -85,3 +85,21 @@ def test_sequence_file_recipe_keeps_every_user_one_test_instance_each(tmp_path):
     assert len(ds.instances("recommendation", "valid")) == n_users
     assert not [f for f in ds.manifest["files"] if "new_" in f]
     assert pd.read_parquet(tmp_path / "d" / "interactions" / "train.parquet")["user"].nunique() == n_users
+
+
+def test_converted_positions_need_no_time_range(tmp_path):
+    """convert marks its position timestamps in the file; prepare then accepts them as an order ("any")."""
+    seq = tmp_path / "seq.txt"
+    seq.write_text("".join(f"u{u} " + " ".join(str((u + j) % 20) for j in range(7)) + "\n" for u in range(40)))
+    assert runner.invoke(app, ["convert", str(seq), "--format", "sequence", "--out", str(tmp_path / "t")]).exit_code == 0
+    res = runner.invoke(app, ["prepare", "--source", "table", "--raw-dir", str(tmp_path / "t" / "interactions.parquet"),
+                              "--protocol", "single-domain", "--out", str(tmp_path / "d")])
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((tmp_path / "d" / layout.MANIFEST).read_text())
+    assert manifest["value_ranges"]["timestamp"] == "any"
+    # a table with real times keeps the default range: its positions would still be refused
+    frame = pd.read_parquet(tmp_path / "t" / "interactions.parquet")
+    frame.to_parquet(tmp_path / "plain.parquet")
+    res = runner.invoke(app, ["prepare", "--source", "table", "--raw-dir", str(tmp_path / "plain.parquet"),
+                              "--out", str(tmp_path / "d2")])
+    assert res.exit_code == 2 and "outside the time range" in res.output

@@ -168,7 +168,7 @@ def convert(
         _fail(str(e))
     typer.echo(f"wrote {path}; next: unimp-bench prepare --source table --raw-dir {path}"
                + (f" --items-file {path.parent / 'items.parquet'}" if (path.parent / "items.parquet").exists() else "")
-               + (" --time-range any  (the timestamps are positions)" if format == ConvertFormat.sequence else ""))
+               + (" --protocol single-domain  (every user kept, as the published tables)" if format == ConvertFormat.sequence else ""))
 
 
 @app.command()
