@@ -1,17 +1,31 @@
-"""Time `prepare` at a given scale (default: paper, ~1.6 M interactions): interactions/s and peak memory.
+"""Time `prepare` per stage at 1x, 2x and 4x paper scale: wall time, peak memory, and the ratio to a scan floor.
 
-World generation is timed apart from `prepare` (which reads the 2014-format files like real data).
-Usage: python bench/bench_prepare.py [--scale paper] [--workdir DIR (default: <system temp>/unimp-bench-prepare)]
+World generation is timed apart from `prepare` (which reads the 2014-format files like real data). Each
+scale runs in its own process, so its peak memory is its own. The stages are timed by wrapping the
+functions `benchmark.prepare` calls (nothing in the pipeline changes). The scan floor reads the same raw
+files once with the same engine: gunzip, split lines and parse every line (JSON reviews, Python-literal
+metadata) with the parsers `prepare` uses, and nothing else.
+
+Usage: python bench/bench_prepare.py [--scales 1,2,4] [--base paper] [--workdir DIR (default: <system temp>/unimp-bench-prepare)]
 """
 from __future__ import annotations
 
 import argparse
+import ast
+import gzip
 import json
+import os
 import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
+from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def peak_rss_gib() -> float:
@@ -20,28 +34,116 @@ def peak_rss_gib() -> float:
     return max(own, children) / 2**20  # ru_maxrss is KiB on Linux
 
 
+def scaled(base: str, factor: int):
+    from benchmark.data.world.config import SCALES
+
+    s = SCALES[base]
+    if factor == 1:
+        return s
+    return replace(s, name=f"{base}-x{factor}", n_users=s.n_users * factor, n_items=s.n_items * factor,
+                   office_users=s.office_users * factor)
+
+
+def scan_floor(raw: Path) -> float:
+    """Seconds to gunzip and parse every raw file once (the reading engine's floor)."""
+    t0 = time.perf_counter()
+    for path in sorted(raw.glob("*.json.gz")):
+        parse = ast.literal_eval if path.name.startswith("meta_") else json.loads
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            for text in f:
+                parse(text)
+    return time.perf_counter() - t0
+
+
+def timed_prepare(raw: Path, out: Path, image_size: int, scale_name: str) -> dict[str, float]:
+    """prepare() with the seconds spent in each stage (the stages overlap nothing; the rest is the remainder)."""
+    import benchmark.prepare as prep
+    from benchmark.tasks import TASKS
+
+    seconds: dict[str, float] = defaultdict(float)
+
+    def wrap(stage, fn):
+        def timed(*a, **kw):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                seconds[stage] += time.perf_counter() - t0
+        return timed
+
+    stages = {"read": ("_load_domains",), "dedupe + k-core": ("dedupe_earliest", "k_core"),
+              "items (frame, text)": ("_items_frame", "flatten"), "images": ("_write_images",),
+              "merge, order, splits": ("order_sequences",), "parquet files (items, splits)": ("write_parquet",),
+              "task sets": ("TaskBuilder", "events", "write_arrow"), "manifest (hashing), card": ("write_manifest_and_card",)}
+    for stage, names in stages.items():
+        for name in names:
+            setattr(prep, name, wrap(stage, getattr(prep, name)))
+    for spec in TASKS.values():  # frozen dataclasses: set the wrapper on the instance
+        object.__setattr__(spec, "build", wrap("task sets", spec.build))
+    t0 = time.perf_counter()
+    prep.prepare("amazon2014", raw, out, seed=0, image_size=image_size, scale=scale_name)
+    total = time.perf_counter() - t0
+    seconds["the rest"] = total - sum(seconds.values())
+    seconds["total"] = total
+    return dict(seconds)
+
+
+def one_scale(args) -> None:
+    """Child process: generate (if needed) and prepare one scale; print one JSON line."""
+    from benchmark.data.world import generate_world
+    from benchmark.prepare import WORLD_IMAGE_SIZE
+
+    scale = scaled(args.base, args.factor)
+    raw, out = args.workdir / f"raw-{scale.name}", args.workdir / f"data-{scale.name}"
+    gen = None
+    if not (raw / "world.json").is_file():
+        t0 = time.perf_counter()
+        generate_world(raw, scale=scale, seed=0)
+        gen = time.perf_counter() - t0
+    floor = scan_floor(raw)
+    shutil.rmtree(out, ignore_errors=True)
+    stages = timed_prepare(raw, out, WORLD_IMAGE_SIZE[args.base], scale.name)
+    manifest = json.loads((out / "manifest.json").read_text())
+    print(json.dumps({"scale": scale.name, "generate_s": gen, "floor_s": floor, "stages": stages,
+                      "peak_gib": peak_rss_gib(), "reviews": sum(v["reviews_read"] for v in manifest["reading"].values()),
+                      "instances": sum(manifest["instances"].values()), "sha256": manifest["dataset_sha256"],
+                      "load": os.getloadavg()}))
+    if args.factor > 1:
+        shutil.rmtree(out, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scale", default="paper")
+    parser.add_argument("--base", default="paper")
+    parser.add_argument("--scales", default="1,2,4", help="comma list of multiples of --base")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "unimp-bench-prepare")
+    parser.add_argument("--factor", type=int, help=argparse.SUPPRESS)  # set in the child process
     args = parser.parse_args()
-    from benchmark.data.world import generate_world
-    from benchmark.prepare import WORLD_IMAGE_SIZE, prepare
-
-    raw, out = args.workdir / f"raw-{args.scale}", args.workdir / f"data-{args.scale}"
-    if not (raw / "world.json").is_file():
-        t0 = time.time()
-        generate_world(raw, scale=args.scale, seed=0)
-        print(f"world generation ({args.scale}): {time.time() - t0:.1f}s, peak RSS {peak_rss_gib():.2f} GiB")
-    shutil.rmtree(out, ignore_errors=True)
-    t0 = time.time()
-    prepare("amazon2014", raw, out, seed=0, image_size=WORLD_IMAGE_SIZE[args.scale], scale=args.scale)
-    elapsed = time.time() - t0
-    manifest = json.loads((out / "manifest.json").read_text())
-    n = sum(v["reviews_read"] for v in manifest["reading"].values())
-    print(f"prepare ({args.scale}): {n:,} reviews read in {elapsed:.1f}s = {n / elapsed:,.0f} interactions/s; "
-          f"peak RSS {peak_rss_gib():.2f} GiB; {manifest['n_items']:,} items; "
-          f"{sum(manifest['instances'].values()):,} task instances")
+    if args.factor:
+        return one_scale(args)
+    rows = []
+    for factor in [int(f) for f in args.scales.split(",")]:
+        cmd = [sys.executable, __file__, "--base", args.base, "--workdir", str(args.workdir), "--factor", str(factor)]
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        if done.returncode:
+            sys.exit(f"{args.base} x{factor} failed:\n{done.stderr[-2000:]}")
+        row = json.loads(done.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        st = row["stages"]
+        print(f"\n{row['scale']}: {row['reviews']:,} reviews, {row['instances']:,} task instances, dataset sha256 "
+              f"{row['sha256'][:16]}..., load average {row['load'][0]:.1f}")
+        if row["generate_s"] is not None:
+            print(f"  world generation (apart): {row['generate_s']:.1f}s")
+        for stage, s in st.items():
+            print(f"  {stage:<28} {s:7.1f}s")
+        print(f"  peak RSS {row['peak_gib']:.2f} GiB; scan floor {row['floor_s']:.1f}s "
+              f"(prepare = {st['total'] / row['floor_s']:.1f}x the floor)")
+    print("\n| scale | reviews | prepare wall | peak RSS | scan floor | ratio to floor | s per M reviews |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        t = r["stages"]["total"]
+        print(f"| {r['scale']} | {r['reviews']:,} | {t:.0f} s | {r['peak_gib']:.2f} GiB | {r['floor_s']:.0f} s | "
+              f"{t / r['floor_s']:.1f}x | {t / r['reviews'] * 1e6:.0f} |")
 
 
 if __name__ == "__main__":

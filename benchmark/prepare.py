@@ -11,6 +11,7 @@ import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +26,11 @@ from benchmark.data.io import remove_stale_staging, staged_dir, write_arrow, wri
 from benchmark.data.item_text import attribute_dict, flatten
 from benchmark.data.manifest import is_prepared_dataset, write_manifest_and_card
 from benchmark.data.processing import dedupe_earliest, domain_stats, k_core, order_sequences, seeded_permutation
+from benchmark.data.regimes import protocol_name
 from benchmark.data.sequences import MAX_HISTORY, Sequences, events
 from benchmark.data.sources import table
-from benchmark.data.sources.common import Limits
+from benchmark.data.sources.common import ANY_TIME, Limits
+from benchmark.data.sources.table import timestamps_are_positions
 from benchmark.data.world import generate_world
 from benchmark.tasks import TASKS
 from benchmark.tasks.builder import TaskBuilder
@@ -50,6 +53,17 @@ DECISIONS = {
     "image": "instances whose target item has an image; query = target category",
     "images": "re-encoded as RGB PNG, centre-cropped and resized to a fixed square size",
 }
+
+
+def decisions(new_user_frac: float, new_domain: str | None) -> dict:
+    """DECISIONS with the holdout entries as prepared (the paper's wording when they are the paper's)."""
+    out = dict(DECISIONS)
+    out["new_users"] = (f"{new_user_frac:.0%} of training-domain users (seeded), held out of every training file"
+                        + (f", including {new_domain}" if new_domain else "") if new_user_frac else
+                        "none: every user is in train, valid and test")
+    out["new_domain"] = (DECISIONS["new_domain"].replace(layout.NEW_DOMAIN, new_domain) if new_domain else
+                         "none: every domain is a training domain; no new-domain splits")
+    return out
 
 
 def _load_domains(source: str, raw_dir: Path, domains, report: SkipReport, table_items: Path | None,
@@ -157,11 +171,19 @@ def check_out(out: Path, force: bool) -> None:
 def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0, images_dir: str | Path | None = None,
             image_size: int = 224, k: int = 5, new_user_frac: float = 0.1, skip_bad: bool = False,
             force: bool = False, table_items: str | Path | None = None, domains=layout.ALL_DOMAINS,
-            scale: str | None = None, limits: Limits | None = None) -> Path:
+            scale: str | None = None, limits: Limits | None = None,
+            new_domain: str | None = layout.NEW_DOMAIN) -> Path:
     """`limits`: accepted rating and time ranges (default: 1..5 stars, 1990-01-01 to a day after now); a
-    value outside is a FILE:LINE error, or a counted skip with `skip_bad`."""
+    value outside is a FILE:LINE error, or a counted skip with `skip_bad`.
+
+    Holdouts: `new_user_frac` of the training-domain users (0: none) and the `new_domain` (None: none; the
+    default Office_Products only where the data has it). A holdout that is off writes no files."""
     t0 = time.time()
+    if not 0 <= new_user_frac < 1:
+        raise ValueError(f"the new-user fraction must be in [0, 1), got {new_user_frac}")
     limits = limits or Limits()
+    if source == "table" and limits.time is None and timestamps_are_positions(Path(raw_dir)):
+        limits = replace(limits, time=ANY_TIME)  # converted positions: an order, not times
     raw_dir, out = Path(raw_dir), Path(out)
     images_dir = Path(images_dir) if images_dir else None
     check_out(out, force)
@@ -181,7 +203,12 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
         kept[domain] = core
         stats_raw[domain] = {"reviews_read": int(len(rd.reviews)), "duplicates_removed": int(n_dup),
                              "after_k_core": int(len(core))}
-    train_domains = [d for d in kept if d != layout.NEW_DOMAIN]
+    if new_domain is not None and new_domain not in raw and new_domain != layout.NEW_DOMAIN:
+        raise DataError(raw_dir, None, f"--new-domain {new_domain}: no such domain in the data "
+                        f"(domains: {', '.join(sorted(raw))}); use none to turn the new-domain holdout off")
+    if new_domain not in kept:  # the default where absent, or nothing left after the k-core
+        new_domain = None
+    train_domains = [d for d in kept if d != new_domain]
     if not train_domains:
         raise DataError(raw_dir, None, f"no training-domain interactions survive the {k}-core")
 
@@ -208,8 +235,8 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
         cols = list(layout.INTERACTION_COLUMNS)
         inter["review"] = inter["review"].fillna("")
         inter["summary"] = inter["summary"].fillna("")
-        main = inter[inter["domain"] != layout.NEW_DOMAIN]
-        office = inter[inter["domain"] == layout.NEW_DOMAIN]
+        main = inter[inter["domain"] != new_domain]
+        office = inter[inter["domain"] == new_domain]
         users = np.array(sorted(main["user"].unique()), dtype=object)
         n_new = int(round(new_user_frac * len(users)))
         new_users = set(np.random.default_rng([seed, 1]).choice(users, size=n_new, replace=False).tolist())
@@ -219,12 +246,14 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
             "new_user": Sequences.from_frame(main[is_new][cols]),
             "office": Sequences.from_frame(office[~office["user"].isin(new_users)][cols]),
         }
-        inter_files = {
-            "train": groups["main"].rows("train"), "valid": groups["main"].rows("valid"),
-            "test": groups["main"].rows("test"), "new_user": groups["new_user"].rows("all"),
-            "new_domain_train": groups["office"].rows("train"), "new_domain_valid": groups["office"].rows("valid"),
-            "new_domain_test": groups["office"].rows("test"),
+        # a holdout that is off has no split: nothing is written for it (no empty files)
+        held_out = {"main": True, "new_user": n_new > 0, "office": new_domain is not None}
+        inter_plan = {  # interaction split -> (sequence group, leave-last-out part)
+            "train": ("main", "train"), "valid": ("main", "valid"), "test": ("main", "test"),
+            "new_user": ("new_user", "all"), "new_domain_train": ("office", "train"),
+            "new_domain_valid": ("office", "valid"), "new_domain_test": ("office", "test"),
         }
+        inter_files = {split: groups[g].rows(part) for split, (g, part) in inter_plan.items() if held_out[g]}
         for split, frame in inter_files.items():
             write_parquet(layout.interactions_path(stage, split), frame[cols])
 
@@ -241,7 +270,9 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
             "new_domain_train": ("office", "train"), "new_domain_valid": ("office", "valid"),
             "new_domain": ("office", "test"),
         }
-        builders = {g: TaskBuilder(s, category, has_image, domain_code, pools, seed) for g, s in groups.items()}
+        plan = {split: (group, part) for split, (group, part) in plan.items() if held_out[group]}
+        builders = {g: TaskBuilder(s, category, has_image, domain_code, pools, seed) for g, s in groups.items()
+                    if held_out[g]}
         instance_counts = {}
         built = [spec for spec in TASKS.values() if spec.builds]  # variants reuse another task's files
         bar = tqdm(total=len(plan) * len(built), desc="task sets", unit="set")
@@ -262,7 +293,8 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
         per_domain["all training domains"] = domain_stats(main)
         write_manifest_and_card(stage, {
             "benchmark_version": __version__, "source": source, "scale": scale, "seed": seed, "k_core": k,
-            "new_user_fraction": new_user_frac, "image_size": image_size, "decisions": DECISIONS,
+            "protocol": protocol_name(new_user_frac, new_domain), "new_user_fraction": new_user_frac,
+            "new_domain": new_domain, "image_size": image_size, "decisions": decisions(new_user_frac, new_domain),
             # the rule, not today's date: the manifest stays the same from day to day (not in the data card,
             # so the embedded world's dataset sha256 is what it was before the ranges were checked)
             "value_ranges": limits.describe(),
@@ -279,11 +311,12 @@ WORLD_IMAGE_SIZE = {"tiny": 32, "default": 64, "paper": 32}
 
 
 def prepare_default(out: str | Path = "data/world-default", raw: str | Path | None = None, scale: str = "default",
-                    seed: int = 0, force: bool = False, image_size: int | None = None) -> Path:
+                    seed: int = 0, force: bool = False, image_size: int | None = None, new_user_frac: float = 0.1,
+                    new_domain: str | None = layout.NEW_DOMAIN) -> Path:
     """The embedded default: generate the Amazon-like world in the 2014 format, then the ordinary path."""
     out = Path(out)
     check_out(out, force)  # before the world is generated beside it
     raw = Path(raw) if raw else out.parent / "raw" / f"world-{scale}-seed{seed}"
     generate_world(raw, scale=scale, seed=seed)  # returns at once when `raw` already holds this world
     return prepare("amazon2014", raw, out, seed=seed, image_size=image_size or WORLD_IMAGE_SIZE.get(scale, 64),
-                   force=force, scale=scale)
+                   force=force, scale=scale, new_user_frac=new_user_frac, new_domain=new_domain)

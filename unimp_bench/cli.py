@@ -22,7 +22,7 @@ from benchmark.data.dataset import PreparedDataset
 from benchmark.data.download import download_images as fetch
 from benchmark.data.download import urls_from_raw, urls_from_table
 from benchmark.data.errors import DataError, IntegrityError
-from benchmark.data.regimes import EVAL_SPLITS
+from benchmark.data.regimes import EVAL_SPLITS, PROTOCOLS
 from benchmark.data.sources import SOURCES
 from benchmark.data.sources.common import Limits, parse_rating_range, parse_time_range
 from benchmark.data.world.ceiling import report as ceiling_report
@@ -88,6 +88,9 @@ class Scale(str, Enum):
     paper = "paper"
 
 
+Protocol = Enum("Protocol", {name.replace("-", "_"): name for name in PROTOCOLS}, type=str)
+
+
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
@@ -115,9 +118,16 @@ def prepare(
     time_range: Optional[str] = typer.Option(None, help="Accepted review times FIRST,LAST (unix seconds or ISO dates), "
                                              "or 'any' when timestamps only give an order [default: 1990-01-01 to one "
                                              "day after now]. Values outside are errors (or skips with --skip-bad)."),
+    protocol: Protocol = typer.Option("paper", help="Holdout preset: 'paper' (10% new users, Office_Products "
+                                      "as the new domain) or 'single-domain' (both off: every user kept, as the "
+                                      "published SASRec/S3-Rec/P5/RecBole tables)."),
+    new_user_fraction: Optional[float] = typer.Option(None, help="Share of training-domain users held out as new "
+                                                      "users; 0 turns the holdout off [default: the protocol's]."),
+    new_domain: Optional[str] = typer.Option(None, help="Domain held out as the new domain, or 'none' [default: the "
+                                             "protocol's; paper: Office_Products where present]."),
 ) -> None:
     """Build the benchmark: dedupe, 5-core, merge, splits (leave-last-out, 10% new users, Office_Products as the
-    new domain) and the six frozen task sets, with a checksummed manifest and a data card."""
+    new domain; see --protocol) and the six frozen task sets, with a checksummed manifest and a data card."""
     if source == Source.default and (rating_range or time_range):
         _fail("--rating-range and --time-range apply to real sources; the embedded world's values are in range")
     if rating_range and source != Source.table:
@@ -129,16 +139,22 @@ def prepare(
             limits = replace(limits, **{field: parse(value)}) if value else limits
         except ValueError as e:
             _fail(f"{flag}: {e}")
+    frac, held_domain = PROTOCOLS[protocol.value]
+    frac = frac if new_user_fraction is None else new_user_fraction
+    held_domain = held_domain if new_domain is None else (None if new_domain.lower() == "none" else new_domain)
+    if not 0 <= frac < 1:
+        _fail(f"--new-user-fraction must be at least 0 and below 1, got {frac:g}")
+    holdouts = {"new_user_frac": frac, "new_domain": held_domain}
     try:
         if source == Source.default:
             path = prepare_default(out=out or Path("data") / f"world-{scale.value}", scale=scale.value, seed=seed,
-                                   force=force, image_size=image_size)
+                                   force=force, image_size=image_size, **holdouts)
         else:
             if raw_dir is None:
                 _fail("--raw-dir is required for a real source")
             path = run_prepare(source.value, raw_dir, out or Path("data") / source.value, seed=seed,
                                images_dir=images_dir, image_size=image_size or 224, skip_bad=skip_bad, force=force,
-                               table_items=items_file, limits=limits)
+                               table_items=items_file, limits=limits, **holdouts)
     except (DataError, FileExistsError, FileNotFoundError) as e:
         _fail(str(e))
     manifest = json.loads((path / layout.MANIFEST).read_text())
@@ -188,7 +204,7 @@ def convert(
         _fail(str(e))
     typer.echo(f"wrote {path}; next: unimp-bench prepare --source table --raw-dir {path}"
                + (f" --items-file {path.parent / 'items.parquet'}" if (path.parent / "items.parquet").exists() else "")
-               + (" --time-range any  (the timestamps are positions)" if format == ConvertFormat.sequence else ""))
+               + (" --protocol single-domain  (every user kept, as the published tables)" if format == ConvertFormat.sequence else ""))
 
 
 @app.command()

@@ -7,7 +7,8 @@
   (item_id:token title:token_seq categories:token_seq brand:token price:float ...). Without a
   timestamp field the timestamp is the row's 1-based position among its user's rows (file order).
 
-`convert` writes `interactions.parquet` (+ `items.parquet`) into a folder.
+`convert` writes `interactions.parquet` (+ `items.parquet`) into a folder. When the timestamps are positions,
+the parquet file says so in its metadata (POSITIONS) and `prepare` takes them as an order (`--time-range any`).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import pandas as pd
 from benchmark.data.errors import DataError, SkipReport
 from benchmark.data.io import write_parquet
 from benchmark.data.sources.common import category_path, iter_lines, meta_text, parse_price
+from benchmark.data.sources.table import POSITIONS
 
 FORMATS = ("sequence", "recbole")
 RECBOLE_TYPES = ("token", "token_seq", "float", "float_seq")
@@ -62,10 +64,12 @@ def sequence_to_table(path: Path, report: SkipReport | None = None) -> pd.DataFr
         users.extend([user] * (len(tokens) - 1))
         items.extend(tokens[1:])
         positions.extend(range(1, len(tokens)))
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {"user": pd.Series(users, dtype=object), "item": pd.Series(items, dtype=object),
          "timestamp": pd.Series(positions, dtype="int64")}
     )
+    frame.attrs["timestamps"] = "positions"
+    return frame
 
 
 def _read_atomic(path: Path, report: SkipReport) -> tuple[list[tuple[str, str]], Iterator[tuple[int, list[str]]]]:
@@ -147,6 +151,8 @@ def recbole_atomic_to_table(
     for name in ("review", "summary"):
         if where[name] is not None:
             interactions[name] = pd.Series(out[name], dtype=object)
+    if where["timestamp"] is None:
+        interactions.attrs["timestamps"] = "positions"
     items = _recbole_items(Path(item_path), report) if item_path is not None else None
     return interactions, items
 
@@ -211,7 +217,8 @@ def convert(src: Path, out_dir: Path, fmt: str, report: SkipReport | None = None
     if interactions.empty:
         raise DataError(src, None, "no interactions to convert")
     target = out_dir / "interactions.parquet"
-    write_parquet(target, interactions)
+    # positions, not times: said in the file, so `prepare` reads them as an order without --time-range any
+    write_parquet(target, interactions, POSITIONS if interactions.attrs.get("timestamps") == "positions" else None)
     if items is not None:
         write_parquet(out_dir / "items.parquet", items)
     return target

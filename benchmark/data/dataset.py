@@ -61,13 +61,31 @@ class PreparedDataset:
     def n_items(self) -> int:
         return len(self.items)
 
+    @property
+    def new_domain(self) -> str | None:
+        """The held-out domain (None when `prepare --new-domain none`; datasets from before the switch: Office_Products)."""
+        return self.manifest.get("new_domain", layout.NEW_DOMAIN)
+
+    @cached_property
+    def _task_splits(self) -> set[str]:
+        return {rel.rsplit("/", 1)[1].removesuffix(".parquet") for rel in self._files if rel.startswith("tasks/")}
+
+    def has_split(self, split: str) -> bool:
+        """Whether `prepare` wrote this task split (a holdout that is off writes none)."""
+        return split in self._task_splits
+
+    def missing_split(self, split: str) -> str:
+        """Why a split is absent, in one line."""
+        holdout = "--new-domain none" if regime_of(split) is NEW_DOMAIN_REGIME else "--new-user-fraction 0"
+        return f"this dataset has no {split} split (prepared with {holdout})"
+
     def catalogue_mask(self, split: str) -> np.ndarray:
-        """Boolean (n_items,) mask of the items a split ranks over: the six training domains for
-        train/valid/test/new_user, Office_Products for the new-domain splits."""
+        """Boolean (n_items,) mask of the items a split ranks over: the training domains for
+        train/valid/test/new_user, the new domain (Office_Products by default) for the new-domain splits."""
         domains = self.items["domain"].to_numpy()
         if regime_of(split) is NEW_DOMAIN_REGIME:
-            return domains == layout.NEW_DOMAIN
-        return domains != layout.NEW_DOMAIN
+            return domains == self.new_domain
+        return domains != self.new_domain
 
     def image_path(self, item: int) -> Path | None:
         rel = self.items.at[item, "image"]
@@ -84,7 +102,10 @@ class PreparedDataset:
     def interactions(self, split: str) -> pd.DataFrame:
         if split not in layout.INTERACTION_SPLITS:
             raise ValueError(f"unknown interaction split {split!r}; known: {layout.INTERACTION_SPLITS}")
-        return pd.read_parquet(self._listed(layout.interactions_path(self.root, split)))
+        path = layout.interactions_path(self.root, split)
+        if path.relative_to(self.root).as_posix() not in self._files:
+            raise ValueError(self.missing_split({"new_domain_test": "new_domain"}.get(split, split)))
+        return pd.read_parquet(self._listed(path))
 
     def instances(self, task: str, split: str) -> pd.DataFrame:
         if split not in layout.TASK_SPLITS:
@@ -93,6 +114,8 @@ class PreparedDataset:
         if not path.parent.is_dir():
             known = sorted(p.name for p in (self.root / "tasks").iterdir() if p.is_dir())
             raise ValueError(f"unknown task {task!r}; this dataset has instances of: {', '.join(known)}")
+        if not self.has_split(split):
+            raise ValueError(self.missing_split(split))
         frame = pd.read_parquet(self._listed(path))
         # a task leaves the other tasks' columns null: drop them so int columns stay int64, not float
         return frame[[c for c in frame.columns if c in ("id", "user", "history") or len(frame) == 0 or frame[c].notna().any()]]

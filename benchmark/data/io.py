@@ -139,16 +139,17 @@ def write_jsonl(path: str | Path, rows) -> None:
             f.write(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n")
 
 
-def write_parquet(path: str | Path, df) -> None:
+def write_parquet(path: str | Path, df, metadata: dict | None = None) -> None:
     """Parquet without pandas' index and without the writer's creation metadata, so equal frames give
     byte-identical files."""
-    write_arrow(path, pa.Table.from_pandas(df, preserve_index=False))
+    write_arrow(path, pa.Table.from_pandas(df, preserve_index=False), metadata)
 
 
-def write_arrow(path: str | Path, table) -> None:
-    """A pyarrow Table as Parquet, schema metadata dropped so output bytes depend only on the data."""
+def write_arrow(path: str | Path, table, metadata: dict | None = None) -> None:
+    """A pyarrow Table as Parquet, schema metadata dropped (or replaced by `metadata`) so output bytes
+    depend only on the data."""
     with atomic_path(path) as tmp:
-        pq.write_table(table.replace_schema_metadata(None), tmp, compression="zstd",
+        pq.write_table(table.replace_schema_metadata(metadata), tmp, compression="zstd",
                        write_statistics=False)
 
 

@@ -50,10 +50,11 @@ def data_card(info: dict) -> str:
     lines += ["", "## Splits", "", "| split | users | interactions |", "|---|---:|---:|"]
     for sp, s in info["splits"].items():
         lines.append(f"| {sp} | {s['users']:,} | {s['interactions']:,} |")
-    lines += ["", "## Task instances", "", "| task | " + " | ".join(layout.TASK_SPLITS) + " |",
-              "|---|" + "---:|" * len(layout.TASK_SPLITS)]
+    built = {k.split("/")[1] for k in info["instances"]}
+    splits = [s for s in layout.TASK_SPLITS if s in built]  # a holdout that is off has no column
+    lines += ["", "## Task instances", "", "| task | " + " | ".join(splits) + " |", "|---|" + "---:|" * len(splits)]
     for task in dict.fromkeys(k.split("/")[0] for k in info["instances"]):  # the instance sets, in build order
-        lines.append(f"| {task} | " + " | ".join(f"{info['instances'].get(f'{task}/{s}', 0):,}" for s in layout.TASK_SPLITS) + " |")
+        lines.append(f"| {task} | " + " | ".join(f"{info['instances'].get(f'{task}/{s}', 0):,}" for s in splits) + " |")
     lines += ["", "## Decisions", ""] + [f"- **{k}**: {v}" for k, v in info["decisions"].items()]
     if info["skipped"]:
         shown = info["skipped"][:MAX_LISTED]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from benchmark.data.layout import NEW_DOMAIN
+
 
 @dataclass(frozen=True)
 class Regime:
@@ -28,6 +30,20 @@ NEW_DOMAIN_REGIME = Regime("new_domain", "new_domain_train", "new_domain_valid",
 REGIMES: dict[str, Regime] = {r.name: r for r in (MAIN_REGIME, NEW_DOMAIN_REGIME)}
 EVAL_SPLITS = tuple(s for r in REGIMES.values() for s in r.eval_splits)
 _BY_SPLIT = {s: r for r in REGIMES.values() for s in r.splits}
+
+
+# `prepare --protocol`: named (new-user fraction, new domain) holdout combinations. `paper` holds out 10% of
+# the users and Office_Products; `single-domain` keeps every user in train/valid/test and has no new domain,
+# as the published single-domain tables (SASRec, S3-Rec, P5, RecBole) do.
+PROTOCOLS: dict[str, tuple[float, str | None]] = {
+    "paper": (0.1, NEW_DOMAIN),
+    "single-domain": (0.0, None),
+}
+
+
+def protocol_name(new_user_fraction: float, new_domain: str | None) -> str:
+    """The preset these holdouts match, else "custom" (recorded in the manifest)."""
+    return next((n for n, p in PROTOCOLS.items() if p == (new_user_fraction, new_domain)), "custom")
 
 
 def regime_of(split: str) -> Regime:

@@ -151,6 +151,9 @@ def _evaluate(data: PreparedDataset, infer_data: PreparedDataset, run_dir: Path,
     results = []
     for regime in REGIMES.values():
         splits = [s for s in opts.splits if s in regime.eval_splits]
+        for s in [s for s in splits if not data.has_split(s)]:  # a holdout prepare turned off: one line, no entries
+            print(f"skipping split {s}: {data.missing_split(s)}")
+            splits.remove(s)
         if not splits:
             continue
         needed = []

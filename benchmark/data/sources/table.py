@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from benchmark.data.errors import DataError, SkipReport
 from benchmark.data.sources import RawDomain
@@ -48,6 +49,18 @@ def _format(path: Path) -> str:
     if suffix not in formats:
         raise DataError(path, None, f"unknown table format {suffix or '(no suffix)'!r}: use .csv, .tsv, .parquet or .jsonl")
     return formats[suffix]
+
+
+POSITIONS = {b"unimp_bench.timestamp": b"position"}  # parquet metadata `convert` writes when timestamps are positions
+
+
+def timestamps_are_positions(path: Path) -> bool:
+    """Whether a parquet interactions file says its timestamps are positions (an order, not times)."""
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+    except Exception:  # not parquet, or damaged: the reader reports it with its file
+        return False
+    return all(metadata.get(k) == v for k, v in POSITIONS.items())
 
 
 def read_frame(path: Path, report: SkipReport, allowed: tuple[str, ...] = ("csv", "tsv", "parquet")) -> pd.DataFrame:
