@@ -20,6 +20,7 @@ from benchmark.data.dataset import PreparedDataset
 from benchmark.data.download import download_images as fetch
 from benchmark.data.download import urls_from_raw, urls_from_table
 from benchmark.data.errors import DataError, IntegrityError
+from benchmark.data.labels import find_labels
 from benchmark.data.regimes import EVAL_SPLITS
 from benchmark.data.sources import SOURCES
 from benchmark.data.sources.common import Limits, parse_rating_range, parse_time_range
@@ -64,6 +65,8 @@ def prepare(
     raw_dir: Optional[Path] = typer.Option(None, help="Folder with the release's files (reviews_<Domain>_5.json.gz "
                                            "+ meta_<Domain>.json.gz for 2014; see README). For 'table': the interactions file."),
     out: Optional[Path] = typer.Option(None, help="Output folder [default: data/world-<scale> or data/<source>]."),
+    labels_out: Optional[Path] = typer.Option(None, help="Where the scored splits' answers go (keep it private) "
+                                              "[default: <out>.labels beside the output folder]."),
     scale: Scale = typer.Option(Scale.default, help="Size of the embedded world (tiny: tests; default: the demo; "
                                 "paper: Table 5 sizes, ~1.6 M interactions)."),
     seed: int = typer.Option(0, help="Seed of every random choice (world, item tokens, new users, negatives)."),
@@ -96,13 +99,13 @@ def prepare(
     try:
         if source == Source.default:
             path = prepare_default(out=out or Path("data") / f"world-{scale.value}", scale=scale.value, seed=seed,
-                                   force=force, image_size=image_size)
+                                   force=force, image_size=image_size, labels_out=labels_out)
         else:
             if raw_dir is None:
                 _fail("--raw-dir is required for a real source")
             path = run_prepare(source.value, raw_dir, out or Path("data") / source.value, seed=seed,
                                images_dir=images_dir, image_size=image_size or 224, skip_bad=skip_bad, force=force,
-                               table_items=items_file, limits=limits)
+                               table_items=items_file, limits=limits, labels_out=labels_out)
     except (DataError, FileExistsError, FileNotFoundError) as e:
         _fail(str(e))
     manifest = json.loads((path / layout.MANIFEST).read_text())
@@ -219,6 +222,8 @@ def run(
     task: str = typer.Option("all", help="all or a comma list of: " + ", ".join(TASKS)),
     split: str = typer.Option("all", help="all or a comma list of: " + ", ".join(EVAL_SPLITS)),
     data: Path = typer.Option(Path("data/world-default"), help="A prepared dataset folder."),
+    labels: Optional[Path] = typer.Option(None, help="The dataset's labels folder, to score [default: <data>.labels "
+                                          "when present; without it predictions are written, not scored]."),
     out: Path = typer.Option(Path("runs"), help="Where the run folder is created."),
     seed: int = typer.Option(0, help="Seed of the model and of the bootstrap."),
     config: Optional[str] = typer.Option(None, help="Model settings: a JSON file, or inline JSON such as "
@@ -268,7 +273,7 @@ def run(
     opts = RunOptions(model=model, tasks=_csv(task, tuple(TASKS), "task", tuple(TASKS)),
                       splits=_csv(split, EVAL_SPLITS, "split", EVAL_SPLITS), seed=seed, config=cfg,
                       perturbation=perturb, n_boot=n_boot, bertscore_model=str(bertscore_model) if bertscore_model else None,
-                      run_id=run_id)
+                      run_id=run_id, labels=str(labels) if labels else None)
     from benchmark.data.errors import DataError
 
     try:
@@ -287,7 +292,7 @@ def compare(run_a: Path, run_b: Path, task: str = typer.Option("recommendation")
     if task not in TASKS:
         _fail(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
     try:
-        ds = PreparedDataset(data)
+        ds = PreparedDataset(data, labels=find_labels(data))  # scoring needs the sealed answers
     except (FileNotFoundError, DataError) as e:
         _fail(str(e))
     preds = []
@@ -335,6 +340,8 @@ def board_fetch(
 @board.command("validate")
 def board_validate(
     data: list[Path] = typer.Option([], help="Prepared dataset folder(s) the submissions were run on; repeatable."),
+    labels: list[Path] = typer.Option([], help="The labels folder of each --data, in the same order [default: "
+                                      "<data>.labels beside it]; repeatable."),
     leaderboard_dir: Path = typer.Option(Path("leaderboard"), help="The leaderboard folder (holds index.jsonl)."),
     archives: Optional[Path] = typer.Option(None, help="Folder of the archives (default LEADERBOARD_DIR/archives/)."),
     index_only: bool = typer.Option(False, help="Check the index rows alone (schema, ranges, ids); scores are not "
@@ -350,7 +357,7 @@ def board_validate(
 
     try:
         code = validate_cli(leaderboard_dir, data, allow_unknown_datasets=allow_unknown_datasets,
-                            archives_dir=archives, index_only=index_only, report=report)
+                            archives_dir=archives, index_only=index_only, report=report, labels_paths=labels)
     except IntegrityError as e:  # a --data folder not as its manifest says: nothing to validate against
         _fail(str(e))
     raise typer.Exit(code)

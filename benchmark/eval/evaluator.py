@@ -13,6 +13,7 @@ from benchmark.api import Model, registry
 from benchmark.data.dataset import PreparedDataset
 from benchmark.data.environment import environment
 from benchmark.data.io import remove_stale_staging, sha256_file, staged_dir, write_json, write_jsonl, write_text
+from benchmark.data.labels import default_labels_dir, find_labels
 from benchmark.data.perturb import PerturbedDataset
 from benchmark.data.regimes import EVAL_SPLITS, REGIMES
 from benchmark.eval.gallery import write_gallery
@@ -34,6 +35,7 @@ class RunOptions:
     n_boot: int = 1000
     bertscore_model: str | None = None
     run_id: str | None = None
+    labels: str | None = None       # the dataset's labels folder [default: `<data>.labels` beside it, if there]
 
 
 def _entry(task: str, split: str, status: str, **kw) -> dict:
@@ -67,7 +69,12 @@ def run(data_path: str | Path, out_root: str | Path, opts: RunOptions) -> Path:
         raise FileExistsError(f"{final} exists; choose another --run-id or --out")
     if final.resolve().parent != out_root:  # check_run_id makes this impossible; the last guard before writing
         raise ValueError(f"--run-id {run_id!r}: {final.resolve()} is not inside --out {out_root}")
-    data = PreparedDataset(data_path)
+    data = PreparedDataset(data_path)  # the model's view: the scored splits' inputs only
+    labels = find_labels(data_path, opts.labels)
+    scoring = PreparedDataset(data_path, labels=labels) if labels is not None and data.sealed else data
+    if not scoring.can_score:
+        print(f"cannot score: no labels folder for {data_path} (none at {default_labels_dir(data_path)}; give "
+              "--labels). Predictions are written, every result is marked \"unscored\".", flush=True)
     infer_data = data
     if opts.perturbation:
         infer_data = PerturbedDataset(data, opts.perturbation, seed=opts.seed)
@@ -75,12 +82,14 @@ def run(data_path: str | Path, out_root: str | Path, opts: RunOptions) -> Path:
     # Built under a staging name and renamed at the end: a refused, failed or interrupted run leaves no run
     # folder (a killed one leaves a staging folder, removed by the next run into the same --out).
     with staged_dir(final) as run_dir:
-        _evaluate(data, infer_data, run_dir, run_id, opts, t_start)
+        _evaluate(data, infer_data, run_dir, run_id, opts, t_start, scoring)
     return final
 
 
 def _evaluate(data: PreparedDataset, infer_data: PreparedDataset, run_dir: Path, run_id: str, opts: RunOptions,
-              t_start: float) -> None:
+              t_start: float, scoring: PreparedDataset) -> None:
+    """`data`/`infer_data`: what the model sees (inputs only for the scored splits); `scoring`: the dataset
+    with its sealed answers, used only to score the predictions (`can_score` False: not scored)."""
 
     (run_dir / "model").mkdir()
     write_json(run_dir / "config.json", opts.config)
@@ -118,10 +127,17 @@ def _evaluate(data: PreparedDataset, infer_data: PreparedDataset, run_dir: Path,
                 preds = spec.predict(model, split, data, instances, run_dir)
                 rel = predictions_name(spec.name, split)
                 write_jsonl(run_dir / rel, preds)
-                res = score_predictions(spec.name, instances, preds, data, n_boot=opts.n_boot, seed=opts.seed,
+                if not scoring.can_score:
+                    results.append(_entry(spec.name, split, "unscored", n=len(preds), predictions=rel,
+                                          predictions_sha256=sha256_file(run_dir / rel),
+                                          error="no labels: the answers of this split are sealed (give --labels)",
+                                          wall_time_s=round(time.time() - t0, 3)))
+                    continue
+                answers = spec.load(scoring, split)
+                res = score_predictions(spec.name, answers, preds, scoring, n_boot=opts.n_boot, seed=opts.seed,
                                         bertscore_model=opts.bertscore_model, run_dir=run_dir)
                 if spec.gallery:
-                    write_gallery(run_dir, f"{spec.name}__{split}", instances, preds, data)
+                    write_gallery(run_dir, f"{spec.name}__{split}", answers, preds, scoring)
                 results.append(_entry(spec.name, split, "ok", n=res.n, scores=res.scores, intervals=res.intervals,
                                       extra=dict(res.extra, fit_time_s=round(fit_time, 2)), predictions=rel,
                                       predictions_sha256=sha256_file(run_dir / rel),
