@@ -1,6 +1,7 @@
 """Read-only access to a prepared dataset folder (see `benchmark.data.layout`)."""
 from __future__ import annotations
 
+import copy
 import json
 from functools import cached_property
 from pathlib import Path
@@ -33,6 +34,15 @@ class PreparedDataset:
         self._files = manifest_files(self.root, self.manifest)
         verify(self.root, self._files)
         self.labels = Labels(labels, self.manifest, self.root) if labels is not None else None
+        self.for_model = False  # see model_view
+
+    def model_view(self) -> "PreparedDataset":
+        """The view a model is given: no labels, and no scored split's instances at all. The evaluator hands
+        the model those one task at a time; reading them itself could reveal answers across tasks (the
+        item a rating question asks about is the user's next item, the recommendation answer)."""
+        view = copy.copy(self)
+        view.labels, view.for_model = None, True
+        return view
 
     @property
     def sealed(self) -> bool:
@@ -114,6 +124,9 @@ class PreparedDataset:
     def instances(self, task: str, split: str) -> pd.DataFrame:
         if split not in layout.TASK_SPLITS:
             raise ValueError(f"unknown split {split!r}; known: {layout.TASK_SPLITS}")
+        if self.for_model and self.sealed and split in EVAL_SPLITS:
+            raise PermissionError(f"{task}/{split}: a model is given the instances of a scored split by the "
+                                  "evaluator, one task at a time, and never reads them itself")
         path = layout.task_path(self.root, task, split)
         if not path.parent.is_dir():
             known = sorted(p.name for p in (self.root / "tasks").iterdir() if p.is_dir())

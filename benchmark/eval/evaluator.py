@@ -75,9 +75,9 @@ def run(data_path: str | Path, out_root: str | Path, opts: RunOptions) -> Path:
     if not scoring.can_score:
         print(f"cannot score: no labels folder for {data_path} (none at {default_labels_dir(data_path)}; give "
               "--labels). Predictions are written, every result is marked \"unscored\".", flush=True)
-    infer_data = data
+    infer_data = data.model_view()
     if opts.perturbation:
-        infer_data = PerturbedDataset(data, opts.perturbation, seed=opts.seed)
+        infer_data = PerturbedDataset(infer_data, opts.perturbation, seed=opts.seed)
     remove_stale_staging(out_root)
     # Built under a staging name and renamed at the end: a refused, failed or interrupted run leaves no run
     # folder (a killed one leaves a staging folder, removed by the next run into the same --out).
@@ -94,6 +94,7 @@ def _evaluate(data: PreparedDataset, infer_data: PreparedDataset, run_dir: Path,
     (run_dir / "model").mkdir()
     write_json(run_dir / "config.json", opts.config)
     model = registry.load(opts.model)(config=opts.config, seed=opts.seed, run_dir=run_dir / "model")
+    model_data = data.model_view()
     results = []
     for regime in REGIMES.values():
         splits = [s for s in opts.splits if s in regime.eval_splits]
@@ -113,7 +114,7 @@ def _evaluate(data: PreparedDataset, infer_data: PreparedDataset, run_dir: Path,
             continue
         t0 = time.time()
         try:
-            model.fit(data, regime.name)
+            model.fit(model_data, regime.name)
         except Exception as e:  # a failed fit marks the regime's tasks as errors; the run goes on
             traceback.print_exc()
             results += [_entry(spec.name, s, "error", error=f"fit failed: {type(e).__name__}: {e}") for spec, s in needed]
@@ -124,7 +125,7 @@ def _evaluate(data: PreparedDataset, infer_data: PreparedDataset, run_dir: Path,
             t0 = time.time()
             instances = spec.load(data, split)
             try:
-                preds = spec.predict(model, split, data, instances, run_dir)
+                preds = spec.predict(model, split, model_data, instances, run_dir)
                 rel = predictions_name(spec.name, split)
                 write_jsonl(run_dir / rel, preds)
                 if not scoring.can_score:
