@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from benchmark.tasks import TASKS
-from leaderboard.legend import LEGEND, PAPER_NOTE
+from leaderboard.legend import LEGEND, LEVELS, PAPER_NOTE
 from leaderboard.paper_numbers import LABEL as PAPER_LABEL
 from leaderboard.paper_numbers import PAPER_TABLES
 from leaderboard.tables import (
@@ -143,11 +143,12 @@ def models_view(subs: list[Submission]) -> list[dict]:
     return rows
 
 
-def render_html(subs: list[Submission]) -> str:
+def render_html(subs: list[Submission], unverified: list[tuple[str, str]] = ()) -> str:
+    """`subs`: the entries the build recomputed (ranked); `unverified`: (id, why) of the others, listed apart."""
     archives = {s.key: s.results["archive"]["sha256"] for s in subs}
     datasets = [{"index": i, "sha": sha, "label": label, "plots": plots(members),
                  "tables": [table_view(t, archives) for t in dataset_tables(members)]}
                 for i, (sha, label, members) in enumerate(group_by_dataset(subs))]
     return _ENV.get_template("page.html.j2").render(
-        n_subs=len(subs), datasets=datasets, legend=_legend_html(), paper_note=PAPER_NOTE, paper_label=PAPER_LABEL,
+        n_subs=len(subs), datasets=datasets, unverified=list(unverified), levels=LEVELS, legend=_legend_html(), paper_note=PAPER_NOTE, paper_label=PAPER_LABEL,
         empty_papers=list(PAPER_TABLES.values()), models=models_view(subs), css=_static("page.css"), js=_static("page.js"))

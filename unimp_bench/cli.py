@@ -364,10 +364,18 @@ def board_validate(
 
 
 @board.command("build")
-def board_build(leaderboard_dir: Path = typer.Option(Path("leaderboard"), help="The leaderboard folder.")) -> None:
-    """Render leaderboard/README.md and leaderboard/index.html from leaderboard/index.jsonl alone."""
+def board_build(
+    leaderboard_dir: Path = typer.Option(Path("leaderboard"), help="The leaderboard folder."),
+    data: list[Path] = typer.Option([], help="Prepared dataset folder(s) to recompute the scores on; repeatable. "
+                                    "Entries on other datasets are listed as unverified, never ranked."),
+    labels: list[Path] = typer.Option([], help="The labels folder of each --data, in the same order [default: "
+                                      "<data>.labels beside it]; repeatable."),
+    archives: Optional[Path] = typer.Option(None, help="Folder of the archives (default LEADERBOARD_DIR/archives/)."),
+) -> None:
+    """Validate every entry of leaderboard/index.jsonl (scores recomputed, never trusted) and render
+    leaderboard/README.md and index.html; one line per entry left out. Exit 1 when any was left out."""
 
-    raise typer.Exit(build_cli(leaderboard_dir))
+    raise typer.Exit(build_cli(leaderboard_dir, data, labels, archives))
 
 
 @app.command()

@@ -83,13 +83,15 @@ def demo(data: Path, out: Path, models=DEMO_MODELS, jobs: int | None = None, lea
     docs = [json.loads((out / n / "results.json").read_text()) for n in names]
     print(summary_markdown(docs))
     if leaderboard is not None:
-        _leaderboard(out, leaderboard, docs)
+        _leaderboard(out, leaderboard, docs, data)
 
 
-def _leaderboard(out: Path, leaderboard: Path, docs) -> None:
+def _leaderboard(out: Path, leaderboard: Path, docs, data: Path) -> None:
     present = {r["id"] for r in read_index(leaderboard)[0]}
     for doc in docs:
         if row_id(doc["model"]["name"], doc["run_id"]) not in present:  # a row is never replaced
             submit(out / doc["run_id"], leaderboard, None)
-    build(leaderboard)
+    board = build(leaderboard, {PreparedDataset(data).sha256: data})  # every entry recomputed, never trusted
+    for line in board.left_out:
+        print(f"[demo] {line}")
     print(f"[demo] leaderboard: {leaderboard / 'README.md'} and {leaderboard / 'index.html'}")
