@@ -363,6 +363,24 @@ def board_validate(
     raise typer.Exit(code)
 
 
+@board.command("verify")
+def board_verify(
+    submission: Path = typer.Argument(..., help="A run folder, an extracted submission or its <sha256>.tar.gz archive."),
+    data: Path = typer.Option(..., help="The prepared dataset the submission was run on."),
+    labels: Optional[Path] = typer.Option(None, help="Its labels folder [default: <data>.labels beside it]."),
+    any_revision: bool = typer.Option(False, help="Re-run even when the submission's code revision is not this "
+                                      "checkout's (the output says so)."),
+    private_seed_file: Optional[Path] = typer.Option(None, help="A file holding the secret seed of a private world: "
+                                                     "the recipe is re-run there too (the seed is never printed)."),
+) -> None:
+    """Re-run a submission's recipe (model, config, seed, perturbation; on its dataset) and compare: identical
+    predictions for a deterministic model, else every main score inside the submitted 95% interval.
+    Exit 0 reproduced, 1 not reproduced, 2 refused."""
+    from leaderboard.verify import verify_cli
+
+    raise typer.Exit(verify_cli(submission, data, labels, any_revision, private_seed_file=private_seed_file))
+
+
 @board.command("build")
 def board_build(
     leaderboard_dir: Path = typer.Option(Path("leaderboard"), help="The leaderboard folder."),
