@@ -38,6 +38,7 @@ from leaderboard.tables import (
     group_by_dataset,
 )
 from leaderboard.validate import DatasetCache, validate_row
+from leaderboard.verify import NOT_PRIVATE, read_verified
 
 README = "README.md"
 INDEX = "index.html"
@@ -145,7 +146,7 @@ def render_readme(subs: list[Submission]) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-SCORED, UNVERIFIED = "scored", "unverified"
+REPRODUCED, SCORED, UNVERIFIED = "reproduced", "scored", "unverified"
 
 
 @dataclass
@@ -154,7 +155,8 @@ class Board:
     a one-line reason for each entry left out."""
 
     ranked: list[Submission] = field(default_factory=list)
-    levels: dict[str, str] = field(default_factory=dict)                # id -> "scored"
+    levels: dict[str, str] = field(default_factory=dict)                # id -> "reproduced" | "scored"
+    notes: dict[str, str] = field(default_factory=dict)                 # id -> what verify said, when not reproduced
     unverified: list[tuple[Submission, str]] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)
 
@@ -181,6 +183,7 @@ def assess(leaderboard_dir: str | Path, datasets: dict[str, str | Path] | None =
     bad = {p.submission for p in problems}
     cache = DatasetCache(datasets or {}, labels)
     archives = Path(archives_dir) if archives_dir is not None else root / ARCHIVES_DIR
+    verified = read_verified(root)
     for row in sorted(rows, key=lambda r: r["id"]):
         if row["id"] in bad:  # e.g. a duplicate id: the row passed its schema but the index did not
             continue
@@ -199,17 +202,22 @@ def assess(leaderboard_dir: str | Path, datasets: dict[str, str | Path] | None =
             board.left_out += _one_line_each(found)
         else:
             board.ranked.append(sub)
-            board.levels[sub.key] = SCORED
+            rec = verified.get(row["archive"]["sha256"], {})
+            reproduced = rec.get("outcome") == REPRODUCED and rec.get("private") != NOT_PRIVATE
+            board.levels[sub.key] = REPRODUCED if reproduced else SCORED
+            if rec and not reproduced:
+                board.notes[sub.key] = f"verify: {rec.get('outcome')}, private world: {rec.get('private')}"
     return board
 
 
 def md_levels(board: Board) -> list[str]:
     lines = ["## Entries and their level", "", md(LEVELS), ""]
-    rows = [[md(s.key), md(s.results["dataset"]["name"]), board.levels[s.key], ""] for s in board.ranked]
+    rows = [[md(s.key), md(s.results["dataset"]["name"]), board.levels[s.key], md(board.notes.get(s.key, ""))]
+            for s in board.ranked]
     rows += [[md(s.key), md(s.results["dataset"]["name"]), UNVERIFIED, md(why)] for s, why in board.unverified]
     if not rows:
         return lines + ["_No entries._", ""]
-    lines += md_grid(["Entry", "Dataset", "Level", "Why unverified"], rows, ["left"] * 4)
+    lines += md_grid(["Entry", "Dataset", "Level", "Note"], rows, ["left"] * 4)
     if board.unverified:
         lines += ["", "Unverified entries are not in the tables above: their scores were not recomputed by this build."]
     return lines + [""]

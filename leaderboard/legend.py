@@ -12,8 +12,8 @@ LEGEND = (
 )
 LEVELS = (
     "Levels: **scored** = the build itself recomputed every score from the archive's predictions against the "
-    "sealed answers (stored scores are never trusted); **reproduced** = also re-run from its recipe (not yet "
-    "offered by this build); **unverified** = not recomputed here (dataset or labels not given to the build, or "
+    "sealed answers (stored scores are never trusted); **reproduced** = scored, and its recipe re-run by "
+    "`leaderboard verify --record` matched (and the private world agreed where it was run); **unverified** = not recomputed here (dataset or labels not given to the build, or "
     "archive not at hand): listed apart, never ranked. An entry that fails its checks is left off the board."
 )
 PAPER_NOTE = (

@@ -17,6 +17,7 @@ public main score lies beyond the private interval's far end by more than PRIVAT
 """
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,14 +26,16 @@ from benchmark.api import registry
 from benchmark.api.config_schema import ConfigError, check_model_config
 from benchmark.data.dataset import PreparedDataset
 from benchmark.data.environment import git_commit
+from benchmark.data.io import sha256_file, write_text
 from benchmark.data.labels import find_labels
 from benchmark.eval.evaluator import RunOptions, run
 from benchmark.metrics.registry import METRICS
 from leaderboard import schema
 from leaderboard.archive import extract_archive
-from leaderboard.common import RESULTS_FILE, read_json_file
+from leaderboard.common import RESULTS_FILE, loads_strict, read_json_file
 
 REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
+VERIFIED_FILE = "verified.jsonl"  # in the leaderboard folder: one verify outcome per archive, kept by maintainers
 NOT_PRIVATE = "does not reproduce on a private world"
 # Chosen on honest baselines (pop, random, mean-rating, bm25, nearest-review; every ok task/split) at tiny
 # scale: their public score (seed 0) against the private 95% interval on four other seeds. See the README
@@ -172,9 +175,39 @@ def verify(submission: str | Path, data: str | Path, labels: str | Path | None =
     return Verdict(outcome, lines + private_lines, Path(work_dir) / "rerun" if work_dir else None, private)
 
 
-def verify_cli(submission, data, labels=None, any_revision: bool = False, out=None, private_seed_file=None) -> int:
-    """Print each comparison and the verdict; exit 0 reproduced, 1 not reproduced, 2 refused."""
+def read_verified(leaderboard_dir: str | Path) -> dict[str, dict]:
+    """{archive sha256: record} from verified.jsonl (lines that are not a record are ignored)."""
+    path = Path(leaderboard_dir) / VERIFIED_FILE
+    records = {}
+    for line in path.read_text(encoding="utf-8").splitlines() if path.is_file() else []:
+        try:
+            r = loads_strict(line)
+        except ValueError:
+            continue
+        if isinstance(r, dict) and isinstance(r.get("archive_sha256"), str):
+            records[r["archive_sha256"]] = r
+    return records
+
+
+def record_verdict(leaderboard_dir: str | Path, archive: Path, verdict: Verdict) -> None:
+    """Keep the outcome for the archive (by its sha256), replacing an earlier one; sorted, atomic."""
+    records = read_verified(leaderboard_dir)
+    sha = sha256_file(archive)
+    records[sha] = {"archive_sha256": sha, "outcome": verdict.outcome, "private": verdict.private or "not run",
+                    "code_revision": git_commit()}
+    write_text(Path(leaderboard_dir) / VERIFIED_FILE,
+               "".join(json.dumps(records[k], sort_keys=True) + "\n" for k in sorted(records)))
+
+
+def verify_cli(submission, data, labels=None, any_revision: bool = False, out=None, private_seed_file=None,
+               record: str | Path | None = None) -> int:
+    """Print each comparison and the verdict; exit 0 reproduced, 1 not reproduced, 2 refused. With `record`
+    (a leaderboard folder) and an archive as the submission, keep the outcome in its verified.jsonl."""
     import sys
+
+    if record is not None and not Path(submission).is_file():
+        print(f"error: --record needs the submission's archive (<sha256>.tar.gz), not {submission}", file=sys.stderr)
+        return 2
 
     out = out or sys.stdout
     try:
@@ -186,4 +219,7 @@ def verify_cli(submission, data, labels=None, any_revision: bool = False, out=No
         print(line, file=out)
     flag = f" ({NOT_PRIVATE})" if verdict.private == NOT_PRIVATE else ""
     print(f"{submission}: {verdict.outcome}{flag}", file=out)
+    if record is not None and verdict.outcome != "refused":
+        record_verdict(record, Path(submission), verdict)
+        print(f"recorded in {Path(record) / VERIFIED_FILE}", file=out)
     return {REPRODUCED: 0, NOT_REPRODUCED: 1}.get(verdict.outcome, 2)

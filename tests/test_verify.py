@@ -59,10 +59,15 @@ def test_honest_pop_is_reproduced_and_agrees_on_a_private_world(tiny_data, tmp_p
     assert SECRET not in out  # the seed is never printed (and the private world lived in a removed temp folder)
 
 
-def test_rebuilt_answers_are_scored_then_flagged_by_the_private_world(tiny_data, tiny_labels, tmp_path, secret_file):
-    for rel in ("test", "new_user", "new_domain"):  # what regenerating the public world from seed 0 gives
+@pytest.fixture
+def memorised(tiny_labels):
+    """What regenerating the public world from its public seed gives the cheat: every scored answer."""
+    for rel in ("test", "new_user", "new_domain"):
         frame = pd.read_parquet(tiny_labels / "tasks" / "recommendation" / f"{rel}.parquet")
         Memoriser.answers.update(zip(frame["id"], frame["target_item"].astype(int)))
+
+
+def test_rebuilt_answers_are_scored_then_flagged_by_the_private_world(tiny_data, memorised, tmp_path, secret_file):
     sub = _run(tiny_data, tmp_path / "runs", "memoriser")
     doc = json.loads((sub / "results.json").read_text())
     test = next(e for e in doc["results"] if e["task"] == "recommendation" and e["split"] == "test")
@@ -116,3 +121,23 @@ def test_verify_refuses_another_dataset_and_a_bad_seed_file(tiny_data, tmp_path)
         verify(sub, tiny_data, private_seed_file=bad)
     assert "12345" not in str(e.value)
     shutil.rmtree(sub)
+
+
+def test_a_recorded_verification_makes_the_entry_reproduced_on_the_board(tiny_data, memorised, tmp_path, secret_file,
+                                                                         capsys):
+    from benchmark.data.dataset import PreparedDataset
+    from leaderboard import build, submit
+    from leaderboard.archive import archive_name
+
+    lb = tmp_path / "lb"
+    rows = {m: submit(_run(tiny_data, tmp_path / "runs", m), lb) for m in ("pop", "memoriser")}
+    datasets = {PreparedDataset(tiny_data).sha256: tiny_data}
+    assert build(lb, datasets).levels == {"pop/pop": "scored", "memoriser/memoriser": "scored"}
+    for row in rows.values():
+        archive = lb / "archives" / archive_name(row["archive"]["sha256"])
+        verify_cli(archive, tiny_data, private_seed_file=secret_file, record=lb)
+    assert "recorded in" in capsys.readouterr().out
+    board = build(lb, datasets)
+    assert board.levels == {"pop/pop": "reproduced", "memoriser/memoriser": "scored"}
+    assert board.notes["memoriser/memoriser"] == f"verify: {NOT_REPRODUCED}, private world: {NOT_PRIVATE}"
+    assert verify_cli(tmp_path / "runs" / "pop", tiny_data, record=lb) == 2  # a record needs the archive

@@ -372,13 +372,16 @@ def board_verify(
                                       "checkout's (the output says so)."),
     private_seed_file: Optional[Path] = typer.Option(None, help="A file holding the secret seed of a private world: "
                                                      "the recipe is re-run there too (the seed is never printed)."),
+    record: Optional[Path] = typer.Option(None, help="A leaderboard folder: keep the outcome in its verified.jsonl "
+                                          "(the submission must be its archive), which `build` reads for the level."),
 ) -> None:
     """Re-run a submission's recipe (model, config, seed, perturbation; on its dataset) and compare: identical
     predictions for a deterministic model, else every main score inside the submitted 95% interval.
     Exit 0 reproduced, 1 not reproduced, 2 refused."""
     from leaderboard.verify import verify_cli
 
-    raise typer.Exit(verify_cli(submission, data, labels, any_revision, private_seed_file=private_seed_file))
+    raise typer.Exit(verify_cli(submission, data, labels, any_revision, private_seed_file=private_seed_file,
+                                record=record))
 
 
 @board.command("build")
