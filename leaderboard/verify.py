@@ -37,10 +37,12 @@ from leaderboard.common import RESULTS_FILE, loads_strict, read_json_file
 REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
 VERIFIED_FILE = "verified.jsonl"  # in the leaderboard folder: one verify outcome per archive, kept by maintainers
 NOT_PRIVATE = "does not reproduce on a private world"
-# Chosen on honest baselines (pop, random, mean-rating, bm25, nearest-review; every ok task/split) at tiny
-# scale: their public score (seed 0) against the private 95% interval on four other seeds. See the README
-# (Leaderboard, private world) for the measured gaps; the margin sits well above the largest honest one.
-PRIVATE_MARGIN = 0.10
+# Chosen on honest baselines: pop, random, mean-rating, bm25 and nearest-review, every ok task/split, public
+# world seed 0 against private seeds 1-4 at tiny scale (n_boot 200). The largest honest gap, public main score
+# beyond the private 95% interval's far end, was 0.167 (random, recommendation/new_user: 12 instances, so
+# one hit moves HR@5 by 0.083); the next were 0.083. The margin sits above it; a model that memorised the
+# public answers is beyond by ~0.9.
+PRIVATE_MARGIN = 0.25
 
 
 @dataclass
