@@ -4,7 +4,7 @@ The answers of the scored splits (test, new_user, new_domain) go to a separate l
 (`<out>.labels` by default; `benchmark.data.labels`), whose files' sha256 the public manifest records.
 
 The whole dataset is written into a staging folder beside `out` and renamed into place only when
-complete (the labels folder likewise, just before it), so an interrupted run never leaves a folder that looks like a dataset. `--force` replaces only a
+complete (the labels folder likewise, just after it), so an interrupted run never leaves a folder that looks like a dataset. `--force` replaces only a
 folder that is a prepared dataset (it has a manifest), and the old one is removed only once the new one is in place.
 """
 from __future__ import annotations
@@ -211,8 +211,9 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
     items["item"] = seeded_permutation(len(items), seed).astype(np.int64)
     items["text"] = [flatten(attribute_dict(t, b, p, c, d)) for t, b, p, c, d in
                      zip(items["title"], items["brand"], items["price"], items["category"], items["description"])]
-    # the labels folder is renamed into place first: a public folder never appears without its labels
-    with staged_dir(out, replace=True) as stage, staged_dir(labels_out, replace=True) as lstage:
+    # The public folder is swapped in first, then its labels: if the first swap fails, both old folders stay
+    # as they were. (A failure between the two leaves new data beside old labels, which `labels.json` names.)
+    with staged_dir(labels_out, replace=True) as lstage, staged_dir(out, replace=True) as stage:
         image_root = raw_dir.parent if raw_dir.is_file() else raw_dir  # `table`: raw_dir is the interactions file
         items["image"] = _write_images(items, image_root, images_dir, stage, image_size, report, warnings)
         token_of = {(d, r): t for d, r, t in zip(items["domain"], items["raw_id"], items["item"])}

@@ -215,3 +215,35 @@ def test_labels_folder_inside_the_public_one_is_refused(tmp_path):
     for labels_out in (tmp_path / "d" / "labels", tmp_path / "d", tmp_path):
         with pytest.raises(FileExistsError, match="must be outside --out"):
             check_out(tmp_path / "d", False, labels_out)
+
+
+def test_force_replaces_only_a_labels_folder(tiny_data, tmp_path):
+    from benchmark.prepare import check_out
+
+    not_labels = tmp_path / "notes"
+    not_labels.mkdir()
+    with pytest.raises(FileExistsError, match="is not a labels folder"):
+        check_out(tmp_path / "new", True, not_labels)
+    with pytest.raises(FileExistsError, match="exists; pass --force"):
+        check_out(tmp_path / "new", False, not_labels)
+
+
+def test_cli_prepare_labels_out_and_run_labels(tiny_data, tiny_labels, tmp_path):
+    from typer.testing import CliRunner
+
+    from unimp_bench.cli import app
+
+    raw = tiny_data.parent / "raw"
+    res = CliRunner().invoke(app, ["prepare", "--source", "amazon2014", "--raw-dir", str(raw), "--image-size", "32",
+                                   "--out", str(tmp_path / "pub"), "--labels-out", str(tmp_path / "private" / "L")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "private" / "L" / layout.LABELS_MARKER).is_file() and not (tmp_path / "pub.labels").exists()
+    res = CliRunner().invoke(app, ["run", "--model", "pop", "--task", "recommendation", "--split", "test",
+                                   "--data", str(tmp_path / "pub"), "--labels", str(tmp_path / "private" / "L"),
+                                   "--out", str(tmp_path / "runs"), "--run-id", "r", "--n-boot", "10"])
+    assert res.exit_code == 0, res.output
+    entry = json.loads((tmp_path / "runs" / "r" / "results.json").read_text())["results"][0]
+    assert entry["status"] == "ok"
+    res = CliRunner().invoke(app, ["run", "--model", "pop", "--data", str(tmp_path / "pub"), "--labels",
+                                   str(tmp_path / "nowhere"), "--out", str(tmp_path / "runs"), "--run-id", "s"])
+    assert res.exit_code == 2 and "labels folder" in res.output and "nowhere" in res.output
