@@ -31,7 +31,8 @@ def _cell(entry: dict | None, metric: str) -> str:
 
 def summary_markdown(docs: list[dict]) -> str:
     lines = ["# Results", "", "Values with a paired-bootstrap 95% interval in brackets where computed; "
-             "'unsupported' = the model lacks the verb the task needs (never scored as 0).", ""]
+             "'unsupported' = the model lacks the verb the task needs (never scored as 0); 'unscored' = predictions "
+             "written, but the split's sealed answers (the dataset's labels folder) were not at hand.", ""]
     for title, task, split, metrics in tables():
         rows = []
         for doc in docs:
