@@ -37,7 +37,7 @@ test: install
 
 # leaderboard/README.md and leaderboard/index.html from leaderboard/index.jsonl (generated, not committed).
 board: install
-	$(BIN)/unimp-bench leaderboard build
+	$(BIN)/unimp-bench leaderboard build $(if $(wildcard data/world-default/manifest.json),--data data/world-default)
 
 bench: install
 	$(BIN)/python bench/bench_prepare.py

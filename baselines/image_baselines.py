@@ -18,6 +18,7 @@ class RetrievedImageModel(Model):
     """The image of the most popular item of the query's category that the user has not seen."""
 
     name = "retrieved-image"
+    deterministic = True
     Settings = NoSettings
 
     def fit(self, data, regime: str) -> None:

@@ -12,6 +12,7 @@ kind "seq" (sequential recommenders): RecBole's pre-augmented form `user_id item
     valid: the valid interaction, history = all train items; test: the test interaction, history = train
     + valid items. Histories are cut to the last `max_len` items: exactly what RecBole's own
     augmentation of a leave-one-out split produces.
+When the test interactions are sealed (the model's view of the data), the valid rows stand in for them.
 `.item`: `item_id categories` (the category path's levels as a token sequence, for S3-Rec's attribute
 pre-training), for the items that occur in the regime's three files.
 
@@ -62,7 +63,11 @@ class Export:
 def _sequences(data, regime: str) -> pd.DataFrame:
     """The regime's interactions with a `part` column, per user in the order train, valid, test."""
     frames = []
-    for part, split in zip(PARTS, regime_interaction_splits(regime)):
+    train, valid, test = regime_interaction_splits(regime)
+    # RecBole wants a test file, but a model never sees the sealed test interactions: the valid rows stand in
+    # (RecBole's own test evaluation is never what we report; our evaluator scores `full_sort_predict`).
+    test = test if data.has_interactions(test) else valid
+    for part, split in zip(PARTS, (train, valid, test)):
         df = data.interactions(split)[["user", "item"]].copy()
         df["part"] = PARTS.index(part)
         df["order"] = np.arange(len(df))

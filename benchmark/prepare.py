@@ -1,7 +1,10 @@
 """`unimp-bench prepare`: raw release files -> a frozen, checksummed benchmark folder (protocol 1-2).
 
+The answers of the scored splits (test, new_user, new_domain) go to a separate labels folder
+(`<out>.labels` by default; `benchmark.data.labels`), whose files' sha256 the public manifest records.
+
 The whole dataset is written into a staging folder beside `out` and renamed into place only when
-complete, so an interrupted run never leaves a folder that looks like a dataset. `--force` replaces only a
+complete (the labels folder likewise, just after it), so an interrupted run never leaves a folder that looks like a dataset. `--force` replaces only a
 folder that is a prepared dataset (it has a manifest), and the old one is removed only once the new one is in place.
 """
 from __future__ import annotations
@@ -22,17 +25,18 @@ from benchmark import __version__
 from benchmark.data import layout
 from benchmark.data.errors import DataError, SkipReport
 from benchmark.data.images import normalize_image, resolve_image
-from benchmark.data.io import remove_stale_staging, staged_dir, write_arrow, write_parquet, write_text
+from benchmark.data.io import remove_stale_staging, staged_dir, write_arrow, write_json, write_parquet, write_text
 from benchmark.data.item_text import attribute_dict, flatten
-from benchmark.data.manifest import is_prepared_dataset, write_manifest_and_card
+from benchmark.data.labels import default_labels_dir, is_labels_folder, marker
+from benchmark.data.manifest import file_hashes, is_prepared_dataset, write_manifest_and_card
 from benchmark.data.processing import dedupe_earliest, domain_stats, k_core, order_sequences, seeded_permutation
-from benchmark.data.regimes import protocol_name
+from benchmark.data.regimes import EVAL_SPLITS, SEALED_INTERACTIONS, protocol_name
 from benchmark.data.sequences import MAX_HISTORY, Sequences, events
 from benchmark.data.sources import table
 from benchmark.data.sources.common import ANY_TIME, Limits
 from benchmark.data.sources.table import timestamps_are_positions
 from benchmark.data.world import generate_world
-from benchmark.tasks import TASKS
+from benchmark.tasks import ANSWER_COLUMNS, TASKS
 from benchmark.tasks.builder import TaskBuilder
 from benchmark.tasks.selection import N_CANDIDATES
 
@@ -52,6 +56,9 @@ DECISIONS = {
     "explanation": "v1: first sentence of the user's review of the item, at most 30 words, else the summary",
     "image": "instances whose target item has an image; query = target category",
     "images": "re-encoded as RGB PNG, centre-cropped and resized to a fixed square size",
+    "sealed": f"the answers of the scored splits ({', '.join(EVAL_SPLITS)}: each task's declared answer columns, "
+              f"and the {', '.join(SEALED_INTERACTIONS)} interactions) are in the labels folder, not here; "
+              "their sha256 are listed under \"labels\"",
 }
 
 
@@ -156,25 +163,37 @@ def _write_images(items: pd.DataFrame, raw_dir: Path, images_dir: Path | None, s
     return rel
 
 
-def check_out(out: Path, force: bool) -> None:
-    """An existing output folder is replaced only with `force`, and only when it is a prepared dataset: a
-    mistyped --out (a home folder, a source tree) must never be deleted."""
-    if not os.path.lexists(out):
-        return
-    if not force:
-        raise FileExistsError(f"{out} exists; pass --force to replace it")
-    if not out.is_dir() or out.is_symlink() or not is_prepared_dataset(out):
-        raise FileExistsError(f"{out} is not a prepared dataset (no {layout.MANIFEST} with dataset_sha256 and "
-                              "files), so --force will not replace it; nothing was deleted. Choose another --out.")
+def check_out(out: Path, force: bool, labels_out: Path | None = None) -> Path:
+    """An existing output folder is replaced only with `force`, and only when it is a prepared dataset (its
+    labels folder: a labels folder): a mistyped --out (a home folder, a source tree) must never be deleted.
+    The labels folder must lie outside the public one (else the answers would be published). Returns it."""
+    labels_out = Path(labels_out) if labels_out is not None else default_labels_dir(out)
+    a, b = out.resolve(), labels_out.resolve()
+    if a == b or a in b.parents or b in a.parents:
+        raise FileExistsError(f"--labels-out {labels_out} must be outside --out {out} (and not contain it): "
+                              "the labels folder holds the answers that the public folder must not")
+    for folder, is_ours, what, flag in ((out, is_prepared_dataset, f"prepared dataset (no {layout.MANIFEST} with "
+                                         "dataset_sha256 and files)", "--out"),
+                                        (labels_out, is_labels_folder, f"labels folder (no {layout.LABELS_MARKER})",
+                                         "--labels-out")):
+        if not os.path.lexists(folder):
+            continue
+        if not force:
+            raise FileExistsError(f"{folder} exists; pass --force to replace it")
+        if not folder.is_dir() or folder.is_symlink() or not is_ours(folder):
+            raise FileExistsError(f"{folder} is not a {what}, so --force will not replace it; nothing was "
+                                  f"deleted. Choose another {flag}.")
+    return labels_out
 
 
 def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0, images_dir: str | Path | None = None,
             image_size: int = 224, k: int = 5, new_user_frac: float = 0.1, skip_bad: bool = False,
             force: bool = False, table_items: str | Path | None = None, domains=layout.ALL_DOMAINS,
             scale: str | None = None, limits: Limits | None = None,
-            new_domain: str | None = layout.NEW_DOMAIN) -> Path:
+            new_domain: str | None = layout.NEW_DOMAIN, labels_out: str | Path | None = None) -> Path:
     """`limits`: accepted rating and time ranges (default: 1..5 stars, 1990-01-01 to a day after now); a
-    value outside is a FILE:LINE error, or a counted skip with `skip_bad`.
+    value outside is a FILE:LINE error, or a counted skip with `skip_bad`. `labels_out`: where the scored
+    splits' answers go [default: `<out>.labels` beside `out`].
 
     Holdouts: `new_user_frac` of the training-domain users (0: none) and the `new_domain` (None: none; the
     default Office_Products only where the data has it). A holdout that is off writes no files."""
@@ -186,8 +205,9 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
         limits = replace(limits, time=ANY_TIME)  # converted positions: an order, not times
     raw_dir, out = Path(raw_dir), Path(out)
     images_dir = Path(images_dir) if images_dir else None
-    check_out(out, force)
+    labels_out = check_out(out, force, labels_out)
     remove_stale_staging(out.parent, out.name)
+    remove_stale_staging(labels_out.parent, labels_out.name)
     report, warnings = SkipReport(skip_bad=skip_bad), []
     raw = _load_domains(source, raw_dir, domains, report, Path(table_items) if table_items else None, limits)
 
@@ -217,7 +237,9 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
     items["item"] = seeded_permutation(len(items), seed).astype(np.int64)
     items["text"] = [flatten(attribute_dict(t, b, p, c, d)) for t, b, p, c, d in
                      zip(items["title"], items["brand"], items["price"], items["category"], items["description"])]
-    with staged_dir(out, replace=True) as stage:
+    # The public folder is swapped in first, then its labels: if the first swap fails, both old folders stay
+    # as they were. (A failure between the two leaves new data beside old labels, which `labels.json` names.)
+    with staged_dir(labels_out, replace=True) as lstage, staged_dir(out, replace=True) as stage:
         image_root = raw_dir.parent if raw_dir.is_file() else raw_dir  # `table`: raw_dir is the interactions file
         items["image"] = _write_images(items, image_root, images_dir, stage, image_size, report, warnings)
         token_of = {(d, r): t for d, r, t in zip(items["domain"], items["raw_id"], items["item"])}
@@ -255,7 +277,7 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
         }
         inter_files = {split: groups[g].rows(part) for split, (g, part) in inter_plan.items() if held_out[g]}
         for split, frame in inter_files.items():
-            write_parquet(layout.interactions_path(stage, split), frame[cols])
+            write_parquet(layout.interactions_path(lstage if split in SEALED_INTERACTIONS else stage, split), frame[cols])
 
         # 4. task instances
         by_token = items.set_index("item").sort_index()
@@ -280,6 +302,9 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
             ev = events(groups[group], part)
             for spec in built:
                 table = spec.build(builders[group], split, ev)
+                if split in EVAL_SPLITS:  # scored: inputs in public, the task's answers sealed
+                    write_arrow(layout.task_path(lstage, spec.name, split), table.select(["id", *spec.answers]))
+                    table = table.drop_columns(list(ANSWER_COLUMNS))
                 write_arrow(layout.task_path(stage, spec.name, split), table)
                 instance_counts[f"{spec.name}/{split}"] = table.num_rows
                 bar.update()
@@ -291,7 +316,8 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
             write_text(stage / layout.SKIPPED, "".join(json.dumps(row) + "\n" for row in report.record_rows()))
         per_domain = {d: domain_stats(inter[inter["domain"] == d]) for d in sorted(kept)}
         per_domain["all training domains"] = domain_stats(main)
-        write_manifest_and_card(stage, {
+        labels = file_hashes(lstage)
+        manifest = write_manifest_and_card(stage, {
             "benchmark_version": __version__, "source": source, "scale": scale, "seed": seed, "k_core": k,
             "protocol": protocol_name(new_user_frac, new_domain), "new_user_fraction": new_user_frac,
             "new_domain": new_domain, "image_size": image_size, "decisions": decisions(new_user_frac, new_domain),
@@ -302,8 +328,10 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
             "splits": {s: {"users": int(f["user"].nunique()), "interactions": int(len(f))} for s, f in inter_files.items()},
             "items_without_image": int((~has_image).sum()), "n_items": int(len(items)),
             "instances": instance_counts, "skipped": report.to_json(), "warnings": warnings,
-        })
-    print(f"prepared {out} in {time.time() - t0:.1f}s")
+        }, labels=labels)
+        write_json(lstage / layout.LABELS_MARKER, marker(manifest["dataset_sha256"], labels))
+    print(f"prepared {out} in {time.time() - t0:.1f}s; the scored splits' answers are in {labels_out} "
+          "(keep it private)")
     return out
 
 
@@ -312,11 +340,11 @@ WORLD_IMAGE_SIZE = {"tiny": 32, "default": 64, "paper": 32}
 
 def prepare_default(out: str | Path = "data/world-default", raw: str | Path | None = None, scale: str = "default",
                     seed: int = 0, force: bool = False, image_size: int | None = None, new_user_frac: float = 0.1,
-                    new_domain: str | None = layout.NEW_DOMAIN) -> Path:
+                    new_domain: str | None = layout.NEW_DOMAIN, labels_out: str | Path | None = None) -> Path:
     """The embedded default: generate the Amazon-like world in the 2014 format, then the ordinary path."""
     out = Path(out)
-    check_out(out, force)  # before the world is generated beside it
+    check_out(out, force, labels_out)  # before the world is generated beside it
     raw = Path(raw) if raw else out.parent / "raw" / f"world-{scale}-seed{seed}"
     generate_world(raw, scale=scale, seed=seed)  # returns at once when `raw` already holds this world
     return prepare("amazon2014", raw, out, seed=seed, image_size=image_size or WORLD_IMAGE_SIZE.get(scale, 64),
-                   force=force, scale=scale, new_user_frac=new_user_frac, new_domain=new_domain)
+                   force=force, scale=scale, new_user_frac=new_user_frac, new_domain=new_domain, labels_out=labels_out)

@@ -10,6 +10,12 @@ LEGEND = (
     "overlap). `unsupported`: the model lacks the verb the task needs (never counted as 0); `error`: the "
     "run failed on the task; —: not run. Rows run best-first by the table's main column."
 )
+LEVELS = (
+    "Levels: **scored** = the build itself recomputed every score from the archive's predictions against the "
+    "sealed answers (stored scores are never trusted); **reproduced** = scored, and its recipe re-run by "
+    "`leaderboard verify --record` matched (and the private world agreed where it was run); **unverified** = not recomputed here (dataset or labels not given to the build, or "
+    "archive not at hand): listed apart, never ranked. An entry that fails its checks is left off the board."
+)
 PAPER_NOTE = (
     f"Published numbers, labelled \"{PAPER_LABEL}\": {PAPER_SOURCE}. Their data and splits differ from "
     "ours, so they are context, not targets."

@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from benchmark.tasks import TASKS
-from leaderboard.legend import LEGEND, PAPER_NOTE
+from leaderboard.legend import LEGEND, LEVELS, PAPER_NOTE
 from leaderboard.paper_numbers import LABEL as PAPER_LABEL
 from leaderboard.paper_numbers import PAPER_TABLES
 from leaderboard.tables import (
@@ -148,11 +148,13 @@ FIGURE_CAPTION = ("Every model's main test score per task with its 95% percentil
                   "runs of the last `make demo` (drawn by `unimp-bench plot`).")
 
 
-def render_html(subs: list[Submission], figure: str | None = None) -> str:
+def render_html(subs: list[Submission], unverified: list[tuple[str, str]] = (), figure: str | None = None) -> str:
+    """`subs`: the entries the build recomputed (ranked); `unverified`: (id, why) of the others, listed apart;
+    `figure`: the demo's scores figure beside the page, when there."""
     archives = {s.key: s.results["archive"]["sha256"] for s in subs}
     datasets = [{"index": i, "sha": sha, "label": label, "plots": plots(members),
                  "tables": [table_view(t, archives) for t in dataset_tables(members)]}
                 for i, (sha, label, members) in enumerate(group_by_dataset(subs))]
     return _ENV.get_template("page.html.j2").render(
-        n_subs=len(subs), datasets=datasets, figure=figure, figure_caption=FIGURE_CAPTION, legend=_legend_html(), paper_note=PAPER_NOTE, paper_label=PAPER_LABEL,
+        n_subs=len(subs), datasets=datasets, unverified=list(unverified), levels=LEVELS, figure=figure, figure_caption=FIGURE_CAPTION, legend=_legend_html(), paper_note=PAPER_NOTE, paper_label=PAPER_LABEL,
         empty_papers=list(PAPER_TABLES.values()), models=models_view(subs), css=_static("page.css"), js=_static("page.js"))

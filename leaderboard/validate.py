@@ -14,7 +14,8 @@ the field or file:
              duplicate or unknown ids), with well-formed lines and a matching sha256; ranked
              item tokens are items of the split's catalogue;
   scores     recomputing the scores from the predictions against the frozen targets gives the
-             submitted scores within `common.TOLERANCE`.
+             submitted scores within `common.TOLERANCE`. The targets of the scored splits are sealed:
+             each dataset is opened with its labels folder (given, or `<data>.labels` beside it).
 Results with status "unsupported" or "error" need no predictions.
 """
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Iterable
 from benchmark.data.dataset import PreparedDataset
 from benchmark.data.errors import IntegrityError
 from benchmark.data.io import sha256_file, write_text
+from benchmark.data.labels import default_labels_dir, find_labels
 from benchmark.eval.scoring import score_predictions
 from benchmark.tasks import TASKS
 from leaderboard import schema
@@ -53,16 +55,23 @@ from leaderboard.index import compare_row, read_index
 
 
 class DatasetCache:
-    """Opens each prepared dataset once and keeps the instance tables it was asked for."""
+    """Opens each prepared dataset once, with its labels (`labels` {sha256: folder}, else the folder beside
+    the data), and keeps the instance tables it was asked for."""
 
-    def __init__(self, datasets: dict[str, str | Path]):
+    def __init__(self, datasets: dict[str, str | Path], labels: dict[str, str | Path] | None = None):
         self.paths = {sha: Path(p) for sha, p in datasets.items()}
+        self.labels = {sha: Path(p) for sha, p in (labels or {}).items()}
         self._open: dict[str, object] = {}
         self._instances: dict[tuple[str, str, str], object] = {}
 
     def get(self, sha: str):
         if sha not in self._open:
-            self._open[sha] = PreparedDataset(self.paths[sha])
+            path = self.paths[sha]
+            data = PreparedDataset(path, labels=self.labels.get(sha) or find_labels(path))
+            if not data.can_score:
+                raise ValueError(f"{path}: the answers of its scored splits are sealed and no labels folder was "
+                                 f"given (none at {default_labels_dir(path)}; pass --labels)")
+            self._open[sha] = data
         return self._open[sha]
 
     def instances(self, sha: str, task: str, split: str):
@@ -337,12 +346,12 @@ def validate_row(row: dict, archives_dir: Path, cache: DatasetCache, max_bytes: 
 
 def validate_report(leaderboard_dir: str | Path, datasets: dict[str, str | Path], max_bytes: int = MAX_SUBMISSION_BYTES,
                     allow_unknown_datasets: bool = False, archives_dir: str | Path | None = None,
-                    index_only: bool = False) -> Report:
+                    index_only: bool = False, labels: dict[str, str | Path] | None = None) -> Report:
     """Check leaderboard_dir/index.jsonl row by row (schema, ranges, ids, order) and, unless
     `index_only`, each row's archive in `archives_dir` (default leaderboard_dir/archives/) with every
     score recomputed against `datasets` ({sha256: prepared dataset folder}). A row whose archive is
     absent is a problem (its scores cannot be vouched for) unless `index_only`."""
-    cache = DatasetCache(datasets)
+    cache = DatasetCache(datasets, labels)
     report = Report()
     for sha in sorted(cache.paths):
         try:
@@ -371,11 +380,13 @@ def validate_report(leaderboard_dir: str | Path, datasets: dict[str, str | Path]
 
 def validate(leaderboard_dir: str | Path, datasets: dict[str, str | Path],
              max_bytes: int = MAX_SUBMISSION_BYTES, allow_unknown_datasets: bool = False,
-             archives_dir: str | Path | None = None, index_only: bool = False) -> list[Problem]:
+             archives_dir: str | Path | None = None, index_only: bool = False,
+             labels: dict[str, str | Path] | None = None) -> list[Problem]:
     """Problems of every submission in leaderboard_dir/index.jsonl (empty list: all valid); see
     `validate_report`. `allow_unknown_datasets`: submissions on other datasets are checked without their
     data (schema, files, sizes, row = archive) instead of being refused."""
-    return validate_report(leaderboard_dir, datasets, max_bytes, allow_unknown_datasets, archives_dir, index_only).problems
+    return validate_report(leaderboard_dir, datasets, max_bytes, allow_unknown_datasets, archives_dir, index_only,
+                           labels).problems
 
 
 def datasets_from_paths(paths: Iterable[str | Path]) -> dict[str, Path]:
@@ -389,12 +400,18 @@ REPORT_FILE = "validation-problems.txt"
 
 def validate_cli(leaderboard_dir: str | Path, dataset_paths: Iterable[str | Path], out=None,
                  allow_unknown_datasets: bool = False, archives_dir: str | Path | None = None,
-                 index_only: bool = False, report: str | Path | None = None) -> int:
+                 index_only: bool = False, report: str | Path | None = None,
+                 labels_paths: Iterable[str | Path] = ()) -> int:
     """Print the first MAX_PRINTED problems, one a line, the count of the rest, and a summary that says how many
     rows were not recomputed; return the exit code (0 all valid, 1 any problem; a missing archive is a problem
     unless index_only). The full list goes to `report` when given, else to <leaderboard>/REPORT_FILE when some
     were not printed."""
     out = out or sys.stderr
+    dataset_paths, labels_paths = list(dataset_paths), list(labels_paths)
+    if len(labels_paths) > len(dataset_paths):
+        print(f"(datasets): {len(labels_paths)} --labels for {len(dataset_paths)} --data; the i-th --labels belongs "
+              "to the i-th --data", file=out)
+        return 1
     try:
         datasets = datasets_from_paths(dataset_paths)
     except IntegrityError:
@@ -402,8 +419,10 @@ def validate_cli(leaderboard_dir: str | Path, dataset_paths: Iterable[str | Path
     except (OSError, ValueError, KeyError) as e:
         print(f"(datasets): {e}", file=out)
         return 1
+    by_path = {Path(p): sha for sha, p in datasets.items()}
+    labels = {by_path[Path(d)]: Path(lab) for d, lab in zip(dataset_paths, labels_paths)}
     result = validate_report(leaderboard_dir, datasets, allow_unknown_datasets=allow_unknown_datasets,
-                             archives_dir=archives_dir, index_only=index_only)
+                             archives_dir=archives_dir, index_only=index_only, labels=labels)
     problems = result.problems
     for p in problems[:MAX_PRINTED]:
         print(p, file=out)

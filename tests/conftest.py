@@ -16,3 +16,11 @@ def tiny_data(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("tiny")
     return prepare_default(out=root / "data", raw=root / "raw", scale="tiny", seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_labels(tiny_data):
+    """The sealed answers of `tiny_data` (its labels folder, `<data>.labels` beside it)."""
+    from benchmark.data.labels import default_labels_dir
+
+    return default_labels_dir(tiny_data)

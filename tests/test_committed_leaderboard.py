@@ -33,19 +33,27 @@ def test_committed_index_rows():
 
 
 def test_board_builds_from_the_committed_index(tmp_path):
+    """Without its archives and dataset the build vouches for nothing: every row is listed as unverified,
+    none is ranked. The rows themselves render (tables, BERTScore's scorer named)."""
     import shutil
 
-    from leaderboard.build import build
+    from leaderboard.build import build, render_readme
     from leaderboard.index import read_index
+    from leaderboard.tables import Submission
 
     shutil.copy(BOARD / "index.jsonl", tmp_path / "index.jsonl")
-    build(tmp_path)
+    board = build(tmp_path)
+    rows = read_index(BOARD)[0]
+    assert board.ranked == [] and board.left_out == [] and len(board.unverified) == len(rows)
     readme = (tmp_path / "README.md").read_text(encoding="utf-8")
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
-    for r in read_index(BOARD)[0]:
-        assert f"| {r['model']['name']} " in readme and r["archive"]["sha256"] in page
-    assert "bertscore-f1 scorer: sentence-transformers/all-MiniLM-L6-v2" in readme
-    assert "layer 6, no idf, no baseline rescaling" in readme
+    for r in rows:
+        assert f"| {r['id']} " in readme and "| unverified " in readme and f"<td>{r['id']}</td>" in page
+    rendered = render_readme([Submission(r["id"], r, r["model_meta"]) for r in rows])
+    for r in rows:
+        assert f"| {r['model']['name']} " in rendered
+    assert "bertscore-f1 scorer: sentence-transformers/all-MiniLM-L6-v2" in rendered
+    assert "layer 6, no idf, no baseline rescaling" in rendered
 
 
 def test_committed_tiny_submission_recomputes(tiny_data):
@@ -59,13 +67,15 @@ def test_committed_tiny_submission_recomputes(tiny_data):
     assert (report.rows, report.recomputed, report.not_recomputed) == (1, 1, 0)
 
 
-def test_committed_tiny_submission_builds(tmp_path):
+def test_committed_tiny_submission_builds(tmp_path, tiny_data):
     import shutil
 
+    from benchmark.data.dataset import PreparedDataset
     from leaderboard.build import build
 
     shutil.copy(TINY_BOARD / "index.jsonl", tmp_path / "index.jsonl")
-    build(tmp_path)
+    board = build(tmp_path, {PreparedDataset(tiny_data).sha256: tiny_data}, archives_dir=TINY_BOARD / "archives")
+    assert board.levels == {"pop/pop-tiny": "scored"} and board.left_out == []
     table1 = (tmp_path / "README.md").read_text(encoding="utf-8").split("### Table 1")[1].split("###")[0]
     assert "| pop " in table1 and "| pop-tiny " in table1
 

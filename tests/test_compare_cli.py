@@ -7,6 +7,7 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
+from benchmark.data.labels import default_labels_dir, find_labels
 from benchmark.eval.evaluator import RunOptions, run
 from benchmark.tasks import TASKS
 from unimp_bench.cli import app
@@ -24,6 +25,7 @@ def runs(tiny_data, tmp_path_factory):
     data/<dataset name> is the dataset, as `prepare` lays it out."""
     root = tmp_path_factory.mktemp("compare")
     shutil.copytree(tiny_data, root / "data" / "world-tiny")
+    shutil.copytree(find_labels(tiny_data), default_labels_dir(root / "data" / "world-tiny"))  # the sealed answers
     out = {}
     for model, rid in (("pop", "pop"), ("random", "random"), ("pop", "pop2")):
         opts = RunOptions(model=model, tasks=("recommendation", "selection", "rating"), splits=("test",), n_boot=10, run_id=rid)

@@ -64,10 +64,10 @@ def test_simple_baseline_runs_every_task_and_split(runs, model, tiny_data):
     assert "## Table" in (runs[model] / "summary.md").read_text()
 
 
-def test_scores_recompute_from_predictions(runs, tiny_data):
+def test_scores_recompute_from_predictions(runs, tiny_data, tiny_labels):
     from benchmark.eval.scoring import score_predictions
 
-    ds = PreparedDataset(tiny_data)
+    ds = PreparedDataset(tiny_data, labels=tiny_labels)
     doc = json.loads((runs["pop"] / "results.json").read_text())
     entry = next(r for r in doc["results"] if r["task"] == "recommendation" and r["split"] == "test")
     preds = [json.loads(line) for line in (runs["pop"] / entry["predictions"]).read_text().splitlines()]

@@ -89,7 +89,7 @@ def reseal_without(root, rel):
 
     manifest = json.loads((root / layout.MANIFEST).read_text())
     del manifest["files"][rel]
-    manifest["dataset_sha256"] = dataset_sha256(manifest["files"])
+    manifest["dataset_sha256"] = dataset_sha256(manifest["files"], manifest.get("labels"))
     (root / layout.MANIFEST).write_text(json.dumps(manifest))
 
 

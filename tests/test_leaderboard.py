@@ -24,7 +24,7 @@ from benchmark.data.io import sha256_file, write_json, write_jsonl
 from benchmark.data.manifest import write_manifest
 from benchmark.eval.results import predictions_name
 from benchmark.tasks import TASKS
-from leaderboard import build, submit, validate, validate_cli
+from leaderboard import build, build_cli, submit, validate, validate_cli
 from leaderboard.archive import archive_name, extract_archive
 from leaderboard.common import MAX_SUBMISSION_BYTES, SubmissionError
 from leaderboard.index import read_index, write_index
@@ -226,7 +226,7 @@ def test_round_trip_submit_validate_build(tmp_path, board, data):
     assert problems_of(lb, data) == []
     assert validate_cli(lb, [data]) == 0
 
-    build(lb)
+    build(lb, {sha_of(data): data})
     readme = (lb / "README.md").read_text()
     assert "### Table 1: recommendation (test)" in readme and "paper (different data)" in readme
     assert "| dummy " in readme and "| run-1 " in readme
@@ -286,9 +286,9 @@ def test_build_is_byte_identical(tmp_path, data):
         lb = tmp_path / name
         for i, shift in enumerate((0, 2, 5)):
             submit(make_run(tmp_path / f"runs-{name}-{i}", data, run_id=f"r{i}", model=f"m{i}", shift=shift), lb)
-        build(lb)
+        build(lb, {sha_of(data): data})
         first = ((lb / "README.md").read_bytes(), (lb / "index.html").read_bytes())
-        build(lb)
+        build(lb, {sha_of(data): data})
         assert ((lb / "README.md").read_bytes(), (lb / "index.html").read_bytes()) == first
         outs.append(first)
     assert outs[0] == outs[1]
@@ -301,7 +301,7 @@ def test_unsupported_and_error_need_no_predictions(tmp_path, data):
     lb = tmp_path / "lb"
     submit(make_run(tmp_path / "runs", data, extra_entries=[err]), lb)
     assert problems_of(lb, data) == []
-    build(lb)
+    build(lb, {sha_of(data): data})
     search = (lb / "README.md").read_text().split("### Table 2(d)")[1].split("###")[0]
     assert md_rows(search)[0][3:] == ["error"] * 3
 
@@ -564,7 +564,7 @@ def test_tables_best_ties_ablation_robustness_escaping(tmp_path, data):
     submit(make_run(runs / "e", data, run_id="e", model="alpha", shift=3, perturbation="NT"), lb)
     submit(make_run(runs / "f", data, run_id="f", model="<script>alert(1)</script>|x", shift=4), lb)
     assert problems_of(lb, data) == []
-    build(lb)
+    build(lb, {sha_of(data): data})
     readme = (lb / "README.md").read_text()
     sections = {s.split("\n", 1)[0]: s for s in readme.split("### ")[1:]}
     t1 = sections["Table 1: recommendation (test)"]
@@ -756,7 +756,7 @@ def test_tiny_data_round_trip(tmp_path, tiny_data, monkeypatch):
     doc = json.loads((sub / "results.json").read_text())
     assert {e["status"] for e in doc["results"]} == {"ok", "unsupported"}  # explanation: no generate_text
     assert validate(lb, datasets) == []
-    build(lb)
+    build(lb, datasets)
     readme = (lb / "README.md").read_text()
     assert "| tiny-1 " in readme and "new users HR@5" in readme
 
@@ -818,3 +818,52 @@ def test_validate_prints_at_most_20_problems_and_writes_them_all(tmp_path):
     chosen = tmp_path / "all.txt"
     assert validate_cli(lb, [], out=io.StringIO(), report=chosen) == 1
     assert len(chosen.read_text().splitlines()) == 25
+
+
+# ---- the build validates every entry itself -------------------------------------------------------------
+def _rewrite_row(lb: Path, edit) -> None:
+    """Edit the index row as text (a hand-made tampering, past every check of `submit`)."""
+    line = (lb / "index.jsonl").read_text().splitlines()[0]
+    (lb / "index.jsonl").write_text(edit(line) + "\n")
+
+
+@pytest.mark.parametrize("tamper, reason", [
+    (lambda line: line.replace('"hr@5":', '"hr@5":NaN,"x":', 1), "left out index.jsonl:1: (line): not valid JSON"),
+    (lambda line: json.dumps({k: v for k, v in json.loads(line).items() if k != "seed"}),
+     "left out dummy/run-1: seed:"),
+    (lambda line: line.replace('"size":', '"size":1', 1), "left out dummy/run-1: archive"),
+    (lambda line: json.dumps(_bump_hr5(json.loads(line))), "left out dummy/run-1: index.results[0].scores"),
+])
+def test_build_leaves_out_a_tampered_entry_with_its_reason(tmp_path, data, capsys, tamper, reason):
+    lb = tmp_path / "lb"
+    submit(make_run(tmp_path / "runs", data), lb)
+    submit(make_run(tmp_path / "runs2", data, run_id="run-2", model="honest", shift=1), lb)
+    rows = (lb / "index.jsonl").read_text().splitlines()
+    _rewrite_row(lb, tamper)
+    (lb / "index.jsonl").write_text((lb / "index.jsonl").read_text() + rows[1] + "\n")
+    assert build_cli(lb, [data]) == 1  # never a traceback
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(reason), err
+    readme = (lb / "README.md").read_text()
+    assert "| honest " in readme and "| dummy " not in readme and "run-1" not in readme
+
+
+def _bump_hr5(row: dict) -> dict:
+    row["results"][0]["scores"]["hr@5"] = 0.99  # a better score than the predictions give
+    return row
+
+
+def test_entries_not_recomputed_are_unverified_listed_apart_never_ranked(tmp_path, data, capsys):
+    lb = tmp_path / "lb"
+    submit(make_run(tmp_path / "runs", data), lb)
+    assert build_cli(lb, []) == 0  # no dataset given: nothing to recompute against
+    readme = (lb / "README.md").read_text()
+    entries = md_rows(readme.split("## Entries")[1].split("## Models")[0])
+    assert entries == [["dummy/run-1", "crafted", "unverified", "its dataset (with labels) was not given to the build"]]
+    assert "| dummy " not in readme.split("## Entries")[0]  # in no ranked table
+    assert "1 unverified (not ranked)" in capsys.readouterr().out
+    assert '<tr data-level="unverified"><td>dummy/run-1</td>' in (lb / "index.html").read_text()
+    board = build(lb, {sha_of(data): data})
+    assert board.levels == {"dummy/run-1": "scored"} and board.unverified == []
+    entries = md_rows((lb / "README.md").read_text().split("## Entries")[1].split("## Models")[0])
+    assert entries == [["dummy/run-1", "crafted", "scored", ""]]

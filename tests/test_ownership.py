@@ -78,7 +78,7 @@ def test_force_replaces_a_dataset(tiny_data, tmp_path):
     new, old = (json.loads((d / layout.MANIFEST).read_text())["files"] for d in (out, tiny_data))
     new.pop(layout.DATA_CARD), old.pop(layout.DATA_CARD)  # the card names the scale, given only by prepare_default
     assert new == old
-    assert [p.name for p in tmp_path.iterdir()] == ["ds"]  # no staging or old copy left beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "ds.labels"]  # no staging or old copy left beside
 
 
 def test_failed_swap_keeps_the_old_dataset(tiny_data, tmp_path, monkeypatch):

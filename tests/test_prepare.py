@@ -15,8 +15,8 @@ BUILT = tuple(t for t, spec in TASKS.items() if spec.builds)  # the instance set
 
 
 @pytest.fixture(scope="module")
-def ds(tiny_data):
-    return PreparedDataset(tiny_data)
+def ds(tiny_data, tiny_labels):
+    return PreparedDataset(tiny_data, labels=tiny_labels)  # the full view: the sealed answers joined back
 
 
 def test_same_seed_gives_byte_identical_dataset(tiny_data, tmp_path):

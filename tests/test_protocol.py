@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from benchmark.data import layout
 from benchmark.data.dataset import PreparedDataset
+from benchmark.data.labels import find_labels
 from benchmark.eval.evaluator import RunOptions, run
 from unimp_bench.cli import app
 
@@ -21,8 +22,9 @@ def single(tmp_path_factory):
     from benchmark.prepare import prepare_default
 
     root = tmp_path_factory.mktemp("single")
-    return PreparedDataset(prepare_default(out=root / "data", raw=root / "raw", scale="tiny", seed=0,
-                                           new_user_frac=0.0, new_domain=None))
+    path = prepare_default(out=root / "data", raw=root / "raw", scale="tiny", seed=0, new_user_frac=0.0,
+                           new_domain=None)
+    return PreparedDataset(path, labels=find_labels(path))  # the test interactions are sealed answers
 
 
 def test_single_domain_world_keeps_every_user_and_writes_no_holdout_files(single, tiny_data):
@@ -30,7 +32,7 @@ def test_single_domain_world_keeps_every_user_and_writes_no_holdout_files(single
     assert not [f for f in files if "new_user" in f or "new_domain" in f]
     assert (single.manifest["protocol"], single.manifest["new_user_fraction"], single.manifest["new_domain"]) == (
         "single-domain", 0.0, None)
-    paper = PreparedDataset(tiny_data)
+    paper = PreparedDataset(tiny_data, labels=find_labels(tiny_data))
     assert paper.manifest["protocol"] == "paper" and paper.manifest["new_domain"] == layout.NEW_DOMAIN
     all_users = set(paper.interactions("test")["user"]) | set(paper.interactions("new_user")["user"])
     test = single.interactions("test")
@@ -75,7 +77,7 @@ def test_sequence_file_recipe_keeps_every_user_one_test_instance_each(tmp_path):
     res = runner.invoke(app, ["prepare", "--source", "table", "--raw-dir", str(tmp_path / "t" / "interactions.parquet"),
                               "--protocol", "single-domain", "--out", str(tmp_path / "d")])
     assert res.exit_code == 0, res.output
-    ds = PreparedDataset(tmp_path / "d")
+    ds = PreparedDataset(tmp_path / "d", labels=find_labels(tmp_path / "d"))
     rec = ds.instances("recommendation", "test")
     assert len(rec) == n_users and rec["user"].nunique() == n_users
     # leave-one-out: the last item of each line is the test target, the second-to-last the valid one

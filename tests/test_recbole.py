@@ -110,9 +110,23 @@ def _handmade_dataset(root: Path, seed: int = 0) -> Path:
 @pytest.fixture(scope="module")
 def data(request, tmp_path_factory) -> PreparedDataset:
     try:
-        return PreparedDataset(request.getfixturevalue("tiny_data"))
+        # the maintainer's view (sealed answers joined back): the export is compared with the true test split
+        return PreparedDataset(request.getfixturevalue("tiny_data"), labels=request.getfixturevalue("tiny_labels"))
     except ImportError:  # the pipeline is not complete yet: a hand-made dataset in the same layout
         return PreparedDataset(_handmade_dataset(tmp_path_factory.mktemp("handmade") / "data"))
+
+
+def test_export_of_the_model_view_has_the_valid_rows_as_its_test_part(data, tmp_path):
+    """What a model is given has no test interactions: RecBole's test file repeats the valid rows."""
+    from baselines.recbole_export import export_regime
+
+    if not data.sealed:
+        pytest.skip("hand-made dataset without labels")
+    view = data.model_view()
+    exp = export_regime(view, "main", tmp_path, "pair")
+    folder = tmp_path / "main_pair"
+    assert (folder / "main_pair.test.inter").read_bytes() == (folder / "main_pair.valid.inter").read_bytes()
+    assert exp.rows["test"] == len(view.interactions("valid"))
 
 
 def test_export_matches_frozen_splits(data, tmp_path):

@@ -41,6 +41,7 @@ from leaderboard.fetch import fetch_cli
 from leaderboard.index import INDEX_FILE
 from leaderboard.submit import submit_cli
 from leaderboard.validate import validate_cli
+from leaderboard.verify import verify_cli
 from unimp_bench import demo as demo_mod
 
 
@@ -103,6 +104,8 @@ def prepare(
     raw_dir: Optional[Path] = typer.Option(None, help="Folder with the release's files (reviews_<Domain>_5.json.gz "
                                            "+ meta_<Domain>.json.gz for 2014; see README). For 'table': the interactions file."),
     out: Optional[Path] = typer.Option(None, help="Output folder [default: data/world-<scale> or data/<source>]."),
+    labels_out: Optional[Path] = typer.Option(None, help="Where the scored splits' answers go (keep it private) "
+                                              "[default: <out>.labels beside the output folder]."),
     scale: Scale = typer.Option(Scale.default, help="Size of the embedded world (tiny: tests; default: the demo; "
                                 "paper: Table 5 sizes, ~1.6 M interactions)."),
     seed: int = typer.Option(0, help="Seed of every random choice (world, item tokens, new users, negatives)."),
@@ -148,13 +151,13 @@ def prepare(
     try:
         if source == Source.default:
             path = prepare_default(out=out or Path("data") / f"world-{scale.value}", scale=scale.value, seed=seed,
-                                   force=force, image_size=image_size, **holdouts)
+                                   force=force, image_size=image_size, labels_out=labels_out, **holdouts)
         else:
             if raw_dir is None:
                 _fail("--raw-dir is required for a real source")
             path = run_prepare(source.value, raw_dir, out or Path("data") / source.value, seed=seed,
                                images_dir=images_dir, image_size=image_size or 224, skip_bad=skip_bad, force=force,
-                               table_items=items_file, limits=limits, **holdouts)
+                               table_items=items_file, limits=limits, labels_out=labels_out, **holdouts)
     except (DataError, FileExistsError, FileNotFoundError) as e:
         _fail(str(e))
     manifest = json.loads((path / layout.MANIFEST).read_text())
@@ -292,6 +295,8 @@ def run(
     task: str = typer.Option("all", help="all or a comma list of: " + ", ".join(TASKS)),
     split: str = typer.Option("all", help="all or a comma list of: " + ", ".join(EVAL_SPLITS)),
     data: Path = typer.Option(Path("data/world-default"), help="A prepared dataset folder."),
+    labels: Optional[Path] = typer.Option(None, help="The dataset's labels folder, to score [default: <data>.labels "
+                                          "when present; without it predictions are written, not scored]."),
     out: Path = typer.Option(Path("runs"), help="Where the run folder is created."),
     seed: int = typer.Option(0, help="Seed of the model and of the bootstrap."),
     config: Optional[str] = typer.Option(None, metavar="FILE|JSON", help="Model settings: a YAML or JSON file "
@@ -354,7 +359,7 @@ def run(
     opts = RunOptions(model=model, tasks=_csv(task, tuple(TASKS), "task", tuple(TASKS)),
                       splits=_csv(split, EVAL_SPLITS, "split", EVAL_SPLITS), seed=seed, config=cfg,
                       perturbation=perturb, n_boot=n_boot, bertscore_model=str(bertscore_model) if bertscore_model else None,
-                      run_id=run_id, limit=limit, device=device)
+                      run_id=run_id, limit=limit, device=device, labels=str(labels) if labels else None)
     try:
         run_dir = run_eval(data, out, opts)
     except (FileNotFoundError, FileExistsError, DataError, DeviceError) as e:  # DataError: e.g. a file not as
@@ -452,6 +457,8 @@ def board_fetch(
 @board.command("validate")
 def board_validate(
     data: list[Path] = typer.Option([], help="Prepared dataset folder(s) the submissions were run on; repeatable."),
+    labels: list[Path] = typer.Option([], help="The labels folder of each --data, in the same order [default: "
+                                      "<data>.labels beside it]; repeatable."),
     leaderboard_dir: Path = typer.Option(Path("leaderboard"), help="The leaderboard folder (holds index.jsonl)."),
     archives: Optional[Path] = typer.Option(None, help="Folder of the archives (default LEADERBOARD_DIR/archives/)."),
     index_only: bool = typer.Option(False, help="Check the index rows alone (schema, ranges, ids); scores are not "
@@ -468,18 +475,44 @@ def board_validate(
     _check_board(leaderboard_dir)
     try:
         code = validate_cli(leaderboard_dir, data, allow_unknown_datasets=allow_unknown_datasets,
-                            archives_dir=archives, index_only=index_only, report=report)
+                            archives_dir=archives, index_only=index_only, report=report, labels_paths=labels)
     except IntegrityError as e:  # a --data folder not as its manifest says: nothing to validate against
         _fail(str(e))
     raise typer.Exit(code)
 
 
-@board.command("build")
-def board_build(leaderboard_dir: Path = typer.Option(Path("leaderboard"), help="The leaderboard folder.")) -> None:
-    """Render leaderboard/README.md and leaderboard/index.html from leaderboard/index.jsonl alone."""
+@board.command("verify")
+def board_verify(
+    submission: Path = typer.Argument(..., help="A run folder, an extracted submission or its <sha256>.tar.gz archive."),
+    data: Path = typer.Option(..., help="The prepared dataset the submission was run on."),
+    labels: Optional[Path] = typer.Option(None, help="Its labels folder [default: <data>.labels beside it]."),
+    any_revision: bool = typer.Option(False, help="Re-run even when the submission's code revision is not this "
+                                      "checkout's (the output says so)."),
+    private_seed_file: Optional[Path] = typer.Option(None, help="A file holding the secret seed of a private world: "
+                                                     "the recipe is re-run there too (the seed is never printed)."),
+    record: Optional[Path] = typer.Option(None, help="A leaderboard folder: keep the outcome in its verified.jsonl "
+                                          "(the submission must be its archive), which `build` reads for the level."),
+) -> None:
+    """Re-run a submission's recipe (model, config, seed, perturbation; on its dataset) and compare: identical
+    predictions for a deterministic model, else every main score inside the submitted 95% interval.
+    Exit 0 reproduced, 1 not reproduced, 2 refused."""
+    raise typer.Exit(verify_cli(submission, data, labels, any_revision, private_seed_file=private_seed_file,
+                                record=record))
 
+
+@board.command("build")
+def board_build(
+    leaderboard_dir: Path = typer.Option(Path("leaderboard"), help="The leaderboard folder."),
+    data: list[Path] = typer.Option([], help="Prepared dataset folder(s) to recompute the scores on; repeatable. "
+                                    "Entries on other datasets are listed as unverified, never ranked."),
+    labels: list[Path] = typer.Option([], help="The labels folder of each --data, in the same order [default: "
+                                      "<data>.labels beside it]; repeatable."),
+    archives: Optional[Path] = typer.Option(None, help="Folder of the archives (default LEADERBOARD_DIR/archives/)."),
+) -> None:
+    """Validate every entry of leaderboard/index.jsonl (scores recomputed, never trusted) and render
+    leaderboard/README.md and index.html; one line per entry left out. Exit 1 when any was left out."""
     _check_board(leaderboard_dir)
-    raise typer.Exit(build_cli(leaderboard_dir))
+    raise typer.Exit(build_cli(leaderboard_dir, data, labels, archives))
 
 
 def _check_board(leaderboard_dir: Path) -> None:

@@ -107,7 +107,7 @@ def demo(data: Path, out: Path, models=DEMO_MODELS, jobs: int | None = None, lea
     for path in figures:
         print(f"[demo] figure: {path}")
     if leaderboard is not None:
-        _leaderboard(out, leaderboard, docs, figures)
+        _leaderboard(out, leaderboard, docs, figures, data)
 
 
 def _model_of(run_dir: Path) -> str | None:
@@ -117,7 +117,7 @@ def _model_of(run_dir: Path) -> str | None:
         return None
 
 
-def _leaderboard(out: Path, leaderboard: Path, docs, figures: list[Path]) -> None:
+def _leaderboard(out: Path, leaderboard: Path, docs, figures: list[Path], data: Path) -> None:
     present = {r["id"] for r in read_index(leaderboard)[0]}
     for doc in docs:
         rid = row_id(doc["model"]["name"], doc["run_id"])
@@ -128,5 +128,7 @@ def _leaderboard(out: Path, leaderboard: Path, docs, figures: list[Path]) -> Non
             print(f"[demo] leaderboard: submitted {out / doc['run_id']} as {rid}")
     for path in figures:  # the board shows the figure of this demo (leaderboard/build.py embeds it)
         write_bytes(leaderboard / path.name, path.read_bytes())
-    build(leaderboard)
+    board = build(leaderboard, {PreparedDataset(data).sha256: data})  # every entry recomputed, never trusted
+    for line in board.left_out:
+        print(f"[demo] {line}")
     print(f"[demo] leaderboard: {leaderboard / 'README.md'} and {leaderboard / 'index.html'}")

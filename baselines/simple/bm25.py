@@ -26,6 +26,7 @@ class BM25Model(Model):
     the instance's `query` (the target's category path). Non-personalised."""
 
     name = "bm25"
+    deterministic = True
     Settings = NoSettings
 
     def _index_items(self, data) -> None:

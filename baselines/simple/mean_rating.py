@@ -36,6 +36,7 @@ class MeanRatingModel(Model):
     validation rating instances."""
 
     name = "mean-rating"
+    deterministic = True
     offsets: tuple[float, ...] = (0.0,)  # read-out offsets tried on valid (see MeanRatingStarModel)
     Settings = MeanRatingSettings
 

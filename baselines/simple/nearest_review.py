@@ -19,6 +19,7 @@ class NearestReviewModel(Model):
     unless no other item is left."""
 
     name = "nearest-review"
+    deterministic = True
     Settings = NearestReviewSettings
 
     def __init__(self, config: dict[str, Any] | None = None, seed: int = 0, run_dir=None):

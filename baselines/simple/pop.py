@@ -15,6 +15,7 @@ class PopModel(Model):
     evaluator does that."""
 
     name = "pop"
+    deterministic = True
     Settings = NoSettings
 
     def fit(self, data, regime: str) -> None:

@@ -15,6 +15,7 @@ class RandomModel(Model):
     only on (seed, instance id), so answers do not change with batching or order."""
 
     name = "random"
+    deterministic = True  # no training randomness; `random` is seeded per instance
     Settings = NoSettings
 
     def fit(self, data, regime: str) -> None:

@@ -51,6 +51,9 @@ class Model:
     name: ClassVar[str] = "model"
     # Recorded in results; bump when the model's behaviour changes.
     revision: ClassVar[str] = "1"
+    # True when the same data, config and seed give byte-identical predictions: `leaderboard verify` then
+    # requires the re-run's predictions to be identical; otherwise its main scores inside the submitted CI.
+    deterministic: ClassVar[bool] = False
     # The settings dataclass (benchmark.api.config_schema): `config` is checked against it and `self.settings`
     # holds the typed values with defaults filled in. None: an unchecked dict (models outside the registry).
     Settings: ClassVar[type | None] = None

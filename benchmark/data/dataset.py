@@ -1,6 +1,7 @@
 """Read-only access to a prepared dataset folder (see `benchmark.data.layout`)."""
 from __future__ import annotations
 
+import copy
 import json
 from functools import cached_property
 from pathlib import Path
@@ -12,14 +13,19 @@ from PIL import Image
 from benchmark.data import layout
 from benchmark.data.errors import IntegrityError
 from benchmark.data.integrity import manifest_files, verify
-from benchmark.data.regimes import NEW_DOMAIN_REGIME, regime_of
+from benchmark.data.labels import Labels
+from benchmark.data.regimes import EVAL_SPLITS, NEW_DOMAIN_REGIME, SEALED_INTERACTIONS, regime_of
 
 
 class PreparedDataset:
     """Opening verifies every file against the manifest's sha256 (`benchmark.data.integrity`); each read then
-    checks that the file is one the manifest lists. Either failure raises IntegrityError."""
+    checks that the file is one the manifest lists. Either failure raises IntegrityError.
 
-    def __init__(self, root: str | Path):
+    Without `labels` this is the public view, all a model is given: the scored splits' instances carry
+    inputs only and their interaction files are refused. With `labels` (the dataset's labels folder,
+    `benchmark.data.labels`, verified against the manifest too) the answers are joined back in, for scoring."""
+
+    def __init__(self, root: str | Path, labels: str | Path | None = None):
         self.root = Path(root)
         if not (self.root / layout.MANIFEST).is_file():
             raise FileNotFoundError(
@@ -27,6 +33,26 @@ class PreparedDataset:
             )
         self._files = manifest_files(self.root, self.manifest)
         verify(self.root, self._files)
+        self.labels = Labels(labels, self.manifest, self.root) if labels is not None else None
+        self.for_model = False  # see model_view
+
+    def model_view(self) -> "PreparedDataset":
+        """The view a model is given: no labels, and no scored split's instances at all. The evaluator hands
+        the model those one task at a time; reading them itself could reveal answers across tasks (the
+        item a rating question asks about is the user's next item, the recommendation answer)."""
+        view = copy.copy(self)
+        view.labels, view.for_model = None, True
+        return view
+
+    @property
+    def sealed(self) -> bool:
+        """True when the scored splits' answers live in a labels folder (every dataset prepared since 0.2.0)."""
+        return bool(self.manifest.get("labels"))
+
+    @property
+    def can_score(self) -> bool:
+        """The answers of the scored splits are at hand: opened with labels, or an unsealed dataset."""
+        return self.labels is not None or not self.sealed
 
     @cached_property
     def manifest(self) -> dict:
@@ -103,13 +129,25 @@ class PreparedDataset:
         if split not in layout.INTERACTION_SPLITS:
             raise ValueError(f"unknown interaction split {split!r}; known: {layout.INTERACTION_SPLITS}")
         path = layout.interactions_path(self.root, split)
+        if self.sealed and split in SEALED_INTERACTIONS:
+            if self.labels is None:
+                raise PermissionError(f"{self.root}: the {split} interactions are answers of a scored split, sealed "
+                                      "in the labels folder; models never see them")
+            return self.labels.read(layout.interactions_path(Path(), split))
         if path.relative_to(self.root).as_posix() not in self._files:
             raise ValueError(self.missing_split({"new_domain_test": "new_domain"}.get(split, split)))
         return pd.read_parquet(self._listed(path))
 
+    def has_interactions(self, split: str) -> bool:
+        """Whether `interactions(split)` can be read in this view."""
+        return self.labels is not None or not (self.sealed and split in SEALED_INTERACTIONS)
+
     def instances(self, task: str, split: str) -> pd.DataFrame:
         if split not in layout.TASK_SPLITS:
             raise ValueError(f"unknown split {split!r}; known: {layout.TASK_SPLITS}")
+        if self.for_model and self.sealed and split in EVAL_SPLITS:
+            raise PermissionError(f"{task}/{split}: a model is given the instances of a scored split by the "
+                                  "evaluator, one task at a time, and never reads them itself")
         path = layout.task_path(self.root, task, split)
         if not path.parent.is_dir():
             known = sorted(p.name for p in (self.root / "tasks").iterdir() if p.is_dir())
@@ -117,5 +155,7 @@ class PreparedDataset:
         if not self.has_split(split):
             raise ValueError(self.missing_split(split))
         frame = pd.read_parquet(self._listed(path))
+        if self.labels is not None and self.sealed and split in EVAL_SPLITS:
+            frame = self.labels.attach(task, split, frame)
         # a task leaves the other tasks' columns null: drop them so int columns stay int64, not float
         return frame[[c for c in frame.columns if c in ("id", "user", "history") or len(frame) == 0 or frame[c].notna().any()]]

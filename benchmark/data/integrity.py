@@ -27,17 +27,27 @@ def manifest_files(root: Path, manifest: dict) -> dict[str, str]:
     """The manifest's {relative path: sha256}, after checking that its dataset_sha256 is that of this list."""
     where = Path(root) / layout.MANIFEST
     files, claimed = manifest.get("files"), manifest.get("dataset_sha256")
+    labels = manifest.get("labels")
     if not isinstance(files, dict) or not files or not isinstance(claimed, str):
         raise IntegrityError(where, "no file list or dataset_sha256; not written by `unimp-bench prepare`")
-    actual = dataset_sha256(files)
+    if labels is not None and not isinstance(labels, dict):
+        raise IntegrityError(where, "\"labels\" must be a list of {relative path: sha256}")
+    actual = dataset_sha256(files, labels)
     if actual != claimed:
         raise IntegrityError(where, f"dataset_sha256 {claimed} does not match its own file list, "
                                     f"which gives {actual} (manifest edited?)")
+    check_entries(where, files)
+    check_entries(where, labels or {})
+    return files
+
+
+def check_entries(where: Path, files: dict) -> None:
+    """Every entry a plain relative path (no absolute path, no `..`) with a sha256 string: a file list can
+    never name anything outside its folder."""
     for rel, digest in files.items():
         parts = PurePosixPath(rel).parts
         if not isinstance(digest, str) or PurePosixPath(rel).is_absolute() or ".." in parts or not parts:
             raise IntegrityError(where, f"bad file entry {rel!r}: {digest!r}")
-    return files
 
 
 def verify(root: Path, files: dict[str, str]) -> None:

@@ -7,7 +7,18 @@ A prepared dataset is a folder::
     items.parquet                   one row per item (all seven domains), see ITEM_COLUMNS
     images/<item_token>.png         one image per item that has one (re-encoded, fixed size)
     interactions/<split>.parquet    see INTERACTION_COLUMNS and INTERACTION_SPLITS
-    tasks/<task>/<split>.parquet    frozen task instances, see INSTANCE_COLUMNS
+    tasks/<task>/<split>.parquet    frozen task instances, see INSTANCE_COLUMNS; for the scored splits
+                                    (test, new_user, new_domain) the inputs only
+
+and, beside it (`<name>.labels/`, kept by the maintainer, never published), the sealed answers of the
+scored splits (benchmark.data.labels)::
+
+    labels.json                     {"dataset_sha256": ..., "files": {relative path: sha256}}
+    tasks/<task>/<split>.parquet    "id" + the answer columns the task declares (TaskSpec.answers)
+    interactions/<split>.parquet    the scored interaction files (regimes.SEALED_INTERACTIONS)
+
+The public manifest lists the labels files' sha256 under "labels" (a commitment), and the dataset sha256
+covers them.
 
 Item tokens are ints 0..n_items-1 from a seeded random permutation over all items.
 """
@@ -81,6 +92,8 @@ INSTANCE_COLUMNS = {
 EVAL_HISTORY = 5
 
 MANIFEST = "manifest.json"
+LABELS_MARKER = "labels.json"  # marks a labels folder (and names the dataset it belongs to)
+LABELS_SUFFIX = ".labels"      # default labels folder: <dataset folder name>.labels beside it
 # Hashes of the files as last verified, keyed by (size, mtime, ctime): not part of the dataset (see
 # benchmark.data.integrity), so never listed in the manifest nor hashed into the dataset sha256.
 VERIFY_CACHE = ".verify-cache.json"

@@ -16,9 +16,12 @@ def file_hashes(root: Path) -> dict[str, str]:
             if p.is_file() and (rel := p.relative_to(root).as_posix()) not in skip}
 
 
-def dataset_sha256(files: dict[str, str]) -> str:
+def dataset_sha256(files: dict[str, str], labels: dict[str, str] | None = None) -> str:
+    """The dataset's identity: its public files and, when sealed, its labels files (as `labels/<path>`), so
+    one sha256 commits to both. Without labels it is what it always was."""
     h = hashlib.sha256()
-    for rel, digest in sorted(files.items()):
+    entries = dict(files, **{f"labels/{rel}": d for rel, d in (labels or {}).items()})
+    for rel, digest in sorted(entries.items()):
         h.update(f"{rel} {digest}\n".encode())
     return h.hexdigest()
 
@@ -68,14 +71,16 @@ def data_card(info: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_manifest_and_card(root: Path, info: dict) -> dict:
+def write_manifest_and_card(root: Path, info: dict, labels: dict[str, str] | None = None) -> dict:
     write_text(root / layout.DATA_CARD, data_card(info))
-    return write_manifest(root, info)
+    return write_manifest(root, info, labels)
 
 
-def write_manifest(root: Path, info: dict) -> dict:
-    """manifest.json: `info` plus the sha256 of every file now under `root` and the dataset sha256."""
+def write_manifest(root: Path, info: dict, labels: dict[str, str] | None = None) -> dict:
+    """manifest.json: `info` plus the sha256 of every file now under `root`, of each sealed labels file
+    (`labels`, when given) and the dataset sha256."""
     files = file_hashes(Path(root))
-    manifest = dict(info, files=files, dataset_sha256=dataset_sha256(files))
+    extra = {"labels": labels} if labels is not None else {}
+    manifest = dict(info, files=files, **extra, dataset_sha256=dataset_sha256(files, labels))
     write_json(root / layout.MANIFEST, manifest)
     return manifest

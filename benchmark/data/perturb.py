@@ -22,6 +22,7 @@ class PerturbedDataset(PreparedDataset):
         if kind not in PERTURBATIONS:
             raise ValueError(f"unknown perturbation {kind!r}; known: {PERTURBATIONS}")
         super().__init__(base.root)
+        self.for_model = base.for_model  # a perturbed model view is still a model view
         self.kind, self.rate, self._seed = kind, rate, seed
         self.__dict__["items"] = self._perturb(base.items.copy())
 

@@ -29,6 +29,10 @@ MAIN_REGIME = Regime("main", "train", "valid", ("test", "new_user"), "test")
 NEW_DOMAIN_REGIME = Regime("new_domain", "new_domain_train", "new_domain_valid", ("new_domain",), "new_domain_test")
 REGIMES: dict[str, Regime] = {r.name: r for r in (MAIN_REGIME, NEW_DOMAIN_REGIME)}
 EVAL_SPLITS = tuple(s for r in REGIMES.values() for s in r.eval_splits)
+# The scored splits' answers are sealed in the labels folder (benchmark.data.labels): the answer columns of
+# their task instances, and these interaction files, which hold the scored interactions themselves
+# (`new_user` holds every interaction of the held-out users, their last one being what is scored).
+SEALED_INTERACTIONS = (*(r.test_interactions for r in REGIMES.values()), "new_user")
 _BY_SPLIT = {s: r for r in REGIMES.values() for s in r.splits}
 
 

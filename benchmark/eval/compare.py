@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from benchmark.data.dataset import PreparedDataset
+from benchmark.data.labels import find_labels
 from benchmark.data.regimes import EVAL_SPLITS
 from benchmark.eval.results import predictions_name
 from benchmark.eval.scoring import ALPHA, compare_scored, score_predictions
@@ -46,7 +47,8 @@ def resolve_dataset(docs: list[tuple[Path, dict]], data: Path | None) -> Prepare
         how = "--data" if data is not None else f"the runs' dataset {info['name']!r} (from {run}/results.json)"
         raise CompareError(f"{path}: no prepared dataset there ({how}); pass --data <folder of dataset "
                            f"{info['name']!r}, sha256 {sha[:12]}...>")
-    ds = PreparedDataset(path)  # verifies the files against the manifest (DataError when tampered)
+    # verifies the files against the manifest (DataError when tampered); scoring needs the sealed answers
+    ds = PreparedDataset(path, labels=find_labels(path))
     if ds.sha256 != sha:
         raise CompareError(f"{path} is dataset sha256 {ds.sha256[:12]}..., but the runs were made on "
                            f"{info['name']!r} sha256 {sha[:12]}...; pass --data with that dataset")

@@ -23,6 +23,7 @@ from benchmark.data.io import (
     write_jsonl,
     write_text,
 )
+from benchmark.data.labels import default_labels_dir, find_labels
 from benchmark.data.perturb import PerturbedDataset
 from benchmark.data.regimes import EVAL_SPLITS, REGIMES
 from benchmark.eval.gallery import write_gallery
@@ -47,6 +48,7 @@ class RunOptions:
     run_id: str | None = None
     limit: int | None = None        # score only the first N instances of each task and split (smoke runs)
     device: str = "auto"            # auto, cpu, cuda or cuda:N (benchmark.metrics.device)
+    labels: str | None = None       # the dataset's labels folder [default: `<data>.labels` beside it, if there]
 
 
 def _entry(task: str, split: str, status: str, **kw) -> dict:
@@ -115,13 +117,18 @@ def run(data_path: str | Path | None, out_root: str | Path, opts: RunOptions, re
         raise FileExistsError(f"{final} exists; choose another --run-id or --out")
     if final.resolve().parent != out_root:  # check_run_id makes this impossible; the last guard before writing
         raise ValueError(f"--run-id {run_id!r}: {final.resolve()} is not inside --out {out_root}")
-    data = PreparedDataset(data_path)
+    data = PreparedDataset(data_path)  # the model's view: the scored splits' inputs only
     if stage is not None and data.sha256 != saved["dataset_sha256"]:
         raise FileExistsError(f"cannot resume {stage}: {data_path} is no longer the dataset it started on "
                               f"(sha256 {data.sha256[:12]}..., was {saved['dataset_sha256'][:12]}...)")
-    infer_data = data
+    labels = find_labels(data_path, opts.labels)
+    scoring = PreparedDataset(data_path, labels=labels) if labels is not None and data.sealed else data
+    if not scoring.can_score:
+        print(f"cannot score: no labels folder for {data_path} (none at {default_labels_dir(data_path)}; give "
+              "--labels). Predictions are written, every result is marked \"unscored\".", flush=True)
+    infer_data = data.model_view()
     if opts.perturbation:
-        infer_data = PerturbedDataset(data, opts.perturbation, seed=opts.seed)
+        infer_data = PerturbedDataset(infer_data, opts.perturbation, seed=opts.seed)
     if stage is None:
         remove_stale_staging(out_root, keep_marker=RESUME_FILE)
     # Built under a staging name and renamed at the end: a refused or failed run leaves no run folder. A killed
@@ -133,7 +140,7 @@ def run(data_path: str | Path | None, out_root: str | Path, opts: RunOptions, re
             write_json(run_dir / RESUME_FILE, {"options": asdict(opts), "data": str(Path(data_path).resolve()),
                                                "dataset_sha256": data.sha256})
         try:
-            _evaluate(data, infer_data, run_dir, run_id, opts, t_start)
+            _evaluate(data, infer_data, run_dir, run_id, opts, t_start, scoring)
         except KeyboardInterrupt:
             print(f"\ninterrupted: {run_id} is kept in {run_dir}; continue it with `unimp-bench run --resume "
                   f"{run_id} --out {out_root}`, or delete that folder")
@@ -142,8 +149,11 @@ def run(data_path: str | Path | None, out_root: str | Path, opts: RunOptions, re
 
 
 def _evaluate(data: PreparedDataset, infer_data: PreparedDataset, run_dir: Path, run_id: str, opts: RunOptions,
-              t_start: float) -> None:
+              t_start: float, scoring: PreparedDataset) -> None:
+    """`data`/`infer_data`: what the model sees (inputs only for the scored splits); `scoring`: the dataset
+    with its sealed answers, used only to score the predictions (`can_score` False: not scored)."""
     model = registry.load(opts.model)(config=opts.config, seed=opts.seed, run_dir=run_dir / "model")
+    model_data = data.model_view()
     progress = run_dir / PROGRESS_DIR
     done = {(e["task"], e["split"]): e for e in map(load_json, sorted(progress.glob("*.json")))}  # a resumed run
     if done:
@@ -172,7 +182,7 @@ def _evaluate(data: PreparedDataset, infer_data: PreparedDataset, run_dir: Path,
             continue
         t0 = time.time()
         try:
-            model.fit(data, regime.name)
+            model.fit(model_data, regime.name)
         except Exception as e:  # a failed fit marks the regime's tasks as errors; the run goes on
             traceback.print_exc()
             results += [_entry(spec.name, s, "error", error=f"fit failed: {type(e).__name__}: {e}") for spec, s in needed]
@@ -185,13 +195,22 @@ def _evaluate(data: PreparedDataset, infer_data: PreparedDataset, run_dir: Path,
             if opts.limit is not None:  # a smoke run: not comparable, and refused by the leaderboard (coverage)
                 instances = instances.head(opts.limit)
             try:
-                preds = spec.predict(model, split, data, instances, run_dir)
+                preds = spec.predict(model, split, model_data, instances, run_dir)
                 rel = predictions_name(spec.name, split)
                 write_jsonl(run_dir / rel, preds)
-                res = score_predictions(spec.name, instances, preds, data, n_boot=opts.n_boot, seed=opts.seed,
+                if not scoring.can_score:
+                    results.append(_entry(spec.name, split, "unscored", n=len(preds), predictions=rel,
+                                          predictions_sha256=sha256_file(run_dir / rel),
+                                          error="no labels: the answers of this split are sealed (give --labels)",
+                                          wall_time_s=round(time.time() - t0, 3)))
+                    continue
+                answers = spec.load(scoring, split)
+                if opts.limit is not None:
+                    answers = answers.head(opts.limit)
+                res = score_predictions(spec.name, answers, preds, scoring, n_boot=opts.n_boot, seed=opts.seed,
                                         bertscore_model=opts.bertscore_model, run_dir=run_dir)
                 if spec.gallery:
-                    write_gallery(run_dir, f"{spec.name}__{split}", instances, preds, data)
+                    write_gallery(run_dir, f"{spec.name}__{split}", answers, preds, scoring)
                 results.append(_entry(spec.name, split, "ok", n=res.n, scores=res.scores, intervals=res.intervals,
                                       extra=dict(res.extra, fit_time_s=round(fit_time, 2),
                                                  **({"limit": opts.limit} if opts.limit is not None else {})),

@@ -25,7 +25,7 @@ results.json::
       "wall_time_s": float,
       "results": [
         {"task": str, "task_version": str, "split": str,
-         "status": "ok" | "unsupported" | "error", "error": str|None,
+         "status": "ok" | "unsupported" | "error" | "unscored", "error": str|None,
          "n": int,                                   # instances scored
          "scores": {metric: float},                  # e.g. "hr@5", "mae", "bleu-4"
          "intervals": {metric: [low, high]},         # percentile-bootstrap 95% CI of every metric
@@ -52,7 +52,8 @@ from __future__ import annotations
 import re
 
 SCHEMA_VERSION = 1
-STATUSES = ("ok", "unsupported", "error")
+# "unscored": predictions written, but the split's answers are sealed and no labels folder was given
+STATUSES = ("ok", "unsupported", "error", "unscored")
 
 
 def predictions_name(task: str, split: str) -> str:

@@ -31,7 +31,8 @@ def _cell(entry: dict | None, metric: str) -> str:
 
 def summary_markdown(docs: list[dict]) -> str:
     lines = ["# Results", "", "Values with a percentile-bootstrap 95% interval in brackets where computed; "
-             "tasks a model does not support are listed once at the end (never scored as 0).", ""]
+             "tasks a model does not support are listed once at the end (never scored as 0); 'unscored' = "
+             "predictions written, but the split's sealed answers (the dataset's labels folder) were not at hand.", ""]
     unsupported = []
     for title, task, split, metrics in tables():
         rows = []

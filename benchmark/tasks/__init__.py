@@ -22,4 +22,7 @@ TASKS: dict[str, TaskSpec] = {
     )
 }
 
-__all__ = ["TASKS", "TaskSpec"]
+# Every column any task declares as an answer: none of them is in a scored split's public instances.
+ANSWER_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys(c for t in TASKS.values() for c in t.answers))
+
+__all__ = ["ANSWER_COLUMNS", "TASKS", "TaskSpec"]

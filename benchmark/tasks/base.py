@@ -7,6 +7,7 @@ A task is one module of `benchmark.tasks` holding one `TaskSpec` instance. It de
     files it reuses (`instances`, a variant);
   - for ranking tasks, its candidate rule: which items a model may rank (`CandidateRule`);
   - its metrics by name from `benchmark.metrics.registry` and its main score (direction from there);
+  - which instance columns are its answers (`answers`): `prepare` seals them for the scored splits;
   - how predictions are produced from the model verb (`predict`), how a prediction line is checked
     (`line_fields`, `check_line`) and how the lines are scored (`metric_data`, `scorer_settings`).
 The evaluator, the scorer, the summary tables, the leaderboard and the CLI read these declarations.
@@ -108,6 +109,7 @@ class TaskSpec:
     title: str                      # heading of the task's summary table
     table_metrics: tuple[str, ...]  # columns of the task's summary tables
     table_splits: tuple[str, ...] = ("test",)
+    answers: tuple[str, ...] = ()   # instance columns that hold the answer: sealed in the scored splits' labels
     instances: str = ""             # a variant reuses tasks/<instances>/<split>.parquet; "" = its own files
     asks: str = ""                  # the task name a variant's model verbs are called with; "" = its own
     line_fields: tuple[str, ...] = ()       # fields of a prediction line besides "id"

@@ -46,4 +46,5 @@ TASK = Explanation(
     "explanation", "1", "generate_text",
     "Given [Item], can you explain to the user why the product might be suitable or unsuitable?",
     TEXT_METRICS, "bleu-4", "Table 2(a)", "Table 2(a) - explanation", TEXT_METRICS,
+    answers=("target_text",),
 )

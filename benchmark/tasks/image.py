@@ -71,4 +71,5 @@ TASK = Image(
     ("psnr", "ssim", "attribute_match", "frechet", "personalization", "token_nll", "token_accuracy"),
     "attribute_match", "Figure 3", "Image generation",
     ("psnr", "ssim", "attribute_match", "frechet", "personalization", "token_nll"),
+    answers=("target_item",),
 )

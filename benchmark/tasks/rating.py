@@ -66,4 +66,5 @@ class Rating(TaskSpec):
 TASK = Rating(
     "rating", "1", "predict_rating", "Given [Item], can you predict the preference level of the user to the product?",
     ("mae", "rmse", "invalid_rate"), "mae", "Table 2(b)", "Table 2(b) - rating", ("mae", "rmse", "invalid_rate"),
+    answers=("target_rating",),
 )

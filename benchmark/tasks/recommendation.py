@@ -16,4 +16,5 @@ TASK = Recommendation(
     RANKING_METRICS, "hr@5", "Table 1", "Table 1 - recommendation",
     ("hr@3", "ndcg@3", "mrr@3", "hr@5", "ndcg@5", "mrr@5", "hr@10", "ndcg@10"),
     table_splits=("test", "new_user", "new_domain"), candidates=SplitCatalogue(),
+    answers=("target_item",),
 )

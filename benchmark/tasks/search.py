@@ -16,4 +16,5 @@ TASK = Search(
     "[Query] Can you retrieve the items that aligns with both the user's history and the given query?",
     RANKING_METRICS, "hr@5", "Table 2(d)", "Table 2(d) - search, candidates of the query's category",
     ("hr@5", "ndcg@5", "mrr@5"), candidates=QueryCategory(),
+    answers=("target_item",),
 )

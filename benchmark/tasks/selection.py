@@ -113,4 +113,5 @@ def _negatives(b, rng: np.random.Generator, ev: Events, m: np.ndarray) -> list[n
 TASK = Selection(
     "selection", "1", "rank", "Given [Candidates], can you select all the appropriate items for the user?",
     ("recall", "precision", "f1"), "f1", "Table 2(c)", "Table 2(c) - selection", ("recall", "precision", "f1"),
+    answers=("target_items",),
 )

@@ -70,6 +70,7 @@ def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
 class UniMPModel(Model):
     name = "unimp"
     revision = "1"
+    deterministic = False  # torch training and sampling: verified by scores inside the CI, not bytes
     Settings = UniMPSettings
 
     def __init__(self, config: dict[str, Any] | None = None, seed: int = 0, run_dir: Path | None = None):
@@ -352,8 +353,8 @@ class UniMPModel(Model):
     def generate_images(self, requests: pd.DataFrame) -> list:
         """Eq. 9: stage 1 retrieves with UniMP's search, stage 2 decodes image tokens conditioned on the
         retrieved items' images, the query and the history; the VQ decoder makes the pixels. Each image
-        carries info["retrieved"] and, where the target has an image, the teacher-forced token scores of
-        the target's codes (info["token_nll"], info["token_accuracy"])."""
+        carries info["retrieved"] and, where the requests carry the target and it has an image, the
+        teacher-forced token scores of the target's codes (info["token_nll"], info["token_accuracy"])."""
         cfg, b = self.cfg, self.builder
         if self.vq is None:
             raise RuntimeError("UniMP: image generation is off (config image_generation: false)")
@@ -363,7 +364,10 @@ class UniMPModel(Model):
         codes = generate_image_tokens(self.model, b, [b.build(IMAGE_TASK, r, with_target=False) for r in rows],
                                       self.vq.n_tokens, cfg.eval_batch_size, cfg.image_temperature, cfg.image_top_k, seed)
         images = self.vq.decode(codes) if codes else []
-        scored = [i for i, r in enumerate(rows) if int(r["target_item"]) in b.image_codes]
+        # teacher-forced scores need the target, which a model is never given on a scored split (sealed
+        # answers): only when the requests carry it (training-split instances, tests)
+        scored = ([i for i, r in enumerate(rows) if int(r["target_item"]) in b.image_codes]
+                  if "target_item" in requests else [])
         nll, acc = image_token_scores(self.model, b, [b.build(IMAGE_TASK, rows[i]) for i in scored], cfg.eval_batch_size)
         for i, top in enumerate(retrieved):
             images[i].info["retrieved"] = top
