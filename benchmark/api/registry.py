@@ -85,6 +85,16 @@ register("bert4rec", "baselines.recbole_models:BERT4RecModel", "BERT4Rec masked-
 register("s3rec", "baselines.recbole_models:S3RecModel",
          "S3-Rec: self-supervised pre-training on item categories, then fine-tuning (RecBole).",
          settings="baselines.recbole_settings:S3RecSettings")
+# Cornac's visually-aware recommenders on the shared frozen image features (baselines/cornac_models.py)
+register("vbpr", "baselines.cornac_models:VBPRModel",
+         "VBPR (Cornac): BPR-MF plus a visual factor from the frozen image features; no new users.",
+         settings="baselines.cornac_settings:VBPRSettings")
+register("causalrec", "baselines.cornac_models:CausalRecModel",
+         "CausalRec (Cornac): VBPR with counterfactual removal of the visual bias; no new users.",
+         settings="baselines.cornac_settings:CausalRecSettings")
+register("amr", "baselines.cornac_models:AMRModel",
+         "AMR (Cornac): VBPR-style model trained adversarially on the image features; no new users.",
+         settings="baselines.cornac_settings:AMRSettings")
 # UniMP (models/unimp)
 register("unimp", "models.unimp.adapter:UniMPModel",
          "UniMP (Wei et al., ICLR 2024): LM + perceiver + gated exclusive cross-attention, multi-task.",
