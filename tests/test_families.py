@@ -50,3 +50,14 @@ def test_causalrec_scores_do_not_drift_between_calls(tiny_data):
     requests = data.instances("recommendation", "test").head(4)
     first = model.rank("recommendation", requests)
     assert np.array_equal(first, model.rank("recommendation", requests))
+
+
+def test_unisrec_through_the_evaluator(tiny_data, tmp_path):
+    tasks = ("recommendation", "search", "selection")
+    out = run(tiny_data, tmp_path, RunOptions(model="unisrec", tasks=tasks, splits=("test", "new_user"),
+                                              config=TINY, n_boot=20, run_id="unisrec"))
+    doc = json.loads((out / "results.json").read_text())
+    for r in doc["results"]:
+        assert r["status"] == "ok", (r["task"], r["split"], r["error"])
+        assert r["scores"][r["main_score"]] >= 0
+    assert doc["model"]["details"]["recbole"]["main"]["model"] == "UniSRecNet"

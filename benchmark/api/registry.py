@@ -95,6 +95,9 @@ register("causalrec", "baselines.cornac_models:CausalRecModel",
 register("amr", "baselines.cornac_models:AMRModel",
          "AMR (Cornac): VBPR-style model trained adversarially on the image features; no new users.",
          settings="baselines.cornac_settings:AMRSettings")
+register("unisrec", "baselines.unisrec:UniSRecModel",
+         "UniSRec-style (Hou et al. 2022): frozen MiniLM item text, MoE whitening adaptor, SASRec-style encoder.",
+         settings="baselines.unisrec_settings:UniSRecSettings")
 # UniMP (models/unimp)
 register("unimp", "models.unimp.adapter:UniMPModel",
          "UniMP (Wei et al., ICLR 2024): LM + perceiver + gated exclusive cross-attention, multi-task.",
