@@ -9,7 +9,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from benchmark.api.registry import MODELS
+from benchmark.api.registry import FAMILIES, MODELS
 from benchmark.data.dataset import PreparedDataset
 from benchmark.data.regimes import EVAL_SPLITS
 from benchmark.eval.evaluator import RunOptions, run
@@ -20,7 +20,8 @@ from leaderboard.index import read_index, row_id
 from leaderboard.submit import submit
 
 DEMO_MODELS = ("random", "pop", "bm25", "bm25-personal", "mean-rating", "mean-rating-star", "nearest-review",
-               "retrieved-image", "lightgcn", "sasrec", "s3rec", "unimp")
+               "retrieved-image", "lightgcn", "sasrec", "s3rec", "vbpr", "causalrec", "amr", "unisrec",
+               "p5-style", "vip5-style", "unimp")
 # CPU budgets for the demo (recorded in each result's model config). RecBole's documented defaults
 # (300 epochs; S3-Rec 500 pre-training epochs) take hours on 2 cores; pass your own with `unimp-bench run`.
 DEMO_CONFIGS = {
@@ -28,6 +29,10 @@ DEMO_CONFIGS = {
     "sasrec": {"epochs": 5, "stopping_step": 2, "MAX_ITEM_LIST_LENGTH": 20, "train_batch_size": 256, "threads": 1},
     "s3rec": {"pretrain_epochs": 2, "epochs": 5, "stopping_step": 2, "MAX_ITEM_LIST_LENGTH": 20,
               "train_batch_size": 256, "threads": 1},
+    "vbpr": {"threads": 1},
+    "causalrec": {"threads": 1},
+    "amr": {"threads": 1},
+    "unisrec": {"stopping_step": 3, "MAX_ITEM_LIST_LENGTH": 20, "train_batch_size": 256, "threads": 1},
     "unimp": {"preset": "tiny", "torch_threads": 1},
 }
 # Rough run lengths (minutes on 2 cores) that order the parallel demo: longest first.
@@ -81,7 +86,9 @@ def demo(data: Path, out: Path, models=DEMO_MODELS, jobs: int | None = None, lea
         for n in todo:
             _run_one(data, out, n)
     docs = [json.loads((out / n / "results.json").read_text()) for n in names]
-    print(summary_markdown(docs))
+    # rows grouped by the paper's families (simple baselines first, UniMP last)
+    families = {n: MODELS[n].family for n in sorted(names, key=lambda n: FAMILIES.index(MODELS[n].family))}
+    print(summary_markdown(docs, families))
     if leaderboard is not None:
         _leaderboard(out, leaderboard, docs)
 

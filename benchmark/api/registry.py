@@ -15,16 +15,23 @@ class Entry(NamedTuple):
     target: str         # "module:Class" of the model
     description: str
     settings: str       # "module:Class" of its settings dataclass (see benchmark.api.config_schema)
+    family: str = "simple"  # one of FAMILIES: the group its row sits in in the demo's tables
+
+
+# The paper's four families of baselines (section 4.1), the unified model, and our simple baselines.
+FAMILIES = ("simple", "general", "sequential", "generative", "multi-modal", "unified")
 
 
 MODELS: dict[str, Entry] = {}
 NO_SETTINGS = "benchmark.api.config_schema:NoSettings"
 
 
-def register(name: str, target: str, description: str, settings: str = NO_SETTINGS) -> None:
+def register(name: str, target: str, description: str, settings: str = NO_SETTINGS, family: str = "simple") -> None:
     if name in MODELS and MODELS[name].target != target:
         raise ValueError(f"model {name!r} is already registered ({MODELS[name].target})")
-    MODELS[name] = Entry(target, description, settings)
+    if family not in FAMILIES:
+        raise ValueError(f"model {name!r}: family must be one of {FAMILIES}, got {family!r}")
+    MODELS[name] = Entry(target, description, settings, family)
 
 
 def _known(name: str) -> Entry:
@@ -71,34 +78,46 @@ register("retrieved-image", "baselines.image_baselines:RetrievedImageModel",
          "Image task: the image of the most popular non-history item whose category equals the query.")
 # RecBole's own models on the frozen splits (baselines/recbole_models.py)
 register("mf", "baselines.recbole_models:MFModel", "Matrix factorisation with BPR (RecBole BPR); no new users.",
-         settings="baselines.recbole_settings:MFSettings")
+         settings="baselines.recbole_settings:MFSettings",
+         family="general")
 register("lightgcn", "baselines.recbole_models:LightGCNModel", "LightGCN (RecBole, BPR loss); no new users.",
-         settings="baselines.recbole_settings:LightGCNSettings")
+         settings="baselines.recbole_settings:LightGCNSettings",
+         family="general")
 register("hgn", "baselines.recbole_models:HGNModel", "Hierarchical gating network (RecBole HGN); no new users.",
-         settings="baselines.recbole_settings:HGNSettings")
+         settings="baselines.recbole_settings:HGNSettings",
+         family="sequential")
 register("gru4rec", "baselines.recbole_models:GRU4RecModel", "GRU4Rec recurrent sequential recommender (RecBole, CE).",
-         settings="baselines.recbole_settings:GRU4RecSettings")
+         settings="baselines.recbole_settings:GRU4RecSettings",
+         family="sequential")
 register("sasrec", "baselines.recbole_models:SASRecModel", "SASRec self-attentive sequential recommender (RecBole, CE).",
-         settings="baselines.recbole_settings:SASRecSettings")
+         settings="baselines.recbole_settings:SASRecSettings",
+         family="sequential")
 register("bert4rec", "baselines.recbole_models:BERT4RecModel", "BERT4Rec masked-item sequential recommender (RecBole, CE).",
-         settings="baselines.recbole_settings:BERT4RecSettings")
+         settings="baselines.recbole_settings:BERT4RecSettings",
+         family="generative")
 register("s3rec", "baselines.recbole_models:S3RecModel",
          "S3-Rec: self-supervised pre-training on item categories, then fine-tuning (RecBole).",
-         settings="baselines.recbole_settings:S3RecSettings")
+         settings="baselines.recbole_settings:S3RecSettings",
+         family="sequential")
 # Cornac's visually-aware recommenders on the shared frozen image features (baselines/cornac_models.py)
 register("vbpr", "baselines.cornac_models:VBPRModel",
          "VBPR (Cornac): BPR-MF plus a visual factor from the frozen image features; no new users.",
-         settings="baselines.cornac_settings:VBPRSettings")
+         settings="baselines.cornac_settings:VBPRSettings",
+         family="multi-modal")
 register("causalrec", "baselines.cornac_models:CausalRecModel",
          "CausalRec (Cornac): VBPR with counterfactual removal of the visual bias; no new users.",
-         settings="baselines.cornac_settings:CausalRecSettings")
+         settings="baselines.cornac_settings:CausalRecSettings",
+         family="multi-modal")
 register("amr", "baselines.cornac_models:AMRModel",
          "AMR (Cornac): VBPR-style model trained adversarially on the image features; no new users.",
-         settings="baselines.cornac_settings:AMRSettings")
+         settings="baselines.cornac_settings:AMRSettings",
+         family="multi-modal")
 register("unisrec", "baselines.unisrec:UniSRecModel",
          "UniSRec-style (Hou et al. 2022): frozen MiniLM item text, MoE whitening adaptor, SASRec-style encoder.",
-         settings="baselines.unisrec_settings:UniSRecSettings")
+         settings="baselines.unisrec_settings:UniSRecSettings",
+         family="generative")
 # UniMP (models/unimp)
 register("unimp", "models.unimp.adapter:UniMPModel",
          "UniMP (Wei et al., ICLR 2024): LM + perceiver + gated exclusive cross-attention, multi-task.",
-         settings="models.unimp.config:UniMPSettings")
+         settings="models.unimp.config:UniMPSettings",
+         family="unified")
