@@ -61,3 +61,29 @@ def test_unisrec_through_the_evaluator(tiny_data, tmp_path):
         assert r["status"] == "ok", (r["task"], r["split"], r["error"])
         assert r["scores"][r["main_score"]] >= 0
     assert doc["model"]["details"]["recbole"]["main"]["model"] == "UniSRecNet"
+
+
+@pytest.mark.parametrize("name", ["p5-style", "vip5-style"])
+def test_p5_style_models_through_the_evaluator(name, tiny_data, tmp_path):
+    tasks = ("recommendation", "selection", "rating", "explanation")
+    out = run(tiny_data, tmp_path, RunOptions(model=name, tasks=tasks, splits=("test",),
+                                              config={"epochs": 1, "threads": 1, "d_model": 32, "d_ff": 64},
+                                              n_boot=20, run_id=name))
+    doc = json.loads((out / "results.json").read_text())
+    for r in doc["results"]:
+        assert r["status"] == "ok", (r["task"], r["error"])
+    assert doc["model"]["details"]["training"]["main"]["epochs_run"] == 1
+    assert "no pretrained T5" in doc["model"]["details"]["not_the_published_model"]
+
+
+def test_summary_groups_rows_by_family():
+    from benchmark.api.registry import MODELS
+    from benchmark.eval.summary import summary_markdown
+
+    result = {"task": "recommendation", "split": "test", "status": "ok", "scores": {"hr@5": 0.1}, "intervals": {}}
+    docs = [{"model": {"name": n}, "results": [result]} for n in ("vbpr", "pop", "unisrec", "sasrec")]
+    families = {n: MODELS[n].family for n in ("pop", "sasrec", "unisrec", "vbpr")}
+    text = summary_markdown(docs, families)
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "0.1000" in line]
+    assert [r.split(" | ")[0:2] for r in rows[:4]] == [["| simple", "pop"], ["| sequential", "sasrec"],
+                                                       ["| generative", "unisrec"], ["| multi-modal", "vbpr"]]

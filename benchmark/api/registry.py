@@ -116,6 +116,13 @@ register("unisrec", "baselines.unisrec:UniSRecModel",
          "UniSRec-style (Hou et al. 2022): frozen MiniLM item text, MoE whitening adaptor, SASRec-style encoder.",
          settings="baselines.unisrec_settings:UniSRecSettings",
          family="generative")
+# P5/VIP5-style unified seq2seq, trained from scratch here: NOT the published P5/VIP5 (baselines/p5_style.py)
+register("p5-style", "baselines.p5_style:P5StyleModel",
+         "NOT the published P5: a small T5 trained from scratch on our prompts (recommend, rate, explain).",
+         settings="baselines.p5_settings:P5Settings", family="generative")
+register("vip5-style", "baselines.p5_style:VIP5StyleModel",
+         "NOT the published VIP5: p5-style with frozen image features as visual prefix tokens.",
+         settings="baselines.p5_settings:VIP5Settings", family="generative")
 # UniMP (models/unimp)
 register("unimp", "models.unimp.adapter:UniMPModel",
          "UniMP (Wei et al., ICLR 2024): LM + perceiver + gated exclusive cross-attention, multi-task.",
