@@ -132,9 +132,12 @@ class UniSRecNet(SequentialRecommender):
             v = v + (self.id_embedding.weight if ids is None else self.id_embedding(ids))
         return v
 
-    def forward(self, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
+    def forward(self, item_seq: torch.Tensor, item_seq_len: torch.Tensor, table: torch.Tensor | None = None):
+        """The sequence representation; `table`: every item's representation, when already computed (the
+        adaptor then runs once per step over the catalogue, not again over each sequence position)."""
         pos = torch.arange(item_seq.size(1), device=item_seq.device).unsqueeze(0)
-        x = self.dropout(self.norm(self.item_repr(item_seq) + self.position(pos)))
+        items = self.item_repr(item_seq) if table is None else table[item_seq]
+        x = self.dropout(self.norm(items + self.position(pos)))
         pad = item_seq > 0
         causal = torch.tril(torch.ones(item_seq.size(1), item_seq.size(1), dtype=torch.bool, device=item_seq.device))
         allowed = pad.unsqueeze(1).unsqueeze(2) & causal                            # (B, 1, L, L)
@@ -149,8 +152,9 @@ class UniSRecNet(SequentialRecommender):
         return s @ torch.nn.functional.normalize(items, dim=-1).T / self.temperature
 
     def calculate_loss(self, interaction):
-        seq = self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN])
-        logits = self._logits(seq, self.item_repr())
+        table = self.item_repr()
+        seq = self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN], table)
+        logits = self._logits(seq, table)
         return torch.nn.functional.cross_entropy(logits, interaction[self.POS_ITEM_ID])
 
     def predict(self, interaction):
@@ -160,8 +164,9 @@ class UniSRecNet(SequentialRecommender):
         return (s * torch.nn.functional.normalize(items, dim=-1)).sum(-1) / self.temperature
 
     def full_sort_predict(self, interaction):
-        seq = self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN])
-        return self._logits(seq, self.item_repr())
+        table = self.item_repr()
+        seq = self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN], table)
+        return self._logits(seq, table)
 
 
 class UniSRecModel(RecBoleModel):
