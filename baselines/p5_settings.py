@@ -21,6 +21,8 @@ class P5Settings:
     max_output: int = 30            # explanation words at most (generation and training targets)
     epochs: int = 30                # training epochs at most (early stopping usually ends sooner)
     stopping_step: int = 3          # epochs without a gain in valid recommendation MRR@10 before training stops
+    examples_per_epoch: int | None = None  # training instances per epoch, freshly sampled (null = all): on CPU,
+                                    # validates more often so early stopping can end sooner
     batch_size: int = 64            # training instances per step (the three tasks mixed)
     learning_rate: float = 0.001    # AdamW learning rate
     threads: int | None = None      # torch threads (null = torch's default)

@@ -9,12 +9,13 @@ reading), rating as generating a digit, explanation as generating text. vip5-sty
 prefix: the frozen image features (`benchmark.api.image_features`) of the request's items (last history
 items, and the asked item), each mapped by a trained linear layer to one prefix token of the encoder input.
 
-Training: the regime's `train` task instances of recommendation, rating and explanation, shuffled together;
-after each epoch, MRR@10 of the recommendation `valid` instances; the best epoch's weights are kept and
-training stops after `stopping_step` epochs without a gain (or at `epochs`).
+Training: the regime's `train` task instances of recommendation, rating and explanation, shuffled together
+(an "epoch" is `examples_per_epoch` of them, a fresh sample each time, when set); after each epoch, MRR@10
+of the recommendation `valid` instances; the best epoch's weights are kept and training stops after `stopping_step` epochs without a gain (or at `epochs`).
 """
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections import Counter
@@ -26,6 +27,8 @@ import pandas as pd
 from baselines import p5_settings as ps
 from benchmark.api import REGIMES, Model, compat, regime_of
 from benchmark.api.image_features import item_image_features
+
+log = logging.getLogger(__name__)
 
 TRAIN_TASKS = ("recommendation", "rating", "explanation")
 RANK_TASKS = ("recommendation", "search", "selection")
@@ -170,7 +173,7 @@ class P5StyleModel(Model):
         best, best_state, waited, epoch, best_epoch = -1.0, None, 0, 0, 0
         while epoch < s.epochs and waited < s.stopping_step:
             net.train()
-            order = rng.permutation(len(examples))
+            order = rng.permutation(len(examples))[: s.examples_per_epoch or len(examples)]
             for start in range(0, len(order), s.batch_size):
                 batch = [examples[j] for j in order[start:start + s.batch_size]]
                 loss = 0.0
@@ -191,6 +194,7 @@ class P5StyleModel(Model):
             epoch += 1
             self._nets[regime] = net
             mrr = self._valid_mrr(net, valid, data)
+            log.info("%s/%s: epoch %d valid MRR@10 %.4f (%.0f s)", self.name, regime, epoch, mrr, time.perf_counter() - t0)
             if mrr > best:
                 best, waited, best_epoch = mrr, 0, epoch
                 best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}

@@ -34,8 +34,8 @@ DEMO_CONFIGS = {
     "amr": {"threads": 1},
     "unisrec": {"stopping_step": 3, "MAX_ITEM_LIST_LENGTH": 20, "train_batch_size": 256, "hidden_size": 64,
                 "n_exps": 4, "threads": 1},
-    "p5-style": {"threads": 1},
-    "vip5-style": {"threads": 1},
+    "p5-style": {"examples_per_epoch": 6000, "stopping_step": 2, "threads": 1},
+    "vip5-style": {"examples_per_epoch": 6000, "stopping_step": 2, "threads": 1},
     "unimp": {"preset": "tiny", "torch_threads": 1},
 }
 # Rough run lengths (minutes on 2 cores) that order the parallel demo: longest first.
