@@ -67,7 +67,8 @@ def test_unisrec_through_the_evaluator(tiny_data, tmp_path):
 def test_p5_style_models_through_the_evaluator(name, tiny_data, tmp_path):
     tasks = ("recommendation", "selection", "rating", "explanation")
     out = run(tiny_data, tmp_path, RunOptions(model=name, tasks=tasks, splits=("test",),
-                                              config={"epochs": 1, "threads": 1, "d_model": 32, "d_ff": 64},
+                                              config={"epochs": 1, "threads": 1, "d_model": 32, "d_ff": 64,
+                                                      "examples_per_epoch": 300},
                                               n_boot=20, run_id=name))
     doc = json.loads((out / "results.json").read_text())
     for r in doc["results"]:
