@@ -289,3 +289,9 @@ class VIP5StyleModel(P5StyleModel):
     name = "vip5-style"
     Settings = ps.VIP5Settings
     visual = True
+
+    def set_inference_data(self, data) -> None:
+        """Under --perturb NV the images differ: their features are read again (cached by their sha256)."""
+        super().set_inference_data(data)
+        features, has = item_image_features(data, self.settings)
+        self._features, self._has_image = features, has.astype(np.int64)
