@@ -156,13 +156,13 @@ class RecBoleModel(Model):
         d = self.recbole_config_dict(export, ckpt)
         d.update(extra or {})
         with recbole_process_state(workdir, workdir / f"{self.name}.log"):
-            config = Config(model=self.recbole_model, dataset=export.name, config_dict=d)
+            config = Config(model=self._model_class(None, None), dataset=export.name, config_dict=d)
             init_seed(config["seed"], config["reproducibility"])
             refuse_pickled_caches(ckpt, export.name, self.recbole_model)
             dataset = create_dataset(config)
             loaders = data_preparation(config, dataset)
             init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
-            model = self._build_model(get_model(config["model"]), config, loaders[0].dataset)
+            model = self._build_model(self._model_class(config, get_model), config, loaders[0].dataset)
             trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
             stage = config["train_stage"] or "train"
             bar = tqdm(total=config["epochs"], desc=f"{self.name}/{export.name} {stage}", unit="epoch",
@@ -196,6 +196,11 @@ class RecBoleModel(Model):
         model.eval()
         return _Run(config, dataset, model, trainer, loaders, IdMap(dataset, export, n_items), export,
                     {k: float(v) for k, v in (best_valid or {}).items()}, 0.0)
+
+    def _model_class(self, config, get_model):
+        """RecBole's own model by name (the name alone when `config` is None: RecBole's Config looks it
+        up); a model of ours returns its class in both cases."""
+        return self.recbole_model if config is None else get_model(config["model"])
 
     def _build_model(self, cls, config, train_dataset):
         return cls(config, train_dataset).to(config["device"])

@@ -17,16 +17,24 @@ class Entry(NamedTuple):
     settings: str       # "module:Class" of its settings dataclass (see benchmark.api.config_schema)
     verbs: tuple[str, ...] = ()  # the verbs the class implements (tests/test_configs.py checks), so that
     #                              `unimp-bench models NAME` lists its tasks without importing it
+    family: str = "simple"  # one of FAMILIES: the group its row sits in in the demo's tables
+
+
+# The paper's four families of baselines (section 4.1), the unified model, and our simple baselines.
+FAMILIES = ("simple", "general", "sequential", "generative", "multi-modal", "unified")
 
 
 MODELS: dict[str, Entry] = {}
 NO_SETTINGS = "benchmark.api.config_schema:NoSettings"
 
 
-def register(name: str, target: str, description: str, settings: str = NO_SETTINGS, verbs: tuple[str, ...] = ()) -> None:
+def register(name: str, target: str, description: str, settings: str = NO_SETTINGS, verbs: tuple[str, ...] = (),
+             family: str = "simple") -> None:
     if name in MODELS and MODELS[name].target != target:
         raise ValueError(f"model {name!r} is already registered ({MODELS[name].target})")
-    MODELS[name] = Entry(target, description, settings, tuple(verbs))
+    if family not in FAMILIES:
+        raise ValueError(f"model {name!r}: family must be one of {FAMILIES}, got {family!r}")
+    MODELS[name] = Entry(target, description, settings, tuple(verbs), family)
 
 
 def _known(name: str) -> Entry:
@@ -82,28 +90,54 @@ register("retrieved-image", "baselines.image_baselines:RetrievedImageModel",
 # RecBole's own models on the frozen splits (baselines/recbole_models.py)
 register("mf", "baselines.recbole_models:MFModel", "Matrix factorisation with BPR (RecBole BPR); no new users.",
          settings="baselines.recbole_settings:MFSettings",
-         verbs=("rank",))
+         family="general", verbs=("rank",))
 register("lightgcn", "baselines.recbole_models:LightGCNModel", "LightGCN (RecBole, BPR loss); no new users.",
          settings="baselines.recbole_settings:LightGCNSettings",
-         verbs=("rank",))
+         family="general", verbs=("rank",))
 register("hgn", "baselines.recbole_models:HGNModel", "Hierarchical gating network (RecBole HGN); no new users.",
          settings="baselines.recbole_settings:HGNSettings",
-         verbs=("rank",))
+         family="sequential", verbs=("rank",))
 register("gru4rec", "baselines.recbole_models:GRU4RecModel", "GRU4Rec recurrent sequential recommender (RecBole, CE).",
          settings="baselines.recbole_settings:GRU4RecSettings",
-         verbs=("rank",))
+         family="sequential", verbs=("rank",))
 register("sasrec", "baselines.recbole_models:SASRecModel", "SASRec self-attentive sequential recommender (RecBole, CE).",
          settings="baselines.recbole_settings:SASRecSettings",
-         verbs=("rank",))
+         family="sequential", verbs=("rank",))
 register("bert4rec", "baselines.recbole_models:BERT4RecModel", "BERT4Rec masked-item sequential recommender (RecBole, CE).",
          settings="baselines.recbole_settings:BERT4RecSettings",
-         verbs=("rank",))
+         family="generative", verbs=("rank",))
 register("s3rec", "baselines.recbole_models:S3RecModel",
          "S3-Rec: self-supervised pre-training on item categories, then fine-tuning (RecBole).",
          settings="baselines.recbole_settings:S3RecSettings",
-         verbs=("rank",))
+         family="sequential", verbs=("rank",))
+# Cornac's visually-aware recommenders on the shared frozen image features (baselines/cornac_models.py)
+register("vbpr", "baselines.cornac_models:VBPRModel",
+         "VBPR (Cornac): BPR-MF plus a visual factor from the frozen image features; no new users.",
+         settings="baselines.cornac_settings:VBPRSettings",
+         family="multi-modal", verbs=("rank",))
+register("causalrec", "baselines.cornac_models:CausalRecModel",
+         "CausalRec (Cornac): VBPR with counterfactual removal of the visual bias; no new users.",
+         settings="baselines.cornac_settings:CausalRecSettings",
+         family="multi-modal", verbs=("rank",))
+register("amr", "baselines.cornac_models:AMRModel",
+         "AMR (Cornac): VBPR-style model trained adversarially on the image features; no new users.",
+         settings="baselines.cornac_settings:AMRSettings",
+         family="multi-modal", verbs=("rank",))
+register("unisrec", "baselines.unisrec:UniSRecModel",
+         "UniSRec-style (Hou et al. 2022): frozen MiniLM item text, MoE whitening adaptor, SASRec-style encoder.",
+         settings="baselines.unisrec_settings:UniSRecSettings",
+         family="generative", verbs=("rank",))
+# P5/VIP5-style unified seq2seq, trained from scratch here: NOT the published P5/VIP5 (baselines/p5_style.py)
+register("p5-style", "baselines.p5_style:P5StyleModel",
+         "NOT the published P5: a small T5 trained from scratch on our prompts (recommend, rate, explain).",
+         settings="baselines.p5_settings:P5Settings", family="generative",
+         verbs=("rank", "predict_rating", "generate_text"))
+register("vip5-style", "baselines.p5_style:VIP5StyleModel",
+         "NOT the published VIP5: p5-style with frozen image features as visual prefix tokens.",
+         settings="baselines.p5_settings:VIP5Settings", family="generative",
+         verbs=("rank", "predict_rating", "generate_text"))
 # UniMP (models/unimp)
 register("unimp", "models.unimp.adapter:UniMPModel",
          "UniMP (Wei et al., ICLR 2024): LM + perceiver + gated exclusive cross-attention, multi-task.",
          settings="models.unimp.config:UniMPSettings",
-         verbs=("rank", "select", "predict_rating", "generate_text", "generate_images"))
+         verbs=("rank", "select", "predict_rating", "generate_text", "generate_images"), family="unified")

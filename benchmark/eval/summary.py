@@ -29,11 +29,16 @@ def _cell(entry: dict | None, metric: str) -> str:
     return f"{v:.4f} [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else f"{v:.4f}"
 
 
-def summary_markdown(docs: list[dict]) -> str:
+def summary_markdown(docs: list[dict], families: dict[str, str] | None = None) -> str:
+    """With `families` (model name -> family, in the order the families should appear), each table has a
+    family column and its rows are grouped by family."""
     lines = ["# Results", "", "Values with a percentile-bootstrap 95% interval in brackets where computed; "
              "tasks a model does not support are listed once at the end (never scored as 0); 'unscored' = "
              "predictions written, but the split's sealed answers (the dataset's labels folder) were not at hand.", ""]
     unsupported = []
+    if families:
+        order = list(dict.fromkeys(families.values()))
+        docs = sorted(docs, key=lambda d: order.index(families.get(d["model"]["name"], order[-1])))
     for title, task, split, metrics in tables():
         rows = []
         for doc in docs:
@@ -42,10 +47,13 @@ def summary_markdown(docs: list[dict]) -> str:
                 why = entry.get("error") or f"the model lacks the verb `{TASKS[task].verb}` the task needs"
                 unsupported.append(f"- {_label(doc)}: {task} ({split}) unsupported: {why}")
             elif entry is not None:
-                rows.append("| " + _label(doc) + " | " + " | ".join(_cell(entry, m) for m in metrics) + " |")
+                family = f"{families.get(doc['model']['name'], '-')} | " if families else ""
+                rows.append("| " + family + _label(doc) + " | " + " | ".join(_cell(entry, m) for m in metrics) + " |")
         if not rows:
             continue
-        lines += [f"## {title}", "", "| model | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
+        head = "| family | model | " if families else "| model | "
+        lines += [f"## {title}", "", head + " | ".join(metrics) + " |",
+                  "|---|" + ("---|" if families else "") + "---:|" * len(metrics)]
         lines += rows + [""]
     if unsupported:
         lines += ["## Not supported", ""] + unsupported + [""]
