@@ -26,8 +26,9 @@ MAX_JSON_BYTES = 5 * 1024 * 1024              # results.json, model_meta.json, c
 TOLERANCE = 1e-6                              # submitted vs recomputed scores
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_PRED_FILE = re.compile(r"^[a-z_]+__[a-z_]+\.jsonl$")
-_IMAGE_DIR = re.compile(r"^[a-z_]+__[a-z_]+$")
+# <task>__<split>: task names may hold a hyphen (the `search-catalogue` variant)
+_PRED_FILE = re.compile(r"^[a-z][a-z_-]*__[a-z_]+\.jsonl$")
+_IMAGE_DIR = re.compile(r"^[a-z][a-z_-]*__[a-z_]+$")
 _IMAGE_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.png$")
 
 

@@ -867,3 +867,27 @@ def test_entries_not_recomputed_are_unverified_listed_apart_never_ranked(tmp_pat
     assert board.levels == {"dummy/run-1": "scored"} and board.unverified == []
     entries = md_rows((lb / "README.md").read_text().split("## Entries")[1].split("## Models")[0])
     assert entries == [["dummy/run-1", "crafted", "scored", ""]]
+
+
+def test_every_task_and_split_prediction_file_may_be_submitted():
+    """A submission holds a predictions file for every declared task (variants with a hyphen included)."""
+    from benchmark.data.regimes import EVAL_SPLITS
+    from benchmark.eval.results import predictions_name
+    from leaderboard.common import allowed_file
+
+    for task in TASKS:
+        for split in EVAL_SPLITS:
+            assert allowed_file(predictions_name(task, split)), predictions_name(task, split)
+    assert allowed_file("images/search-catalogue__test/a.png")
+    assert not allowed_file("predictions/../x__test.jsonl") and not allowed_file("predictions/-x__test.jsonl")
+
+
+def test_selection_scores_without_a_score_are_null_and_valid():
+    """A ranking model gives -inf to candidates it never saw: the line stores null there (JSON has no
+    infinity) and the validator accepts it; a string is still refused."""
+    from benchmark.tasks.selection import _json_score
+
+    sel = TASKS["selection"]
+    assert [_json_score(x) for x in (1.5, float("-inf"), float("nan"))] == [1.5, None, None]
+    assert sel.check_line({"selected": [1, 2], "scores": [0.3, None]}, "test") == []
+    assert sel.check_line({"selected": [1], "scores": [0.3, "x"]}, "test") != []

@@ -58,7 +58,7 @@ class Selection(TaskSpec):
                                                    [list(c) for c in valid["candidates"]])
             scores = _scores(model, self.model_task, instances, desc)
             selected = selection.apply_threshold(scores, cands, threshold)
-        return [{"id": i, "selected": [int(x) for x in s], "scores": None if sc is None else [float(x) for x in sc]}
+        return [{"id": i, "selected": [int(x) for x in s], "scores": None if sc is None else [_json_score(x) for x in sc]}
                 for i, s, sc in zip(ids, selected, scores)]
 
     def check_line(self, row, split):
@@ -66,8 +66,8 @@ class Selection(TaskSpec):
         if not is_token_list(row["selected"]):
             problems.append(("selected", "must be a list of item tokens"))
         sc = row["scores"]  # null when the model chose with `select` rather than scores
-        if sc is not None and (not isinstance(sc, list) or not all(is_finite_number(x) for x in sc)):
-            problems.append(("scores", "must be a list of finite numbers or null"))
+        if sc is not None and (not isinstance(sc, list) or not all(x is None or is_finite_number(x) for x in sc)):
+            problems.append(("scores", "must be a list of finite numbers (null: no score) or null"))
         return problems
 
     def metric_data(self, instances, recs, settings):
@@ -115,3 +115,9 @@ TASK = Selection(
     ("recall", "precision", "f1"), "f1", "Table 2(c)", "Table 2(c) - selection", ("recall", "precision", "f1"),
     answers=("target_items",),
 )
+
+
+def _json_score(x) -> float | None:
+    """A candidate's score as JSON allows it: null where the model gave none (-inf: an item it never saw)."""
+    x = float(x)
+    return x if np.isfinite(x) else None
