@@ -105,3 +105,16 @@ def test_converted_positions_need_no_time_range(tmp_path):
     res = runner.invoke(app, ["prepare", "--source", "table", "--raw-dir", str(tmp_path / "plain.parquet"),
                               "--out", str(tmp_path / "d2")])
     assert res.exit_code == 2 and "outside the time range" in res.output
+
+
+def test_too_few_items_for_selection_negatives_is_a_clear_error(tmp_path):
+    """Every user rated every item of a tiny table: no negatives for selection. A clear error, no traceback,
+    and no dataset folder left behind."""
+    seq = tmp_path / "seq.txt"
+    seq.write_text("".join(f"u{u} " + " ".join(str(i) for i in range(6)) + "\n" for u in range(8)))
+    assert runner.invoke(app, ["convert", str(seq), "--format", "sequence", "--out", str(tmp_path / "t")]).exit_code == 0
+    res = runner.invoke(app, ["prepare", "--source", "table", "--raw-dir", str(tmp_path / "t" / "interactions.parquet"),
+                              "--protocol", "single-domain", "--out", str(tmp_path / "d")])
+    assert res.exit_code == 2 and "error: selection task: user u0" in res.output and "too few items" in res.output
+    assert isinstance(res.exception, SystemExit)  # the CLI exited; no exception escaped
+    assert not (tmp_path / "d").exists()

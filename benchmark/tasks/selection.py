@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from benchmark.data.errors import DataError
 from benchmark.data.sequences import Events
 from benchmark.metrics import selection
 from benchmark.tasks.base import TaskSpec, batches, is_finite_number, is_token_list, line_field, valid_split_of
@@ -104,7 +105,9 @@ def _negatives(b, rng: np.random.Generator, ev: Events, m: np.ndarray) -> list[n
             user_items = set(b.items[b.seqs.starts[ev.user[i]]: b.seqs.ends[ev.user[i]]].tolist())
             free = np.array([x for x in pool.tolist() if x not in user_items], dtype=np.int64)
             if len(free) < m[i]:
-                raise ValueError(f"domain pool too small for {m[i]} negatives for user {b.seqs.users[ev.user[i]]}")
+                raise DataError("selection task", None, f"user {b.seqs.users[ev.user[i]]}: only {len(free)} items of "
+                                "their domain are outside their history, and a selection instance needs "
+                                f"{m[i]} negatives; the data has too few items per domain for this task")
             got = rng.choice(free, size=m[i], replace=False)
         out.append(got)
     return out
