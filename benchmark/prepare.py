@@ -190,8 +190,10 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
             image_size: int = 224, k: int = 5, new_user_frac: float = 0.1, skip_bad: bool = False,
             force: bool = False, table_items: str | Path | None = None, domains=layout.ALL_DOMAINS,
             scale: str | None = None, limits: Limits | None = None,
-            new_domain: str | None = layout.NEW_DOMAIN, labels_out: str | Path | None = None) -> Path:
-    """`limits`: accepted rating and time ranges (default: 1..5 stars, 1990-01-01 to a day after now); a
+            new_domain: str | None = layout.NEW_DOMAIN, labels_out: str | Path | None = None,
+            origin: str | None = None) -> Path:
+    """`origin`: what the manifest names as the data's source when it is not the release `source` whose file
+    format was read (the embedded world: generated, in the 2014 format). `limits`: accepted rating and time ranges (default: 1..5 stars, 1990-01-01 to a day after now); a
     value outside is a FILE:LINE error, or a counted skip with `skip_bad`. `labels_out`: where the scored
     splits' answers go [default: `<out>.labels` beside `out`].
 
@@ -318,7 +320,7 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
         per_domain["all training domains"] = domain_stats(main)
         labels = file_hashes(lstage)
         manifest = write_manifest_and_card(stage, {
-            "benchmark_version": __version__, "source": source, "scale": scale, "seed": seed, "k_core": k,
+            "benchmark_version": __version__, "source": origin or source, "format": source, "scale": scale, "seed": seed, "k_core": k,
             "protocol": protocol_name(new_user_frac, new_domain), "new_user_fraction": new_user_frac,
             "new_domain": new_domain, "image_size": image_size, "decisions": decisions(new_user_frac, new_domain),
             # the rule, not today's date: the manifest stays the same from day to day (not in the data card,
@@ -335,6 +337,7 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
     return out
 
 
+EMBEDDED_SOURCE = "embedded-world"  # the manifest's source for the generated world (its files: amazon2014 format)
 WORLD_IMAGE_SIZE = {"tiny": 32, "default": 64, "paper": 32}
 
 
@@ -347,4 +350,5 @@ def prepare_default(out: str | Path = "data/world-default", raw: str | Path | No
     raw = Path(raw) if raw else out.parent / "raw" / f"world-{scale}-seed{seed}"
     generate_world(raw, scale=scale, seed=seed)  # returns at once when `raw` already holds this world
     return prepare("amazon2014", raw, out, seed=seed, image_size=image_size or WORLD_IMAGE_SIZE.get(scale, 64),
-                   force=force, scale=scale, new_user_frac=new_user_frac, new_domain=new_domain, labels_out=labels_out)
+                   force=force, scale=scale, new_user_frac=new_user_frac, new_domain=new_domain, labels_out=labels_out,
+                   origin=EMBEDDED_SOURCE)

@@ -80,10 +80,10 @@ def read_secret_seed(path: str | Path) -> int:
 
 
 def _private_check(doc: dict, opts: RunOptions, seed: int, ok: list[dict], tmp: Path) -> tuple[str, list[str]]:
-    from benchmark.prepare import prepare_default
+    from benchmark.prepare import EMBEDDED_SOURCE, prepare_default
 
     scale = doc["dataset"].get("scale")
-    if doc["dataset"].get("source") != "amazon2014" or scale not in ("tiny", "default", "paper"):
+    if doc["dataset"].get("source") != EMBEDDED_SOURCE or scale not in ("tiny", "default", "paper"):
         return "not run", ["private world: only for submissions on the embedded world (its source and scale)"]
     world = prepare_default(out=tmp / "private", raw=tmp / "private-raw", scale=scale, seed=seed)
     again = {(e["task"], e["split"]): e for e in _recipe(run(world, tmp / "private-runs", opts))["results"]}

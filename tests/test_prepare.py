@@ -260,3 +260,16 @@ def test_cli_prepare_ranges(tiny_data, tmp_path):
     tiny_files = json.loads((tiny_data / layout.MANIFEST).read_text())["files"]
     del manifest["files"][layout.DATA_CARD], tiny_files[layout.DATA_CARD]  # the cards name the source and scale
     assert manifest["files"] == tiny_files  # the range only checks: the data are the same
+
+
+def test_data_card_names_the_embedded_world_as_its_source(tiny_data, tmp_path):
+    from benchmark.prepare import prepare
+
+    manifest = json.loads((tiny_data / layout.MANIFEST).read_text())
+    assert (manifest["source"], manifest["format"]) == ("embedded-world", "amazon2014")
+    card = (tiny_data / layout.DATA_CARD).read_text()
+    assert "source: `embedded-world`, scale `tiny`; files read in the `amazon2014` format" in card
+    out = prepare("amazon2014", _copy_raw(tiny_data, tmp_path), tmp_path / "release", image_size=32)
+    manifest = json.loads((out / layout.MANIFEST).read_text())
+    assert (manifest["source"], manifest["format"]) == ("amazon2014", "amazon2014")  # a release names itself
+    assert "format" not in (out / layout.DATA_CARD).read_text().split("\n")[2]
