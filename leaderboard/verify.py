@@ -8,6 +8,13 @@ re-runs that recipe on the given dataset with its labels and compares, for every
 All of them match: "reproduced". A submission whose code revision is not the checkout's is refused unless
 `any_revision` (the comparison then says so).
 
+Each task is re-run in isolation: a fresh model, fitted and asked on a task view of the dataset
+(benchmark.data.views) that holds the training and validation files and the scored inputs of that task only.
+The public inputs of one task answer another (the item a rating question names is the user's recommendation
+answer), so a model that reads another task's scored file gets other predictions here and is not reproduced.
+The isolation is of the folder the model is given (and of its instance, one per task); the re-run is in this
+process, not a sandbox.
+
 The private world (`private_seed_file`): the maintainer keeps a secret seed in a file; verify generates the
 embedded world at the submission's scale with it (in a private temporary folder, removed afterwards; the seed is
 never printed nor written anywhere else), re-runs the recipe there and reports public and private main scores
@@ -18,6 +25,7 @@ public main score lies beyond the private interval's far end by more than PRIVAT
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,9 +35,11 @@ from benchmark.api.config_schema import ConfigError, check_model_config
 from benchmark.data.dataset import PreparedDataset
 from benchmark.data.environment import git_commit
 from benchmark.data.io import sha256_file, write_text
-from benchmark.data.labels import find_labels
+from benchmark.data.labels import default_labels_dir, find_labels
+from benchmark.data.views import build_view
 from benchmark.eval.evaluator import RunOptions, run
 from benchmark.metrics.registry import METRICS
+from benchmark.tasks import TASKS
 from leaderboard import schema
 from leaderboard.archive import extract_archive
 from leaderboard.common import RESULTS_FILE, loads_strict, read_json_file
@@ -37,6 +47,7 @@ from leaderboard.common import RESULTS_FILE, loads_strict, read_json_file
 REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
 VERIFIED_FILE = "verified.jsonl"  # in the leaderboard folder: one verify outcome per archive, kept by maintainers
 NOT_PRIVATE = "does not reproduce on a private world"
+ISOLATED = ", re-run without the other tasks' scored inputs"  # why an honest-looking submission may differ
 # Chosen on honest baselines: pop, random, mean-rating, bm25 and nearest-review, every ok task/split, public
 # world seed 0 against private seeds 1-4 at tiny scale (n_boot 200). The largest honest gap, public main score
 # beyond the private 95% interval's far end, was 0.167 (random, recommendation/new_user: 12 instances, so
@@ -49,7 +60,7 @@ PRIVATE_MARGIN = 0.25
 class Verdict:
     outcome: str                                         # REPRODUCED, NOT_REPRODUCED, or "refused"
     lines: list[str] = field(default_factory=list)       # what was compared, one line each
-    rerun_dir: Path | None = None
+    rerun_dir: Path | None = None                        # work_dir: the re-runs' folders, one per task
     private: str | None = None   # None (not run), "agrees" or NOT_PRIVATE
 
 
@@ -86,7 +97,7 @@ def _private_check(doc: dict, opts: RunOptions, seed: int, ok: list[dict], tmp: 
     if doc["dataset"].get("source") != EMBEDDED_SOURCE or scale not in ("tiny", "default", "paper"):
         return "not run", ["private world: only for submissions on the embedded world (its source and scale)"]
     world = prepare_default(out=tmp / "private", raw=tmp / "private-raw", scale=scale, seed=seed)
-    again = {(e["task"], e["split"]): e for e in _recipe(run(world, tmp / "private-runs", opts))["results"]}
+    again = _isolated_runs(world, default_labels_dir(world), tmp / "private-runs", opts, ok, tmp / "private-views")
     lines, flagged = [], False
     for e in ok:
         r = again.get((e["task"], e["split"]))
@@ -103,6 +114,27 @@ def _private_check(doc: dict, opts: RunOptions, seed: int, ok: list[dict], tmp: 
                      f"[{low:.4f}, {high:.4f}]" + (f": beyond the private interval by {gap:.4f} > margin "
                                                     f"{PRIVATE_MARGIN}" if beyond else ""))
     return (NOT_PRIVATE if flagged else "agrees"), lines
+
+
+def _isolated_runs(data: Path, labels: Path | None, out: Path, opts: RunOptions, ok: list[dict],
+                   views: Path) -> dict[tuple[str, str], dict]:
+    """{(task, split): result} of the recipe `opts` re-run once per instance folder (a variant shares its
+    task's) on a task view of `data` holding only that folder's scored inputs; run folders go to `out`."""
+    files = PreparedDataset(data).manifest["files"]
+    groups: dict[str, list[dict]] = {}
+    for e in ok:
+        groups.setdefault(TASKS[e["task"]].instance_set, []).append(e)
+    again = {}
+    for folder, entries in groups.items():
+        view = build_view(data, views / folder / data.name, folder, files)
+        try:
+            rerun = run(view, out, replace(opts, tasks=tuple(dict.fromkeys(e["task"] for e in entries)),
+                                           splits=tuple(dict.fromkeys(e["split"] for e in entries)),
+                                           run_id=f"{opts.run_id}-{folder}", labels=labels and str(labels)))
+        finally:
+            shutil.rmtree(views / folder, ignore_errors=True)
+        again.update({(e["task"], e["split"]): e for e in _recipe(rerun)["results"]})
+    return again
 
 
 def verify(submission: str | Path, data: str | Path, labels: str | Path | None = None, any_revision: bool = False,
@@ -143,38 +175,41 @@ def verify(submission: str | Path, data: str | Path, labels: str | Path | None =
         opts = RunOptions(model=name, tasks=tuple(dict.fromkeys(e["task"] for e in ok)),
                           splits=tuple(dict.fromkeys(e["split"] for e in ok)), seed=doc["seed"], config=config,
                           perturbation=doc["perturbation"], n_boot=int(extra.get("n_boot", 1000)),
-                          bertscore_model=extra.get("bertscore_model"), run_id="rerun", labels=str(ds.labels.root)
-                          if ds.labels is not None else None)
+                          bertscore_model=extra.get("bertscore_model"), run_id="rerun")
         out = Path(work_dir) if work_dir is not None else Path(tmp) / "runs"
-        rerun = run(data, out, opts)
-        again = {(e["task"], e["split"]): e for e in _recipe(rerun)["results"]}
+        again = _isolated_runs(data, ds.labels and ds.labels.root, out, opts, ok, Path(tmp) / "views")
         private, private_lines = None, []
         if secret is not None:
             private, private_lines = _private_check(doc, replace(opts, labels=None, run_id="private"), secret, ok,
                                                     Path(tmp))
     deterministic = registry.load(name).deterministic
     matched = True
+    lines.append("isolation: each task re-run by a fresh model on a copy of the dataset that holds only that "
+                 "task's scored inputs")
     for e in ok:
         key = f"{e['task']}/{e['split']}"
         r = again.get((e["task"], e["split"]))
         if r is None or r["status"] != "ok":
             matched = False
-            lines.append(f"{key}: the re-run has no scores ({r['status'] if r else 'missing'})")
+            why = f"{r['status']}: {r['error']}" if r and r.get("error") else r["status"] if r else "missing"
+            lines.append(f"{key}: the re-run has no scores ({why}){ISOLATED}")
             continue
         main = e["main_score"]
         if deterministic:
             same = r["predictions_sha256"] == e["predictions_sha256"]
             matched &= same
-            lines.append(f"{key}: predictions {'identical' if same else 'DIFFER'} (deterministic model); "
+            lines.append(f"{key}: predictions {'identical' if same else 'DIFFER'} (deterministic model"
+                         f"{'' if same else ISOLATED}); "
                          f"{main} submitted {e['scores'][main]:.4f}, re-run {r['scores'][main]:.4f}")
         else:
             low, high = e["intervals"].get(main, [e["scores"][main]] * 2)
             inside = low <= r["scores"][main] <= high
             matched &= inside
             lines.append(f"{key}: re-run {main} {r['scores'][main]:.4f} {'inside' if inside else 'OUTSIDE'} the "
-                         f"submitted 95% interval [{low:.4f}, {high:.4f}]")
+                         f"submitted 95% interval [{low:.4f}, {high:.4f}]"
+                         + ("" if inside else f" ({ISOLATED.lstrip(', ')})"))
     outcome = REPRODUCED if matched and private != NOT_PRIVATE else NOT_REPRODUCED
-    return Verdict(outcome, lines + private_lines, Path(work_dir) / "rerun" if work_dir else None, private)
+    return Verdict(outcome, lines + private_lines, Path(work_dir) if work_dir else None, private)
 
 
 def read_verified(leaderboard_dir: str | Path) -> dict[str, dict]:

@@ -247,3 +247,22 @@ def test_cli_prepare_labels_out_and_run_labels(tiny_data, tiny_labels, tmp_path)
     res = CliRunner().invoke(app, ["run", "--model", "pop", "--data", str(tmp_path / "pub"), "--labels",
                                    str(tmp_path / "nowhere"), "--out", str(tmp_path / "runs"), "--run-id", "s"])
     assert res.exit_code == 2 and "labels folder" in res.output and "nowhere" in res.output
+
+
+def test_a_task_view_holds_only_its_own_scored_inputs_and_keeps_the_dataset_identity(tiny_data, tmp_path):
+    from benchmark.data.views import build_view, scored_instances
+
+    ds = PreparedDataset(tiny_data)
+    view = build_view(tiny_data, tmp_path / "views" / tiny_data.name, "recommendation", ds.manifest["files"])
+    seen = PreparedDataset(view)  # every file there verified against the dataset's own manifest
+    assert seen.sha256 == ds.sha256 and seen.withheld
+    files = {p.relative_to(view).as_posix() for p in view.rglob("*") if p.is_file()}
+    assert {rel for rel in files if scored_instances(rel)} == {f"tasks/recommendation/{s}.parquet" for s in EVAL_SPLITS}
+    assert set(ds.manifest["files"]) - seen.withheld <= files  # training, validation, items, images: all there
+    assert "tasks/rating/valid.parquet" in files
+    with pytest.raises(PermissionError, match="withheld from this task view"):
+        seen.instances("rating", "test")
+    doc = json.loads((view / layout.VIEW_FILE).read_text())
+    (view / layout.VIEW_FILE).write_text(json.dumps(dict(doc, withheld=doc["withheld"] + ["tasks/rating/valid.parquet"])))
+    with pytest.raises(IntegrityError, match="may withhold only scored splits' instance files"):
+        PreparedDataset(view)  # a view cannot drop what a model trains or selects on

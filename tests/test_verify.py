@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,7 +13,15 @@ import pytest
 from benchmark.api import Model
 from benchmark.api.registry import register
 from benchmark.eval.evaluator import RunOptions, run
-from leaderboard.verify import NOT_PRIVATE, NOT_REPRODUCED, PRIVATE_MARGIN, REPRODUCED, verify, verify_cli
+from leaderboard.verify import (
+    ISOLATED,
+    NOT_PRIVATE,
+    NOT_REPRODUCED,
+    PRIVATE_MARGIN,
+    REPRODUCED,
+    verify,
+    verify_cli,
+)
 
 SECRET = "918273645"
 
@@ -38,6 +48,30 @@ class Memoriser(Model):
 register("memoriser", f"{__name__}:Memoriser", "test cheat")
 
 
+class CrossTaskCheat(Model):
+    """The cross-task cheat: the rating question of a scored split names the item the user's held-out
+    interaction is about, which is the recommendation answer; it ranks that item first, read from the rating
+    task's public scored file for the same user. Deterministic."""
+
+    name = "cross-task-cheat"
+    deterministic = True
+
+    def supports(self, task, split):
+        return task == "recommendation"
+
+    def rank(self, task, requests):
+        scores = np.zeros((len(requests), self.inference_data.n_items), dtype=np.float32)
+        for row, (i, user) in enumerate(zip(requests["id"], requests["user"])):
+            path = Path(self.inference_data.root) / "tasks" / "rating" / f"{i.split('/')[1]}.parquet"
+            if path.is_file():
+                asked = pd.read_parquet(path)
+                scores[row, asked.loc[asked["user"] == user, "item"].astype(int).tolist()] = 1.0
+        return scores
+
+
+register("cross-task-cheat", f"{__name__}:CrossTaskCheat", "test cheat")
+
+
 @pytest.fixture(scope="module")
 def secret_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("secret") / "seed.txt"
@@ -50,11 +84,15 @@ def _run(data, out, model, **kw):
 
 
 def test_honest_pop_is_reproduced_and_agrees_on_a_private_world(tiny_data, tmp_path, secret_file, capsys):
-    sub = _run(tiny_data, tmp_path / "runs", "pop")
+    sub = run(tiny_data, tmp_path / "runs", RunOptions(model="pop", n_boot=200, run_id="pop"))  # all its tasks
+    tasks = {e["task"] for e in json.loads((sub / "results.json").read_text())["results"] if e["status"] == "ok"}
+    assert {"recommendation", "search", "search-catalogue", "selection"} <= tasks
     code = verify_cli(sub, tiny_data, private_seed_file=secret_file)
     out = capsys.readouterr().out
     assert code == 0 and out.splitlines()[-1] == f"{sub}: {REPRODUCED}", out
-    assert "recommendation/test: predictions identical (deterministic model)" in out
+    assert "isolation: each task re-run" in out  # each task on a view holding only its own scored inputs
+    for task in tasks:
+        assert f"{task}/test: predictions identical (deterministic model)" in out
     assert "private" in out and "beyond" not in out
     assert SECRET not in out  # the seed is never printed (and the private world lived in a removed temp folder)
 
@@ -141,3 +179,37 @@ def test_a_recorded_verification_makes_the_entry_reproduced_on_the_board(tiny_da
     assert board.levels == {"pop/pop": "reproduced", "memoriser/memoriser": "scored"}
     assert board.notes["memoriser/memoriser"] == f"verify: {NOT_REPRODUCED}, private world: {NOT_PRIVATE}"
     assert verify_cli(tmp_path / "runs" / "pop", tiny_data, record=lb) == 2  # a record needs the archive
+
+
+def test_a_model_reading_another_tasks_scored_inputs_is_scored_but_not_reproduced(tiny_data, tmp_path):
+    from benchmark.data.dataset import PreparedDataset
+    from leaderboard import build, submit
+
+    sub = _run(tiny_data, tmp_path / "runs", "cross-task-cheat")
+    doc = json.loads((sub / "results.json").read_text())
+    hr = {e["split"]: e["scores"]["hr@5"] for e in doc["results"] if e["status"] == "ok"}
+    assert hr == {"test": 1.0, "new_user": 1.0, "new_domain": 1.0}  # the hole: the rating inputs answer it
+    lb = tmp_path / "lb"
+    submit(sub, lb)
+    assert build(lb, {PreparedDataset(tiny_data).sha256: tiny_data}).levels == {
+        "cross-task-cheat/cross-task-cheat": "scored"}  # a prediction-file submission cannot tell
+    verdict = verify(sub, tiny_data)
+    assert verdict.outcome == NOT_REPRODUCED, verdict.lines
+    for split in hr:
+        line = next(x for x in verdict.lines if x.startswith(f"recommendation/{split}:"))
+        assert line.startswith(f"recommendation/{split}: predictions DIFFER (deterministic model{ISOLATED}); "
+                               "hr@5 submitted 1.0000, re-run "), line
+        assert float(line.rsplit(" ", 1)[1]) < 0.5
+
+
+def test_honest_sasrec_is_reproduced(tiny_data, tmp_path):
+    """A trained model (RecBole, declared non-deterministic: re-run main score inside the submitted CI)."""
+    pytest.importorskip("recbole")
+    t0 = time.perf_counter()
+    config = {"epochs": 2, "hidden_size": 16, "inner_size": 32, "n_layers": 1, "threads": 1, "train_batch_size": 256}
+    sub = _run(tiny_data, tmp_path / "runs", "sasrec", splits=("test",), config=config)
+    verdict = verify(sub, tiny_data)
+    assert verdict.outcome == REPRODUCED, verdict.lines
+    assert any(line.startswith("recommendation/test: re-run hr@5 ") and " inside the submitted 95% interval" in line
+               for line in verdict.lines), verdict.lines
+    assert time.perf_counter() - t0 < 120  # budget: about 30 s on one core

@@ -15,6 +15,7 @@ from benchmark.data.errors import IntegrityError
 from benchmark.data.integrity import manifest_files, verify
 from benchmark.data.labels import Labels
 from benchmark.data.regimes import EVAL_SPLITS, NEW_DOMAIN_REGIME, SEALED_INTERACTIONS, regime_of
+from benchmark.data.views import withheld
 
 
 class PreparedDataset:
@@ -31,7 +32,10 @@ class PreparedDataset:
             raise FileNotFoundError(
                 f"{self.root}: not a prepared dataset (no {layout.MANIFEST}); run `unimp-bench prepare` first"
             )
-        self._files = manifest_files(self.root, self.manifest)
+        files = manifest_files(self.root, self.manifest)
+        # a task view (benchmark.data.views) lacks other tasks' scored instances; every file there is verified
+        self.withheld = withheld(self.root, files)
+        self._files = {rel: d for rel, d in files.items() if rel not in self.withheld}
         verify(self.root, self._files)
         self.labels = Labels(labels, self.manifest, self.root) if labels is not None else None
         self.for_model = False  # see model_view
@@ -68,6 +72,8 @@ class PreparedDataset:
     def _listed(self, path: Path) -> Path:
         """`path` if the manifest lists it (so it was verified on open); a read of anything else is refused."""
         rel = path.relative_to(self.root).as_posix()
+        if rel in self.withheld:
+            raise PermissionError(f"{path}: withheld from this task view (another task's scored inputs)")
         if rel not in self._files:
             raise IntegrityError(path, "not listed in the manifest; refusing to read a file prepare did not write")
         return path

@@ -97,6 +97,8 @@ LABELS_SUFFIX = ".labels"      # default labels folder: <dataset folder name>.la
 # Hashes of the files as last verified, keyed by (size, mtime, ctime): not part of the dataset (see
 # benchmark.data.integrity), so never listed in the manifest nor hashed into the dataset sha256.
 VERIFY_CACHE = ".verify-cache.json"
+# In a task view (benchmark.data.views), not in a prepared dataset: the scored instance files it withholds.
+VIEW_FILE = "view.json"
 DATA_CARD = "data_card.md"
 SKIPPED = "skipped.jsonl"  # every record `prepare --skip-bad` skipped, with its file and line (only when any)
 ITEMS = "items.parquet"
