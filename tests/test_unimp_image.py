@@ -158,6 +158,10 @@ def test_evaluator_scores_unimp_images_and_gallery_without_the_sealed_targets(ti
     assert all((run_dir / r["image"]).is_file() and "retrieved" in r for r in lines)
     assert (run_dir / "gallery" / "image__test.html").is_file()
     assert res["model"]["details"]["image_tokenizer"]["grid"] == 4
+    # reported on validation instead, where the targets are public (as many as the capped validation set has)
+    valid = res["model"]["details"]["training"]["main"]["image_valid"]
+    assert valid["split"] == "valid" and valid["n"] > 0
+    assert valid["token_nll"] > 0 and 0 <= valid["token_accuracy"] <= 1
 
 
 def test_validation_probe_of_a_trained_model(trained):

@@ -278,7 +278,26 @@ class UniMPModel(Model):
         self.stats[regime] = {"fit_time_s": round(time.time() - t0, 2), "phases": stats,
                               "n_train_examples": len(examples)}
         self._choose_rating_readout(data, regime)
+        self._valid_image_token_scores(data, regime)
         self.save(out)
+
+    def _valid_image_token_scores(self, data, regime: str) -> None:
+        """Teacher-forced token_nll / token_accuracy of the target images' VQ codes on the regime's validation
+        image instances, recorded in the run's stats. They need the target, which is public on validation
+        only (a scored split's answers are sealed and never given to a model)."""
+        split = "valid" if regime == "main" else "new_domain_valid"
+        if self.vq is None or IMAGE_TASK not in self.tasks or not data.has_split(split):
+            return
+        b, cfg = self.builder, self.cfg
+        valid = data.instances(IMAGE_TASK, split).iloc[: None if cfg.n_valid is None else 4 * cfg.n_valid]
+        valid = valid[[int(t) in b.image_codes for t in valid["target_item"]]]
+        if valid.empty:
+            return
+        valid = valid.assign(retrieved=search_retrieve(self.model, b, data, valid, cfg.n_retrieved, cfg.eval_batch_size))
+        nll, acc = image_token_scores(self.model, b, [b.build(IMAGE_TASK, r) for _, r in valid.iterrows()],
+                                      cfg.eval_batch_size)
+        self.stats[regime]["image_valid"] = {"split": split, "n": len(valid), "token_nll": round(float(nll.mean()), 4),
+                                             "token_accuracy": round(float(acc.mean()), 4)}
 
     def _choose_rating_readout(self, data, regime: str) -> None:
         """rating_output "auto": the read-out with the lowest MAE on the regime's validation rating
