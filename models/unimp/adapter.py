@@ -248,6 +248,7 @@ class UniMPModel(Model):
                 self._setup(data, path)
                 self.stats[regime] = {"loaded": str(path)}
                 self._choose_rating_readout(data, regime)
+                self._valid_image_token_scores(data, regime)
                 return
         cfg, out = self.cfg, self._out(regime)
         t0 = time.time()
