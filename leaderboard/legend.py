@@ -12,8 +12,11 @@ LEGEND = (
 )
 LEVELS = (
     "Levels: **scored** = the build itself recomputed every score from the archive's predictions against the "
-    "sealed answers (stored scores are never trusted); **reproduced** = scored, and its recipe re-run by "
-    "`leaderboard verify --record` matched (and the private world agreed where it was run); **unverified** = not recomputed here (dataset or labels not given to the build, or "
+    "sealed answers (stored scores are never trusted), but its predictions could have used other tasks' public "
+    "inputs of the same split (every task asks about the same held-out interaction); **reproduced** = scored, "
+    "and its recipe re-run by `leaderboard verify --record`, each task in isolation on only its own scored "
+    "inputs, matched (and the private world agreed where it was run); **unverified** = not recomputed here "
+    "(dataset or labels not given to the build, or "
     "archive not at hand): listed apart, never ranked. An entry that fails its checks is left off the board."
 )
 PAPER_NOTE = (
