@@ -6,7 +6,9 @@ answer, and one of selection's candidates. A model run on the whole public folde
 scored inputs. A view holds every file of the dataset (hard links where the filesystem allows, else copies)
 except the scored splits' instances of the other tasks, and names what it withholds in `layout.VIEW_FILE`. It
 keeps the dataset's manifest, so its sha256 is the dataset's; `PreparedDataset` verifies every file that is
-there and accepts only scored splits' instance files as withheld.
+there and accepts only scored splits' instance files as withheld. Hard links are not symbolic links on
+purpose: a link would tell a model where the whole folder is. Linking touches the dataset files' ctime, so the
+next open of the dataset hashes its files again (benchmark.data.integrity), a cost, not an error.
 """
 from __future__ import annotations
 
