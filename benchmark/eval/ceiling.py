@@ -111,6 +111,8 @@ class Oracle:
         return out
 
     def rank(self, task: str, requests: pd.DataFrame) -> np.ndarray:
+        if task not in ("recommendation", "search"):
+            raise ValueError(f"the oracle ranks next items (recommendation, search), not {task!r}")
         rows = self.next_rows(requests)
         ok = rows >= 0
         todo = np.unique([r for r in rows[ok] if r not in self.cache])
