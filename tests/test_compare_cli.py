@@ -105,3 +105,21 @@ def test_one_baseline_against_many_as_json(runs, monkeypatch):
     assert same["diff"] == 0 and same["p_value"] == 1.0 and same["n"] > 0
     rnd = out["rows"][0]
     assert rnd["diff"] == pytest.approx(rnd["score"] - rnd["baseline"]) and rnd["low"] <= rnd["diff"] <= rnd["high"]
+
+
+def test_a_run_with_the_expectation_read_out_compares_with_one_without(runs, monkeypatch):
+    """mae-expectation / rmse-expectation are paired only when every run has them (not a traceback)."""
+    root, r = runs
+    both = root / "runs" / "random-exp"
+    shutil.copytree(r["random"], both)
+    path = both / "predictions" / "rating__test.jsonl"
+    lines = [dict(json.loads(line), expectation=4.2) for line in path.read_text().splitlines()]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    monkeypatch.chdir(root)
+    for a, b in ((both, r["random"]), (r["random"], both)):
+        result = cli("compare", a, b, "--task", "rating", "--n-boot", 20)
+        assert result.exit_code == 0, result.output
+        assert [line.split()[1] for line in result.output.splitlines() if line.startswith("random")] == [
+            "mae", "rmse", "invalid_rate"]
+    result = cli("compare", both, both, "--task", "rating", "--metric", "mae-expectation", "--n-boot", 20)
+    assert result.exit_code == 0 and "mae-expectation" in result.output

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+from benchmark.api import RatingAnswer
 from benchmark.data.dataset import PreparedDataset
 from models.unimp.adapter import UniMPModel
 from models.unimp.config import load_config
+from models.unimp.decode import rating_probabilities, read_rating
 from models.unimp.losses import sequence_loss
 from models.unimp.model import build_model
 from models.unimp.prompts import PromptBuilder
@@ -174,6 +176,13 @@ def test_adapter_end_to_end(syn, tmp_path):
     assert len(m.predict_rating(data.instances("rating", "test").iloc[:3])) == 3
     assert len(m.generate_text(data.instances("explanation", "test").iloc[:2])) == 2
     assert m.implements("select") and not UniMPModel({"selection": "threshold"}).implements("select")
+    # every answer also carries the expectation read-out: sum r * P(r) over the five rating tokens, in [1, 5]
+    reqs = data.instances("rating", "test").iloc[:6]
+    answers, probs = m.predict_rating(reqs), rating_probabilities(m.model, m.builder, reqs)
+    assert all(isinstance(a, RatingAnswer) for a in answers) and np.allclose(probs.sum(1), 1.0)
+    np.testing.assert_allclose([a.expectation for a in answers], probs @ np.arange(1.0, 6.0), rtol=1e-9)
+    assert all(1.0 <= a.expectation <= 5.0 for a in answers)
+    assert [float(a) for a in answers] == pytest.approx(read_rating(probs, m.rating_readout).tolist(), abs=1e-4)
     exp = UniMPModel({"rating_output": "expectation"})
     exp.model, exp.builder, exp.cfg = m.model, m.builder, exp.cfg
     assert all(1.0 <= float(r) <= 5.0 for r in exp.predict_rating(data.instances("rating", "test").iloc[:3]))

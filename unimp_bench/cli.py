@@ -28,6 +28,7 @@ from benchmark.data.sources.common import Limits, parse_rating_range, parse_time
 from benchmark.data.world.ceiling import report as ceiling_report
 from benchmark.eval import compare as compare_mod
 from benchmark.eval import plots
+from benchmark.eval.ceiling import report as ranking_ceiling_report
 from benchmark.eval.evaluator import RunOptions
 from benchmark.eval.evaluator import run as run_eval
 from benchmark.eval.results import check_run_id
@@ -525,10 +526,21 @@ def _check_board(leaderboard_dir: Path) -> None:
 
 @app.command()
 def ceiling(scale: str = typer.Option("default", help="Scale of the embedded world."),
-            seed: int = typer.Option(0, help="The world's seed (the holdout uses it too).")) -> None:
-    """Rating ceilings from the embedded world's latent truth: the best MAE a model could reach from what
-    the rating prompt shows (see benchmark/data/world/ceiling.py)."""
-    typer.echo(ceiling_report(scale, seed))
+            seed: int = typer.Option(0, help="The world's seed (the holdout uses it too)."),
+            data: Optional[Path] = typer.Option(None, help="A dataset prepared from the embedded world: print its "
+                                                "ranking ceiling instead (recommendation, search, search-catalogue)."),
+            labels: Optional[Path] = typer.Option(None, help="Its labels folder [default: <data>.labels beside it]."),
+            split: str = typer.Option("test", help="The scored split of the ranking ceiling (test or new_domain).")) -> None:
+    """Ceilings from the embedded world's latent truth. Rating: the best MAE a model could reach from what the
+    rating prompt shows (benchmark/data/world/ceiling.py). With --data, ranking: the scores of an oracle of the
+    generating process on that dataset's instances (benchmark/eval/ceiling.py)."""
+    if data is None:
+        typer.echo(ceiling_report(scale, seed))
+        return
+    try:
+        typer.echo(ranking_ceiling_report(data, labels, split))
+    except (OSError, ValueError) as e:
+        _fail(str(e))
 
 
 @app.command()

@@ -11,6 +11,7 @@ from benchmark.data.item_text import explanation_target, truncate_words
 from benchmark.data.regimes import REGIMES, Regime, regime_of
 from benchmark.metrics.registry import IMAGE_TOKEN_SCORES
 from benchmark.tasks import TASKS
+from benchmark.tasks.rating import RatingAnswer
 
 
 def instruction(task: str) -> str:
@@ -20,6 +21,6 @@ def instruction(task: str) -> str:
 
 __all__ = [
     "CURVES_FILE", "IMAGE_TOKEN_SCORES", "N_RETRIEVED", "append_curve", "REGIMES", "TASKS", "VERBS", "CategoryPopularity", "Model", "PreparedDataset",
-    "Regime", "cache_root", "compat", "explanation_target", "truncate_words", "history_lists", "instruction", "io", "layout", "manifest",
+    "RatingAnswer", "Regime", "cache_root", "compat", "explanation_target", "truncate_words", "history_lists", "instruction", "io", "layout", "manifest",
     "regime_of", "registry", "stack_lists",
 ]

@@ -15,7 +15,8 @@ select(requests) -> list[list[int]]
     selection only, optional: the chosen candidate tokens. Without it the evaluator thresholds the
     `rank` scores, with the threshold chosen on the validation split.
 predict_rating(requests) -> list[str | float]
-    raw outputs; the evaluator parses them (1..5) and counts unparseable ones.
+    raw outputs; the evaluator parses them (1..5) and counts unparseable ones. A `RatingAnswer(output,
+    expectation)` also records the model's expectation read-out (scored as mae-/rmse-expectation).
 generate_text(requests) -> list[str]
     explanation.
 generate_images(requests) -> list[PIL.Image.Image]

@@ -105,7 +105,7 @@ def compare(baseline: Path, runs: list[Path], task: str, split: str, *, metrics:
             scored.append(score_predictions(task, instances, p, ds, n_boot=0, seed=seed, run_dir=run, **kw))
         except ValueError as e:  # predictions not covering the instances exactly
             raise CompareError(f"{run}: {e}") from None
-    pairable = [m for m in spec.metrics if m in scored[0].per_instance]
+    pairable = [m for m in spec.metrics if all(m in r.per_instance for r in scored)]  # optional ones: in every run
     if metrics == ("all",):
         metrics = tuple(pairable)
     bad = [m for m in metrics or () if m not in pairable]

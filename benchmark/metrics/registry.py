@@ -37,6 +37,11 @@ _ALL = [
     Metric("mae", False, "mean absolute error of the parsed rating (fallback for unparseable outputs)", (0.0, 4.0),
            label="MAE"),
     Metric("rmse", False, "root mean squared error of the parsed rating", (0.0, 4.0), label="RMSE", statistic="rmse"),
+    # a second read-out of the same model, recorded beside its answer (the rating line's "expectation")
+    Metric("mae-expectation", False, "MAE of the expectation read-out: sum of r * P(r) over the five rating "
+           "tokens", (0.0, 4.0), label="MAE (expectation)"),
+    Metric("rmse-expectation", False, "RMSE of the expectation read-out", (0.0, 4.0), label="RMSE (expectation)",
+           statistic="rmse"),
     Metric("invalid_rate", False, "share of rating outputs that do not parse as 1-5", label="invalid rate"),
     Metric("bleu-1", True, "corpus BLEU with unigrams (sacrebleu), 0-1", statistic="bleu"),
     Metric("bleu-4", True, "corpus BLEU up to 4-grams (sacrebleu), 0-1", statistic="bleu"),

@@ -17,9 +17,23 @@ def _same_rating(recorded, parsed: float | None) -> bool:
     return abs(float(recorded) - parsed) <= 1e-6
 
 
+class RatingAnswer(str):
+    """A raw rating output (`predict_rating`) that also carries the model's expectation read-out, sum of
+    r * P(r) over the five ratings: recorded as the line's "expectation" field and scored as
+    mae-expectation / rmse-expectation, so one trained model gives both read-outs."""
+
+    expectation: float
+
+    def __new__(cls, output: str, expectation: float):
+        answer = super().__new__(cls, output)
+        answer.expectation = float(expectation)
+        return answer
+
+
 @dataclass(frozen=True)
 class Rating(TaskSpec):
     line_fields: tuple[str, ...] = ("output", "rating")
+    optional_fields: tuple[str, ...] = ("expectation",)
 
     def build(self, builder, split, ev):
         ratings = builder.seqs.frame["rating"].to_numpy(np.float64)[ev.target]
@@ -28,7 +42,11 @@ class Rating(TaskSpec):
 
     def predict(self, model, split, data, instances, run_dir):
         outs = [o for batch in batches(instances, f"{model.name} {self.name}/{split}") for o in model.predict_rating(batch)]
-        return [{"id": i, "output": str(o), "rating": rating.parse_rating(o)} for i, o in zip(instances["id"].tolist(), outs)]
+        lines = [{"id": i, "output": str(o), "rating": rating.parse_rating(o)} for i, o in zip(instances["id"].tolist(), outs)]
+        for line, o in zip(lines, outs):
+            if isinstance(o, RatingAnswer):
+                line["expectation"] = o.expectation
+        return lines
 
     def check_line(self, row, split):
         problems = []
@@ -39,6 +57,8 @@ class Rating(TaskSpec):
             problems.append(("rating", "must be a finite number (or null when unparseable)"))
         elif r is not None and not 1 <= r <= 5:
             problems.append(("rating", "must be in [1, 5] (or null when unparseable)"))
+        if "expectation" in row and not (is_finite_number(row["expectation"]) and 1 <= row["expectation"] <= 5):
+            problems.append(("expectation", "must be a number in [1, 5]"))
         return problems
 
     def scorer_settings(self, extra):
@@ -60,11 +80,15 @@ class Rating(TaskSpec):
             parsed.append(value)
         per = rating.rating_metrics(parsed, instances["target_rating"].to_numpy(dtype=np.float64), settings.fallback_rating)
         data = {"mae": per["abs_error"], "rmse": per["sq_error"], "invalid_rate": per["invalid"]}
+        if recs and all("expectation" in rec for rec in recs):  # the model's second read-out, on every line
+            exp = rating.rating_metrics([rec["expectation"] for rec in recs], instances["target_rating"].to_numpy(dtype=np.float64))
+            data.update({"mae-expectation": exp["abs_error"], "rmse-expectation": exp["sq_error"]})
         return data, {"fallback_rating": float(settings.fallback_rating)}
 
 
 TASK = Rating(
     "rating", "1", "predict_rating", "Given [Item], can you predict the preference level of the user to the product?",
-    ("mae", "rmse", "invalid_rate"), "mae", "Table 2(b)", "Table 2(b) - rating", ("mae", "rmse", "invalid_rate"),
+    ("mae", "rmse", "invalid_rate", "mae-expectation", "rmse-expectation"), "mae", "Table 2(b)", "Table 2(b) - rating",
+    ("mae", "rmse", "invalid_rate", "mae-expectation", "rmse-expectation"),
     answers=("target_rating",),
 )

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchmark.api import TASKS, Model, append_curve, compat, io, regime_of
+from benchmark.api import TASKS, Model, RatingAnswer, append_curve, compat, io, regime_of
 
 from .config import IMAGE_TASK, TEXT_TASKS, UniMPConfig, UniMPSettings, load_config, resolve_path
 from .decode import (
@@ -361,9 +361,13 @@ class UniMPModel(Model):
         return generate_selection(self.model, self.builder, requests, self.cfg.eval_batch_size)
 
     def predict_rating(self, requests: pd.DataFrame) -> list:
+        """The configured read-out's rating, each also carrying the expectation read-out (both from one
+        forward pass), so a run scores both: mae/rmse and mae-expectation/rmse-expectation."""
         readout = self.rating_readout or self.cfg.rating_output
-        r = read_rating(rating_probabilities(self.model, self.builder, requests, self.cfg.eval_batch_size), readout)
-        return [f"{x:.4f}" if readout == "expectation" else str(int(x)) for x in r]
+        probs = rating_probabilities(self.model, self.builder, requests, self.cfg.eval_batch_size)
+        expectation = read_rating(probs, "expectation")
+        return [RatingAnswer(f"{x:.4f}" if readout == "expectation" else str(int(x)), e)
+                for x, e in zip(read_rating(probs, readout), expectation)]
 
     def generate_text(self, requests: pd.DataFrame) -> list[str]:
         return generate_explanation(self.model, self.builder, requests, self.cfg.max_target_tokens,
