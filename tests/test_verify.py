@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -205,11 +204,9 @@ def test_a_model_reading_another_tasks_scored_inputs_is_scored_but_not_reproduce
 def test_honest_sasrec_is_reproduced_and_agrees_on_a_private_world(tiny_data, tmp_path, secret_file):
     """A trained model (RecBole, declared non-deterministic: re-run main score inside the submitted CI)."""
     pytest.importorskip("recbole")
-    t0 = time.perf_counter()
     config = {"epochs": 2, "hidden_size": 16, "inner_size": 32, "n_layers": 1, "threads": 1, "train_batch_size": 256}
     sub = _run(tiny_data, tmp_path / "runs", "sasrec", splits=("test",), config=config)
     verdict = verify(sub, tiny_data, private_seed_file=secret_file)
     assert verdict.outcome == REPRODUCED and verdict.private == "agrees", verdict.lines
     assert any(line.startswith("recommendation/test: re-run hr@5 ") and " inside the submitted 95% interval" in line
                for line in verdict.lines), verdict.lines
-    assert time.perf_counter() - t0 < 60  # measured: about 15 s on a loaded machine
