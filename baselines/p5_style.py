@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 TRAIN_TASKS = ("recommendation", "rating", "explanation")
 RANK_TASKS = ("recommendation", "search", "selection")
 SPECIALS = ["<pad>", "</s>", "<unk>"]
+PROMPT_WORDS = ["history", "item"]  # written by `_prompt` itself, not by the instructions
 WORD = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")
 
 
@@ -61,7 +62,7 @@ class P5StyleModel(Model):
     def _tokenizer(self, data, train: dict[str, pd.DataFrame]):
         """A word-level tokenizer over the training prompts and explanations (or the checkpoint's own),
         plus one token per catalogue item and the five rating digits."""
-        from tokenizers import Regex, Tokenizer, models, pre_tokenizers  # heavy: tokenizers
+        from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors  # heavy: tokenizers
         from transformers import AutoTokenizer, PreTrainedTokenizerFast  # heavy: transformers
 
         items = [f"<i{int(t)}>" for t in data.items.index]
@@ -74,10 +75,14 @@ class P5StyleModel(Model):
                     counts.update(_words(text))
             for text in train["explanation"]["target_text"]:
                 counts.update(_words(text))
-            words = [w for w, c in counts.most_common(self.settings.max_vocab) if c >= 2]
-            vocab = {w: i for i, w in enumerate(SPECIALS + words)}
+            words = [w for w, c in counts.most_common(self.settings.max_vocab) if c >= 2 and w not in PROMPT_WORDS]
+            vocab = {w: i for i, w in enumerate(SPECIALS + PROMPT_WORDS + words)}
             core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-            core.pre_tokenizer = pre_tokenizers.Split(Regex(WORD.pattern), behavior="isolated")
+            # whitespace is dropped first: an isolating split alone keeps each space as a piece (an <unk>)
+            core.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(),
+                                                          pre_tokenizers.Split(Regex(WORD.pattern), behavior="isolated")])
+            # every sequence ends with </s>, as T5's own tokenizer does: generated explanations can stop
+            core.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
             tok = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="</s>",
                                           unk_token="<unk>")
             tok.backend_tokenizer.normalizer = None
