@@ -105,3 +105,19 @@ def test_p5_prompts_of_new_users_hold_every_history_item_as_one_token(tiny_data)
         ids = tok(model._prompt(row))["input_ids"]
         assert tok.unk_token_id not in ids
         assert [item_of[i] for i in ids if i in item_of] == [int(h) for h in row.history[-5:]]
+
+
+def test_tune_cornac_prints_its_grid_on_validation(tiny_data, capsys):
+    import importlib.util
+    import re
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "tune_cornac.py"
+    spec = importlib.util.spec_from_file_location("tune_cornac", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(["--data", str(tiny_data), "--models", "vbpr", "--lr", "0.01", "--k", "4", "--set", "epochs=2"])
+    out = capsys.readouterr().out
+    assert re.search(r"pop: valid MRR@10 0\.\d{4}", out)
+    assert re.search(r"\| vbpr \| 0.01 \| 4 \| 0.01 \| 0\.\d{4} \| [12] \| \d+ \|", out)
+    assert "best vbpr: valid MRR@10" in out
