@@ -27,6 +27,7 @@ import pandas as pd
 from baselines import p5_settings as ps
 from benchmark.api import REGIMES, Model, compat, regime_of
 from benchmark.api.image_features import item_image_features
+from benchmark.metrics.ranking import ranking_metrics_from_ranks, target_ranks
 
 log = logging.getLogger(__name__)
 
@@ -216,14 +217,10 @@ class P5StyleModel(Model):
             return 0.0
         scores = self._item_scores(net, valid)
         catalogue = data.catalogue_mask(_split_of(valid["id"].iloc[0]))
-        scores[:, ~catalogue] = -np.inf
-        rr = []
-        for b, (target, hist) in enumerate(zip(valid["target_item"], valid["history"])):
-            s = scores[b]
-            s[np.asarray(hist if hist is not None else [], dtype=np.int64)] = -np.inf
-            rank = int((s > s[int(target)]).sum())
-            rr.append(1.0 / (rank + 1) if rank < 10 else 0.0)
-        return float(np.mean(rr))
+        # ties count against the target, as in the evaluator's ranks
+        history = [h if h is not None else [] for h in valid["history"]]
+        ranks = target_ranks(scores, valid["target_item"].to_numpy(dtype=np.int64), history, catalogue)
+        return float(ranking_metrics_from_ranks(ranks)["mrr@10"].mean())
 
     # ---- verbs -------------------------------------------------------------------------------------
     def _net_for(self, requests: pd.DataFrame):

@@ -121,3 +121,24 @@ def test_tune_cornac_prints_its_grid_on_validation(tiny_data, capsys):
     assert re.search(r"pop: valid MRR@10 0\.\d{4}", out)
     assert re.search(r"\| vbpr \| 0.01 \| 4 \| 0.01 \| 0\.\d{4} \| [12] \| \d+ \|", out)
     assert "best vbpr: valid MRR@10" in out
+
+
+def test_valid_mrr_for_early_stopping_breaks_ties_pessimistically(tiny_data):
+    """Constant scores tie every item with the target: MRR@10 0, as the evaluator's ranks say, never 1."""
+    import pandas as pd
+
+    from baselines.cornac_models import CausalRecModel, _Run
+    from baselines.p5_style import P5StyleModel
+
+    class Constant:
+        def score(self, uidx):
+            return np.zeros(12)
+
+    run = _Run(Constant(), {"u1": 0, "u2": 1}, {str(i): i for i in range(12)}, n_items=12)
+    valid = pd.DataFrame({"user": ["u1", "u2"], "item": [5, 7]})
+    assert CausalRecModel(TINY)._valid_mrr(run, valid, {"u1": np.array([6])}) == 0.0
+    data = PreparedDataset(tiny_data)
+    requests = data.instances("recommendation", "valid").head(5)
+    p5 = P5StyleModel(TINY)
+    p5._item_scores = lambda net, rows: np.zeros((len(rows), data.n_items), dtype=np.float32)
+    assert p5._valid_mrr(None, requests, data) == 0.0
