@@ -34,7 +34,7 @@ DEMO_CONFIGS = {
               "train_batch_size": 256, "threads": 1},
     # Cornac: the cells chosen on valid by bench/tune_cornac.py (configs/<model>.yaml hold the same values)
     "vbpr": {"learning_rate": 0.02, "k": 64, "k2": 64, "stopping_step": 3, "threads": 1},
-    "causalrec": {"learning_rate": 0.02, "k": 64, "k2": 64, "stopping_step": 3, "threads": 1},
+    "causalrec": {"learning_rate": 0.005, "k": 64, "k2": 64, "stopping_step": 3, "threads": 1},
     "amr": {"learning_rate": 0.02, "k": 10, "k2": 10, "stopping_step": 3, "threads": 1},
     "unisrec": {"stopping_step": 3, "MAX_ITEM_LIST_LENGTH": 20, "train_batch_size": 256, "hidden_size": 64,
                 "n_exps": 4, "threads": 1},
@@ -43,7 +43,7 @@ DEMO_CONFIGS = {
     "unimp": {"preset": "tiny", "torch_threads": 1},
 }
 # Rough run lengths (minutes on 2 cores) that order the parallel demo: longest first.
-DEMO_ORDER = {"unimp": 15, "p5-style": 12, "vip5-style": 12, "s3rec": 9, "sasrec": 5, "unisrec": 5, "lightgcn": 3,
+DEMO_ORDER = {"unimp": 15, "p5-style": 7, "vip5-style": 8, "s3rec": 9, "sasrec": 5, "unisrec": 5, "lightgcn": 3,
               "vbpr": 3, "amr": 2, "causalrec": 2}
 
 
