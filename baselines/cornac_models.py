@@ -29,6 +29,7 @@ import pandas as pd
 from baselines import cornac_settings as cs
 from benchmark.api import REGIMES, Model, regime_of
 from benchmark.api.image_features import item_image_features
+from benchmark.metrics.ranking import ranking_metrics_from_ranks, target_ranks
 
 log = logging.getLogger(__name__)
 
@@ -131,16 +132,14 @@ class CornacModel(Model):
         self._runs[regime] = run
 
     def _valid_mrr(self, run: _Run, valid: pd.DataFrame, seen: dict) -> float:
-        """MRR@10 of the validation item among Cornac's items, the user's training items removed."""
-        rr = []
-        for u, target in zip(valid["user"], valid["item"]):
-            if u not in run.uid_map:
-                continue
-            s = self._user_scores(run, u)
-            s[seen.get(u, [])] = -np.inf
-            rank = int((s > s[int(target)]).sum()) if np.isfinite(s[int(target)]) else 10
-            rr.append(1.0 / (rank + 1) if rank < 10 else 0.0)
-        return float(np.mean(rr)) if rr else 0.0
+        """MRR@10 of the validation item among Cornac's items, the user's training items removed, ties
+        counted against the target as the evaluator does (saturated scores would otherwise look perfect)."""
+        rows = [(u, int(t)) for u, t in zip(valid["user"], valid["item"]) if u in run.uid_map]
+        if not rows:
+            return 0.0
+        scores = np.stack([self._user_scores(run, u) for u, _ in rows]).astype(np.float32)
+        ranks = target_ranks(scores, [t for _, t in rows], [seen.get(u, []) for u, _ in rows])
+        return float(ranking_metrics_from_ranks(ranks)["mrr@10"].mean())
 
     def _user_scores(self, run: _Run, user) -> np.ndarray:
         out = np.full(run.n_items, -np.inf, dtype=np.float64)

@@ -27,12 +27,14 @@ import pandas as pd
 from baselines import p5_settings as ps
 from benchmark.api import REGIMES, Model, compat, regime_of
 from benchmark.api.image_features import item_image_features
+from benchmark.metrics.ranking import ranking_metrics_from_ranks, target_ranks
 
 log = logging.getLogger(__name__)
 
 TRAIN_TASKS = ("recommendation", "rating", "explanation")
 RANK_TASKS = ("recommendation", "search", "selection")
 SPECIALS = ["<pad>", "</s>", "<unk>"]
+PROMPT_WORDS = ["history", "item"]  # written by `_prompt` itself, not by the instructions
 WORD = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")
 
 
@@ -61,7 +63,7 @@ class P5StyleModel(Model):
     def _tokenizer(self, data, train: dict[str, pd.DataFrame]):
         """A word-level tokenizer over the training prompts and explanations (or the checkpoint's own),
         plus one token per catalogue item and the five rating digits."""
-        from tokenizers import Regex, Tokenizer, models, pre_tokenizers  # heavy: tokenizers
+        from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors  # heavy: tokenizers
         from transformers import AutoTokenizer, PreTrainedTokenizerFast  # heavy: transformers
 
         items = [f"<i{int(t)}>" for t in data.items.index]
@@ -74,10 +76,14 @@ class P5StyleModel(Model):
                     counts.update(_words(text))
             for text in train["explanation"]["target_text"]:
                 counts.update(_words(text))
-            words = [w for w, c in counts.most_common(self.settings.max_vocab) if c >= 2]
-            vocab = {w: i for i, w in enumerate(SPECIALS + words)}
+            words = [w for w, c in counts.most_common(self.settings.max_vocab) if c >= 2 and w not in PROMPT_WORDS]
+            vocab = {w: i for i, w in enumerate(SPECIALS + PROMPT_WORDS + words)}
             core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-            core.pre_tokenizer = pre_tokenizers.Split(Regex(WORD.pattern), behavior="isolated")
+            # whitespace is dropped first: an isolating split alone keeps each space as a piece (an <unk>)
+            core.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(),
+                                                          pre_tokenizers.Split(Regex(WORD.pattern), behavior="isolated")])
+            # every sequence ends with </s>, as T5's own tokenizer does: generated explanations can stop
+            core.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
             tok = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="</s>",
                                           unk_token="<unk>")
             tok.backend_tokenizer.normalizer = None
@@ -211,14 +217,10 @@ class P5StyleModel(Model):
             return 0.0
         scores = self._item_scores(net, valid)
         catalogue = data.catalogue_mask(_split_of(valid["id"].iloc[0]))
-        scores[:, ~catalogue] = -np.inf
-        rr = []
-        for b, (target, hist) in enumerate(zip(valid["target_item"], valid["history"])):
-            s = scores[b]
-            s[np.asarray(hist if hist is not None else [], dtype=np.int64)] = -np.inf
-            rank = int((s > s[int(target)]).sum())
-            rr.append(1.0 / (rank + 1) if rank < 10 else 0.0)
-        return float(np.mean(rr))
+        # ties count against the target, as in the evaluator's ranks
+        history = [h if h is not None else [] for h in valid["history"]]
+        ranks = target_ranks(scores, valid["target_item"].to_numpy(dtype=np.int64), history, catalogue)
+        return float(ranking_metrics_from_ranks(ranks)["mrr@10"].mean())
 
     # ---- verbs -------------------------------------------------------------------------------------
     def _net_for(self, requests: pd.DataFrame):
