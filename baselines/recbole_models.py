@@ -15,7 +15,13 @@ pretrain_epochs for S3-Rec, ...), is passed to RecBole's Config as given, except
 threads). Defaults: RecBole's documented ones (epochs 300, early stopping after 10 validations without
 gain on MRR@10, S3-Rec pretrain_epochs 500), except `use_gpu: False`, `topk: [5, 10]`, and
 MAX_ITEM_LIST_LENGTH clipped to the longest exported history. `describe()` records the resolved values,
-the loss and the best validation scores per regime.
+the loss, the best validation scores per regime, and how training ended ("training": epochs, best epoch,
+early stop or epoch cap).
+
+Checkpoints hold tensors and plain values only (read with weights_only=True): the best-validation weights,
+and after every validation the whole training state (RESUME_FILE), from which a killed run (`unimp-bench run
+--resume`) continues and ends as the uninterrupted run would. S3-Rec's pre-training is not resumed (it reruns).
+`tensorboard: true` writes RecBole's TensorBoard curves under RUN/model/tensorboard/.
 """
 from __future__ import annotations
 
