@@ -31,7 +31,7 @@ DEMO_MODELS = ("random", "pop", "bm25", "bm25-personal", "mean-rating", "mean-ra
 # default world); learning rate and width chosen on validation by bench/tune_baselines.py. S3-Rec's
 # pre-training has no validation signal: a fixed 10 epochs (RecBole's 500 would take hours on 2 cores).
 DEMO_CONFIGS = {
-    "lightgcn": {"epochs": 300, "stopping_step": 5, "threads": 1},
+    "lightgcn": {"epochs": 300, "stopping_step": 5, "embedding_size": 128, "threads": 1},
     "sasrec": {"epochs": 200, "stopping_step": 5, "MAX_ITEM_LIST_LENGTH": 20, "train_batch_size": 256, "threads": 1},
     "s3rec": {"pretrain_epochs": 10, "epochs": 200, "stopping_step": 5, "MAX_ITEM_LIST_LENGTH": 20,
               "train_batch_size": 256, "threads": 1},
