@@ -15,7 +15,7 @@ pretrain_epochs for S3-Rec, ...), is passed to RecBole's Config as given, except
 threads). Defaults: RecBole's documented ones (epochs 300, early stopping after 10 validations without
 gain on MRR@10, S3-Rec pretrain_epochs 500), except `use_gpu: False`, `topk: [5, 10]`, and
 MAX_ITEM_LIST_LENGTH clipped to the longest exported history. `describe()` records the resolved values,
-the loss, the best validation scores per regime, and how training ended ("training": epochs, best epoch,
+the loss, the best validation scores per regime, and how training ended ("stopping": epochs, best epoch,
 early stop or epoch cap).
 
 Checkpoints hold tensors and plain values only (read with weights_only=True): the best-validation weights,
@@ -393,7 +393,7 @@ class RecBoleModel(Model):
                 "train_time_s": round(run.train_time_s, 2), "exported_rows": run.export.rows,
             }
             if run.training:  # read by the demo's summary (benchmark/eval/summary.py)
-                out.setdefault("training", {})[regime] = run.training
+                out.setdefault("stopping", {})[regime] = run.training
         out["loss"] = self.config.get("loss_type", self.loss)
         return out
 

@@ -53,7 +53,7 @@ def train_cell(data: PreparedDataset, model: str, config: dict, work: Path) -> d
     t0 = time.perf_counter()
     m = load(model)(config=config, seed=0, run_dir=work)
     m.fit(data, "main")
-    training = m.describe()["training"]["main"]
+    training = m.describe()["stopping"]["main"]
     return {"model": model, "config": config, "valid": training["best_valid"], "epochs": training["epochs"],
             "best_epoch": training["best_epoch"], "stop": training["stop"],
             "seconds": round(time.perf_counter() - t0, 1)}

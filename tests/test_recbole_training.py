@@ -39,15 +39,16 @@ def test_training_summary_says_why_training_stopped():
 
 def test_summary_shows_epochs_best_epoch_and_stop_reason():
     training = rm.training_summary(_trainer(cur_step=6), last_epoch=20)
-    doc = {"model": {"name": "sasrec", "details": {"training": {"main": training}}}, "results": []}
+    doc = {"model": {"name": "sasrec", "details": {"stopping": {"main": training}}}, "results": []}
     assert ("- sasrec (main): 21 epochs (best 15, early stop: no valid improvement in 6 evals; valid mrr@10 "
             "0.2500)") in summary_markdown([doc])
-    assert "## Training" not in summary_markdown([{"model": {"name": "pop", "details": {}}, "results": []}])
+    for details in ({}, {"training": {"epochs_run": 3}}):  # another model's own "training" record is not read
+        assert "## Training" not in summary_markdown([{"model": {"name": "p5", "details": details}, "results": []}])
 
 
 def test_run_records_its_training_and_tensorboard_is_an_option(tiny_data, tmp_path):
     model = _fit(tiny_data, tmp_path / "on", epochs=2, stopping_step=5, tensorboard=True)
-    training = model.describe()["training"]["main"]
+    training = model.describe()["stopping"]["main"]
     assert training["epochs"] == 2 and training["stop"] == "epoch cap" and training["best_epoch"] in (1, 2)
     assert training["best_valid"]["mrr@10"] == pytest.approx(model.describe()["recbole"]["main"]["best_valid"]["mrr@10"])
     assert list((tmp_path / "on" / "tensorboard" / "main_seq-train").glob("events.out.tfevents.*"))
@@ -77,6 +78,6 @@ def test_killed_run_resumes_from_its_checkpoint_to_the_same_result(tiny_data, tm
     # epoch 0 was not trained again: one validation line per epoch in the run's curves
     valid = [line for line in (tmp_path / "killed" / "curves.csv").read_text().splitlines() if ",valid," in line]
     assert [line.split(",")[2] for line in valid] == ["0", "1", "2"]
-    assert resumed.describe()["training"] == whole.describe()["training"]
+    assert resumed.describe()["stopping"] == whole.describe()["stopping"]
     req = PreparedDataset(tiny_data).instances("recommendation", "valid").iloc[:50]
     np.testing.assert_array_equal(resumed.rank("recommendation", req), whole.rank("recommendation", req))

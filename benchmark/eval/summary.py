@@ -64,9 +64,9 @@ def summary_markdown(docs: list[dict], families: dict[str, str] | None = None) -
 
 
 def _training_lines(doc: dict) -> list[str]:
-    """One line per regime a model reported its training for (`details.training`: the RecBole models)."""
+    """One line per regime a model reported its training for (`details.stopping`: the RecBole models)."""
     out = []
-    for regime, t in ((doc["model"].get("details") or {}).get("training") or {}).items():
+    for regime, t in ((doc["model"].get("details") or {}).get("stopping") or {}).items():
         score = ", ".join(f"valid {k} {v:.4f}" for k, v in t.get("best_valid", {}).items())
         pre = f", after {t['pretrain_epochs']} pre-training epochs" if t.get("pretrain_epochs") else ""
         out.append(f"- {_label(doc)} ({regime}): {t['epochs']} epochs (best {t['best_epoch']}, {t['stop']}; "
