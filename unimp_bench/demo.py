@@ -45,7 +45,7 @@ DEMO_CONFIGS = {
     "unimp": {"preset": "tiny", "torch_threads": 1},
 }
 # Rough run lengths (minutes on 2 cores) that order the parallel demo: longest first.
-DEMO_ORDER = {"unimp": 15, "p5-style": 12, "vip5-style": 12, "s3rec": 9, "sasrec": 5, "unisrec": 5, "lightgcn": 3,
+DEMO_ORDER = {"unimp": 15, "p5-style": 12, "vip5-style": 12, "s3rec": 30, "sasrec": 12, "unisrec": 12, "lightgcn": 3,
               "vbpr": 3, "amr": 2, "causalrec": 2}
 
 
