@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             with log.open("a", encoding="utf-8") as f:  # one line per finished cell: a kill loses one cell
                 f.write(json.dumps(row) + "\n")
             rows.append(row)
-    print(table([r for r in rows if r["model"] in args.models.split(",")]))
+    print(table(sorted((r for r in rows if r["model"] in args.models.split(",")), key=lambda r: r["model"])))
     return 0
 
 
