@@ -40,8 +40,8 @@ def parse_grid(text: str) -> dict[str, list]:
     return grid
 
 
-def cell_config(model: str, cell: dict) -> dict:
-    config = dict(DEMO_CONFIGS.get(model, {}))
+def cell_config(model: str, cell: dict, base: dict | None = None) -> dict:
+    config = {**DEMO_CONFIGS.get(model, {}), **(base or {})}
     for key, value in cell.items():
         config[WIDTH_KEY.get(model, "hidden_size") if key == "hidden" else key] = value
     if "hidden_size" in config and "n_heads" in config:
@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--grid", default="learning_rate=0.001,0.003:hidden=64,128",
                     help="KEY=V1,V2[:KEY=...]; `hidden` is the model's width")
     ap.add_argument("--out", type=Path, default=Path("runs/tune-baselines"), help="grid.jsonl and work folders")
+    ap.add_argument("--base", type=json.loads, default={}, help="JSON settings over the demo's (e.g. for a smoke run)")
     ap.add_argument("--table-only", action="store_true", help="print the table of finished cells, train nothing")
     args = ap.parse_args(argv)
     if not (args.data / "manifest.json").is_file():
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             name = f"{model}-" + "-".join(f"{k}{v}" for k, v in cell.items())
             print(f"[tune] {name} ...", flush=True)
-            row = dict(train_cell(data, model, cell_config(model, cell), args.out / name), cell=cell)
+            row = dict(train_cell(data, model, cell_config(model, cell, args.base), args.out / name), cell=cell)
             print(f"[tune] {name}: valid {row['valid']} in {row['epochs']} epochs ({row['stop']}), "
                   f"{row['seconds']:.0f} s", flush=True)
             with log.open("a", encoding="utf-8") as f:  # one line per finished cell: a kill loses one cell
