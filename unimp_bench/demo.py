@@ -29,7 +29,7 @@ DEMO_MODELS = ("random", "pop", "bm25", "bm25-personal", "mean-rating", "mean-ra
 # Settings for the demo (recorded in each result's model config). The RecBole models train until validation
 # stops improving (patience 5 evaluations; the epoch caps are far above where early stopping ends them on the
 # default world). Learning rate x width grid on validation MRR@10 (bench/tune_baselines.py): LightGCN width 128;
-# SASRec keeps lr 1e-3, width 64 (best of the cells finished); UniSRec and S3-Rec not tuned yet. S3-Rec's
+# SASRec keeps lr 1e-3, width 64 (best of its 4 cells); UniSRec and S3-Rec not tuned yet. S3-Rec's
 # pre-training has no validation signal: a fixed 10 epochs (RecBole's 500 would take hours on 2 cores).
 DEMO_CONFIGS = {
     "lightgcn": {"epochs": 300, "stopping_step": 5, "embedding_size": 128, "threads": 1},
