@@ -74,6 +74,37 @@ def trusted_checkpoint_load() -> Iterator[None]:
             os.environ[key] = old
 
 
+class _NoTensorBoard:
+    """Stands in for a SummaryWriter: every call does nothing."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+@contextmanager
+def tensorboard_to(log_dir: Path | None) -> Iterator[None]:
+    """Trainers built inside the block write their TensorBoard events to `log_dir`, or none when None.
+
+    Fix: recbole's Trainer always opens a SummaryWriter in `./log_tensorboard` (`get_tensorboard`, looked up
+    in `recbole.trainer.trainer`); the harness makes it an option with a known folder.
+    """
+    import recbole.trainer.trainer as trainer_module  # heavy: recbole
+
+    def writer(logger):
+        if log_dir is None:
+            return _NoTensorBoard()
+        from torch.utils.tensorboard import SummaryWriter  # heavy: tensorboard (a dependency of recbole)
+
+        return SummaryWriter(str(log_dir))
+
+    old = trainer_module.get_tensorboard
+    trainer_module.get_tensorboard = writer
+    try:
+        yield
+    finally:
+        trainer_module.get_tensorboard = old
+
+
 def refuse_pickled_caches(checkpoint_dir: Path, dataset: str, model: str) -> None:
     """recbole's `create_dataset` / `data_preparation` silently unpickle `<dataset>-*.pth` /
     `<dataset>-for-<model>-dataloader.pth` when such files exist in `checkpoint_dir`. We never write

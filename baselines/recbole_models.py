@@ -15,11 +15,19 @@ pretrain_epochs for S3-Rec, ...), is passed to RecBole's Config as given, except
 threads). Defaults: RecBole's documented ones (epochs 300, early stopping after 10 validations without
 gain on MRR@10, S3-Rec pretrain_epochs 500), except `use_gpu: False`, `topk: [5, 10]`, and
 MAX_ITEM_LIST_LENGTH clipped to the longest exported history. `describe()` records the resolved values,
-the loss and the best validation scores per regime.
+the loss, the best validation scores per regime, and how training ended ("stopping": epochs, best epoch,
+early stop or epoch cap).
+
+Checkpoints hold tensors and plain values only (read with weights_only=True): the best-validation weights,
+and after every validation the whole training state (RESUME_FILE), from which a killed run (`unimp-bench run
+--resume`) continues and ends as the uninterrupted run would. S3-Rec's pre-training is not resumed (it reruns).
+`tensorboard: true` writes RecBole's TensorBoard curves under RUN/model/tensorboard/.
 """
 from __future__ import annotations
 
 import logging
+import os
+import random
 import tempfile
 import time
 from dataclasses import dataclass
@@ -31,7 +39,12 @@ import pandas as pd
 from tqdm import tqdm
 
 from baselines import recbole_settings as rs
-from baselines.recbole_compat import recbole_process_state, refuse_pickled_caches, trusted_checkpoint_load
+from baselines.recbole_compat import (
+    recbole_process_state,
+    refuse_pickled_caches,
+    tensorboard_to,
+    trusted_checkpoint_load,
+)
 from baselines.recbole_export import CATEGORY_FIELD, Export, IdMap, export_regime
 from benchmark.api import Model, append_curve, compat, regime_of
 from benchmark.metrics import device
@@ -40,6 +53,8 @@ log = logging.getLogger(__name__)
 
 RANK_TASKS = ("recommendation", "search", "selection")
 BATCH = 256  # requests scored per full_sort_predict call
+RESUME_FILE = "resume.pt"  # in the stage's checkpoint folder: the training state after the last validation
+_after_validation = None  # tests: called (epoch) after the resume state is written, e.g. to simulate a kill
 
 
 @dataclass
@@ -55,11 +70,76 @@ class _Run:
     export: Export
     best_valid: dict
     train_time_s: float
+    training: dict | None = None  # epochs trained, best epoch, its valid score, why training stopped
 
 
 def _split_of(request_id: str) -> str:
     """'<task>/<split>/<n>' -> split."""
     return str(request_id).split("/")[1]
+
+
+def training_summary(trainer, last_epoch: int) -> dict[str, Any]:
+    """How a RecBole Trainer's `fit` ended (epochs 1-based): epochs trained, the best epoch, its valid score,
+    and whether early stopping or the epoch cap ended it. `last_epoch`: the last validated epoch (0-based)."""
+    patience = trainer.stopping_step
+    early = trainer.cur_step > patience  # RecBole stops once `cur_step` evaluations in a row exceed patience
+    return {
+        "epochs": last_epoch + 1, "epochs_cap": trainer.epochs, "patience": patience,
+        "best_epoch": last_epoch + 1 - trainer.cur_step * trainer.eval_step,
+        "best_valid": {trainer.config["valid_metric"].lower(): float(trainer.best_valid_score)},
+        "stop": (f"early stop: no valid improvement in {trainer.cur_step} evals" if early else "epoch cap"),
+    }
+
+
+def _atomic_save(state: dict, path: Path) -> None:
+    import torch  # heavy: torch
+
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _save_weights(trainer) -> None:
+    """Replaces RecBole's `_save_checkpoint` (the best-validation model): its file pickles RecBole's Config,
+    which only `torch.load(weights_only=False)` reads; this one holds tensors only."""
+    _atomic_save({"state_dict": trainer.model.state_dict(), "other_parameter": trainer.model.other_parameter()},
+                 Path(trainer.saved_model_file))
+
+
+def _save_resume(trainer, epoch: int, train_loader, path: Path) -> None:
+    """Everything `Trainer.fit` carries from one epoch to the next, in tensors and plain values (read back
+    with weights_only=True): weights, optimizer, early-stopping counters, and every RNG training draws from
+    (torch's for dropout, numpy's for negative sampling, the train loader's own shuffling generator)."""
+    import torch  # heavy: torch
+
+    np_state = np.random.get_state()
+    _atomic_save({
+        "epoch": epoch, "cur_step": trainer.cur_step, "best_valid_score": float(trainer.best_valid_score),
+        "best_valid_result": {k: float(v) for k, v in (trainer.best_valid_result or {}).items()},
+        "state_dict": trainer.model.state_dict(), "optimizer": trainer.optimizer.state_dict(),
+        "rng_torch": torch.get_rng_state(), "rng_loader": train_loader.generator.get_state(),
+        "rng_numpy": [torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
+        "rng_python": random.getstate(),
+    }, path)
+
+
+def _resume(trainer, path: Path, train_loader) -> bool:
+    """Load `_save_resume`'s state into a freshly built trainer; True when that state is already past the
+    end of training (early stop or epoch cap)."""
+    import torch  # heavy: torch
+
+    s = torch.load(path, map_location="cpu", weights_only=True)
+    trainer.model.load_state_dict(s["state_dict"])
+    trainer.optimizer.load_state_dict(s["optimizer"])
+    trainer.start_epoch, trainer.cur_step = s["epoch"] + 1, s["cur_step"]
+    trainer.best_valid_score, trainer.best_valid_result = s["best_valid_score"], s["best_valid_result"] or None
+    torch.set_rng_state(s["rng_torch"])
+    train_loader.generator.set_state(s["rng_loader"])
+    keys, pos, has_gauss, cached = s["rng_numpy"]
+    np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = s["rng_python"]
+    random.setstate((version, tuple(internal), gauss))
+    return trainer.cur_step > trainer.stopping_step or trainer.start_epoch >= trainer.epochs
 
 
 class RecBoleModel(Model):
@@ -116,7 +196,7 @@ class RecBoleModel(Model):
         if self.kind == "seq":
             d["load_col"]["inter"] = ["user_id", "item_id_list", "item_id"]
             d["alias_of_item_id"] = ["item_id_list"]
-        d.update({k: v for k, v in self.config.items() if k != "threads"})  # threads: ours, not RecBole's
+        d.update({k: v for k, v in self.config.items() if k not in rs.OURS})  # ours, not RecBole's
         if self.kind == "seq":
             # recbole's benchmark-file loader pads item lists to the longest one in the files, while
             # HGN's layers are sized by MAX_ITEM_LIST_LENGTH: use the length the files really have
@@ -163,17 +243,33 @@ class RecBoleModel(Model):
             loaders = data_preparation(config, dataset)
             init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
             model = self._build_model(self._model_class(config, get_model), config, loaders[0].dataset)
-            trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
             stage = config["train_stage"] or "train"
-            bar = tqdm(total=config["epochs"], desc=f"{self.name}/{export.name} {stage}", unit="epoch",
-                       leave=False, disable=stage == "pretrain")
-
             label = f"{export.name}/{stage}"  # the regime, and pre-training vs training
+            board = self.run_dir / "tensorboard" / label.replace("/", "-") if self.settings.tensorboard else None
+            with tensorboard_to(board):
+                trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+            resume = ckpt / RESUME_FILE
+            finished = False
+            if stage != "pretrain":  # pre-training saves its own end-of-stage checkpoint (see S3RecModel)
+                # a stable name, so that a resumed run finds the best checkpoint its first life wrote
+                trainer.saved_model_file = str(ckpt / f"{config['model']}-best.pth")
+                trainer._save_checkpoint = lambda epoch, verbose=True, **kw: _save_weights(trainer)
+                if resume.is_file():
+                    finished = _resume(trainer, resume, loaders[0])
+                    log.info("%s/%s: resumed from %s at epoch %d", self.name, label, resume, trainer.start_epoch)
+            bar = tqdm(total=config["epochs"], initial=trainer.start_epoch, unit="epoch", leave=False,
+                       desc=f"{self.name}/{export.name} {stage}", disable=stage == "pretrain")
+
+            last_epoch = [trainer.start_epoch - 1]
 
             def on_epoch(epoch: int, valid_score: float) -> None:  # after each validation pass
+                last_epoch[0] = epoch
                 bar.update(1)
                 bar.set_postfix({config["valid_metric"]: f"{valid_score:.4f}"})
                 append_curve(self.run_dir, label, "valid", epoch, config["valid_metric"].lower(), valid_score)
+                _save_resume(trainer, epoch, loaders[0], resume)  # a killed run continues from here
+                if _after_validation is not None:
+                    _after_validation(epoch)
 
             train_epoch = trainer._train_epoch
 
@@ -187,15 +283,19 @@ class RecBoleModel(Model):
             if stage == "pretrain":
                 log.info("%s: pre-training %d epochs (see %s.log)", self.name, config["pretrain_epochs"], self.name)
             try:
-                _, best_valid = trainer.fit(loaders[0], loaders[1], saved=True, show_progress=False,
-                                            callback_fn=on_epoch)
+                if finished:  # the first life ended training and was killed after: nothing left to train
+                    best_valid = trainer.best_valid_result
+                else:
+                    _, best_valid = trainer.fit(loaders[0], loaders[1], saved=True, show_progress=False,
+                                                callback_fn=on_epoch)
             finally:
                 bar.close()
             if getattr(model, "train_stage", "finetune") == "finetune":
                 self._load_best(trainer, model)
         model.eval()
         return _Run(config, dataset, model, trainer, loaders, IdMap(dataset, export, n_items), export,
-                    {k: float(v) for k, v in (best_valid or {}).items()}, 0.0)
+                    {k: float(v) for k, v in (best_valid or {}).items()}, 0.0,
+                    None if stage == "pretrain" else training_summary(trainer, last_epoch[0]))
 
     def _model_class(self, config, get_model):
         """RecBole's own model by name (the name alone when `config` is None: RecBole's Config looks it
@@ -213,9 +313,7 @@ class RecBoleModel(Model):
         path = Path(trainer.saved_model_file)
         if not path.is_file():  # no validation pass happened: keep the last weights
             return
-        # weights_only=False: recbole's checkpoint holds its Config object; this file was written by
-        # this very run a moment ago (never a file from elsewhere).
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=True)  # tensors only (_save_weights)
         model.load_state_dict(state["state_dict"])
         model.load_other_parameter(state.get("other_parameter"))
 
@@ -294,6 +392,8 @@ class RecBoleModel(Model):
                 "model": self.recbole_model, "config": resolved, "best_valid": run.best_valid,
                 "train_time_s": round(run.train_time_s, 2), "exported_rows": run.export.rows,
             }
+            if run.training:  # read by the demo's summary (benchmark/eval/summary.py)
+                out.setdefault("stopping", {})[regime] = run.training
         out["loss"] = self.config.get("loss_type", self.loss)
         return out
 
@@ -356,8 +456,10 @@ class S3RecModel(RecBoleModel):
                                                "save_step": epochs})
         self._pretrained = Path(pre.trainer.saved_model_file)
         log.info("%s: pre-trained %d epochs -> %s", self.name, epochs, self._pretrained)
-        return super()._train(export, n_items, {"train_stage": "finetune",
-                                                "pre_model_path": str(self._pretrained)})
+        run = super()._train(export, n_items, {"train_stage": "finetune",
+                                               "pre_model_path": str(self._pretrained)})
+        run.training["pretrain_epochs"] = epochs  # fixed: RecBole's pre-training has no validation to stop on
+        return run
 
     def _build_model(self, cls, config, train_dataset):
         # finetune: S3Rec.__init__ torch.load()s pre_model_path, the checkpoint this run's

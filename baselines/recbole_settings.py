@@ -1,9 +1,11 @@
 """Settings of the RecBole baselines (stdlib only, so `unimp-bench models NAME` imports neither torch
 nor recbole). Each is a key of RecBole's own Config, handed to it as given; the defaults shown are
-RecBole 1.2's documented ones (tests check them against RecBole's Config). `threads` is ours."""
+RecBole 1.2's documented ones (tests check them against RecBole's Config). `threads` and `tensorboard` are ours (OURS)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+OURS = ("threads", "tensorboard")  # settings the harness applies itself, never handed to RecBole's Config
 
 
 @dataclass
@@ -18,6 +20,7 @@ class RecBoleSettings:
     weight_decay: float = 0.0       # L2 penalty of the optimizer
     clip_grad_norm: dict | None = None  # torch clip_grad_norm_ arguments, e.g. {"max_norm": 5}; null = no clipping
     threads: int | None = None      # torch threads while training and scoring (null = torch's default)
+    tensorboard: bool = False       # RecBole's TensorBoard curves into RUN/model/tensorboard/ (off: none written)
 
 
 @dataclass

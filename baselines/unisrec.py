@@ -30,6 +30,7 @@ from recbole.model.abstract_recommender import SequentialRecommender  # heavy: r
 from recbole.model.layers import TransformerEncoder  # heavy: recbole
 from recbole.utils import InputType  # heavy: recbole
 
+from baselines import recbole_settings as rs
 from baselines import unisrec_settings as us
 from baselines.recbole_export import Export
 from baselines.recbole_models import RecBoleModel
@@ -186,7 +187,7 @@ class UniSRecModel(RecBoleModel):
     def recbole_config_dict(self, export: Export, checkpoint_dir: Path) -> dict[str, Any]:
         d = super().recbole_config_dict(export, checkpoint_dir)
         # RecBole has no defaults file for a model of ours: every setting goes in, resolved
-        out = {k: v for k, v in dataclasses.asdict(self.settings).items() if k != "threads"}
+        out = {k: v for k, v in dataclasses.asdict(self.settings).items() if k not in rs.OURS}
         out.update(d)
         out["plm_embedding_path"] = str(self._text_path)
         return out

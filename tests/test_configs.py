@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from baselines import recbole_settings
 from benchmark.api import registry
 from benchmark.api.config_schema import ConfigError, check, check_model_config, describe_settings
 from benchmark.api.registry import MODELS
@@ -176,7 +177,7 @@ def test_mean_rating_fits_with_the_given_lambda(tiny_data):
 
 
 RECBOLE = ("mf", "lightgcn", "hgn", "gru4rec", "sasrec", "bert4rec", "s3rec")
-OURS = {"threads"}  # read by the wrapper itself, not by RecBole
+OURS = set(recbole_settings.OURS)  # read by the wrapper itself, not by RecBole
 
 
 @pytest.mark.parametrize("name", RECBOLE)

@@ -55,6 +55,20 @@ def summary_markdown(docs: list[dict], families: dict[str, str] | None = None) -
         lines += [f"## {title}", "", head + " | ".join(metrics) + " |",
                   "|---|" + ("---|" if families else "") + "---:|" * len(metrics)]
         lines += rows + [""]
+    trained = [line for doc in docs for line in _training_lines(doc)]
+    if trained:
+        lines += ["## Training (epochs trained, best epoch on validation, why training stopped)", ""] + trained + [""]
     if unsupported:
         lines += ["## Not supported", ""] + unsupported + [""]
     return "\n".join(lines)
+
+
+def _training_lines(doc: dict) -> list[str]:
+    """One line per regime a model reported its training for (`details.stopping`: the RecBole models)."""
+    out = []
+    for regime, t in ((doc["model"].get("details") or {}).get("stopping") or {}).items():
+        score = ", ".join(f"valid {k} {v:.4f}" for k, v in t.get("best_valid", {}).items())
+        pre = f", after {t['pretrain_epochs']} pre-training epochs" if t.get("pretrain_epochs") else ""
+        out.append(f"- {_label(doc)} ({regime}): {t['epochs']} epochs (best {t['best_epoch']}, {t['stop']}; "
+                   f"{score}{pre})")
+    return out
