@@ -26,7 +26,7 @@ VARIANTS = {
     "no-transition": ({"transition_loss": 0.0}, "every-transition supervision off"),
     "no-content-init": ({"content_init": False, "tie_item_ids": False}, "item ids random and untied"),
     "fusion-none": ({"fusion": "none"}, "no vision (Table 7: w/o vision)"),
-    "multitask+last": ({"strategy": "multitask+last"}, "the paper's headline strategy (Table 8)"),
+    "multitask-last": ({"strategy": "multitask+last"}, "the paper's headline strategy (Table 8)"),
     "focal-0": ({"focal_gamma": 0.0}, "plain cross-entropy (Table 7: w/o focal loss)"),
     "no-exclusive-mask": ({"exclusive_mask": False}, "every token sees every image (Table 3)"),
     "no-reconstruction": ({"context_reconstruction": False}, "history attributes unsupervised (Table 7)"),
