@@ -1,4 +1,6 @@
-"""The fast paths of the 2014 readers give exactly what the line-by-line readers give, or step aside.
+"""prepare's fast paths give exactly what the general paths give, or step aside.
+
+Images: `is_plain_png` accepts only PNGs that Pillow's check would keep byte for byte.
 
 Reviews: the DuckDB scan (`benchmark.data.sources.columnar`) must return the line reader's frame bit for bit
 on clean files, and None (so that the line reader names or skips the problem) on any line it cannot vouch
@@ -8,10 +10,14 @@ from __future__ import annotations
 
 import ast
 import gzip
+import io
 import json
+import zlib
 
 import pytest
+from PIL import Image
 
+from benchmark.data import images
 from benchmark.data.errors import SkipReport
 from benchmark.data.sources import amazon2014, columnar, common
 from benchmark.data.world import generate_world
@@ -96,3 +102,46 @@ def test_parse_literal_is_literal_eval(text):
             return type(e)
         return repr(value), json.dumps(value, default=repr)
     assert outcome(amazon2014.parse_literal) == outcome(ast.literal_eval)
+
+
+def _png(size=8, **save):
+    buf = io.BytesIO()
+    Image.new("RGB", (size, size), (10, 200, 30)).save(buf, format="PNG", **save)
+    return buf.getvalue()
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+
+
+def _pillow_keeps(data: bytes, size: int) -> bool:
+    """What normalize_image decided before the fast check: decodable, PNG, RGB, the size, no EXIF."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.verify()
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            return im.format == "PNG" and im.mode == "RGB" and im.size == (size, size) and not im.info.get("exif")
+    except Exception:
+        return False
+
+
+def test_plain_png_check_agrees_with_pillow(tmp_path):
+    good = _png()
+    head, iend = good[:-12], good[-12:]
+    idat_at = good.index(b"IDAT") - 4
+    broken_stream = good[:idat_at] + _chunk(b"IDAT", b"\x78\x9c\x00garbage") + iend
+    cases = {"good": good, "truncated": good[:-20], "bad crc": good[:-5] + bytes([good[-5] ^ 1]) + good[-4:],
+             "other size": _png(9), "text chunk": head + _chunk(b"tEXt", b"k\x00v") + iend,
+             "broken stream": broken_stream, "trailing bytes": good + b"x", "not png": b"GIF89a" + good}
+    for name, data in cases.items():
+        fast = images.is_plain_png(data, 8)
+        assert not fast or _pillow_keeps(data, 8), name  # never accepts what Pillow would not keep as is
+    assert images.is_plain_png(good, 8) and not images.is_plain_png(good[:-20], 8)
+    assert not images.is_plain_png(broken_stream, 8) and not images.is_plain_png(good + b"x", 8)
+    path = tmp_path / "a.png"
+    path.write_bytes(good)
+    assert images.normalize_image(path, 8) == good
+    raw = generate_world(tmp_path / "raw", scale="tiny", seed=1)
+    for png in sorted((raw / "images").glob("*.png"))[:20]:  # the world's renders are all plain
+        assert images.is_plain_png(png.read_bytes(), 32) and _pillow_keeps(png.read_bytes(), 32)
