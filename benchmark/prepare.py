@@ -9,6 +9,7 @@ folder that is a prepared dataset (it has a manifest), and the old one is remove
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
@@ -121,16 +122,20 @@ def _items_frame(raw_domains: dict, kept: dict[str, pd.DataFrame]) -> pd.DataFra
 
 
 def _normalize_one(args):
+    """Check, re-encode (when needed) and write one image; its sha256 for the manifest (so it is never read
+    again), or the DataError."""
     src, dst, size = args
     try:
-        Path(dst).write_bytes(normalize_image(Path(src), size))
-        return None
+        data = normalize_image(Path(src), size)
     except DataError as e:
         return e
+    Path(dst).write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
 
 
 def _write_images(items: pd.DataFrame, raw_dir: Path, images_dir: Path | None, stage: Path, size: int,
-                  report: SkipReport, warnings: list) -> list:
+                  report: SkipReport, warnings: list, digests: dict) -> list:
+    """Each item's image path in the folder (None: no image); `digests` gets each written file's sha256."""
     (stage / layout.IMAGES_DIR).mkdir(parents=True, exist_ok=True)
     jobs, rel = [], [None] * len(items)
     missing_files = not_downloaded = 0
@@ -149,14 +154,15 @@ def _write_images(items: pd.DataFrame, raw_dir: Path, images_dir: Path | None, s
     args = [(s, d, z) for _, s, d, z in jobs]
     if len(jobs) > 500 and workers > 1:
         with ProcessPoolExecutor(workers) as pool:
-            results = list(tqdm(pool.map(_normalize_one, args, chunksize=64), total=len(args), desc="images", unit="img"))
+            results = list(tqdm(pool.map(_normalize_one, args, chunksize=256), total=len(args), desc="images", unit="img"))
     else:
         results = [_normalize_one(a) for a in tqdm(args, desc="images", unit="img", disable=len(args) < 500)]
-    for (i, _, dst, _), err in zip(jobs, results):
-        if err is None:
+    for (i, _, dst, _), done in zip(jobs, results):
+        if isinstance(done, str):
             rel[i] = f"{layout.IMAGES_DIR}/{Path(dst).name}"
+            digests[rel[i]] = done
         else:
-            report.record(err, "corrupt image")
+            report.record(done, "corrupt image")
     if not_downloaded:
         warnings.append(f"{not_downloaded} items have a web image URL but no downloaded file: run `unimp-bench "
                         "download-images` (or pass --images-dir) to include them; they are kept, marked as without image")
@@ -243,7 +249,8 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
     # as they were. (A failure between the two leaves new data beside old labels, which `labels.json` names.)
     with staged_dir(labels_out, replace=True) as lstage, staged_dir(out, replace=True) as stage:
         image_root = raw_dir.parent if raw_dir.is_file() else raw_dir  # `table`: raw_dir is the interactions file
-        items["image"] = _write_images(items, image_root, images_dir, stage, image_size, report, warnings)
+        image_digests: dict[str, str] = {}
+        items["image"] = _write_images(items, image_root, images_dir, stage, image_size, report, warnings, image_digests)
         token_of = {(d, r): t for d, r, t in zip(items["domain"], items["raw_id"], items["item"])}
         items_out = items.sort_values("item")[list(layout.ITEM_COLUMNS)].reset_index(drop=True)
         write_parquet(stage / layout.ITEMS, items_out)
@@ -330,7 +337,7 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
             "splits": {s: {"users": int(f["user"].nunique()), "interactions": int(len(f))} for s, f in inter_files.items()},
             "items_without_image": int((~has_image).sum()), "n_items": int(len(items)),
             "instances": instance_counts, "skipped": report.to_json(), "warnings": warnings,
-        }, labels=labels)
+        }, labels=labels, known=image_digests)
         write_json(lstage / layout.LABELS_MARKER, marker(manifest["dataset_sha256"], labels))
     print(f"prepared {out} in {time.time() - t0:.1f}s; the scored splits' answers are in {labels_out} "
           "(keep it private)")
