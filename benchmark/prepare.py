@@ -26,7 +26,7 @@ from benchmark import __version__
 from benchmark.data import layout
 from benchmark.data.errors import DataError, SkipReport
 from benchmark.data.images import normalize_image, resolve_image
-from benchmark.data.io import remove_stale_staging, staged_dir, write_arrow, write_json, write_parquet, write_text
+from benchmark.data.io import ArrowWriter, remove_stale_staging, staged_dir, write_json, write_parquet, write_text
 from benchmark.data.item_text import attribute_dict, flatten
 from benchmark.data.labels import default_labels_dir, is_labels_folder, marker
 from benchmark.data.manifest import file_hashes, is_prepared_dataset, write_manifest_and_card
@@ -307,16 +307,17 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
         instance_counts = {}
         built = [spec for spec in TASKS.values() if spec.builds]  # variants reuse another task's files
         bar = tqdm(total=len(plan) * len(built), desc="task sets", unit="set")
-        for split, (group, part) in plan.items():
-            ev = events(groups[group], part)
-            for spec in built:
-                table = spec.build(builders[group], split, ev)
-                if split in EVAL_SPLITS:  # scored: inputs in public, the task's answers sealed
-                    write_arrow(layout.task_path(lstage, spec.name, split), table.select(["id", *spec.answers]))
-                    table = table.drop_columns(list(ANSWER_COLUMNS))
-                write_arrow(layout.task_path(stage, spec.name, split), table)
-                instance_counts[f"{spec.name}/{split}"] = table.num_rows
-                bar.update()
+        with ArrowWriter() as writer:  # each set is written while the next is built
+            for split, (group, part) in plan.items():
+                ev = events(groups[group], part)
+                for spec in built:
+                    table = spec.build(builders[group], split, ev)
+                    if split in EVAL_SPLITS:  # scored: inputs in public, the task's answers sealed
+                        writer.write(layout.task_path(lstage, spec.name, split), table.select(["id", *spec.answers]))
+                        table = table.drop_columns(list(ANSWER_COLUMNS))
+                    writer.write(layout.task_path(stage, spec.name, split), table)
+                    instance_counts[f"{spec.name}/{split}"] = table.num_rows
+                    bar.update()
         bar.close()
 
         # 5. manifest + data card (+ every skipped record, when any)
