@@ -224,6 +224,8 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
     for domain, rd in raw.items():
         reviews, n_dup = dedupe_earliest(rd.reviews)
         core = k_core(reviews, k)
+        del reviews
+        raw[domain] = replace(rd, reviews=rd.reviews.iloc[:0])  # memory: only the count is needed from here
         if len(core) == 0:
             if len(rd.reviews):  # no reviews at all (an empty file) is already in the skip report
                 warnings.append(f"{domain}: nothing survives the {k}-core")
@@ -242,6 +244,7 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
 
     # 2. items: attributes, seeded tokens, text, images
     items = _items_frame(raw, kept)
+    del raw  # memory: the metadata is in `items` now
     items["item"] = seeded_permutation(len(items), seed).astype(np.int64)
     items["text"] = [flatten(attribute_dict(t, b, p, c, d)) for t, b, p, c, d in
                      zip(items["title"], items["brand"], items["price"], items["category"], items["description"])]
@@ -262,7 +265,10 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
             f["domain"] = domain
             f["item"] = [token_of[(domain, r)] for r in f["raw_id"]]
             frames.append(f)
+        n_kept = {d: len(core) for d, core in kept.items()}
+        del kept, core, f  # memory: the merged frame below holds the same rows
         inter = order_sequences(pd.concat(frames, ignore_index=True))
+        del frames
         cols = list(layout.INTERACTION_COLUMNS)
         inter["review"] = inter["review"].fillna("")
         inter["summary"] = inter["summary"].fillna("")
@@ -284,9 +290,17 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
             "new_user": ("new_user", "all"), "new_domain_train": ("office", "train"),
             "new_domain_valid": ("office", "valid"), "new_domain_test": ("office", "test"),
         }
-        inter_files = {split: groups[g].rows(part) for split, (g, part) in inter_plan.items() if held_out[g]}
-        for split, frame in inter_files.items():
-            write_parquet(layout.interactions_path(lstage if split in SEALED_INTERACTIONS else stage, split), frame[cols])
+        # the manifest's counts now, then the merged frames go (memory: the groups hold what is still needed)
+        per_domain = {d: domain_stats(inter[inter["domain"] == d]) for d in sorted(n_kept)}
+        per_domain["all training domains"] = domain_stats(main)
+        del inter, main, office, is_new
+        split_counts = {}
+        for split, (g, part) in inter_plan.items():
+            if held_out[g]:
+                frame = groups[g].rows(part)
+                write_parquet(layout.interactions_path(lstage if split in SEALED_INTERACTIONS else stage, split), frame[cols])
+                split_counts[split] = {"users": int(frame["user"].nunique()), "interactions": int(len(frame))}
+        del frame
 
         # 4. task instances
         by_token = items.set_index("item").sort_index()
@@ -324,8 +338,6 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
 
         if report.records:
             write_text(stage / layout.SKIPPED, "".join(json.dumps(row) + "\n" for row in report.record_rows()))
-        per_domain = {d: domain_stats(inter[inter["domain"] == d]) for d in sorted(kept)}
-        per_domain["all training domains"] = domain_stats(main)
         labels = file_hashes(lstage)
         manifest = write_manifest_and_card(stage, {
             "benchmark_version": __version__, "source": origin or source, "format": source, "scale": scale, "seed": seed, "k_core": k,
@@ -335,7 +347,7 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
             # so the embedded world's dataset sha256 is what it was before the ranges were checked)
             "value_ranges": limits.describe(),
             "domains": per_domain, "reading": stats_raw,
-            "splits": {s: {"users": int(f["user"].nunique()), "interactions": int(len(f))} for s, f in inter_files.items()},
+            "splits": split_counts,
             "items_without_image": int((~has_image).sum()), "n_items": int(len(items)),
             "instances": instance_counts, "skipped": report.to_json(), "warnings": warnings,
         }, labels=labels, known=image_digests)
