@@ -75,17 +75,25 @@ class TaskBuilder:
     def history(self, ev: Events) -> pa.Array:
         return gather_lists(self.items, ev.hist_start, ev.hist_end)
 
+    @cached_property
+    def queries(self) -> np.ndarray:
+        """(n_items,) object: each item's search query, its category path as str (None: no category)."""
+        return np.array([str(c) if c is not None and c == c and c != "" else None for c in self.category], dtype=object)
+
     def with_query(self, spec, split: str, ev: Events, need_image: bool = False) -> pa.Table:
-        """Instances whose target has a category path (the query); with `need_image`, also an image."""
+        """Instances whose target has a category path (the query); with `need_image`, also an image. Queries
+        and instructions are made once per item, then taken per instance."""
         users, target_item = self.seqs.users[ev.user], self.items[ev.target]
-        cat = self.category[target_item]
-        keep = np.array([c is not None and c == c and c != "" for c in cat], dtype=bool)
+        has_query = np.array([q is not None for q in self.queries], dtype=bool)
+        keep = has_query[target_item]
         if need_image:
             keep &= self.has_image[target_item]
         ev = subset(ev, keep)
-        queries = [str(c) for c in cat[keep]]
+        instruction = np.array([None] * len(self.queries), dtype=object)
+        instruction[has_query] = spec.instruction_for(self.queries[has_query].tolist())
+        kept = target_item[keep]
         return self.table(spec, split, int(keep.sum()), user=users[keep], history=self.history(ev),
-                          instruction=spec.instruction_for(queries), query=queries, target_item=target_item[keep])
+                          instruction=instruction[kept], query=self.queries[kept], target_item=kept)
 
     def about_item(self, spec, split: str, ev: Events, keep: np.ndarray, **targets) -> pa.Table:
         """Instances asking about the target item (rating, explanation), rows `keep` only."""
