@@ -160,7 +160,7 @@ class ArrowWriter:
     built while the last is written; at most `depth` tables wait, which bounds the memory they hold. Used as
     a context manager: leaving it waits for every write and raises the first error."""
 
-    def __init__(self, depth: int = 2):
+    def __init__(self, depth: int = 1):
         self.pool = ThreadPoolExecutor(max_workers=1)
         self.pending: deque = deque()
         self.depth = depth
