@@ -77,6 +77,7 @@ def timed_prepare(raw: Path, out: Path, image_size: int, scale_name: str) -> dic
     from benchmark.tasks import TASKS
 
     seconds: dict[str, float] = defaultdict(float)
+    peaks: dict[str, float] = {}  # the main process's peak RSS (GiB) when each stage last ended: where memory goes
 
     def wrap(stage, fn):
         def timed(*a, **kw):
@@ -85,6 +86,7 @@ def timed_prepare(raw: Path, out: Path, image_size: int, scale_name: str) -> dic
                 return fn(*a, **kw)
             finally:
                 seconds[stage] += time.perf_counter() - t0
+                peaks[stage] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         return timed
 
     stages = {"read": ("_load_domains",), "dedupe + k-core": ("dedupe_earliest", "k_core"),
@@ -101,7 +103,7 @@ def timed_prepare(raw: Path, out: Path, image_size: int, scale_name: str) -> dic
     total = time.perf_counter() - t0
     seconds["the rest"] = total - sum(seconds.values())
     seconds["total"] = total
-    return dict(seconds)
+    return dict(seconds), peaks
 
 
 def one_scale(args) -> None:
@@ -118,10 +120,10 @@ def one_scale(args) -> None:
     floor = scan_floor(raw)
     shutil.rmtree(out, ignore_errors=True)
     c0 = cpu_seconds()
-    stages = timed_prepare(raw, out, WORLD_IMAGE_SIZE[args.base], scale.name)
+    stages, peaks = timed_prepare(raw, out, WORLD_IMAGE_SIZE[args.base], scale.name)
     manifest = json.loads((out / "manifest.json").read_text())
     print(json.dumps({"scale": scale.name, "generate_s": gen, "generate_cpu_s": gen_cpu, "floor_s": floor,
-                      "stages": stages, "prepare_cpu_s": cpu_seconds() - c0,
+                      "stages": stages, "stage_peaks_gib": peaks, "prepare_cpu_s": cpu_seconds() - c0,
                       "peak_gib": peak_rss_gib(), "reviews": sum(v["reviews_read"] for v in manifest["reading"].values()),
                       "instances": sum(manifest["instances"].values()), "sha256": manifest["dataset_sha256"],
                       "load": [load[0], os.getloadavg()[0]]}))
@@ -151,7 +153,8 @@ def main() -> None:
               f"{row['sha256'][:16]}..., load average {row['load'][0]:.1f} at the start, {row['load'][1]:.1f} at the end")
         print(f"  world generation: {row['generate_s']:.1f}s wall, {row['generate_cpu_s']:.1f}s CPU")
         for stage, s in st.items():
-            print(f"  {stage:<28} {s:7.1f}s")
+            peak = row["stage_peaks_gib"].get(stage)
+            print(f"  {stage:<28} {s:7.1f}s" + (f"   main process peak RSS so far {peak:.2f} GiB" if peak else ""))
         print(f"  prepare CPU {row['prepare_cpu_s']:.1f}s; peak RSS {row['peak_gib']:.2f} GiB; scan floor "
               f"{row['floor_s']:.1f}s (prepare = {st['total'] / row['floor_s']:.1f}x the floor)")
     print("\n| scale | reviews | whole command (generation + prepare) | CPU | peak RSS | prepare | scan floor | "
