@@ -143,7 +143,9 @@ def main() -> None:
     rows = []
     for factor in [int(f) for f in args.scales.split(",")]:
         cmd = [sys.executable, __file__, "--base", args.base, "--workdir", str(args.workdir), "--factor", str(factor)]
-        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        # PYTHONPATH: the checkout this script lives in is measured, not whichever one is installed
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
         if done.returncode:
             sys.exit(f"{args.base} x{factor} failed:\n{done.stderr[-2000:]}")
         row = json.loads(done.stdout.strip().splitlines()[-1])
