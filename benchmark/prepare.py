@@ -25,7 +25,7 @@ from tqdm import tqdm
 from benchmark import __version__
 from benchmark.data import layout
 from benchmark.data.errors import DataError, SkipReport
-from benchmark.data.images import normalize_image, resolve_image
+from benchmark.data.images import normalize_image, resolve_images
 from benchmark.data.io import ArrowWriter, remove_stale_staging, staged_dir, write_json, write_parquet, write_text
 from benchmark.data.item_text import attribute_dict, flatten
 from benchmark.data.labels import default_labels_dir, is_labels_folder, marker
@@ -139,9 +139,10 @@ def _write_images(items: pd.DataFrame, raw_dir: Path, images_dir: Path | None, s
     (stage / layout.IMAGES_DIR).mkdir(parents=True, exist_ok=True)
     jobs, rel = [], [None] * len(items)
     missing_files = not_downloaded = 0
-    for i, (raw_id, url, token) in enumerate(zip(items["raw_id"], items["image_url"], items["item"])):
-        url = None if url is None or (isinstance(url, float) and np.isnan(url)) else str(url)
-        path = resolve_image(raw_id, url, raw_dir, images_dir)
+    urls = [None if url is None or (isinstance(url, float) and np.isnan(url)) else str(url) for url in items["image_url"]]
+    found = resolve_images(zip(items["raw_id"], urls), raw_dir, images_dir)
+    out_dir = os.path.join(str(stage / layout.IMAGES_DIR), "")
+    for i, (raw_id, url, token, path) in enumerate(zip(items["raw_id"], urls, items["item"], found)):
         if path is None:
             if url and not url.startswith(("http://", "https://")):
                 missing_files += 1
@@ -149,7 +150,7 @@ def _write_images(items: pd.DataFrame, raw_dir: Path, images_dir: Path | None, s
             elif url:
                 not_downloaded += 1
             continue
-        jobs.append((i, str(path), str(stage / layout.IMAGES_DIR / f"{token}.png"), size))
+        jobs.append((i, path, f"{out_dir}{token}.png", size))
     workers = min(os.cpu_count() or 1, 4)
     args = [(s, d, z) for _, s, d, z in jobs]
     if len(jobs) > 500 and workers > 1:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from benchmark.data import layout
@@ -12,9 +13,14 @@ from benchmark.data.io import sha256_file, write_json, write_text
 def file_hashes(root: Path, known: dict[str, str] | None = None) -> dict[str, str]:
     """sha256 of every file under `root` but the manifest itself and the verification cache. `known`: digests
     of files whose bytes the caller hashed as it wrote them (prepare's images), not read again."""
-    skip, known = {layout.MANIFEST, layout.VERIFY_CACHE}, known or {}
-    return {rel: known[rel] if rel in known else sha256_file(p) for p in sorted(root.rglob("*"))
-            if p.is_file() and (rel := p.relative_to(root).as_posix()) not in skip}
+    skip, known, out = {layout.MANIFEST, layout.VERIFY_CACHE}, known or {}, {}
+    for folder, _, names in os.walk(root):  # strings, not Paths: 80 k images
+        rel_folder = os.path.relpath(folder, root).replace(os.sep, "/")
+        for name in names:
+            path, rel = os.path.join(folder, name), name if rel_folder == "." else f"{rel_folder}/{name}"
+            if rel not in skip and os.path.isfile(path):
+                out[rel] = known[rel] if rel in known else sha256_file(path)
+    return dict(sorted(out.items()))
 
 
 def dataset_sha256(files: dict[str, str], labels: dict[str, str] | None = None) -> str:
