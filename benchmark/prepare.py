@@ -319,6 +319,8 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
         plan = {split: (group, part) for split, (group, part) in plan.items() if held_out[group]}
         builders = {g: TaskBuilder(s, category, has_image, domain_code, pools, seed) for g, s in groups.items()
                     if held_out[g]}
+        for b in builders.values():
+            b.release_texts()
         instance_counts = {}
         built = [spec for spec in TASKS.values() if spec.builds]  # variants reuse another task's files
         bar = tqdm(total=len(plan) * len(built), desc="task sets", unit="set")

@@ -65,6 +65,12 @@ class TaskBuilder:
         return np.array([explanation_target(r, s) for r, s in zip(frame["review"].tolist(), frame["summary"].tolist())],
                         dtype=object)
 
+    def release_texts(self) -> None:
+        """Make the explanation targets now and drop the review texts from the sequences (memory: nothing
+        else reads them)."""
+        _ = self.explanations
+        self.seqs.frame = self.seqs.frame.drop(columns=["review", "summary"])
+
     def rng(self, split: str, task: str) -> np.random.Generator:
         tag = sum(ord(c) * 31**i for i, c in enumerate(f"{split}/{task}")) % (2**32)
         return np.random.default_rng([self.seed, tag])
