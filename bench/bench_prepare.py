@@ -118,7 +118,8 @@ def one_scale(args) -> None:
     generate_world(raw, scale=scale, seed=0, force=True)
     gen, gen_cpu = time.perf_counter() - t0, cpu_seconds() - c0
     floor = scan_floor(raw)
-    shutil.rmtree(out, ignore_errors=True)
+    for folder in (out, out.parent / f"{out.name}.labels"):  # the data and its labels folder beside it
+        shutil.rmtree(folder, ignore_errors=True)
     c0 = cpu_seconds()
     stages, peaks = timed_prepare(raw, out, WORLD_IMAGE_SIZE[args.base], scale.name)
     manifest = json.loads((out / "manifest.json").read_text())
@@ -128,7 +129,8 @@ def one_scale(args) -> None:
                       "instances": sum(manifest["instances"].values()), "sha256": manifest["dataset_sha256"],
                       "load": [load[0], os.getloadavg()[0]]}))
     if args.factor > 1:
-        shutil.rmtree(out, ignore_errors=True)
+        for folder in (out, out.parent / f"{out.name}.labels"):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def main() -> None:
