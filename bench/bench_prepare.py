@@ -1,17 +1,19 @@
-"""Time `prepare` per stage at 1x, 2x and 4x paper scale: wall time, peak memory, and the ratio to a scan floor.
+"""Time `prepare` per stage at 1x, 2x and 4x paper scale: wall and CPU time, peak memory, the ratio to a scan floor.
 
-World generation is timed apart from `prepare` (which reads the 2014-format files like real data). Each
-scale runs in its own process, so its peak memory is its own. The stages are timed by wrapping the
-functions `benchmark.prepare` calls (nothing in the pipeline changes). The scan floor reads the same raw
-files once with the same engine: gunzip, split lines and parse every line (JSON reviews, Python-literal
-metadata) with the parsers `prepare` uses, and nothing else.
+World generation is timed apart from `prepare` (which reads the 2014-format files like real data), and the
+two are added up as the whole `unimp-bench prepare --scale paper` command. Each scale runs in its own process,
+so its peak memory is its own (the largest of that process and its workers). The stages are timed by wrapping
+the functions `benchmark.prepare` calls (nothing in the pipeline changes; task-set files are written in a
+background thread, so their writing overlaps the stages and is not a stage). The scan floor reads the same raw
+files once with the same engines `prepare` uses, and nothing else: DuckDB's scan of the reviews' six fields,
+and `parse_literal` over every metadata line. CPU seconds (user + system, the process and its workers) are
+printed beside wall seconds: on a shared machine wall time grows with the load, CPU time much less.
 
 Usage: python bench/bench_prepare.py [--scales 1,2,4] [--base paper] [--workdir DIR (default: <system temp>/unimp-bench-prepare)]
 """
 from __future__ import annotations
 
 import argparse
-import ast
 import gzip
 import json
 import os
@@ -34,6 +36,12 @@ def peak_rss_gib() -> float:
     return max(own, children) / 2**20  # ru_maxrss is KiB on Linux
 
 
+def cpu_seconds() -> float:
+    """User + system seconds of this process and its finished workers."""
+    return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
 def scaled(base: str, factor: int):
     from benchmark.data.world.config import SCALES
 
@@ -45,13 +53,21 @@ def scaled(base: str, factor: int):
 
 
 def scan_floor(raw: Path) -> float:
-    """Seconds to gunzip and parse every raw file once (the reading engine's floor)."""
+    """Seconds to read every raw file once with prepare's engines (the floor of its reading)."""
+    import duckdb
+
+    from benchmark.data.sources.amazon2014 import REVIEW_FIELDS, parse_literal
+
+    f = REVIEW_FIELDS
+    columns = ", ".join(f"'{k}': 'JSON'" for k in (f.user, f.item, f.time, f.rating, f.review, f.summary))
     t0 = time.perf_counter()
-    for path in sorted(raw.glob("*.json.gz")):
-        parse = ast.literal_eval if path.name.startswith("meta_") else json.loads
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            for text in f:
-                parse(text)
+    con = duckdb.connect(config={"threads": 1})
+    for path in sorted(raw.glob("reviews_*.json.gz")):
+        con.sql(f"SELECT * FROM read_json('{path}', format = 'newline_delimited', columns = {{{columns}}})").to_arrow_table()
+    for path in sorted(raw.glob("meta_*.json.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as lines:
+            for text in lines:
+                parse_literal(text)
     return time.perf_counter() - t0
 
 
@@ -61,6 +77,7 @@ def timed_prepare(raw: Path, out: Path, image_size: int, scale_name: str) -> dic
     from benchmark.tasks import TASKS
 
     seconds: dict[str, float] = defaultdict(float)
+    peaks: dict[str, float] = {}  # the main process's peak RSS (GiB) when each stage last ended: where memory goes
 
     def wrap(stage, fn):
         def timed(*a, **kw):
@@ -69,23 +86,24 @@ def timed_prepare(raw: Path, out: Path, image_size: int, scale_name: str) -> dic
                 return fn(*a, **kw)
             finally:
                 seconds[stage] += time.perf_counter() - t0
+                peaks[stage] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         return timed
 
     stages = {"read": ("_load_domains",), "dedupe + k-core": ("dedupe_earliest", "k_core"),
               "items (frame, text)": ("_items_frame", "flatten"), "images": ("_write_images",),
               "merge, order, splits": ("order_sequences",), "parquet files (items, splits)": ("write_parquet",),
-              "task sets": ("TaskBuilder", "events", "write_arrow"), "manifest (hashing), card": ("write_manifest_and_card",)}
+              "task sets": ("TaskBuilder", "events"), "manifest (hashing), card": ("write_manifest_and_card",)}
     for stage, names in stages.items():
         for name in names:
             setattr(prep, name, wrap(stage, getattr(prep, name)))
     for spec in TASKS.values():  # frozen dataclasses: set the wrapper on the instance
         object.__setattr__(spec, "build", wrap("task sets", spec.build))
     t0 = time.perf_counter()
-    prep.prepare("amazon2014", raw, out, seed=0, image_size=image_size, scale=scale_name)
+    prep.prepare("amazon2014", raw, out, seed=0, image_size=image_size, scale=scale_name, origin=prep.EMBEDDED_SOURCE)
     total = time.perf_counter() - t0
     seconds["the rest"] = total - sum(seconds.values())
     seconds["total"] = total
-    return dict(seconds)
+    return dict(seconds), peaks
 
 
 def one_scale(args) -> None:
@@ -95,21 +113,24 @@ def one_scale(args) -> None:
 
     scale = scaled(args.base, args.factor)
     raw, out = args.workdir / f"raw-{scale.name}", args.workdir / f"data-{scale.name}"
-    gen = None
-    if not (raw / "world.json").is_file():
-        t0 = time.perf_counter()
-        generate_world(raw, scale=scale, seed=0)
-        gen = time.perf_counter() - t0
+    load = os.getloadavg()
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    generate_world(raw, scale=scale, seed=0, force=True)
+    gen, gen_cpu = time.perf_counter() - t0, cpu_seconds() - c0
     floor = scan_floor(raw)
-    shutil.rmtree(out, ignore_errors=True)
-    stages = timed_prepare(raw, out, WORLD_IMAGE_SIZE[args.base], scale.name)
+    for folder in (out, out.parent / f"{out.name}.labels"):  # the data and its labels folder beside it
+        shutil.rmtree(folder, ignore_errors=True)
+    c0 = cpu_seconds()
+    stages, peaks = timed_prepare(raw, out, WORLD_IMAGE_SIZE[args.base], scale.name)
     manifest = json.loads((out / "manifest.json").read_text())
-    print(json.dumps({"scale": scale.name, "generate_s": gen, "floor_s": floor, "stages": stages,
+    print(json.dumps({"scale": scale.name, "generate_s": gen, "generate_cpu_s": gen_cpu, "floor_s": floor,
+                      "stages": stages, "stage_peaks_gib": peaks, "prepare_cpu_s": cpu_seconds() - c0,
                       "peak_gib": peak_rss_gib(), "reviews": sum(v["reviews_read"] for v in manifest["reading"].values()),
                       "instances": sum(manifest["instances"].values()), "sha256": manifest["dataset_sha256"],
-                      "load": os.getloadavg()}))
+                      "load": [load[0], os.getloadavg()[0]]}))
     if args.factor > 1:
-        shutil.rmtree(out, ignore_errors=True)
+        for folder in (out, out.parent / f"{out.name}.labels"):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def main() -> None:
@@ -124,26 +145,30 @@ def main() -> None:
     rows = []
     for factor in [int(f) for f in args.scales.split(",")]:
         cmd = [sys.executable, __file__, "--base", args.base, "--workdir", str(args.workdir), "--factor", str(factor)]
-        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        # PYTHONPATH: the checkout this script lives in is measured, not whichever one is installed
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
         if done.returncode:
             sys.exit(f"{args.base} x{factor} failed:\n{done.stderr[-2000:]}")
         row = json.loads(done.stdout.strip().splitlines()[-1])
         rows.append(row)
         st = row["stages"]
         print(f"\n{row['scale']}: {row['reviews']:,} reviews, {row['instances']:,} task instances, dataset sha256 "
-              f"{row['sha256'][:16]}..., load average {row['load'][0]:.1f}")
-        if row["generate_s"] is not None:
-            print(f"  world generation (apart): {row['generate_s']:.1f}s")
+              f"{row['sha256'][:16]}..., load average {row['load'][0]:.1f} at the start, {row['load'][1]:.1f} at the end")
+        print(f"  world generation: {row['generate_s']:.1f}s wall, {row['generate_cpu_s']:.1f}s CPU")
         for stage, s in st.items():
-            print(f"  {stage:<28} {s:7.1f}s")
-        print(f"  peak RSS {row['peak_gib']:.2f} GiB; scan floor {row['floor_s']:.1f}s "
-              f"(prepare = {st['total'] / row['floor_s']:.1f}x the floor)")
-    print("\n| scale | reviews | prepare wall | peak RSS | scan floor | ratio to floor | s per M reviews |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+            peak = row["stage_peaks_gib"].get(stage)
+            print(f"  {stage:<28} {s:7.1f}s" + (f"   main process peak RSS so far {peak:.2f} GiB" if peak else ""))
+        print(f"  prepare CPU {row['prepare_cpu_s']:.1f}s; peak RSS {row['peak_gib']:.2f} GiB; scan floor "
+              f"{row['floor_s']:.1f}s (prepare = {st['total'] / row['floor_s']:.1f}x the floor)")
+    print("\n| scale | reviews | whole command (generation + prepare) | CPU | peak RSS | prepare | scan floor | "
+          "prepare / floor | load |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
         t = r["stages"]["total"]
-        print(f"| {r['scale']} | {r['reviews']:,} | {t:.0f} s | {r['peak_gib']:.2f} GiB | {r['floor_s']:.0f} s | "
-              f"{t / r['floor_s']:.1f}x | {t / r['reviews'] * 1e6:.0f} |")
+        print(f"| {r['scale']} | {r['reviews']:,} | {r['generate_s'] + t:.0f} s | "
+              f"{r['generate_cpu_s'] + r['prepare_cpu_s']:.0f} s | {r['peak_gib']:.2f} GiB | {t:.0f} s | "
+              f"{r['floor_s']:.0f} s | {t / r['floor_s']:.1f}x | {r['load'][0]:.1f}-{r['load'][1]:.1f} |")
 
 
 if __name__ == "__main__":

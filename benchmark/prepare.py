@@ -9,6 +9,7 @@ folder that is a prepared dataset (it has a manifest), and the old one is remove
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
@@ -24,8 +25,8 @@ from tqdm import tqdm
 from benchmark import __version__
 from benchmark.data import layout
 from benchmark.data.errors import DataError, SkipReport
-from benchmark.data.images import normalize_image, resolve_image
-from benchmark.data.io import remove_stale_staging, staged_dir, write_arrow, write_json, write_parquet, write_text
+from benchmark.data.images import normalize_image, resolve_images
+from benchmark.data.io import ArrowWriter, remove_stale_staging, staged_dir, write_json, write_parquet, write_text
 from benchmark.data.item_text import attribute_dict, flatten
 from benchmark.data.labels import default_labels_dir, is_labels_folder, marker
 from benchmark.data.manifest import file_hashes, is_prepared_dataset, write_manifest_and_card
@@ -121,22 +122,27 @@ def _items_frame(raw_domains: dict, kept: dict[str, pd.DataFrame]) -> pd.DataFra
 
 
 def _normalize_one(args):
+    """Check, re-encode (when needed) and write one image; its sha256 for the manifest (so it is never read
+    again), or the DataError."""
     src, dst, size = args
     try:
-        Path(dst).write_bytes(normalize_image(Path(src), size))
-        return None
+        data = normalize_image(Path(src), size)
     except DataError as e:
         return e
+    Path(dst).write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
 
 
 def _write_images(items: pd.DataFrame, raw_dir: Path, images_dir: Path | None, stage: Path, size: int,
-                  report: SkipReport, warnings: list) -> list:
+                  report: SkipReport, warnings: list, digests: dict) -> list:
+    """Each item's image path in the folder (None: no image); `digests` gets each written file's sha256."""
     (stage / layout.IMAGES_DIR).mkdir(parents=True, exist_ok=True)
     jobs, rel = [], [None] * len(items)
     missing_files = not_downloaded = 0
-    for i, (raw_id, url, token) in enumerate(zip(items["raw_id"], items["image_url"], items["item"])):
-        url = None if url is None or (isinstance(url, float) and np.isnan(url)) else str(url)
-        path = resolve_image(raw_id, url, raw_dir, images_dir)
+    urls = [None if url is None or (isinstance(url, float) and np.isnan(url)) else str(url) for url in items["image_url"]]
+    found = resolve_images(zip(items["raw_id"], urls), raw_dir, images_dir)
+    out_dir = os.path.join(str(stage / layout.IMAGES_DIR), "")
+    for i, (raw_id, url, token, path) in enumerate(zip(items["raw_id"], urls, items["item"], found)):
         if path is None:
             if url and not url.startswith(("http://", "https://")):
                 missing_files += 1
@@ -144,19 +150,20 @@ def _write_images(items: pd.DataFrame, raw_dir: Path, images_dir: Path | None, s
             elif url:
                 not_downloaded += 1
             continue
-        jobs.append((i, str(path), str(stage / layout.IMAGES_DIR / f"{token}.png"), size))
+        jobs.append((i, path, f"{out_dir}{token}.png", size))
     workers = min(os.cpu_count() or 1, 4)
     args = [(s, d, z) for _, s, d, z in jobs]
     if len(jobs) > 500 and workers > 1:
         with ProcessPoolExecutor(workers) as pool:
-            results = list(tqdm(pool.map(_normalize_one, args, chunksize=64), total=len(args), desc="images", unit="img"))
+            results = list(tqdm(pool.map(_normalize_one, args, chunksize=256), total=len(args), desc="images", unit="img"))
     else:
         results = [_normalize_one(a) for a in tqdm(args, desc="images", unit="img", disable=len(args) < 500)]
-    for (i, _, dst, _), err in zip(jobs, results):
-        if err is None:
+    for (i, _, dst, _), done in zip(jobs, results):
+        if isinstance(done, str):
             rel[i] = f"{layout.IMAGES_DIR}/{Path(dst).name}"
+            digests[rel[i]] = done
         else:
-            report.record(err, "corrupt image")
+            report.record(done, "corrupt image")
     if not_downloaded:
         warnings.append(f"{not_downloaded} items have a web image URL but no downloaded file: run `unimp-bench "
                         "download-images` (or pass --images-dir) to include them; they are kept, marked as without image")
@@ -218,6 +225,8 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
     for domain, rd in raw.items():
         reviews, n_dup = dedupe_earliest(rd.reviews)
         core = k_core(reviews, k)
+        del reviews
+        raw[domain] = replace(rd, reviews=rd.reviews.iloc[:0])  # memory: only the count is needed from here
         if len(core) == 0:
             if len(rd.reviews):  # no reviews at all (an empty file) is already in the skip report
                 warnings.append(f"{domain}: nothing survives the {k}-core")
@@ -236,6 +245,7 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
 
     # 2. items: attributes, seeded tokens, text, images
     items = _items_frame(raw, kept)
+    del raw  # memory: the metadata is in `items` now
     items["item"] = seeded_permutation(len(items), seed).astype(np.int64)
     items["text"] = [flatten(attribute_dict(t, b, p, c, d)) for t, b, p, c, d in
                      zip(items["title"], items["brand"], items["price"], items["category"], items["description"])]
@@ -243,7 +253,8 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
     # as they were. (A failure between the two leaves new data beside old labels, which `labels.json` names.)
     with staged_dir(labels_out, replace=True) as lstage, staged_dir(out, replace=True) as stage:
         image_root = raw_dir.parent if raw_dir.is_file() else raw_dir  # `table`: raw_dir is the interactions file
-        items["image"] = _write_images(items, image_root, images_dir, stage, image_size, report, warnings)
+        image_digests: dict[str, str] = {}
+        items["image"] = _write_images(items, image_root, images_dir, stage, image_size, report, warnings, image_digests)
         token_of = {(d, r): t for d, r, t in zip(items["domain"], items["raw_id"], items["item"])}
         items_out = items.sort_values("item")[list(layout.ITEM_COLUMNS)].reset_index(drop=True)
         write_parquet(stage / layout.ITEMS, items_out)
@@ -255,7 +266,10 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
             f["domain"] = domain
             f["item"] = [token_of[(domain, r)] for r in f["raw_id"]]
             frames.append(f)
+        n_kept = {d: len(core) for d, core in kept.items()}
+        del kept, core, f  # memory: the merged frame below holds the same rows
         inter = order_sequences(pd.concat(frames, ignore_index=True))
+        del frames
         cols = list(layout.INTERACTION_COLUMNS)
         inter["review"] = inter["review"].fillna("")
         inter["summary"] = inter["summary"].fillna("")
@@ -277,9 +291,17 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
             "new_user": ("new_user", "all"), "new_domain_train": ("office", "train"),
             "new_domain_valid": ("office", "valid"), "new_domain_test": ("office", "test"),
         }
-        inter_files = {split: groups[g].rows(part) for split, (g, part) in inter_plan.items() if held_out[g]}
-        for split, frame in inter_files.items():
-            write_parquet(layout.interactions_path(lstage if split in SEALED_INTERACTIONS else stage, split), frame[cols])
+        # the manifest's counts now, then the merged frames go (memory: the groups hold what is still needed)
+        per_domain = {d: domain_stats(inter[inter["domain"] == d]) for d in sorted(n_kept)}
+        per_domain["all training domains"] = domain_stats(main)
+        del inter, main, office, is_new
+        split_counts = {}
+        for split, (g, part) in inter_plan.items():
+            if held_out[g]:
+                frame = groups[g].rows(part)
+                write_parquet(layout.interactions_path(lstage if split in SEALED_INTERACTIONS else stage, split), frame[cols])
+                split_counts[split] = {"users": int(frame["user"].nunique()), "interactions": int(len(frame))}
+        del frame
 
         # 4. task instances
         by_token = items.set_index("item").sort_index()
@@ -297,27 +319,28 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
         plan = {split: (group, part) for split, (group, part) in plan.items() if held_out[group]}
         builders = {g: TaskBuilder(s, category, has_image, domain_code, pools, seed) for g, s in groups.items()
                     if held_out[g]}
+        for b in builders.values():
+            b.release_texts()
         instance_counts = {}
         built = [spec for spec in TASKS.values() if spec.builds]  # variants reuse another task's files
         bar = tqdm(total=len(plan) * len(built), desc="task sets", unit="set")
-        for split, (group, part) in plan.items():
-            ev = events(groups[group], part)
-            for spec in built:
-                table = spec.build(builders[group], split, ev)
-                if split in EVAL_SPLITS:  # scored: inputs in public, the task's answers sealed
-                    write_arrow(layout.task_path(lstage, spec.name, split), table.select(["id", *spec.answers]))
-                    table = table.drop_columns(list(ANSWER_COLUMNS))
-                write_arrow(layout.task_path(stage, spec.name, split), table)
-                instance_counts[f"{spec.name}/{split}"] = table.num_rows
-                bar.update()
+        with ArrowWriter() as writer:  # each set is written while the next is built
+            for split, (group, part) in plan.items():
+                ev = events(groups[group], part)
+                for spec in built:
+                    table = spec.build(builders[group], split, ev)
+                    if split in EVAL_SPLITS:  # scored: inputs in public, the task's answers sealed
+                        writer.write(layout.task_path(lstage, spec.name, split), table.select(["id", *spec.answers]))
+                        table = table.drop_columns(list(ANSWER_COLUMNS))
+                    writer.write(layout.task_path(stage, spec.name, split), table)
+                    instance_counts[f"{spec.name}/{split}"] = table.num_rows
+                    bar.update()
         bar.close()
 
         # 5. manifest + data card (+ every skipped record, when any)
 
         if report.records:
             write_text(stage / layout.SKIPPED, "".join(json.dumps(row) + "\n" for row in report.record_rows()))
-        per_domain = {d: domain_stats(inter[inter["domain"] == d]) for d in sorted(kept)}
-        per_domain["all training domains"] = domain_stats(main)
         labels = file_hashes(lstage)
         manifest = write_manifest_and_card(stage, {
             "benchmark_version": __version__, "source": origin or source, "format": source, "scale": scale, "seed": seed, "k_core": k,
@@ -327,10 +350,10 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
             # so the embedded world's dataset sha256 is what it was before the ranges were checked)
             "value_ranges": limits.describe(),
             "domains": per_domain, "reading": stats_raw,
-            "splits": {s: {"users": int(f["user"].nunique()), "interactions": int(len(f))} for s, f in inter_files.items()},
+            "splits": split_counts,
             "items_without_image": int((~has_image).sum()), "n_items": int(len(items)),
             "instances": instance_counts, "skipped": report.to_json(), "warnings": warnings,
-        }, labels=labels)
+        }, labels=labels, known=image_digests)
         write_json(lstage / layout.LABELS_MARKER, marker(manifest["dataset_sha256"], labels))
     print(f"prepared {out} in {time.time() - t0:.1f}s; the scored splits' answers are in {labels_out} "
           "(keep it private)")

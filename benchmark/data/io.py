@@ -7,6 +7,8 @@ import os
 import re
 import shutil
 import tempfile
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -151,6 +153,32 @@ def write_arrow(path: str | Path, table, metadata: dict | None = None) -> None:
     with atomic_path(path) as tmp:
         pq.write_table(table.replace_schema_metadata(metadata), tmp, compression="zstd",
                        write_statistics=False)
+
+
+class ArrowWriter:
+    """`write_arrow` in a background thread (Parquet encoding and zstd release the GIL), so the next table is
+    built while the last is written; at most `depth` tables wait, which bounds the memory they hold. Used as
+    a context manager: leaving it waits for every write and raises the first error."""
+
+    def __init__(self, depth: int = 1):
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        self.pending: deque = deque()
+        self.depth = depth
+
+    def write(self, path: str | Path, table, metadata: dict | None = None) -> None:
+        while len(self.pending) >= self.depth:
+            self.pending.popleft().result()
+        self.pending.append(self.pool.submit(write_arrow, path, table, metadata))
+
+    def __enter__(self) -> "ArrowWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            while self.pending:
+                self.pending.popleft().result()
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -3,17 +3,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from benchmark.data import layout
 from benchmark.data.io import sha256_file, write_json, write_text
 
 
-def file_hashes(root: Path) -> dict[str, str]:
-    """sha256 of every file under `root` but the manifest itself and the verification cache."""
-    skip = {layout.MANIFEST, layout.VERIFY_CACHE}
-    return {rel: sha256_file(p) for p in sorted(root.rglob("*"))
-            if p.is_file() and (rel := p.relative_to(root).as_posix()) not in skip}
+def file_hashes(root: Path, known: dict[str, str] | None = None) -> dict[str, str]:
+    """sha256 of every file under `root` but the manifest itself and the verification cache. `known`: digests
+    of files whose bytes the caller hashed as it wrote them (prepare's images), not read again."""
+    skip, known, out = {layout.MANIFEST, layout.VERIFY_CACHE}, known or {}, {}
+    for folder, _, names in os.walk(root):  # strings, not Paths: 80 k images
+        rel_folder = os.path.relpath(folder, root).replace(os.sep, "/")
+        for name in names:
+            path, rel = os.path.join(folder, name), name if rel_folder == "." else f"{rel_folder}/{name}"
+            if rel not in skip and os.path.isfile(path):
+                out[rel] = known[rel] if rel in known else sha256_file(path)
+    return dict(sorted(out.items()))
 
 
 def dataset_sha256(files: dict[str, str], labels: dict[str, str] | None = None) -> str:
@@ -72,15 +79,17 @@ def data_card(info: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_manifest_and_card(root: Path, info: dict, labels: dict[str, str] | None = None) -> dict:
+def write_manifest_and_card(root: Path, info: dict, labels: dict[str, str] | None = None,
+                            known: dict[str, str] | None = None) -> dict:
     write_text(root / layout.DATA_CARD, data_card(info))
-    return write_manifest(root, info, labels)
+    return write_manifest(root, info, labels, known)
 
 
-def write_manifest(root: Path, info: dict, labels: dict[str, str] | None = None) -> dict:
-    """manifest.json: `info` plus the sha256 of every file now under `root`, of each sealed labels file
-    (`labels`, when given) and the dataset sha256."""
-    files = file_hashes(Path(root))
+def write_manifest(root: Path, info: dict, labels: dict[str, str] | None = None,
+                   known: dict[str, str] | None = None) -> dict:
+    """manifest.json: `info` plus the sha256 of every file now under `root` (`known`: see file_hashes), of each
+    sealed labels file (`labels`, when given) and the dataset sha256."""
+    files = file_hashes(Path(root), known)
     extra = {"labels": labels} if labels is not None else {}
     manifest = dict(info, files=files, **extra, dataset_sha256=dataset_sha256(files, labels))
     write_json(root / layout.MANIFEST, manifest)

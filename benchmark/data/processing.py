@@ -5,28 +5,40 @@ import numpy as np
 import pandas as pd
 
 
+def _renumbered(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame.reset_index(drop=True)` without copying the columns (the text columns are large)."""
+    frame.index = pd.RangeIndex(len(frame))
+    return frame
+
+
 def dedupe_earliest(reviews: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Keep one review per (user, item): the earliest (ties: the first line). Returns (frame, n_removed)."""
-    ordered = reviews.sort_values(["user", "item", "timestamp", "line"], kind="stable")
-    kept = ordered.drop_duplicates(["user", "item"], keep="first")
-    return kept.sort_values("line", kind="stable").reset_index(drop=True), len(reviews) - len(kept)
+    """Keep one review per (user, item): the earliest (ties: the first line). Returns (frame, n_removed).
+    The order is found on the key columns alone and the rows taken once."""
+    cols = ["user", "item", "timestamp", "line"]
+    keys = pd.DataFrame({c: reviews[c].to_numpy() for c in cols}).sort_values(cols, kind="stable")  # labels = positions
+    first = ~keys.duplicated(["user", "item"], keep="first")
+    kept = keys.index[first.to_numpy()]
+    rows = kept[np.argsort(reviews["line"].to_numpy()[kept], kind="stable")]
+    return _renumbered(reviews.take(rows)), len(reviews) - len(kept)
 
 
 def k_core(reviews: pd.DataFrame, k: int = 5) -> pd.DataFrame:
-    """Iteratively drop users and items with fewer than k interactions until none remain."""
-    df = reviews
+    """Iteratively drop users and items with fewer than k interactions until none remain. The rounds count
+    integer codes; the surviving rows are taken once, in their order."""
+    user = pd.factorize(reviews["user"])[0]
+    item = pd.factorize(reviews["item"])[0]
+    alive = np.ones(len(reviews), dtype=bool)
     while True:
-        user_n = df["user"].map(df["user"].value_counts())
-        item_n = df["item"].map(df["item"].value_counts())
-        keep = (user_n >= k) & (item_n >= k)
-        if keep.all():
-            return df.reset_index(drop=True)
-        df = df[keep]
+        keep = (alive & (np.bincount(user[alive], minlength=user.max(initial=-1) + 1)[user] >= k)
+                & (np.bincount(item[alive], minlength=item.max(initial=-1) + 1)[item] >= k))
+        if (keep == alive).all():
+            return _renumbered(reviews.take(np.flatnonzero(alive)))
+        alive = keep
 
 
 def order_sequences(interactions: pd.DataFrame) -> pd.DataFrame:
     """Chronological order per user; ties in time broken by domain name then raw item id (decision)."""
-    return interactions.sort_values(["user", "timestamp", "domain", "raw_id"], kind="stable").reset_index(drop=True)
+    return _renumbered(interactions.sort_values(["user", "timestamp", "domain", "raw_id"], kind="stable"))
 
 
 def domain_stats(interactions: pd.DataFrame) -> dict:

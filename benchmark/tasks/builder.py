@@ -10,6 +10,7 @@ from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from benchmark.data.item_text import explanation_target
 from benchmark.data.layout import INSTANCE_COLUMNS
@@ -25,7 +26,8 @@ def _table(task: str, split: str, n: int, **columns) -> pa.Table:
     arrays = []
     for field in SCHEMA:
         if field.name == "id":
-            arrays.append(pa.array([f"{task}/{split}/{i}" for i in range(n)], pa.string()))
+            numbers = pc.cast(pa.array(np.arange(n, dtype=np.int64)), pa.string())  # str(i), in C
+            arrays.append(pc.binary_join_element_wise(f"{task}/{split}/", numbers, ""))
         elif field.name in columns:
             arrays.append(pa.array(columns[field.name], field.type) if not isinstance(columns[field.name], pa.Array)
                           else columns[field.name].cast(field.type))
@@ -63,6 +65,12 @@ class TaskBuilder:
         return np.array([explanation_target(r, s) for r, s in zip(frame["review"].tolist(), frame["summary"].tolist())],
                         dtype=object)
 
+    def release_texts(self) -> None:
+        """Make the explanation targets now and drop the review texts from the sequences (memory: nothing
+        else reads them)."""
+        _ = self.explanations
+        self.seqs.frame = self.seqs.frame.drop(columns=["review", "summary"])
+
     def rng(self, split: str, task: str) -> np.random.Generator:
         tag = sum(ord(c) * 31**i for i, c in enumerate(f"{split}/{task}")) % (2**32)
         return np.random.default_rng([self.seed, tag])
@@ -73,17 +81,25 @@ class TaskBuilder:
     def history(self, ev: Events) -> pa.Array:
         return gather_lists(self.items, ev.hist_start, ev.hist_end)
 
+    @cached_property
+    def queries(self) -> np.ndarray:
+        """(n_items,) object: each item's search query, its category path as str (None: no category)."""
+        return np.array([str(c) if c is not None and c == c and c != "" else None for c in self.category], dtype=object)
+
     def with_query(self, spec, split: str, ev: Events, need_image: bool = False) -> pa.Table:
-        """Instances whose target has a category path (the query); with `need_image`, also an image."""
+        """Instances whose target has a category path (the query); with `need_image`, also an image. Queries
+        and instructions are made once per item, then taken per instance."""
         users, target_item = self.seqs.users[ev.user], self.items[ev.target]
-        cat = self.category[target_item]
-        keep = np.array([c is not None and c == c and c != "" for c in cat], dtype=bool)
+        has_query = np.array([q is not None for q in self.queries], dtype=bool)
+        keep = has_query[target_item]
         if need_image:
             keep &= self.has_image[target_item]
         ev = subset(ev, keep)
-        queries = [str(c) for c in cat[keep]]
+        instruction = np.array([None] * len(self.queries), dtype=object)
+        instruction[has_query] = spec.instruction_for(self.queries[has_query].tolist())
+        kept = target_item[keep]
         return self.table(spec, split, int(keep.sum()), user=users[keep], history=self.history(ev),
-                          instruction=spec.instruction_for(queries), query=queries, target_item=target_item[keep])
+                          instruction=instruction[kept], query=self.queries[kept], target_item=kept)
 
     def about_item(self, spec, split: str, ev: Events, keep: np.ndarray, **targets) -> pa.Table:
         """Instances asking about the target item (rating, explanation), rows `keep` only."""

@@ -4,9 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
 from benchmark.data.errors import DataError
-from benchmark.data.sequences import Events
+from benchmark.data.sequences import Events, gather_lists
 from benchmark.metrics import selection
 from benchmark.tasks.base import TaskSpec, batches, is_finite_number, is_token_list, line_field, valid_split_of
 
@@ -33,17 +34,22 @@ class Selection(TaskSpec):
         first_pos = ev.target - k + 1
         hist_end = first_pos
         hist_start = np.maximum(b.seqs.starts[ev.user], hist_end - (ev.hist_end - ev.hist_start))
-        positives = [b.items[first_pos[i]: ev.target[i] + 1] for i in range(n)]
-        negatives = _negatives(b, rng, ev, N_CANDIDATES - k)
+        m = N_CANDIDATES - k
+        negatives = _negatives(b, rng, ev, m)
         cands = np.zeros((n, N_CANDIDATES), dtype=np.int64)
-        for i in range(n):  # rows have ragged positives; a short loop of slices, no per-item work
-            cands[i, : k[i]] = positives[i]
-            cands[i, k[i]:] = negatives[i][: N_CANDIDATES - k[i]]
+        for j in range(N_CANDIDATES):  # column j of the k positives, then of the m negatives (ragged rows)
+            rows = np.flatnonzero(k > j)
+            cands[rows, j] = b.items[first_pos[rows] + j]
+            rows = np.flatnonzero(m > j)
+            cands[rows, k[rows] + j] = negatives[rows, j]
         order = np.argsort(rng.random((n, N_CANDIDATES)), axis=1)
         cands = np.take_along_axis(cands, order, axis=1)
         hist = Events(ev.user, ev.target, hist_start, hist_end)
+        offsets = pa.array(np.arange(0, n * N_CANDIDATES + 1, N_CANDIDATES, dtype=np.int32))
         return b.table(self, split, n, user=b.seqs.users[ev.user], history=b.history(hist),
-                       instruction=[self.instruction] * n, candidates=list(cands), target_items=positives)
+                       instruction=[self.instruction] * n,
+                       candidates=pa.ListArray.from_arrays(offsets, pa.array(cands.ravel())),
+                       target_items=gather_lists(b.items, first_pos, ev.target + 1))
 
     def predict(self, model, split, data, instances, run_dir):
         ids = instances["id"].tolist()
@@ -76,9 +82,9 @@ class Selection(TaskSpec):
         return selection.selection_metrics(chosen, instances["target_items"].tolist()), {}
 
 
-def _negatives(b, rng: np.random.Generator, ev: Events, m: np.ndarray) -> list[np.ndarray]:
-    """Up to 4 distinct untouched same-domain items per row, by vectorised rejection sampling
-    (rows that run short are completed by an exact per-row draw)."""
+def _negatives(b, rng: np.random.Generator, ev: Events, m: np.ndarray) -> np.ndarray:
+    """(n, N_CANDIDATES): row i's first m[i] columns are distinct untouched same-domain items, by vectorised
+    rejection sampling (rows that run short are drawn again exactly, one by one in row order)."""
     n, draws = len(ev.target), 16
     dom = b.domain_code[b.items[ev.target]]
     sizes = np.array([len(b.pools[d]) for d in dom])
@@ -97,19 +103,20 @@ def _negatives(b, rng: np.random.Generator, ev: Events, m: np.ndarray) -> list[n
     dup = np.zeros_like(dup_sorted)
     np.put_along_axis(dup, order, dup_sorted, axis=1)
     ok = ~touched & ~dup
-    out = []
-    for i in range(n):
-        got = cand[i][ok[i]][: m[i]]
-        if len(got) < m[i]:  # rare: small pool or a very active user
-            pool = b.pools[dom[i]]
-            user_items = set(b.items[b.seqs.starts[ev.user[i]]: b.seqs.ends[ev.user[i]]].tolist())
-            free = np.array([x for x in pool.tolist() if x not in user_items], dtype=np.int64)
-            if len(free) < m[i]:
-                raise DataError("selection task", None, f"user {b.seqs.users[ev.user[i]]}: only {len(free)} items of "
-                                "their domain are outside their history, and a selection instance needs "
-                                f"{m[i]} negatives; the data has too few items per domain for this task")
-            got = rng.choice(free, size=m[i], replace=False)
-        out.append(got)
+    rank = np.cumsum(ok, axis=1)  # 1 for a row's first acceptable draw, 2 for its second ...
+    take = ok & (rank <= m[:, None])
+    out = np.zeros((n, N_CANDIDATES), dtype=np.int64)
+    r, c = np.nonzero(take)
+    out[r, rank[r, c] - 1] = cand[r, c]
+    for i in np.flatnonzero(take.sum(axis=1) < m).tolist():  # rare: small pool or a very active user
+        pool = b.pools[dom[i]]
+        user_items = set(b.items[b.seqs.starts[ev.user[i]]: b.seqs.ends[ev.user[i]]].tolist())
+        free = np.array([x for x in pool.tolist() if x not in user_items], dtype=np.int64)
+        if len(free) < m[i]:
+            raise DataError("selection task", None, f"user {b.seqs.users[ev.user[i]]}: only {len(free)} items of "
+                            "their domain are outside their history, and a selection instance needs "
+                            f"{m[i]} negatives; the data has too few items per domain for this task")
+        out[i, :m[i]] = rng.choice(free, size=m[i], replace=False)
     return out
 
 

@@ -7,6 +7,7 @@ meta_<Domain>.json.gz: one Python literal dict per line (single quotes), parsed 
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 from benchmark.data.errors import DataError, SkipReport
@@ -59,10 +60,35 @@ def _longest(categories) -> list[str]:
     return best
 
 
+_PYTHON_WORDS = (("True", "true"), ("False", "false"), ("None", "null"))
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a Python literal")
+
+
+def parse_literal(text: str):
+    """`ast.literal_eval(text)`, 5-10x faster for the lines `repr` writes without escapes: when the line has no
+    double quote and no backslash, its single quotes only delimit strings, so outside them it is JSON once
+    True/False/None are spelt as JSON; whatever JSON rejects (tuples, NaN, trailing commas ...) is parsed
+    by `ast.literal_eval`, which gives the value or the error it always did (also for nesting deeper than
+    Python's parser takes, hence the bracket count)."""
+    if '"' not in text and "\\" not in text and text.count("[") + text.count("{") < 100:
+        parts = text.split("'")
+        for k in range(0, len(parts), 2):  # outside the strings
+            for word, spelt in _PYTHON_WORDS:
+                parts[k] = parts[k].replace(word, spelt)
+        try:
+            return json.loads('"'.join(parts), parse_constant=_no_constant)
+        except ValueError:
+            pass
+    return ast.literal_eval(text)
+
+
 def read_meta(path: Path, report: SkipReport, items: set[str] | None = None) -> dict[str, dict]:
     """raw id -> attributes, first row kept; only `items` when given (other lines are not parsed)."""
     keep = wanted_ids("asin", items, double_quoted=True, single_quoted=True) if items is not None else None
-    return read_meta_records(path, report, items, parse=ast.literal_eval, reason="malformed literal",
+    return read_meta_records(path, report, items, parse=parse_literal, reason="malformed literal",
                              id_key="asin", keep=keep, attributes=_attributes)
 
 

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from benchmark.data.errors import DataError, SkipReport
 from benchmark.data.sources import RawDomain
+from benchmark.data.sources.columnar import read_review_frame
 
 JSON_SUFFIXES = (".json.gz", ".json", ".jsonl.gz", ".jsonl")
 REVIEW_COLUMNS = ("user", "item", "timestamp", "rating", "review", "summary", "line")
@@ -363,8 +364,11 @@ class ReviewFields:
 def read_review_lines(path: Path, report: SkipReport, f: ReviewFields, limits: Limits = DEFAULT_LIMITS) -> pd.DataFrame:
     """A JSON-lines reviews file -> the REVIEW_COLUMNS frame; bad lines and fields (including times and
     ratings outside `limits`) are reported (named by file and line) or skipped under the report's policy."""
-    rows = ReviewBuilder()
     bounds = limits.time_bounds()
+    fast = read_review_frame(path, f, bounds, limits.rating, is_gzip(path), REVIEW_COLUMNS)
+    if fast is not None:  # every line clean: the columnar scan's frame is this loop's, bit for bit
+        return fast
+    rows = ReviewBuilder()
     for line, r in read_records(path, report, json.loads, "malformed json"):
         try:
             raw_time = required(r, f.time, path, line)

@@ -34,7 +34,7 @@ from benchmark.data.world.truth import truth_summary
 
 WORLD_JSON = "world.json"
 IMAGES = "images"
-GZIP_LEVEL = 6
+GZIP_LEVEL = 1  # the reviews and metadata files: 3x faster to write than level 6, ~1.3x larger (images: PNG's own)
 REVIEW_CHUNK = 50_000  # review lines built at a time
 log = logging.getLogger(__name__)
 
@@ -97,14 +97,16 @@ def _review_chunk(world: World, rows: np.ndarray, rng: np.random.Generator) -> b
     up = rng.binomial(total, np.clip(0.45 + 0.12 * (rating - 3), 0.05, 0.95))
     names = users.name[user]
     _no_quotes(body, summary, names)
-    name_part = np.array(['"reviewerName": "' + x + '", ' if x is not None else "" for x in names.tolist()],
-                         dtype=object)
-    lines = ('{"reviewerID": "' + users.reviewer_id[user] + '", "asin": "' + cat.asin[item] + '", '
-             + name_part + '"helpful": [' + _strs(up) + ", " + _strs(total) + '], "reviewText": "' + body
-             + '", "overall": ' + _strs(rating.astype(float)) + ', "summary": "' + summary
-             + '", "unixReviewTime": ' + _strs(it.day[rows] * 86400) + ', "reviewTime": "'
-             + _review_times(it.day[rows]) + '"}')
-    return ("\n".join(lines.tolist()) + "\n").encode("utf-8")
+    # one f-string per line (the object-array `+` chain allocated every intermediate string)
+    name_part = ['"reviewerName": "' + x + '", ' if x is not None else "" for x in names.tolist()]
+    lines = [f'{{"reviewerID": "{rid}", "asin": "{asin}", {name}'
+             f'"helpful": [{u}, {t}], "reviewText": "{b}", "overall": {r}, "summary": "{sm}", '
+             f'"unixReviewTime": {sec}, "reviewTime": "{when}"}}'
+             for rid, asin, name, u, t, b, r, sm, sec, when in zip(
+                 users.reviewer_id[user].tolist(), cat.asin[item].tolist(), name_part, up.tolist(),
+                 total.tolist(), body.tolist(), rating.astype(float).tolist(), summary.tolist(),
+                 (it.day[rows] * 86400).tolist(), _review_times(it.day[rows]).tolist())]
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 def meta_lines(world: World, domain: int, titles: list, descriptions: list, order: np.ndarray) -> bytes:
