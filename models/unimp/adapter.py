@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 
 from benchmark.api import TASKS, Model, RatingAnswer, append_curve, compat, io, regime_of
+from benchmark.api.image_features import item_image_features
 
 from .config import IMAGE_TASK, TEXT_TASKS, UniMPConfig, UniMPSettings, load_config, resolve_path
 from .decode import (
@@ -152,7 +153,8 @@ class UniMPModel(Model):
             raise ValueError(f"vocabulary has {self.vocab.n_image_codes} image codes, tokenizer {self._n_codes()}")
         if self.vocab.n_items != data.n_items:
             raise ValueError(f"vocabulary has {self.vocab.n_items} items, dataset {data.n_items}")
-        self.model = build_model(self.cfg, self.vocab)
+        self.model = build_model(self.cfg, self.vocab, self._shared_features(data)[0].shape[-1]
+                                 if self.cfg.image_features == "shared" and self.cfg.fusion != "none" else None)
         if checkpoint is not None:
             load_weights(self.model, checkpoint / "model.safetensors")
         elif self.cfg.content_init:
@@ -191,12 +193,25 @@ class UniMPModel(Model):
         if not self.model.uses_vision:
             return
 
+        if cfg.image_features == "shared":
+            feats, has = self._shared_features(data)
+            self.model.set_image_bank(has, features=feats)
+            return
         pixels, has = load_pixels(data, cfg.image_size)
         if cfg.freeze_vision:
             feats = frozen_features(self.model.vision, pixels, has, cache_key(data.sha256 + key, cfg))
             self.model.set_image_bank(has, features=feats)
         else:
             self.model.set_image_bank(has, pixels=pixels)
+
+    def _shared_features(self, data) -> tuple[torch.Tensor, torch.Tensor]:
+        """The shared frozen image features of `data`'s images (computed once, cached by their sha256, as
+        for the baselines): (n_items, 1, D) float32, has_image (n_items,) bool; recorded in the stats."""
+        feats, has = item_image_features(data, self.cfg.encoder_settings())
+        self.stats["image_features"] = {"encoder": self.cfg.image_encoder, "dim": int(feats.shape[1]),
+                                        "with_image": int(has.sum()),
+                                        "sha256": hashlib.sha256(np.ascontiguousarray(feats).tobytes()).hexdigest()}
+        return torch.from_numpy(np.array(feats, dtype=np.float32)).unsqueeze(1), torch.from_numpy(np.array(has, dtype=bool))
 
     def _examples(self, data, split: str, tasks=None, cap: int | None = None) -> list:
         rng = np.random.default_rng(self.cfg.seed)

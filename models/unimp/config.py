@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.api.config_schema import ConfigError, check
+from benchmark.api.image_features import ENCODERS, ImageEncoderSettings
 
 PRESETS_DIR = Path(__file__).parent / "presets"
 FUSIONS = ("fine", "early", "late", "none")
+IMAGE_FEATURES = ("tower", "shared")
 STRATEGIES = ("multitask", "continual", "multitask+full", "multitask+last")
 TEXT_TASKS = ("recommendation", "search", "selection", "rating", "explanation")
 IMAGE_TASK = "image"
@@ -34,6 +36,16 @@ class UniMPConfig:
     vision_checkpoint: str | None = None  # local open_clip checkpoint (pretrained=<path>)
     image_size: int = 32            # pixels (square) fed to the encoder
     freeze_vision: bool = False     # frozen -> features computed once per catalogue image, cached
+    image_features: str = "tower"   # "tower": UniMP's own open_clip tower (the fields above); "shared": no
+                                    # tower, the frozen features every image-aware baseline reads
+                                    # (benchmark.api.image_features: image_encoder, clip_model,
+                                    # clip_checkpoint), one token per image, through a trainable linear
+                                    # layer into the perceiver resampler
+    image_encoder: str = ImageEncoderSettings.image_encoder  # image_features shared: frozen encoder, judge
+                                    # (trained here on the catalogue) or open_clip
+    clip_model: str = ImageEncoderSettings.clip_model  # image_features shared: open_clip architecture
+    clip_checkpoint: str | None = ImageEncoderSettings.clip_checkpoint  # image_features shared: local
+                                    # open_clip checkpoint file (image_encoder open_clip)
     # ---- perceiver resampler + cross-attention ----------------------------------------------------
     n_visual_tokens: int = 4        # visual tokens per image (perceiver latents)
     perceiver_depth: int = 1        # perceiver layers
@@ -116,11 +128,19 @@ class UniMPConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def encoder_settings(self) -> ImageEncoderSettings:
+        """The shared image encoder's settings (image_features "shared"), the baselines' same keys."""
+        return ImageEncoderSettings(**{f.name: getattr(self, f.name) for f in dataclasses.fields(ImageEncoderSettings)})
+
     def validate(self) -> "UniMPConfig":
         if self.fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
+        if self.image_features not in IMAGE_FEATURES:
+            raise ValueError(f"image_features must be one of {IMAGE_FEATURES}, got {self.image_features!r}")
+        if self.image_encoder not in ENCODERS:
+            raise ValueError(f"image_encoder must be one of {ENCODERS}, got {self.image_encoder!r}")
         if self.selection not in ("generate", "threshold"):
             raise ValueError(f"selection must be 'generate' or 'threshold', got {self.selection!r}")
         if self.rating_output not in ("auto", "token", "expectation", "median"):

@@ -1,5 +1,7 @@
 """The UniMP module: open_clip vision tower -> perceiver resampler -> a Hugging Face causal LM whose
 every n-th decoder layer is preceded by a gated, exclusively masked cross-attention block.
+With config.image_features "shared" there is no tower: the frozen features every image-aware baseline
+reads (benchmark.api.image_features), through a trainable linear layer, feed the resampler.
 
 Fusion ablations (config.fusion): "fine" (the paper), "early" (projected visual tokens prepended to the
 input embeddings), "late" (pooled visual tokens added, gated, to the final hidden state), "none".
@@ -82,7 +84,8 @@ def tie_item_rows(lm: nn.Module, item_offset: int, n_items: int) -> nn.Parameter
 
 
 class UniMP(nn.Module):
-    def __init__(self, cfg: UniMPConfig, lm: nn.Module, vocab: Vocab, vision: VisionEncoder | None = None):
+    def __init__(self, cfg: UniMPConfig, lm: nn.Module, vocab: Vocab, vision: VisionEncoder | None = None,
+                 shared_dim: int | None = None):
         super().__init__()
         self.cfg = cfg
         self.lm = lm
@@ -94,12 +97,26 @@ class UniMP(nn.Module):
         self.uses_vision = cfg.fusion != "none"
         self.state = None
         if self.uses_vision:
-            if vision is None:
+            self.vision = None  # stays None with shared features: no tower
+            if cfg.image_features == "shared":
+                if shared_dim is None:
+                    raise ValueError("image_features 'shared' needs the width of the shared features")
+                # The paper: frozen CLIP -> perceiver resampler. The shared encoder gives one pooled vector
+                # per image (64-d judge body, or open_clip's image embedding), not patch tokens: it enters
+                # the resampler as ONE token (a trainable linear layer of the features' own width, so the
+                # judge's 64 matches the tiny tower's 64-wide tokens), and the latents attend to [that
+                # token; latents]. Splitting the vector into several "tokens" would invent a structure
+                # the features do not have.
+                self.image_proj = nn.Linear(shared_dim, shared_dim)
+                dv = shared_dim
+            elif vision is None:
                 raise ValueError(f"fusion={cfg.fusion!r} needs a vision encoder")
-            self.vision = vision
-            self.resampler = PerceiverResampler(vision.dim, cfg.n_visual_tokens, cfg.perceiver_depth,
+            else:
+                self.vision = vision
+                dv = vision.dim
+            self.visual_dim = dv
+            self.resampler = PerceiverResampler(dv, cfg.n_visual_tokens, cfg.perceiver_depth,
                                                 cfg.perceiver_heads, cfg.perceiver_dim_head, cfg.ff_mult)
-            dv = vision.dim
             if cfg.fusion == "fine":
                 self.state, self.wrapped_layers = wrap_decoder_layers(
                     lm, cfg.layer_path, cfg.cross_attn_every,
@@ -111,7 +128,7 @@ class UniMP(nn.Module):
                 self.late_gate = nn.Parameter(torch.zeros(()))
         # the catalogue's images (not part of the state dict): pixels or frozen features + presence
         self._pixels: torch.Tensor | None = None     # (n_items, 3, S, S) uint8
-        self._features: torch.Tensor | None = None   # (n_items, P, Dv) float16, frozen encoder
+        self._features: torch.Tensor | None = None   # (n_items, P, D) frozen encoder (shared: P = 1)
         self._has_image: torch.Tensor | None = None  # (n_items,) bool
 
     # ---- images ---------------------------------------------------------------------------------------
@@ -129,10 +146,11 @@ class UniMP(nn.Module):
         valid = images >= 0
         present = valid & self._has_image.to(images.device)[images.clamp(min=0)]
         uniq, inverse = torch.unique(images[present], return_inverse=True)
-        dv = self.vision.dim
-        media = torch.zeros(B, M, self.cfg.n_visual_tokens, dv, device=images.device)
+        media = torch.zeros(B, M, self.cfg.n_visual_tokens, self.visual_dim, device=images.device)
         if len(uniq):
-            if self._features is not None:
+            if self.vision is None:                                                  # shared features
+                feats = self.image_proj(self._features[uniq.cpu()].to(images.device).float())  # (U, 1, Dv)
+            elif self._features is not None:
                 feats = self._features[uniq.cpu()].to(images.device).float()          # (U, P, Dv)
             else:
                 feats = self.vision(self._pixels[uniq.cpu()].to(images.device))     # (U, P, Dv)
@@ -210,7 +228,7 @@ class UniMP(nn.Module):
         for p in self.parameters():
             p.requires_grad_(policy == "all")
         if policy == "all":
-            if self.uses_vision and self.cfg.freeze_vision:
+            if self.uses_vision and self.vision is not None and self.cfg.freeze_vision:
                 self.vision.requires_grad_(False)
             return
         if policy == "paper":
@@ -219,7 +237,7 @@ class UniMP(nn.Module):
                     p.requires_grad_(True)
             self.lm.get_input_embeddings().requires_grad_(True)
             self.lm.get_output_embeddings().requires_grad_(True)
-            if self.uses_vision and not self.cfg.freeze_vision:
+            if self.uses_vision and self.vision is not None and not self.cfg.freeze_vision:
                 self.vision.requires_grad_(True)
         elif policy == "last":
             get_layers(self.lm, self.cfg.layer_path)[-1].requires_grad_(True)
@@ -228,9 +246,10 @@ class UniMP(nn.Module):
             raise ValueError(f"unknown trainable policy {policy!r}")
 
 
-def build_model(cfg: UniMPConfig, vocab: Vocab) -> UniMP:
-    """Deterministic given cfg.seed."""
+def build_model(cfg: UniMPConfig, vocab: Vocab, shared_dim: int | None = None) -> UniMP:
+    """Deterministic given cfg.seed. shared_dim: the width of the shared image features (image_features
+    "shared"; no vision tower is built then)."""
     torch.manual_seed(cfg.seed)
     lm = build_lm(cfg, len(vocab))
-    vision = VisionEncoder(cfg) if cfg.fusion != "none" else None
-    return UniMP(cfg, lm, vocab, vision)
+    vision = VisionEncoder(cfg) if cfg.fusion != "none" and cfg.image_features == "tower" else None
+    return UniMP(cfg, lm, vocab, vision, shared_dim)
