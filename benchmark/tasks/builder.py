@@ -60,11 +60,12 @@ class TaskBuilder:
         self.n_items = n_items
 
     @cached_property
-    def explanations(self) -> np.ndarray:
-        """(n_rows,) object: each interaction's explanation target ("" when none)."""
+    def explanations(self) -> pa.Array:
+        """(n_rows,) string: each interaction's explanation target ("" when none). Arrow, not Python strings:
+        it is held while every task set is built (memory)."""
         frame = self.seqs.frame
-        return np.array([explanation_target(r, s) for r, s in zip(frame["review"].tolist(), frame["summary"].tolist())],
-                        dtype=object)
+        return pa.array([explanation_target(r, s) for r, s in zip(frame["review"].tolist(), frame["summary"].tolist())],
+                        pa.string())
 
     def release_unread(self) -> None:
         """Make the explanation targets now and keep only the interaction columns the tasks read (memory: the
