@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from tqdm import tqdm
 
 from benchmark import __version__
@@ -97,7 +98,21 @@ def _load_domains(source: str, raw_dir: Path, domains, report: SkipReport, table
 def _load_one(job):
     source, raw_dir, domain, skip_bad, limits = job
     part = SkipReport(skip_bad=skip_bad)
-    return importlib.import_module(f"benchmark.data.sources.{source}").load_domain(raw_dir, domain, part, limits), part
+    raw_domain = importlib.import_module(f"benchmark.data.sources.{source}").load_domain(raw_dir, domain, part, limits)
+    return replace(raw_domain, reviews=_arrow_texts(raw_domain.reviews)), part
+
+
+TEXT_COLUMNS = ("review", "summary")
+
+
+def _arrow_texts(reviews: pd.DataFrame) -> pd.DataFrame:
+    """The review texts as Arrow strings (memory: one buffer per column, not a Python object per row, from
+    the reader to the explanation targets; they also cross from the reader process as buffers)."""
+    for col in TEXT_COLUMNS:
+        if col in reviews:
+            reviews[col] = pd.Series(pd.arrays.ArrowExtensionArray(pa.array(reviews[col].to_numpy(), pa.string(), from_pandas=True)),
+                                     index=reviews.index)
+    return reviews
 
 
 def _items_frame(raw_domains: dict, kept: dict[str, pd.DataFrame]) -> pd.DataFrame:
