@@ -110,8 +110,8 @@ def _arrow_texts(reviews: pd.DataFrame) -> pd.DataFrame:
     the reader to the explanation targets; they also cross from the reader process as buffers)."""
     for col in TEXT_COLUMNS:
         if col in reviews:
-            reviews[col] = pd.Series(pd.arrays.ArrowExtensionArray(pa.array(reviews[col].to_numpy(), pa.string(), from_pandas=True)),
-                                     index=reviews.index)
+            texts = pa.array(reviews[col].to_numpy(), pa.string(), from_pandas=True)  # NaN/None: null, as before
+            reviews[col] = pd.Series(pd.arrays.ArrowExtensionArray(texts), index=reviews.index)
     return reviews
 
 
