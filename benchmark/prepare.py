@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from tqdm import tqdm
 
 from benchmark import __version__
@@ -30,6 +31,7 @@ from benchmark.data.io import ArrowWriter, remove_stale_staging, staged_dir, wri
 from benchmark.data.item_text import attribute_dict, flatten
 from benchmark.data.labels import default_labels_dir, is_labels_folder, marker
 from benchmark.data.manifest import file_hashes, is_prepared_dataset, write_manifest_and_card
+from benchmark.data.memory import release_freed_memory
 from benchmark.data.processing import dedupe_earliest, domain_stats, k_core, order_sequences, seeded_permutation
 from benchmark.data.regimes import EVAL_SPLITS, SEALED_INTERACTIONS, protocol_name
 from benchmark.data.sequences import MAX_HISTORY, Sequences, events
@@ -96,7 +98,21 @@ def _load_domains(source: str, raw_dir: Path, domains, report: SkipReport, table
 def _load_one(job):
     source, raw_dir, domain, skip_bad, limits = job
     part = SkipReport(skip_bad=skip_bad)
-    return importlib.import_module(f"benchmark.data.sources.{source}").load_domain(raw_dir, domain, part, limits), part
+    raw_domain = importlib.import_module(f"benchmark.data.sources.{source}").load_domain(raw_dir, domain, part, limits)
+    return replace(raw_domain, reviews=_arrow_texts(raw_domain.reviews)), part
+
+
+TEXT_COLUMNS = ("review", "summary")
+
+
+def _arrow_texts(reviews: pd.DataFrame) -> pd.DataFrame:
+    """The review texts as Arrow strings (memory: one buffer per column, not a Python object per row, from
+    the reader to the explanation targets; they also cross from the reader process as buffers)."""
+    for col in TEXT_COLUMNS:
+        if col in reviews:
+            texts = pa.array(reviews[col].to_numpy(), pa.string(), from_pandas=True)  # NaN/None: null, as before
+            reviews[col] = pd.Series(pd.arrays.ArrowExtensionArray(texts), index=reviews.index)
+    return reviews
 
 
 def _items_frame(raw_domains: dict, kept: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -258,6 +274,7 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
         token_of = {(d, r): t for d, r, t in zip(items["domain"], items["raw_id"], items["item"])}
         items_out = items.sort_values("item")[list(layout.ITEM_COLUMNS)].reset_index(drop=True)
         write_parquet(stage / layout.ITEMS, items_out)
+        del items_out
 
         # 3. interactions: merge, order, split
         frames = []
@@ -267,7 +284,7 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
             f["item"] = [token_of[(domain, r)] for r in f["raw_id"]]
             frames.append(f)
         n_kept = {d: len(core) for d, core in kept.items()}
-        del kept, core, f  # memory: the merged frame below holds the same rows
+        del kept, core, f, token_of  # memory: the merged frame below holds the same rows
         inter = order_sequences(pd.concat(frames, ignore_index=True))
         del frames
         cols = list(layout.INTERACTION_COLUMNS)
@@ -310,6 +327,7 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
         domain_names = sorted(by_token["domain"].unique())
         domain_code = by_token["domain"].map({d: i for i, d in enumerate(domain_names)}).to_numpy()
         pools = [np.flatnonzero(domain_code == i).astype(np.int64) for i in range(len(domain_names))]
+        del by_token
         plan = {  # task split -> (sequence group, leave-last-out part)
             "train": ("main", "train"), "valid": ("main", "valid"), "test": ("main", "test"),
             "new_user": ("new_user", "test"),
@@ -320,7 +338,8 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
         builders = {g: TaskBuilder(s, category, has_image, domain_code, pools, seed) for g, s in groups.items()
                     if held_out[g]}
         for b in builders.values():
-            b.release_texts()
+            b.release_unread()
+        release_freed_memory()  # what the merged frames and the review texts held, before the task tables
         instance_counts = {}
         built = [spec for spec in TASKS.values() if spec.builds]  # variants reuse another task's files
         bar = tqdm(total=len(plan) * len(built), desc="task sets", unit="set")
@@ -332,8 +351,9 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
                     if split in EVAL_SPLITS:  # scored: inputs in public, the task's answers sealed
                         writer.write(layout.task_path(lstage, spec.name, split), table.select(["id", *spec.answers]))
                         table = table.drop_columns(list(ANSWER_COLUMNS))
-                    writer.write(layout.task_path(stage, spec.name, split), table)
                     instance_counts[f"{spec.name}/{split}"] = table.num_rows
+                    writer.write(layout.task_path(stage, spec.name, split), table)
+                    del table  # memory: the writer's is then the only reference, so it goes once written
                     bar.update()
         bar.close()
 

@@ -5,6 +5,9 @@ Images: `is_plain_png` accepts only PNGs that Pillow's check would keep byte for
 Reviews: the DuckDB scan (`benchmark.data.sources.columnar`) must return the line reader's frame bit for bit
 on clean files, and None (so that the line reader names or skips the problem) on any line it cannot vouch
 for. Metadata: `parse_literal` must equal `ast.literal_eval` in value, type and error.
+
+Task sets: the work done a chunk at a time to bound memory (histories, selection negatives) gives what one
+pass gives.
 """
 from __future__ import annotations
 
@@ -14,13 +17,17 @@ import io
 import json
 import zlib
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from benchmark.data import images
+from benchmark.data import images, layout, sequences
 from benchmark.data.errors import SkipReport
 from benchmark.data.sources import amazon2014, columnar, common
 from benchmark.data.world import generate_world
+from benchmark.tasks import selection
 
 GOOD = {"reviewerID": "A1", "asin": "B1", "overall": 5.0, "unixReviewTime": 1300000000, "reviewText": "ok",
         "summary": "fine"}
@@ -145,3 +152,29 @@ def test_plain_png_check_agrees_with_pillow(tmp_path):
     raw = generate_world(tmp_path / "raw", scale="tiny", seed=1)
     for png in sorted((raw / "images").glob("*.png"))[:20]:  # the world's renders are all plain
         assert images.is_plain_png(png.read_bytes(), 32) and _pillow_keeps(png.read_bytes(), 32)
+
+
+def test_gather_lists_by_chunks_equals_slicing(monkeypatch):
+    """The task tables' lists are gathered a chunk at a time (memory): chunk boundaries change nothing."""
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 1000, 500).astype(np.int64)
+    ends = np.sort(rng.integers(0, 500, 300))
+    starts = np.maximum(0, ends - rng.integers(0, 12, 300))
+    expected = [values[s:e].tolist() for s, e in zip(starts, ends)]
+    for chunk in (1, 7, 300, 1 << 16):
+        monkeypatch.setattr(sequences, "GATHER_CHUNK", chunk)
+        got = sequences.gather_lists(values, starts, ends)
+        assert got.type == pa.list_(pa.int64()) and got.to_pylist() == expected
+
+
+def test_selection_negatives_by_chunks_are_the_same_draws(tmp_path, monkeypatch):
+    """Selection's negatives are drawn a chunk of rows at a time (memory): the same numbers as one draw,
+    so the same task set, whatever the chunk size (also with rows that run short and are drawn again)."""
+    from benchmark.prepare import prepare_default
+
+    tables = []
+    for chunk in (1 << 17, 5):
+        monkeypatch.setattr(selection, "NEGATIVE_CHUNK", chunk)
+        out = prepare_default(out=tmp_path / f"d{chunk}", raw=tmp_path / "raw", scale="tiny")
+        tables.append([pq.read_table(layout.task_path(out, "selection", s)) for s in ("train", "valid")])
+    assert tables[0][0].num_rows > 5 and all(a.equals(b) for a, b in zip(*tables))

@@ -16,6 +16,8 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from benchmark.data.memory import release_freed_memory
+
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -157,7 +159,8 @@ def write_arrow(path: str | Path, table, metadata: dict | None = None) -> None:
 
 class ArrowWriter:
     """`write_arrow` in a background thread (Parquet encoding and zstd release the GIL), so the next table is
-    built while the last is written; at most `depth` tables wait, which bounds the memory they hold. Used as
+    built while the last is written; at most `depth` tables wait, which bounds the memory they hold (the caller
+    drops its own reference to a table it has handed over, so the table is freed once written). Used as
     a context manager: leaving it waits for every write and raises the first error."""
 
     def __init__(self, depth: int = 1):
@@ -168,6 +171,7 @@ class ArrowWriter:
     def write(self, path: str | Path, table, metadata: dict | None = None) -> None:
         while len(self.pending) >= self.depth:
             self.pending.popleft().result()
+            release_freed_memory()  # the written table's memory (when the caller let it go), before the next
         self.pending.append(self.pool.submit(write_arrow, path, table, metadata))
 
     def __enter__(self) -> "ArrowWriter":

@@ -88,12 +88,25 @@ def events(seqs: Sequences, part: str) -> Events:
     return Events(user.astype(np.int64), target.astype(np.int64), hist_start.astype(np.int64), target.astype(np.int64))
 
 
+GATHER_CHUNK = 1 << 16  # lists gathered together: bounds the work arrays (memory), not the result
+
+
 def gather_lists(values: np.ndarray, starts: np.ndarray, ends: np.ndarray):
-    """pyarrow ListArray whose e-th list is values[starts[e]:ends[e]] (vectorised, no Python loop)."""
+    """pyarrow ListArray whose e-th list is values[starts[e]:ends[e]] (vectorised, no Python loop per list).
+    The flat values are written into one array a chunk of lists at a time: full-length index arrays would
+    cost several times the result (the training histories are the largest arrays of `prepare`)."""
+    values = np.asarray(values, dtype=np.int64)
     lens = (ends - starts).astype(np.int64)
-    offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int32 if lens.sum() < 2**31 else np.int64)
-    idx = np.repeat(starts, lens) + (np.arange(lens.sum()) - np.repeat(offsets[:-1].astype(np.int64), lens))
-    flat = pa.array(values[idx].astype(np.int64))
-    cls = pa.ListArray if offsets.dtype == np.int32 else pa.LargeListArray
-    arr = cls.from_arrays(pa.array(offsets), flat)
+    offsets = np.zeros(len(lens) + 1, dtype=np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    flat = np.empty(int(offsets[-1]), dtype=np.int64)
+    for lo in range(0, len(lens), GATHER_CHUNK):
+        hi = min(len(lens), lo + GATHER_CHUNK)
+        first, last = int(offsets[lo]), int(offsets[hi])
+        # position offsets[e] + j of the result holds values[starts[e] + j]
+        shift = np.repeat(np.asarray(starts[lo:hi], dtype=np.int64) - offsets[lo:hi], lens[lo:hi])
+        np.take(values, shift + np.arange(first, last, dtype=np.int64), out=flat[first:last])
+    small = offsets[-1] < 2**31
+    cls = pa.ListArray if small else pa.LargeListArray
+    arr = cls.from_arrays(pa.array(offsets.astype(np.int32) if small else offsets), pa.array(flat))
     return arr.cast(pa.list_(pa.int64()))

@@ -19,6 +19,7 @@ from benchmark.data.sequences import Events, Sequences, gather_lists
 _ARROW_TYPES = {
     "string": pa.string(), "int64": pa.int64(), "float64": pa.float64(), "list<int64>": pa.list_(pa.int64()),
 }
+TASK_COLUMNS = ("item", "rating")  # the interaction columns a task's `build` reads (`seqs.frame`)
 SCHEMA = pa.schema([(name, _ARROW_TYPES[t]) for name, t in INSTANCE_COLUMNS.items()])
 
 
@@ -59,17 +60,18 @@ class TaskBuilder:
         self.n_items = n_items
 
     @cached_property
-    def explanations(self) -> np.ndarray:
-        """(n_rows,) object: each interaction's explanation target ("" when none)."""
+    def explanations(self) -> pa.Array:
+        """(n_rows,) string: each interaction's explanation target ("" when none). Arrow, not Python strings:
+        it is held while every task set is built (memory)."""
         frame = self.seqs.frame
-        return np.array([explanation_target(r, s) for r, s in zip(frame["review"].tolist(), frame["summary"].tolist())],
-                        dtype=object)
+        return pa.array([explanation_target(r, s) for r, s in zip(frame["review"].tolist(), frame["summary"].tolist())],
+                        pa.string())
 
-    def release_texts(self) -> None:
-        """Make the explanation targets now and drop the review texts from the sequences (memory: nothing
-        else reads them)."""
+    def release_unread(self) -> None:
+        """Make the explanation targets now and keep only the interaction columns the tasks read (memory: the
+        review texts and the user ids, one Python string per row, are the largest)."""
         _ = self.explanations
-        self.seqs.frame = self.seqs.frame.drop(columns=["review", "summary"])
+        self.seqs.frame = self.seqs.frame[list(TASK_COLUMNS)]
 
     def rng(self, split: str, task: str) -> np.random.Generator:
         tag = sum(ord(c) * 31**i for i, c in enumerate(f"{split}/{task}")) % (2**32)

@@ -82,19 +82,43 @@ class Selection(TaskSpec):
         return selection.selection_metrics(chosen, instances["target_items"].tolist()), {}
 
 
+NEGATIVE_CHUNK = 1 << 17  # rows drawn together: bounds the (rows, draws) work arrays (memory), not the draws
+
+
 def _negatives(b, rng: np.random.Generator, ev: Events, m: np.ndarray) -> np.ndarray:
     """(n, N_CANDIDATES): row i's first m[i] columns are distinct untouched same-domain items, by vectorised
-    rejection sampling (rows that run short are drawn again exactly, one by one in row order)."""
-    n, draws = len(ev.target), 16
+    rejection sampling (rows that run short are drawn again exactly, one by one in row order). The rows are
+    drawn a chunk at a time: the generator gives the same numbers as one draw of every row."""
+    n = len(ev.target)
     dom = b.domain_code[b.items[ev.target]]
-    sizes = np.array([len(b.pools[d]) for d in dom])
-    offsets = np.concatenate([[0], np.cumsum([len(p) for p in b.pools])])
+    sizes = np.array([len(p) for p in b.pools], dtype=np.int64)[dom] if b.pools else np.zeros(0, np.int64)
+    offsets = np.concatenate([[0], np.cumsum([len(p) for p in b.pools])]).astype(np.int64)
     flat_pool = np.concatenate(b.pools) if b.pools else np.zeros(0, np.int64)
-    pick = (rng.random((n, draws)) * sizes[:, None]).astype(np.int64) + offsets[dom][:, None]
-    cand = flat_pool[pick]
-    keys = ev.user[:, None].astype(np.int64) * b.n_items + cand
+    out = np.zeros((n, N_CANDIDATES), dtype=np.int64)
+    short = []
+    for lo in range(0, n, NEGATIVE_CHUNK):
+        rows = slice(lo, min(n, lo + NEGATIVE_CHUNK))
+        got = _draw_negatives(b, rng, ev.user[rows], sizes[rows], offsets[dom[rows]], flat_pool, m[rows], out[rows])
+        short.extend((lo + np.flatnonzero(got < m[rows])).tolist())
+    for i in short:  # rare: small pool or a very active user
+        pool = b.pools[dom[i]]
+        user_items = set(b.items[b.seqs.starts[ev.user[i]]: b.seqs.ends[ev.user[i]]].tolist())
+        free = np.array([x for x in pool.tolist() if x not in user_items], dtype=np.int64)
+        if len(free) < m[i]:
+            raise DataError("selection task", None, f"user {b.seqs.users[ev.user[i]]}: only {len(free)} items of "
+                            "their domain are outside their history, and a selection instance needs "
+                            f"{m[i]} negatives; the data has too few items per domain for this task")
+        out[i, :m[i]] = rng.choice(free, size=m[i], replace=False)
+    return out
+
+
+def _draw_negatives(b, rng, user, sizes, first, flat_pool, m, out, draws: int = 16) -> np.ndarray:
+    """One chunk of `_negatives`' vectorised draw: fills `out` (a view) and returns each row's count."""
+    cand = flat_pool[(rng.random((len(user), draws)) * sizes[:, None]).astype(np.int64) + first[:, None]]
+    keys = user[:, None].astype(np.int64) * b.n_items + cand
     pos = np.searchsorted(b.touched, keys)
     touched = (pos < len(b.touched)) & (b.touched[np.minimum(pos, len(b.touched) - 1)] == keys)
+    del keys, pos
     # mark repeats within a row (keep the first draw of each value)
     order = np.argsort(cand, axis=1, kind="stable")
     sorted_c = np.take_along_axis(cand, order, axis=1)
@@ -105,19 +129,9 @@ def _negatives(b, rng: np.random.Generator, ev: Events, m: np.ndarray) -> np.nda
     ok = ~touched & ~dup
     rank = np.cumsum(ok, axis=1)  # 1 for a row's first acceptable draw, 2 for its second ...
     take = ok & (rank <= m[:, None])
-    out = np.zeros((n, N_CANDIDATES), dtype=np.int64)
     r, c = np.nonzero(take)
     out[r, rank[r, c] - 1] = cand[r, c]
-    for i in np.flatnonzero(take.sum(axis=1) < m).tolist():  # rare: small pool or a very active user
-        pool = b.pools[dom[i]]
-        user_items = set(b.items[b.seqs.starts[ev.user[i]]: b.seqs.ends[ev.user[i]]].tolist())
-        free = np.array([x for x in pool.tolist() if x not in user_items], dtype=np.int64)
-        if len(free) < m[i]:
-            raise DataError("selection task", None, f"user {b.seqs.users[ev.user[i]]}: only {len(free)} items of "
-                            "their domain are outside their history, and a selection instance needs "
-                            f"{m[i]} negatives; the data has too few items per domain for this task")
-        out[i, :m[i]] = rng.choice(free, size=m[i], replace=False)
-    return out
+    return take.sum(axis=1)
 
 
 TASK = Selection(
