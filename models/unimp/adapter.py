@@ -86,6 +86,7 @@ class UniMPModel(Model):
         self.stats: dict[str, Any] = {}
         self.rating_readout: str | None = None  # chosen on validation when cfg.rating_output == "auto"
         self._data_key = None
+        self._shared = None  # (key, features): the shared image features of the last data asked for
         if self.cfg.torch_threads:
             torch.set_num_threads(self.cfg.torch_threads)
 
@@ -206,12 +207,18 @@ class UniMPModel(Model):
 
     def _shared_features(self, data) -> tuple[torch.Tensor, torch.Tensor]:
         """The shared frozen image features of `data`'s images (computed once, cached by their sha256, as
-        for the baselines): (n_items, 1, D) float32, has_image (n_items,) bool; recorded in the stats."""
+        for the baselines): (n_items, 1, D) float32, has_image (n_items,) bool; recorded in the stats. Kept for
+        the last data asked for: model setup asks for the width, then the image bank for the same features."""
+        key = (data.sha256, tuple(data.items["image"].astype(str)))  # an NV view swaps images: another key
+        if self._shared is not None and self._shared[0] == key:
+            return self._shared[1]
         feats, has = item_image_features(data, self.cfg.encoder_settings())
         self.stats["image_features"] = {"encoder": self.cfg.image_encoder, "dim": int(feats.shape[1]),
                                         "with_image": int(has.sum()),
                                         "sha256": hashlib.sha256(np.ascontiguousarray(feats).tobytes()).hexdigest()}
-        return torch.from_numpy(np.array(feats, dtype=np.float32)).unsqueeze(1), torch.from_numpy(np.array(has, dtype=bool))
+        out = torch.from_numpy(np.array(feats, dtype=np.float32)).unsqueeze(1), torch.from_numpy(np.array(has, dtype=bool))
+        self._shared = (key, out)
+        return out
 
     def _examples(self, data, split: str, tasks=None, cap: int | None = None) -> list:
         rng = np.random.default_rng(self.cfg.seed)
