@@ -89,7 +89,7 @@ def test_demo_on_a_fresh_clone_scores_the_users_own_runs(tiny_data, tmp_path):
     assert row["id"] == entry and row["archive"] != committed["archive"]  # the user's run (its own `created`)
     assert row["created"] == json.loads((out / row["run_id"] / "results.json").read_text())["created"]
     assert (lb / "archives" / f"{row['archive']['sha256']}.tar.gz").is_file()
-    assert f"in place of {entry}" in res.output
+    assert f"as {entry}, replacing the row of that id: its archive is not in {lb / 'archives'}" in res.output
     assert _level((lb / "README.md").read_text(), entry) == "scored"
 
     shutil.rmtree(out)  # another new run: the row, whose archive is now here, stays as it is

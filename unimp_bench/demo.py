@@ -154,7 +154,8 @@ def _leaderboard(out: Path, leaderboard: Path, docs, figures: list[Path], data: 
             print(f"[demo] leaderboard: {rid} already there (the same result), not submitted again")
         else:  # on a clone the committed rows have no archive (not in git): the user's own run takes their place
             submit(out / doc["run_id"], leaderboard, None, replace_unarchived=True)
-            instead = f", in place of {rid} whose archive is not in {leaderboard / ARCHIVES_DIR}" if row else ""
+            instead = (f", replacing the row of that id: its archive is not in {leaderboard / ARCHIVES_DIR}, so it "
+                       "could not be recomputed" if row else "")
             print(f"[demo] leaderboard: submitted {out / doc['run_id']} as {rid}{instead}")
     for path in figures:  # the board shows the figure of this demo (leaderboard/build.py embeds it)
         write_bytes(leaderboard / path.name, path.read_bytes())
