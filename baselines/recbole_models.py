@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 
 RANK_TASKS = ("recommendation", "search", "selection")
 BATCH = 256  # requests scored per full_sort_predict call
-RESUME_FILE = "resume.pt"  # in the stage's checkpoint folder: the training state after the last validation
+RESUME_FILE = "resume.pt"  # in the stage's checkpoint folder: the state after the last validation (pre-training: epoch)
 _after_resume_state = None  # tests: called (stage, epoch) after the resume state is written, e.g. to simulate a kill
 
 
