@@ -1,8 +1,8 @@
 """Scoped fixes for running recbole 1.2.1 inside the harness, each with the breakage it addresses.
 
 The global fixes (numpy aliases, scipy `dok_matrix._update`, torchvision ops) live in
-`benchmark.data.compat`; the ones here touch process state (argv, working directory, logging, an
-environment variable), so each is a context manager that restores it on exit; plus one guard.
+`benchmark.data.compat`; the ones here touch process state (argv, working directory, logging, recbole's
+TensorBoard writer), so each is a context manager that restores it on exit; plus one guard.
 Facts behind them: docs/dependencies.md.
 """
 from __future__ import annotations
@@ -51,27 +51,6 @@ def recbole_process_state(workdir: Path, log_file: Path | None = None) -> Iterat
             root.removeHandler(handler)
             handler.close()
             root.setLevel(old_level)
-
-
-@contextmanager
-def trusted_checkpoint_load() -> Iterator[None]:
-    """Let recbole's own `torch.load` calls read the checkpoints THIS run wrote.
-
-    Fix: torch >= 2.6 defaults `torch.load(weights_only=True)`; recbole's checkpoints hold its Config
-    object, so `S3Rec.__init__` (finetune, `torch.load(pre_model_path)`) fails with "Weights only load
-    failed". Scope: only around calls whose file the run itself has just written; never use it on
-    files from elsewhere (unpickling runs code).
-    """
-    key = "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
-    old = os.environ.get(key)
-    os.environ[key] = "1"
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = old
 
 
 class _NoTensorBoard:

@@ -19,8 +19,9 @@ the loss, the best validation scores per regime, and how training ended ("stoppi
 early stop or epoch cap).
 
 Checkpoints hold tensors and plain values only (read with weights_only=True): the best-validation weights,
-and after every validation the whole training state (RESUME_FILE), from which a killed run (`unimp-bench run
---resume`) continues and ends as the uninterrupted run would. S3-Rec's pre-training is not resumed (it reruns).
+S3-Rec's pre-trained weights, and the whole training state (RESUME_FILE) after every validation (after every
+epoch in S3-Rec's pre-training, which has no validation), from which a killed run (`unimp-bench run --resume`)
+continues, pre-training included, and ends as the uninterrupted run would.
 `tensorboard: true` writes RecBole's TensorBoard curves under RUN/model/tensorboard/.
 """
 from __future__ import annotations
@@ -43,7 +44,6 @@ from baselines.recbole_compat import (
     recbole_process_state,
     refuse_pickled_caches,
     tensorboard_to,
-    trusted_checkpoint_load,
 )
 from baselines.recbole_export import CATEGORY_FIELD, Export, IdMap, export_regime
 from benchmark.api import Model, append_curve, compat, regime_of
@@ -53,8 +53,8 @@ log = logging.getLogger(__name__)
 
 RANK_TASKS = ("recommendation", "search", "selection")
 BATCH = 256  # requests scored per full_sort_predict call
-RESUME_FILE = "resume.pt"  # in the stage's checkpoint folder: the training state after the last validation
-_after_validation = None  # tests: called (epoch) after the resume state is written, e.g. to simulate a kill
+RESUME_FILE = "resume.pt"  # in the stage's checkpoint folder: the state after the last validation (pre-training: epoch)
+_after_resume_state = None  # tests: called (stage, epoch) after the resume state is written, e.g. to simulate a kill
 
 
 @dataclass
@@ -123,9 +123,9 @@ def _save_resume(trainer, epoch: int, train_loader, path: Path) -> None:
     }, path)
 
 
-def _resume(trainer, path: Path, train_loader) -> bool:
+def _resume(trainer, path: Path, train_loader, epochs: int) -> bool:
     """Load `_save_resume`'s state into a freshly built trainer; True when that state is already past the
-    end of training (early stop or epoch cap)."""
+    end of training (early stop, or the cap of `epochs`)."""
     import torch  # heavy: torch
 
     s = torch.load(path, map_location="cpu", weights_only=True)
@@ -139,7 +139,7 @@ def _resume(trainer, path: Path, train_loader) -> bool:
     np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     version, internal, gauss = s["rng_python"]
     random.setstate((version, tuple(internal), gauss))
-    return trainer.cur_step > trainer.stopping_step or trainer.start_epoch >= trainer.epochs
+    return trainer.cur_step > trainer.stopping_step or trainer.start_epoch >= epochs
 
 
 class RecBoleModel(Model):
@@ -249,33 +249,39 @@ class RecBoleModel(Model):
             with tensorboard_to(board):
                 trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
             resume = ckpt / RESUME_FILE
+            # stable names, so that a resumed run finds what its first life wrote: the best-validation weights,
+            # or the end of pre-training (written below; S3-Rec's fine-tuning starts from it)
+            trainer.saved_model_file = str(ckpt / f"{config['model']}-{'pretrained' if stage == 'pretrain' else 'best'}.pth")
+            trainer._save_checkpoint = lambda epoch, verbose=True, **kw: _save_weights(trainer)
+            epochs = config["pretrain_epochs"] if stage == "pretrain" else config["epochs"]
             finished = False
-            if stage != "pretrain":  # pre-training saves its own end-of-stage checkpoint (see S3RecModel)
-                # a stable name, so that a resumed run finds the best checkpoint its first life wrote
-                trainer.saved_model_file = str(ckpt / f"{config['model']}-best.pth")
-                trainer._save_checkpoint = lambda epoch, verbose=True, **kw: _save_weights(trainer)
-                if resume.is_file():
-                    finished = _resume(trainer, resume, loaders[0])
-                    log.info("%s/%s: resumed from %s at epoch %d", self.name, label, resume, trainer.start_epoch)
+            if resume.is_file():
+                finished = _resume(trainer, resume, loaders[0], epochs)
+                log.info("%s/%s: resumed from %s at epoch %d", self.name, label, resume, trainer.start_epoch)
             bar = tqdm(total=config["epochs"], initial=trainer.start_epoch, unit="epoch", leave=False,
                        desc=f"{self.name}/{export.name} {stage}", disable=stage == "pretrain")
 
             last_epoch = [trainer.start_epoch - 1]
+
+            def save_state(epoch: int) -> None:  # a killed run continues from here
+                _save_resume(trainer, epoch, loaders[0], resume)
+                if _after_resume_state is not None:
+                    _after_resume_state(stage, epoch)
 
             def on_epoch(epoch: int, valid_score: float) -> None:  # after each validation pass
                 last_epoch[0] = epoch
                 bar.update(1)
                 bar.set_postfix({config["valid_metric"]: f"{valid_score:.4f}"})
                 append_curve(self.run_dir, label, "valid", epoch, config["valid_metric"].lower(), valid_score)
-                _save_resume(trainer, epoch, loaders[0], resume)  # a killed run continues from here
-                if _after_validation is not None:
-                    _after_validation(epoch)
+                save_state(epoch)
 
             train_epoch = trainer._train_epoch
 
             def logged_epoch(train_data, epoch_idx, *args, **kwargs):  # the epoch's training loss to curves.csv
                 loss = train_epoch(train_data, epoch_idx, *args, **kwargs)
                 append_curve(self.run_dir, label, "train", epoch_idx, "loss", sum(loss) if isinstance(loss, tuple) else loss)
+                if stage == "pretrain":  # no validation to save after: the state after each epoch
+                    save_state(epoch_idx)
                 return loss
 
             trainer._train_epoch = logged_epoch
@@ -290,6 +296,8 @@ class RecBoleModel(Model):
                                                 callback_fn=on_epoch)
             finally:
                 bar.close()
+            if stage == "pretrain":  # its end, tensors only: what fine-tuning loads (S3Rec's pre_model_path)
+                _save_weights(trainer)
             if getattr(model, "train_stage", "finetune") == "finetune":
                 self._load_best(trainer, model)
         model.eval()
@@ -451,18 +459,13 @@ class S3RecModel(RecBoleModel):
 
     def _train(self, export: Export, n_items: int, extra: dict | None = None) -> _Run:
         epochs = self.settings.pretrain_epochs  # RecBole's documented default: 500
-        # save_step = pretrain_epochs: the trainer saves exactly one checkpoint, after the last epoch
+        # save_step past the last epoch: RecBole's own checkpoint (it pickles its Config) is never written;
+        # `_train` writes the pre-trained weights, tensors only, when the stage ends
         pre = super()._train(export, n_items, {"train_stage": "pretrain", "pretrain_epochs": epochs,
-                                               "save_step": epochs})
+                                               "save_step": epochs + 1})
         self._pretrained = Path(pre.trainer.saved_model_file)
         log.info("%s: pre-trained %d epochs -> %s", self.name, epochs, self._pretrained)
         run = super()._train(export, n_items, {"train_stage": "finetune",
                                                "pre_model_path": str(self._pretrained)})
         run.training["pretrain_epochs"] = epochs  # fixed: RecBole's pre-training has no validation to stop on
         return run
-
-    def _build_model(self, cls, config, train_dataset):
-        # finetune: S3Rec.__init__ torch.load()s pre_model_path, the checkpoint this run's
-        # pre-training stage has just written
-        with trusted_checkpoint_load():
-            return super()._build_model(cls, config, train_dataset)

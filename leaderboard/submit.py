@@ -4,7 +4,8 @@ What the archive holds: results.json, config.json, summary.md, predictions/*.jso
 images/<task>__<split>/*.png of the run, plus the model_meta.json written for it; the run's model/
 folder and anything else are left behind. The run is checked first (schema, file names, no symlinks,
 size) so that a bad run never lands. A row is never replaced by a different submission: the same
-model and run id with another archive is refused (give the run a new run_id).
+model and run id with another archive is refused (give the run a new run_id), except, when asked
+(`replace_unarchived`, the demo on a clone), a row whose archive is not at hand and so cannot be checked.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import sys
 from pathlib import Path
 
 from leaderboard import schema
-from leaderboard.archive import ARCHIVES_DIR, write_archive
+from leaderboard.archive import ARCHIVES_DIR, archive_name, write_archive
 from leaderboard.common import (
     IMAGES_DIR,
     MAX_SUBMISSION_BYTES,
@@ -61,11 +62,13 @@ def meta_bytes(meta: dict) -> bytes:
 
 
 def submit(run_dir: str | Path, leaderboard_dir: str | Path, model_meta: dict | None = None,
-           max_bytes: int = MAX_SUBMISSION_BYTES, archives_dir: str | Path | None = None) -> dict:
+           max_bytes: int = MAX_SUBMISSION_BYTES, archives_dir: str | Path | None = None,
+           replace_unarchived: bool = False) -> dict:
     """Archive `run_dir` into `archives_dir` (default <leaderboard_dir>/archives/) and add its row to
     <leaderboard_dir>/index.jsonl; return the row.
 
-    Raises FileExistsError if the index has another submission with the same model and run id,
+    Raises FileExistsError if the index has another submission with the same model and run id (unless
+    `replace_unarchived` and that submission's archive is not in `archives_dir`: its row is replaced),
     SubmissionError if the run is not acceptable (the error lists every problem). Submitting the
     same run again (same archive) changes nothing.
     """
@@ -96,7 +99,9 @@ def submit(run_dir: str | Path, leaderboard_dir: str | Path, model_meta: dict | 
     out = Path(archives_dir) if archives_dir is not None else Path(leaderboard_dir) / ARCHIVES_DIR
     sha, size, path = write_archive(members, out)
     row = make_row(doc, meta, sha, size)
-    if existing is not None:
+    if existing is not None and replace_unarchived and not (out / archive_name(existing["archive"]["sha256"])).is_file():
+        rows.remove(existing)  # a row nobody here can check (no archive): this run, which can be, in its place
+    elif existing is not None:
         if existing == row:
             return row
         if not any(r["archive"]["sha256"] == sha for r in rows):

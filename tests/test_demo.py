@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 from typer.testing import CliRunner
 
@@ -62,3 +63,37 @@ def test_demo_submits_the_users_own_results_and_shows_the_figure(tiny_data, tmp_
     assert "![" in (lb / "README.md").read_text() and "(scores.png)" in (lb / "README.md").read_text()
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0 and f"pop/{rid} already there" in again.output
+
+
+def _level(readme: str, entry: str) -> str:
+    """The level the board's "Entries and their level" table gives `entry`."""
+    (line,) = [line for line in readme.splitlines() if line.startswith(f"| {entry} ")]
+    return line.split("|")[3].strip()
+
+
+def test_demo_on_a_fresh_clone_scores_the_users_own_runs(tiny_data, tmp_path):
+    """A clone has the committed rows of the demo's run ids but not their archives (not in git): the demo puts
+    the user's own run in place of such a row, so the board recomputes it ("scored") instead of listing the
+    committed row as unverified. A row whose archive is at hand is never replaced."""
+    out, lb = tmp_path / "runs", tmp_path / "lb"
+    args = ["demo", "--data", str(tiny_data), "--out", str(out), "--models", "pop", "--jobs", "1", "--leaderboard", str(lb)]
+    assert CliRunner().invoke(app, args).exit_code == 0  # the maintainer's run, whose row gets committed
+    entry = f"pop/{run_id('pop', PreparedDataset(tiny_data).sha256)}"
+    committed = json.loads((lb / "index.jsonl").read_text())
+    shutil.rmtree(lb / "archives")  # the clone: the committed index without its archives, and no runs
+    shutil.rmtree(out)
+
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    (row,) = [json.loads(line) for line in (lb / "index.jsonl").read_text().splitlines()]
+    assert row["id"] == entry and row["archive"] != committed["archive"]  # the user's run (its own `created`)
+    assert row["created"] == json.loads((out / row["run_id"] / "results.json").read_text())["created"]
+    assert (lb / "archives" / f"{row['archive']['sha256']}.tar.gz").is_file()
+    assert f"as {entry}, replacing the row of that id: its archive is not in {lb / 'archives'}" in res.output
+    assert _level((lb / "README.md").read_text(), entry) == "scored"
+
+    shutil.rmtree(out)  # another new run: the row, whose archive is now here, stays as it is
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert json.loads((lb / "index.jsonl").read_text()) == row and f"{entry} already there" in res.output
+    assert _level((lb / "README.md").read_text(), entry) == "scored"

@@ -12,6 +12,7 @@ import copy
 import importlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -263,6 +264,19 @@ def test_submit_never_overwrites(tmp_path, board, data):
     assert sorted((lb / "archives").iterdir()) == archives  # no orphan archive of the refused run
     submit(tmp_path / "runs" / "run-1", lb, {"parameters": 10, "license": "MIT"})  # the same run again: no change
     assert (lb / "index.jsonl").read_bytes() == before
+
+
+def test_submit_replaces_only_a_row_whose_archive_is_missing_when_asked(tmp_path, board, data):
+    lb, _ = board
+    before = (lb / "index.jsonl").read_bytes()
+    run2 = make_run(tmp_path / "runs2", data, shift=3)  # same model and run id, other scores
+    with pytest.raises(FileExistsError, match="already exists"):  # its archive is here: never replaced
+        submit(run2, lb, None, replace_unarchived=True)
+    assert (lb / "index.jsonl").read_bytes() == before
+    shutil.rmtree(lb / "archives")  # a clone: the row without its archive
+    row = submit(run2, lb, None, replace_unarchived=True)
+    assert read_index(lb) == ([row], []) and row["results"] != json.loads(before)["results"]
+    assert (lb / "archives" / archive_name(row["archive"]["sha256"])).is_file()
 
 
 def test_archive_is_deterministic(tmp_path, data):

@@ -68,16 +68,63 @@ def test_killed_run_resumes_from_its_checkpoint_to_the_same_result(tiny_data, tm
         if epoch == 0:
             raise Killed
 
-    monkeypatch.setattr(rm, "_after_validation", kill)
+    monkeypatch.setattr(rm, "_after_resume_state", lambda stage, epoch: kill(epoch))
     with pytest.raises(Killed):
         _fit(tiny_data, tmp_path / "killed", **config)
     assert list((tmp_path / "killed").rglob(rm.RESUME_FILE))
-    monkeypatch.setattr(rm, "_after_validation", None)
+    monkeypatch.setattr(rm, "_after_resume_state", None)
     resumed = _fit(tiny_data, tmp_path / "killed", **config)
 
     # epoch 0 was not trained again: one validation line per epoch in the run's curves
     valid = [line for line in (tmp_path / "killed" / "curves.csv").read_text().splitlines() if ",valid," in line]
     assert [line.split(",")[2] for line in valid] == ["0", "1", "2"]
+    assert resumed.describe()["stopping"] == whole.describe()["stopping"]
+    req = PreparedDataset(tiny_data).instances("recommendation", "valid").iloc[:50]
+    np.testing.assert_array_equal(resumed.rank("recommendation", req), whole.rank("recommendation", req))
+
+
+S3REC = {"pretrain_epochs": 3, "epochs": 2, "stopping_step": 5}
+
+
+@pytest.fixture(scope="module")
+def s3rec_whole(tiny_data, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("s3rec-whole")
+    model = rm.S3RecModel(config={**FAST, **S3REC}, seed=0, run_dir=run_dir)
+    model.fit(PreparedDataset(tiny_data), "main")
+    return model, run_dir
+
+
+def _rows(run_dir: Path, label: str, phase: str) -> list[tuple[str, str]]:
+    """(step, value) of one stage's curve rows, in the order they were logged."""
+    rows = [line.split(",") for line in (run_dir / "curves.csv").read_text().splitlines()[1:]]
+    return [(r[2], r[4]) for r in rows if r[0] == label and r[1] == phase]
+
+
+@pytest.mark.parametrize("stage, epoch", [("pretrain", 1), ("pretrain", 2), ("finetune", 0)])
+def test_s3rec_killed_in_pretraining_resumes_it_to_the_same_result(stage, epoch, s3rec_whole, tiny_data, tmp_path,
+                                                                   monkeypatch):
+    """Killed after a pre-training epoch (the last one included: before its end-of-stage checkpoint) or in
+    fine-tuning: pre-training continues from its last finished epoch, or is not run again at all."""
+    whole, whole_dir = s3rec_whole
+
+    def kill(at_stage, at_epoch):
+        if (at_stage, at_epoch) == (stage, epoch):
+            raise Killed
+
+    monkeypatch.setattr(rm, "_after_resume_state", kill)
+    with pytest.raises(Killed):
+        rm.S3RecModel(config={**FAST, **S3REC}, seed=0, run_dir=tmp_path).fit(PreparedDataset(tiny_data), "main")
+    monkeypatch.setattr(rm, "_after_resume_state", None)
+    resumed = rm.S3RecModel(config={**FAST, **S3REC}, seed=0, run_dir=tmp_path)
+    resumed.fit(PreparedDataset(tiny_data), "main")
+
+    # every pre-training epoch trained once, with the uninterrupted run's losses
+    pretrain = _rows(tmp_path, "main_seq/pretrain", "train")
+    assert [s for s, _ in pretrain] == ["0", "1", "2"] and pretrain == _rows(whole_dir, "main_seq/pretrain", "train")
+    assert _rows(tmp_path, "main_seq/finetune", "valid") == _rows(whole_dir, "main_seq/finetune", "valid")
+    log = (tmp_path / "recbole" / "main_seq" / "s3rec.log").read_text()
+    if stage == "pretrain":
+        assert "s3rec/main_seq/pretrain: resumed from " in log and f"at epoch {epoch + 1}" in log
     assert resumed.describe()["stopping"] == whole.describe()["stopping"]
     req = PreparedDataset(tiny_data).instances("recommendation", "valid").iloc[:50]
     np.testing.assert_array_equal(resumed.rank("recommendation", req), whole.rank("recommendation", req))

@@ -20,6 +20,7 @@ from benchmark.eval.plots import plot_runs
 from benchmark.eval.summary import summary_markdown
 from benchmark.prepare import EMBEDDED_SOURCE
 from benchmark.tasks import TASKS
+from leaderboard.archive import ARCHIVES_DIR, archive_name
 from leaderboard.build import build
 from leaderboard.index import read_index, row_id
 from leaderboard.submit import submit
@@ -144,14 +145,18 @@ def _model_of(run_dir: Path) -> str | None:
 
 
 def _leaderboard(out: Path, leaderboard: Path, docs, figures: list[Path], data: Path) -> None:
-    present = {r["id"] for r in read_index(leaderboard)[0]}
+    present = {r["id"]: r for r in read_index(leaderboard)[0]}
     for doc in docs:
         rid = row_id(doc["model"]["name"], doc["run_id"])
-        if rid in present:  # a row is never replaced: the same model, config, dataset and seed is already there
+        row = present.get(rid)
+        if row is not None and (leaderboard / ARCHIVES_DIR / archive_name(row["archive"]["sha256"])).is_file():
+            # a row that can be checked is never replaced: the same model, config, dataset and seed is there
             print(f"[demo] leaderboard: {rid} already there (the same result), not submitted again")
-        else:
-            submit(out / doc["run_id"], leaderboard, None)
-            print(f"[demo] leaderboard: submitted {out / doc['run_id']} as {rid}")
+        else:  # on a clone the committed rows have no archive (not in git): the user's own run takes their place
+            submit(out / doc["run_id"], leaderboard, None, replace_unarchived=True)
+            instead = (f", replacing the row of that id: its archive is not in {leaderboard / ARCHIVES_DIR}, so it "
+                       "could not be recomputed" if row else "")
+            print(f"[demo] leaderboard: submitted {out / doc['run_id']} as {rid}{instead}")
     for path in figures:  # the board shows the figure of this demo (leaderboard/build.py embeds it)
         write_bytes(leaderboard / path.name, path.read_bytes())
     board = build(leaderboard, {PreparedDataset(data).sha256: data})  # every entry recomputed, never trusted
