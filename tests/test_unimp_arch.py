@@ -142,3 +142,24 @@ def test_exclusive_switch_changes_output(vocab):
             outs.append(model(ids, mask, images))
     assert torch.allclose(outs[0][0, :6], outs[1][0, :6], atol=1e-5)   # first item: same images seen
     assert (outs[0][0, 10:] - outs[1][0, 10:]).abs().max() > 1e-5       # instruction: differs
+
+
+@pytest.mark.parametrize("fusion", ["fine", "early", "late"])
+def test_fusion_is_causal_in_the_images(vocab, fusion):
+    """A position never sees an image whose [IMG] comes after it: a history item's [EOC] predicts the next
+    item (transition loss), so the next item's image must not reach it. Changing the second image's pixels
+    leaves every position before its [IMG] (index 6) unchanged and changes the ones after."""
+    model = with_bank(build_model(small_cfg(fusion=fusion, exclusive_mask=False), vocab)).eval()
+    for name, p in model.named_parameters():
+        if name.endswith("_gate"):
+            p.data.fill_(0.5)
+    ids, mask, _ = sample(vocab)
+    images = torch.tensor([[0, 2], [1, -1]])            # item 2 has an image (item 3 has none)
+    with torch.no_grad():
+        a = model(ids, mask, images)
+        model._pixels = model._pixels.clone()
+        model._pixels[2] = 255 - model._pixels[2]
+        b = model(ids, mask, images)
+    assert torch.allclose(a[0, :6], b[0, :6], atol=1e-6)
+    assert (a[0, 6:] - b[0, 6:]).abs().max() > 1e-5
+    assert torch.allclose(a[1], b[1], atol=1e-6)         # the other prompt never shows item 2

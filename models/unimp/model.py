@@ -3,8 +3,9 @@ every n-th decoder layer is preceded by a gated, exclusively masked cross-attent
 With config.image_features "shared" there is no tower: the frozen features every image-aware baseline
 reads (benchmark.api.image_features), through a trainable linear layer, feed the resampler.
 
-Fusion ablations (config.fusion): "fine" (the paper), "early" (projected visual tokens prepended to the
-input embeddings), "late" (pooled visual tokens added, gated, to the final hidden state), "none".
+Fusion ablations (config.fusion): "fine" (the paper), "early" (each image's projected visual tokens added to
+its [IMG] token's input embedding), "late" (the mean of the images seen so far added, gated, to each final
+hidden state), "none". Every fusion is causal in the images: a token never sees an image after it.
 The model computes hidden states; logits are taken only where needed (`head`), so ranking the whole
 catalogue is one matrix product at the answer position.
 """
@@ -169,14 +170,17 @@ class UniMP(nn.Module):
         T = input_ids.shape[1]
         embeds = self.lm.get_input_embeddings()(input_ids)                               # (B, T, D)
         attn = attention_mask
-        n_prefix = 0
         if media is not None and self.cfg.fusion == "early":
+            # each image's visual tokens, averaged and projected, are added to its own [IMG] token's input
+            # embedding: fused at the input, and causal (a token sees an image only after its [IMG])
             vis, present = media
-            B, M, L, _ = vis.shape
-            attn = torch.cat([present.repeat_interleave(L, dim=1).to(attention_mask.dtype), attention_mask], 1)
-            if past_key_values is None or past_key_values.get_seq_length() == 0:
-                embeds = torch.cat([self.early_proj(vis).reshape(B, M * L, -1), embeds], dim=1)
-                n_prefix = M * L
+            is_img = full_ids == self.img_id
+            index = (is_img.long().cumsum(1) - 1)[:, -T:]                                  # (B, T)
+            b_i, t_i = (is_img[:, -T:] & (index < vis.shape[1])).nonzero(as_tuple=True)
+            m_i = index[b_i, t_i]
+            keep = present[b_i, m_i]
+            b_i, t_i, m_i = b_i[keep], t_i[keep], m_i[keep]
+            embeds = embeds.index_put((b_i, t_i), self.early_proj(vis[b_i, m_i].mean(1)), accumulate=True)
         positions = (attn.long().cumsum(-1) - 1).clamp(min=0)[:, -embeds.shape[1]:]         # (B, T')
         if self.state is not None and media is not None:
             vis, present = media
@@ -189,12 +193,15 @@ class UniMP(nn.Module):
         finally:
             if self.state is not None:
                 self.state.clear()
-        h = out.last_hidden_state[:, n_prefix:]                                            # (B, T, D)
+        h = out.last_hidden_state                                                          # (B, T, D)
         if media is not None and self.cfg.fusion == "late":
+            # each position adds the mean of the images whose [IMG] is at or before it (causal: a history
+            # item's [EOC], whose hidden state predicts the next item, must not see that item's image)
             vis, present = media
-            w = present.to(vis.dtype).unsqueeze(-1)                                        # (B, M, 1)
-            pooled = (vis.mean(2) * w).sum(1) / w.sum(1).clamp(min=1)                      # (B, Dv)
-            h = h + self.late_gate.tanh() * self.late_proj(pooled).unsqueeze(1)
+            seen = image_mask(full_ids, self.img_id, self.eoc_id, present, exclusive=False)[:, -T:]  # (B, T, M)
+            w = seen.to(vis.dtype)
+            pooled = torch.einsum("btm,bmd->btd", w, vis.mean(2)) / w.sum(-1, keepdim=True).clamp(min=1)  # (B, T, Dv)
+            h = h + self.late_gate.tanh() * self.late_proj(pooled)
         return h, out.past_key_values
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
