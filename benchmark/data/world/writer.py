@@ -17,7 +17,7 @@ import logging
 import os
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Iterator
 
@@ -47,12 +47,28 @@ def meta_name(domain: str) -> str:
     return f"meta_{domain}.json.gz"
 
 
-def _gzip(path: Path, chunks) -> None:
-    """Gzip `chunks` (bytes, or an iterable of bytes) into `path` (no name, mtime 0)."""
-    with open(path, "wb") as f, gzip.GzipFile(filename="", mode="wb", fileobj=f,
-                                              compresslevel=GZIP_LEVEL, mtime=0) as z:
-        for chunk in [chunks] if isinstance(chunks, bytes) else chunks:
-            z.write(chunk)
+class _HashingFile:
+    """A binary file that hashes what is written to it (so a written file is never read again to hash it)."""
+
+    def __init__(self, f):
+        self.f, self.sha = f, hashlib.sha256()
+
+    def write(self, data) -> int:
+        self.sha.update(data)
+        return self.f.write(data)
+
+    def flush(self) -> None:
+        self.f.flush()
+
+
+def _gzip(path: Path, chunks) -> str:
+    """Gzip `chunks` (bytes, or an iterable of bytes) into `path` (no name, mtime 0); the file's sha256."""
+    with open(path, "wb") as f:
+        out = _HashingFile(f)
+        with gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=GZIP_LEVEL, mtime=0) as z:
+            for chunk in [chunks] if isinstance(chunks, bytes) else chunks:
+                z.write(chunk)
+    return out.sha.hexdigest()
 
 
 def _strs(values) -> np.ndarray:
@@ -166,6 +182,31 @@ def _image_batch(world: World, folder: Path, items: np.ndarray, batch: int) -> d
     return digests
 
 
+# The world a worker process writes from: set once per worker by `_set_world` (with the fork start method the
+# workers inherit it without a copy; with spawn it is pickled once per worker).
+_WORLD: dict = {}
+WORKERS = 2  # processes writing the files: text building and PNG encoding are CPU-bound Python and numpy
+
+
+def _set_world(world: World, folder: Path, asin_order, asin_rank, user_rank, titles, descriptions) -> None:
+    _WORLD.update(world=world, folder=folder, asin_order=asin_order, asin_rank=asin_rank, user_rank=user_rank,
+                  titles=titles, descriptions=descriptions)
+
+
+def _domain_files(d: int) -> dict[str, str]:
+    """Write one domain's metadata and reviews files; {file name: sha256}."""
+    w = _WORLD
+    name, folder = ALL_DOMAINS[d], w["folder"]
+    return {meta_name(name): _gzip(folder / meta_name(name), meta_lines(w["world"], d, w["titles"],
+                                                                      w["descriptions"], w["asin_order"])),
+            reviews_name(name): _gzip(folder / reviews_name(name), review_lines(w["world"], d, w["asin_rank"],
+                                                                                w["user_rank"]))}
+
+
+def _images(batch: int, items: np.ndarray) -> dict[str, str]:
+    return _image_batch(_WORLD["world"], _WORLD["folder"] / IMAGES, items, batch)
+
+
 def write_world(world: World, folder: Path) -> dict:
     """Write every file of `world` into `folder` (which should be empty); returns world.json's content."""
     t0 = time.time()
@@ -180,29 +221,24 @@ def write_world(world: World, folder: Path) -> dict:
     titles = text.titles(cat)
     descriptions = text.descriptions(cat, stream(world.seed, "items_text"))
 
-    def one_domain(d: int) -> dict:
-        name = ALL_DOMAINS[d]
-        _gzip(folder / meta_name(name), meta_lines(world, d, titles, descriptions, asin_order))
-        _gzip(folder / reviews_name(name), review_lines(world, d, asin_rank, user_rank))
-        return {}
-
     with_image = np.flatnonzero(cat.has["image"])
     batches = [with_image[lo:lo + BATCH] for lo in range(0, len(with_image), BATCH)]
-    # threads: text building holds the GIL, but compression, PNG deflate and file writes release
-    # it, so domains and image batches overlap on two cores
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        jobs = [pool.submit(one_domain, d) for d in range(len(ALL_DOMAINS))]
-        jobs += [pool.submit(_image_batch, world, folder / IMAGES, items, b) for b, items in enumerate(batches)]
-        digests = {}
-        for job in jobs:
+    # Processes, not threads: building the text and the images holds the GIL. Every file has its own random
+    # stream, so its bytes do not depend on which worker writes it when; the largest domains go first (balance).
+    domains = sorted(range(len(ALL_DOMAINS)), key=lambda d: -int((world.interactions.domain == d).sum()))
+    with ProcessPoolExecutor(WORKERS, initializer=_set_world,
+                             initargs=(world, folder, asin_order, asin_rank, user_rank, titles, descriptions)) as pool:
+        files_jobs = [pool.submit(_domain_files, d) for d in domains]
+        image_jobs = [pool.submit(_images, b, items) for b, items in enumerate(batches)]
+        digests, hashes = {}, {}
+        for job in files_jobs:
+            hashes.update(job.result())
+        for job in image_jobs:
             digests.update(job.result())
     images_sha = hashlib.sha256("".join(f"{k} {digests[k]}\n" for k in sorted(digests)).encode()).hexdigest()
     log.info("world: wrote reviews, metadata and %d images in %.1fs", len(digests), time.time() - t0)
 
-    files = {}
-    for name in ALL_DOMAINS:
-        for f in (reviews_name(name), meta_name(name)):
-            files[f] = io.sha256_file(folder / f)
+    files = {f: hashes[f] for name in ALL_DOMAINS for f in (reviews_name(name), meta_name(name))}
     content = {
         "generator": "unimp-bench world", "format": "amazon2014", "seed": world.seed,
         "params": describe(world.scale, world.behaviour),
