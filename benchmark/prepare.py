@@ -27,7 +27,7 @@ from benchmark import __version__
 from benchmark.data import layout
 from benchmark.data.errors import DataError, SkipReport
 from benchmark.data.images import normalize_image, resolve_images
-from benchmark.data.io import ArrowWriter, remove_stale_staging, staged_dir, write_json, write_parquet, write_text
+from benchmark.data.io import remove_stale_staging, staged_dir, write_arrow, write_json, write_parquet, write_text
 from benchmark.data.item_text import attribute_dict, flatten
 from benchmark.data.labels import default_labels_dir, is_labels_folder, marker
 from benchmark.data.manifest import file_hashes, is_prepared_dataset, write_manifest_and_card
@@ -140,18 +140,43 @@ def _items_frame(raw_domains: dict, kept: dict[str, pd.DataFrame]) -> pd.DataFra
 def _normalize_one(args):
     """Check, re-encode (when needed) and write one image; its sha256 for the manifest (so it is never read
     again), or the DataError."""
-    src, dst, size = args
+    src, dst, size = args  # path strings: a Path per image costs more than its check (80 k images)
     try:
-        data = normalize_image(Path(src), size)
+        data = normalize_image(src, size)
     except DataError as e:
         return e
-    Path(dst).write_bytes(data)
+    with open(dst, "wb") as f:
+        f.write(data)
     return hashlib.sha256(data).hexdigest()
 
 
+class _LazyPool:
+    """A process pool made on first use; leaving the block cancels the work not yet started and waits for the
+    rest (so nothing writes into a staging folder that is being removed)."""
+
+    def __init__(self, workers: int):
+        self.workers, self.pool = workers, None
+
+    def map(self, fn, args, chunksize: int = 1):
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(self.workers)
+        return self.pool.map(fn, args, chunksize=chunksize)
+
+    def __enter__(self) -> "_LazyPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+IMAGE_WORKERS = 4
+
+
 def _write_images(items: pd.DataFrame, raw_dir: Path, images_dir: Path | None, stage: Path, size: int,
-                  report: SkipReport, warnings: list, digests: dict) -> list:
-    """Each item's image path in the folder (None: no image); `digests` gets each written file's sha256."""
+                  report: SkipReport, warnings: list, digests: dict, pool: _LazyPool):
+    """Start checking and writing the items' images in `pool`; returns `finish()`, which waits for them and
+    gives each item's image path in the folder (None: no image); `digests` then has each written file's sha256."""
     (stage / layout.IMAGES_DIR).mkdir(parents=True, exist_ok=True)
     jobs, rel = [], [None] * len(items)
     missing_files = not_downloaded = 0
@@ -167,23 +192,71 @@ def _write_images(items: pd.DataFrame, raw_dir: Path, images_dir: Path | None, s
                 not_downloaded += 1
             continue
         jobs.append((i, path, f"{out_dir}{token}.png", size))
-    workers = min(os.cpu_count() or 1, 4)
     args = [(s, d, z) for _, s, d, z in jobs]
-    if len(jobs) > 500 and workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            results = list(tqdm(pool.map(_normalize_one, args, chunksize=256), total=len(args), desc="images", unit="img"))
-    else:
-        results = [_normalize_one(a) for a in tqdm(args, desc="images", unit="img", disable=len(args) < 500)]
-    for (i, _, dst, _), done in zip(jobs, results):
-        if isinstance(done, str):
-            rel[i] = f"{layout.IMAGES_DIR}/{Path(dst).name}"
-            digests[rel[i]] = done
+    background = len(jobs) > 500 and pool.workers > 1 and (os.cpu_count() or 1) > 1
+    pending = pool.map(_normalize_one, args, chunksize=256) if background else None
+
+    def finish() -> list:
+        if background:
+            results = list(tqdm(pending, total=len(args), desc="images", unit="img"))
         else:
-            report.record(done, "corrupt image")
-    if not_downloaded:
-        warnings.append(f"{not_downloaded} items have a web image URL but no downloaded file: run `unimp-bench "
-                        "download-images` (or pass --images-dir) to include them; they are kept, marked as without image")
-    return rel
+            results = [_normalize_one(a) for a in tqdm(args, desc="images", unit="img", disable=len(args) < 500)]
+        for (i, _, dst, _), done in zip(jobs, results):
+            if isinstance(done, str):
+                rel[i] = f"{layout.IMAGES_DIR}/{os.path.basename(dst)}"
+                digests[rel[i]] = done
+            else:
+                report.record(done, "corrupt image")
+        if not_downloaded:
+            warnings.append(f"{not_downloaded} items have a web image URL but no downloaded file: run `unimp-bench "
+                            "download-images` (or pass --images-dir) to include them; they are kept, marked as without "
+                            "image")
+        return rel
+    return finish
+
+
+TASK_WORKERS = 2  # processes building the task sets (each set is built and written by one of them)
+_TASK_STATE: dict = {}  # a task worker's inputs: set once per worker by `_set_task_state`
+
+
+def _set_task_state(builders: dict, groups: dict, plan: dict, stage: Path, lstage: Path) -> None:
+    _TASK_STATE.update(builders=builders, groups=groups, plan=plan, stage=stage, lstage=lstage, events={})
+
+
+def _write_task_set(job: tuple[str, str]) -> int:
+    """Build one task set (`job`: split, task), write its public file (and for a scored split its answers into
+    the labels folder); its number of instances."""
+    split, name = job
+    st, spec = _TASK_STATE, TASKS[name]
+    group, part = st["plan"][split]
+    if split not in st["events"]:  # the events of one split at a time, shared by its tasks
+        st["events"] = {split: events(st["groups"][group], part)}
+    table = spec.build(st["builders"][group], split, st["events"][split])
+    if split in EVAL_SPLITS:  # scored: inputs in public, the task's answers sealed
+        write_arrow(layout.task_path(st["lstage"], name, split), table.select(["id", *spec.answers]))
+        table = table.drop_columns(list(ANSWER_COLUMNS))
+    write_arrow(layout.task_path(st["stage"], name, split), table)
+    n = table.num_rows
+    del table
+    release_freed_memory()  # before the next set (glibc and Arrow pools)
+    return n
+
+
+def _write_task_sets(builders: dict, groups: dict, plan: dict, stage: Path, lstage: Path) -> dict[str, int]:
+    """Every (split, task) set, built by TASK_WORKERS processes (CPU-bound, and Python holds the GIL). The
+    workers inherit the builders (fork: no copy); each set is seeded by its split and task only, so its bytes do
+    not depend on which worker builds it when. Counts in the fixed (split, task) order."""
+    jobs = [(split, spec.name) for split in plan for spec in TASKS.values() if spec.builds]  # variants reuse files
+    state = (builders, groups, plan, stage, lstage)
+    workers = min(TASK_WORKERS, os.cpu_count() or 1, len(jobs))
+    if workers > 1:
+        with ProcessPoolExecutor(workers, initializer=_set_task_state, initargs=state) as pool:
+            counts = list(tqdm(pool.map(_write_task_set, jobs), total=len(jobs), desc="task sets", unit="set"))
+    else:
+        _set_task_state(*state)
+        counts = [_write_task_set(job) for job in tqdm(jobs, desc="task sets", unit="set")]
+        _TASK_STATE.clear()
+    return {f"{name}/{split}": n for (split, name), n in zip(jobs, counts)}
 
 
 def check_out(out: Path, force: bool, labels_out: Path | None = None) -> Path:
@@ -267,16 +340,15 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
                      zip(items["title"], items["brand"], items["price"], items["category"], items["description"])]
     # The public folder is swapped in first, then its labels: if the first swap fails, both old folders stay
     # as they were. (A failure between the two leaves new data beside old labels, which `labels.json` names.)
-    with staged_dir(labels_out, replace=True) as lstage, staged_dir(out, replace=True) as stage:
+    with staged_dir(labels_out, replace=True) as lstage, staged_dir(out, replace=True) as stage, \
+            _LazyPool(IMAGE_WORKERS) as image_pool:
         image_root = raw_dir.parent if raw_dir.is_file() else raw_dir  # `table`: raw_dir is the interactions file
         image_digests: dict[str, str] = {}
-        items["image"] = _write_images(items, image_root, images_dir, stage, image_size, report, warnings, image_digests)
+        images_done = _write_images(items, image_root, images_dir, stage, image_size, report, warnings, image_digests,
+                                    image_pool)
         token_of = {(d, r): t for d, r, t in zip(items["domain"], items["raw_id"], items["item"])}
-        items_out = items.sort_values("item")[list(layout.ITEM_COLUMNS)].reset_index(drop=True)
-        write_parquet(stage / layout.ITEMS, items_out)
-        del items_out
 
-        # 3. interactions: merge, order, split
+        # 3. interactions: merge, order, split (while the images are checked and written)
         frames = []
         for domain, core in kept.items():
             f = core.rename(columns={"item": "raw_id"})
@@ -319,6 +391,10 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
                 write_parquet(layout.interactions_path(lstage if split in SEALED_INTERACTIONS else stage, split), frame[cols])
                 split_counts[split] = {"users": int(frame["user"].nunique()), "interactions": int(len(frame))}
         del frame
+        items["image"] = images_done()
+        items_out = items.sort_values("item")[list(layout.ITEM_COLUMNS)].reset_index(drop=True)
+        write_parquet(stage / layout.ITEMS, items_out)
+        del items_out
 
         # 4. task instances
         by_token = items.set_index("item").sort_index()
@@ -340,22 +416,7 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
         for b in builders.values():
             b.release_unread()
         release_freed_memory()  # what the merged frames and the review texts held, before the task tables
-        instance_counts = {}
-        built = [spec for spec in TASKS.values() if spec.builds]  # variants reuse another task's files
-        bar = tqdm(total=len(plan) * len(built), desc="task sets", unit="set")
-        with ArrowWriter() as writer:  # each set is written while the next is built
-            for split, (group, part) in plan.items():
-                ev = events(groups[group], part)
-                for spec in built:
-                    table = spec.build(builders[group], split, ev)
-                    if split in EVAL_SPLITS:  # scored: inputs in public, the task's answers sealed
-                        writer.write(layout.task_path(lstage, spec.name, split), table.select(["id", *spec.answers]))
-                        table = table.drop_columns(list(ANSWER_COLUMNS))
-                    instance_counts[f"{spec.name}/{split}"] = table.num_rows
-                    writer.write(layout.task_path(stage, spec.name, split), table)
-                    del table  # memory: the writer's is then the only reference, so it goes once written
-                    bar.update()
-        bar.close()
+        instance_counts = _write_task_sets(builders, groups, plan, stage, lstage)
 
         # 5. manifest + data card (+ every skipped record, when any)
 
