@@ -131,10 +131,10 @@ def timed_prepare(raw: Path, out: Path, image_size: int, scale_name: str) -> dic
               "items (frame, text)": ("_items_frame", "flatten"), "merge, order": ("order_sequences",),
               "parquet files (items, splits)": ("write_parquet",), "builders, explanation targets": ("TaskBuilder",),
               "task sets (2 processes)": ("_write_task_sets",), "manifest (hashing), card": ("write_manifest_and_card",)}
+    prep.TaskBuilder.release_unread = wrap("builders, explanation targets", prep.TaskBuilder.release_unread)
     for stage, names in stages.items():
         for name in names:
             setattr(prep, name, wrap(stage, getattr(prep, name)))
-    prep.TaskBuilder.release_unread = wrap("builders, explanation targets", prep.TaskBuilder.release_unread)
     start_images = prep._write_images
 
     def images(*a, **kw):  # the start is "the rest"; waiting for the workers is "images"

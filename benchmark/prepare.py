@@ -77,29 +77,39 @@ def decisions(new_user_frac: float, new_domain: str | None) -> dict:
 
 
 def _load_domains(source: str, raw_dir: Path, domains, report: SkipReport, table_items: Path | None,
-                  limits: Limits) -> dict:
+                  limits: Limits, k: int) -> dict:
+    """{domain: (RawDomain whose reviews are the k-core's survivors, the reading counts, domain_stats)}."""
     if source == "table":
-        return table.load_table(raw_dir, table_items, report, limits=limits)
-    # Domains are independent files: read them in parallel processes (parsing is CPU-bound; the 2014
+        return {d: _cleaned(rd, k) for d, rd in table.load_table(raw_dir, table_items, report, limits=limits).items()}
+    # Domains are independent files: read and clean them in parallel processes (parsing is CPU-bound; the 2014
     # metadata's Python literals in particular). Each worker fills its own SkipReport, merged here.
     domains = list(domains)
     workers = min(len(domains), os.cpu_count() or 1)
-    jobs = [(source, raw_dir, d, report.skip_bad, limits) for d in domains]
+    jobs = [(source, raw_dir, d, report.skip_bad, limits, k) for d in domains]
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
             loaded = list(tqdm(pool.map(_load_one, jobs), total=len(jobs), desc=f"read {source}", unit="domain"))
     else:
         loaded = [_load_one(j) for j in tqdm(jobs, desc=f"read {source}", unit="domain")]
-    for _, part in loaded:
+    for *_, part in loaded:
         report.merge(part)
-    return {d: raw_domain for d, (raw_domain, _) in zip(domains, loaded)}
+    return {d: cleaned for d, (*cleaned, _) in zip(domains, loaded)}
 
 
 def _load_one(job):
-    source, raw_dir, domain, skip_bad, limits = job
+    source, raw_dir, domain, skip_bad, limits, k = job
     part = SkipReport(skip_bad=skip_bad)
     raw_domain = importlib.import_module(f"benchmark.data.sources.{source}").load_domain(raw_dir, domain, part, limits)
-    return replace(raw_domain, reviews=_arrow_texts(raw_domain.reviews)), part
+    return *_cleaned(replace(raw_domain, reviews=_arrow_texts(raw_domain.reviews)), k), part
+
+
+def _cleaned(rd, k: int) -> tuple:
+    """One domain's dedupe and k-core (protocol 1, per domain), its reading counts and its statistics (those
+    of the merged frame's rows of this domain: the same users, items and rows)."""
+    reviews, n_dup = dedupe_earliest(rd.reviews)
+    core = k_core(reviews, k)
+    counts = {"reviews_read": int(len(rd.reviews)), "duplicates_removed": int(n_dup), "after_k_core": int(len(core))}
+    return replace(rd, reviews=core), counts, domain_stats(core)
 
 
 TEXT_COLUMNS = ("review", "summary")
@@ -307,22 +317,18 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
     remove_stale_staging(out.parent, out.name)
     remove_stale_staging(labels_out.parent, labels_out.name)
     report, warnings = SkipReport(skip_bad=skip_bad), []
-    raw = _load_domains(source, raw_dir, domains, report, Path(table_items) if table_items else None, limits)
-
-    # 1. per domain: dedupe, k-core
-    kept, stats_raw = {}, {}
-    for domain, rd in raw.items():
-        reviews, n_dup = dedupe_earliest(rd.reviews)
-        core = k_core(reviews, k)
-        del reviews
-        raw[domain] = replace(rd, reviews=rd.reviews.iloc[:0])  # memory: only the count is needed from here
-        if len(core) == 0:
-            if len(rd.reviews):  # no reviews at all (an empty file) is already in the skip report
+    # 1. per domain, as each is read: dedupe, k-core
+    loaded = _load_domains(source, raw_dir, domains, report, Path(table_items) if table_items else None, limits, k)
+    raw, kept, stats_raw, domain_counts = {}, {}, {}, {}
+    for domain, (rd, counts, stats) in loaded.items():
+        raw[domain] = replace(rd, reviews=rd.reviews.iloc[:0])  # the metadata; the reviews are in `kept`
+        if counts["after_k_core"] == 0:
+            if counts["reviews_read"]:  # no reviews at all (an empty file) is already in the skip report
                 warnings.append(f"{domain}: nothing survives the {k}-core")
             continue
-        kept[domain] = core
-        stats_raw[domain] = {"reviews_read": int(len(rd.reviews)), "duplicates_removed": int(n_dup),
-                             "after_k_core": int(len(core))}
+        kept[domain] = rd.reviews
+        stats_raw[domain], domain_counts[domain] = counts, stats
+    del loaded
     if new_domain is not None and new_domain not in raw and new_domain != layout.NEW_DOMAIN:
         raise DataError(raw_dir, None, f"--new-domain {new_domain}: no such domain in the data "
                         f"(domains: {', '.join(sorted(raw))}); use none to turn the new-domain holdout off")
@@ -346,17 +352,19 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
         image_digests: dict[str, str] = {}
         images_done = _write_images(items, image_root, images_dir, stage, image_size, report, warnings, image_digests,
                                     image_pool)
-        token_of = {(d, r): t for d, r, t in zip(items["domain"], items["raw_id"], items["item"])}
+        token_of = {d: pd.Series(g["item"].to_numpy(), index=g["raw_id"].to_numpy()) for d, g in items.groupby("domain")}
 
         # 3. interactions: merge, order, split (while the images are checked and written)
         frames = []
         for domain, core in kept.items():
             f = core.rename(columns={"item": "raw_id"})
             f["domain"] = domain
-            f["item"] = [token_of[(domain, r)] for r in f["raw_id"]]
+            tokens = token_of[domain]  # raw id -> token, looked up by hash (the last row of a repeated id, as a dict)
+            tokens = tokens[~tokens.index.duplicated(keep="last")]
+            f["item"] = tokens.to_numpy()[tokens.index.get_indexer(f["raw_id"])]
             frames.append(f)
         n_kept = {d: len(core) for d, core in kept.items()}
-        del kept, core, f, token_of  # memory: the merged frame below holds the same rows
+        del kept, core, f, rd, token_of, tokens  # memory: the merged frame below holds the same rows
         inter = order_sequences(pd.concat(frames, ignore_index=True))
         del frames
         cols = list(layout.INTERACTION_COLUMNS)
@@ -381,7 +389,7 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
             "new_domain_valid": ("office", "valid"), "new_domain_test": ("office", "test"),
         }
         # the manifest's counts now, then the merged frames go (memory: the groups hold what is still needed)
-        per_domain = {d: domain_stats(inter[inter["domain"] == d]) for d in sorted(n_kept)}
+        per_domain = {d: domain_counts[d] for d in sorted(n_kept)}
         per_domain["all training domains"] = domain_stats(main)
         del inter, main, office, is_new
         split_counts = {}

@@ -64,8 +64,9 @@ class TaskBuilder:
         """(n_rows,) string: each interaction's explanation target ("" when none). Arrow, not Python strings:
         it is held while every task set is built (memory)."""
         frame = self.seqs.frame
-        return pa.array([explanation_target(r, s) for r, s in zip(frame["review"].tolist(), frame["summary"].tolist())],
-                        pa.string())
+        # to_numpy: Arrow-backed texts become Python strings in C (tolist iterates them in Python, 6x slower)
+        reviews, summaries = (frame[c].to_numpy(dtype=object).tolist() for c in ("review", "summary"))
+        return pa.array([explanation_target(r, s) for r, s in zip(reviews, summaries)], pa.string())
 
     def release_unread(self) -> None:
         """Make the explanation targets now and keep only the interaction columns the tasks read (memory: the
