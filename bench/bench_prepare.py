@@ -127,8 +127,7 @@ def timed_prepare(raw: Path, out: Path, image_size: int, scale_name: str) -> dic
                 peaks[stage] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         return timed
 
-    stages = {"read": ("_load_domains",), "dedupe + k-core": ("dedupe_earliest", "k_core"),
-              "items (frame, text)": ("_items_frame", "flatten"), "merge, order": ("order_sequences",),
+    stages = {"read, dedupe, k-core (2 processes)": ("_load_domains",), "items (frame, text)": ("_items_frame", "flatten"), "merge, order": ("order_sequences",),
               "parquet files (items, splits)": ("write_parquet",), "builders, explanation targets": ("TaskBuilder",),
               "task sets (2 processes)": ("_write_task_sets",), "manifest (hashing), card": ("write_manifest_and_card",)}
     prep.TaskBuilder.release_unread = wrap("builders, explanation targets", prep.TaskBuilder.release_unread)
