@@ -180,7 +180,7 @@ class _LazyPool:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-IMAGE_WORKERS = 4
+IMAGE_WORKERS = min(os.cpu_count() or 1, 4)  # processes checking and writing the images
 
 
 def _write_images(items: pd.DataFrame, raw_dir: Path, images_dir: Path | None, stage: Path, size: int,
@@ -203,7 +203,7 @@ def _write_images(items: pd.DataFrame, raw_dir: Path, images_dir: Path | None, s
             continue
         jobs.append((i, path, f"{out_dir}{token}.png", size))
     args = [(s, d, z) for _, s, d, z in jobs]
-    background = len(jobs) > 500 and pool.workers > 1 and (os.cpu_count() or 1) > 1
+    background = len(jobs) > 500 and pool.workers > 1
     pending = pool.map(_normalize_one, args, chunksize=256) if background else None
 
     def finish() -> list:
