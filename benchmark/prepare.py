@@ -181,6 +181,7 @@ class _LazyPool:
 
 
 IMAGE_WORKERS = min(os.cpu_count() or 1, 4)  # processes checking and writing the images
+IMAGES_IN_BACKGROUND = 500  # more images than this: worker processes (fewer: not worth starting them)
 
 
 def _write_images(items: pd.DataFrame, raw_dir: Path, images_dir: Path | None, stage: Path, size: int,
@@ -203,7 +204,7 @@ def _write_images(items: pd.DataFrame, raw_dir: Path, images_dir: Path | None, s
             continue
         jobs.append((i, path, f"{out_dir}{token}.png", size))
     args = [(s, d, z) for _, s, d, z in jobs]
-    background = len(jobs) > 500 and pool.workers > 1
+    background = len(jobs) > IMAGES_IN_BACKGROUND and pool.workers > 1
     pending = pool.map(_normalize_one, args, chunksize=256) if background else None
 
     def finish() -> list:
