@@ -12,7 +12,11 @@ and nothing else: DuckDB's scan of the reviews' six fields, and `parse_literal` 
 seconds (user + system, the process and its workers) are printed beside wall seconds: on a shared machine
 wall time grows with the load, CPU time much less.
 
-Usage: python bench/bench_prepare.py [--scales 1,2,4] [--base paper] [--workdir DIR (default: <system temp>/unimp-bench-prepare)]
+`--command N` also runs the command itself, `unimp-bench prepare --scale <base>`, N times into a fresh folder
+(so the world is generated each time): wall, CPU and peak memory (the same tree PSS) as a user would see them.
+
+Usage: python bench/bench_prepare.py [--scales 1,2,4] [--base paper] [--command N]
+                                     [--workdir DIR (default: <system temp>/unimp-bench-prepare)]
 """
 from __future__ import annotations
 
@@ -174,27 +178,54 @@ def one_scale(args) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def run_tree(cmd: list[str], env: dict) -> tuple[subprocess.CompletedProcess, float, float, float]:
+    """Run `cmd`; (its result, wall seconds, CPU seconds of it and its workers, peak tree PSS in GiB)."""
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    child = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    sampler = TreePeak(child.pid)
+    stdout, stderr = child.communicate()
+    peak = sampler.stop()
+    done = subprocess.CompletedProcess(cmd, child.returncode, stdout, stderr)
+    return done, time.perf_counter() - t0, cpu_seconds() - c0, peak
+
+
+def whole_command(args, env: dict) -> None:
+    """`unimp-bench prepare --scale <base>` into a fresh folder, `args.command` times."""
+    out = args.workdir / "command" / f"world-{args.base}"
+    cmd = [sys.executable, "-m", "unimp_bench", "prepare", "--scale", args.base, "--out", str(out), "--force"]
+    print(f"\n`unimp-bench prepare --scale {args.base}`, a fresh folder each run (world generation included):")
+    for _ in range(args.command):
+        shutil.rmtree(out.parent, ignore_errors=True)
+        load = os.getloadavg()[0]
+        done, wall, cpu, peak = run_tree(cmd, env)
+        if done.returncode:
+            sys.exit(f"the command failed:\n{done.stderr[-2000:]}")
+        sha = json.loads((out / "manifest.json").read_text())["dataset_sha256"]
+        print(f"  {wall:.1f} s wall, {cpu:.1f} s CPU, peak memory (tree PSS) {peak:.2f} GiB, dataset sha256 "
+              f"{sha[:16]}..., load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
+    shutil.rmtree(out.parent, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--base", default="paper")
     parser.add_argument("--scales", default="1,2,4", help="comma list of multiples of --base")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "unimp-bench-prepare")
+    parser.add_argument("--command", type=int, default=0, metavar="N",
+                        help="also run `unimp-bench prepare --scale BASE` N times, a fresh folder each")
     parser.add_argument("--factor", type=int, help=argparse.SUPPRESS)  # set in the child process
     args = parser.parse_args()
     if args.factor:
         return one_scale(args)
+    # PYTHONPATH: the checkout this script lives in is measured, not whichever one is installed
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     rows = []
-    for factor in [int(f) for f in args.scales.split(",")]:
+    for factor in [int(f) for f in args.scales.split(",") if f]:
         cmd = [sys.executable, __file__, "--base", args.base, "--workdir", str(args.workdir), "--factor", str(factor)]
-        # PYTHONPATH: the checkout this script lives in is measured, not whichever one is installed
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-        child = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        sampler = TreePeak(child.pid)
-        stdout, stderr = child.communicate()
-        peak = sampler.stop()
-        if child.returncode:
-            sys.exit(f"{args.base} x{factor} failed:\n{stderr[-2000:]}")
-        row = json.loads(stdout.strip().splitlines()[-1])
+        done, _, _, peak = run_tree(cmd, env)
+        if done.returncode:
+            sys.exit(f"{args.base} x{factor} failed:\n{done.stderr[-2000:]}")
+        row = json.loads(done.stdout.strip().splitlines()[-1])
         row["peak_gib"] = peak
         rows.append(row)
         st = row["stages"]
@@ -207,14 +238,17 @@ def main() -> None:
         print(f"  prepare CPU {row['prepare_cpu_s']:.1f}s; peak memory of the process tree (PSS) {row['peak_gib']:.2f} GiB "
               f"(largest single process's peak RSS {row['max_rss_gib']:.2f} GiB); scan floor "
               f"{row['floor_s']:.1f}s (prepare = {st['total'] / row['floor_s']:.1f}x the floor)")
-    print("\n| scale | reviews | whole command (generation + prepare) | CPU | peak memory (tree PSS) | prepare | "
-          "scan floor | prepare / floor | load |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    if rows:
+        print("\n| scale | reviews | whole command (generation + prepare) | CPU | peak memory (tree PSS) | prepare | "
+              "scan floor | prepare / floor | load |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
         t = r["stages"]["total"]
         print(f"| {r['scale']} | {r['reviews']:,} | {r['generate_s'] + t:.0f} s | "
               f"{r['generate_cpu_s'] + r['prepare_cpu_s']:.0f} s | {r['peak_gib']:.2f} GiB | {t:.0f} s | "
               f"{r['floor_s']:.0f} s | {t / r['floor_s']:.1f}x | {r['load'][0]:.1f}-{r['load'][1]:.1f} |")
+    if args.command:
+        whole_command(args, env)
 
 
 if __name__ == "__main__":
