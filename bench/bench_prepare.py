@@ -132,7 +132,7 @@ def timed_prepare(raw: Path, out: Path, image_size: int, scale_name: str) -> dic
         return timed
 
     stages = {"read, dedupe, k-core (2 processes)": ("_load_domains",), "items (frame, text)": ("_items_frame", "flatten"), "merge, order": ("order_sequences",),
-              "parquet files (items, splits)": ("write_parquet",), "builders, explanation targets": ("TaskBuilder",),
+              "parquet files (items, splits)": ("write_parquet",), "builders, explanation targets": ("TaskBuilder", "_explanations"),
               "task sets (2 processes)": ("_write_task_sets",), "manifest (hashing), card": ("write_manifest_and_card",)}
     prep.TaskBuilder.release_unread = wrap("builders, explanation targets", prep.TaskBuilder.release_unread)
     for stage, names in stages.items():

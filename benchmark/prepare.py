@@ -253,6 +253,29 @@ def _write_task_set(job: tuple[str, str]) -> int:
     return n
 
 
+EXPLANATION_ROWS = 1 << 18  # rows per job when the explanation targets are made by the task workers
+
+
+def _explanation_rows(job: tuple[str, int, int]):
+    group, lo, hi = job
+    return _TASK_STATE["builders"][group].explanation_rows(lo, hi)
+
+
+def _explanations(builders: dict) -> None:
+    """Each builder's explanation targets (a Python call per interaction), made by TASK_WORKERS processes a
+    range of rows at a time (forked: the review texts are not copied) and joined in row order."""
+    jobs = [(g, lo, min(lo + EXPLANATION_ROWS, len(b.seqs.frame))) for g, b in builders.items()
+            for lo in range(0, len(b.seqs.frame), EXPLANATION_ROWS)]
+    workers = min(TASK_WORKERS, os.cpu_count() or 1, len(jobs))
+    if workers < 2:
+        return  # each builder makes its own
+    with ProcessPoolExecutor(workers, initializer=_set_task_state, initargs=(builders, {}, {}, None, None)) as pool:
+        parts = list(pool.map(_explanation_rows, jobs))
+    for g, b in builders.items():
+        mine = [part for (group, _, _), part in zip(jobs, parts) if group == g]
+        b.explanations = pa.concat_arrays(mine) if mine else pa.array([], pa.string())
+
+
 def _write_task_sets(builders: dict, groups: dict, plan: dict, stage: Path, lstage: Path) -> dict[str, int]:
     """Every (split, task) set, built by TASK_WORKERS processes (CPU-bound, and Python holds the GIL). The
     workers inherit the builders (fork: no copy); each set is seeded by its split and task only, so its bytes do
@@ -422,6 +445,7 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
         plan = {split: (group, part) for split, (group, part) in plan.items() if held_out[group]}
         builders = {g: TaskBuilder(s, category, has_image, domain_code, pools, seed) for g, s in groups.items()
                     if held_out[g]}
+        _explanations(builders)
         for b in builders.values():
             b.release_unread()
         release_freed_memory()  # what the merged frames and the review texts held, before the task tables
