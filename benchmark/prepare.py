@@ -172,12 +172,16 @@ class _LazyPool:
             self.pool = ProcessPoolExecutor(self.workers)
         return self.pool.map(fn, args, chunksize=chunksize)
 
+    def shutdown(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
     def __enter__(self) -> "_LazyPool":
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+        self.shutdown()
 
 
 IMAGE_WORKERS = min(os.cpu_count() or 1, 4)  # processes checking and writing the images
@@ -210,6 +214,7 @@ def _write_images(items: pd.DataFrame, raw_dir: Path, images_dir: Path | None, s
     def finish() -> list:
         if background:
             results = list(tqdm(pending, total=len(args), desc="images", unit="img"))
+            pool.shutdown()  # its threads end before the task workers are forked
         else:
             results = [_normalize_one(a) for a in tqdm(args, desc="images", unit="img", disable=len(args) < 500)]
         for (i, _, dst, _), done in zip(jobs, results):
