@@ -399,16 +399,16 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
         cols = list(layout.INTERACTION_COLUMNS)
         inter["review"] = inter["review"].fillna("")
         inter["summary"] = inter["summary"].fillna("")
-        main = inter[inter["domain"] != new_domain]
-        office = inter[inter["domain"] == new_domain]
-        users = np.array(sorted(main["user"].unique()), dtype=object)
+        # the groups' rows taken from the merged frame once each (memory: no intermediate frames of texts)
+        office = (inter["domain"] == new_domain).to_numpy()
+        users = np.array(sorted(inter["user"][~office].unique()), dtype=object)
         n_new = int(round(new_user_frac * len(users)))
         new_users = set(np.random.default_rng([seed, 1]).choice(users, size=n_new, replace=False).tolist())
-        is_new = main["user"].isin(new_users)
+        is_new = inter["user"].isin(new_users).to_numpy()
         groups = {
-            "main": Sequences.from_frame(main[~is_new][cols]),
-            "new_user": Sequences.from_frame(main[is_new][cols]),
-            "office": Sequences.from_frame(office[~office["user"].isin(new_users)][cols]),
+            "main": Sequences.from_frame(inter.loc[~office & ~is_new, cols]),
+            "new_user": Sequences.from_frame(inter.loc[~office & is_new, cols]),
+            "office": Sequences.from_frame(inter.loc[office & ~is_new, cols]),
         }
         # a holdout that is off has no split: nothing is written for it (no empty files)
         held_out = {"main": True, "new_user": n_new > 0, "office": new_domain is not None}
@@ -419,8 +419,8 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
         }
         # the manifest's counts now, then the merged frames go (memory: the groups hold what is still needed)
         per_domain = {d: domain_counts[d] for d in sorted(n_kept)}
-        per_domain["all training domains"] = domain_stats(main)
-        del inter, main, office, is_new
+        per_domain["all training domains"] = domain_stats(inter.loc[~office, ["user", "item"]])
+        del inter, office, is_new
         split_counts = {}
         for split, (g, part) in inter_plan.items():
             if held_out[g]:
