@@ -179,14 +179,17 @@ def one_scale(args) -> None:
 
 
 def run_tree(cmd: list[str], env: dict) -> tuple[subprocess.CompletedProcess, float, float, float]:
-    """Run `cmd`; (its result, wall seconds, CPU seconds of it and its workers, peak tree PSS in GiB)."""
-    t0, c0 = time.perf_counter(), cpu_seconds()
+    """Run `cmd`; (its result, wall seconds, CPU seconds of it and its workers, peak tree PSS in GiB). The CPU
+    seconds are the children's only, not the sampler's (this process)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0, c0 = time.perf_counter(), children.ru_utime + children.ru_stime
     child = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     sampler = TreePeak(child.pid)
     stdout, stderr = child.communicate()
     peak = sampler.stop()
     done = subprocess.CompletedProcess(cmd, child.returncode, stdout, stderr)
-    return done, time.perf_counter() - t0, cpu_seconds() - c0, peak
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return done, time.perf_counter() - t0, children.ru_utime + children.ru_stime - c0, peak
 
 
 def whole_command(args, env: dict) -> None:
