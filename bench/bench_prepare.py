@@ -1,15 +1,22 @@
 """Time `prepare` per stage at 1x, 2x and 4x paper scale: wall and CPU time, peak memory, the ratio to a scan floor.
 
 World generation is timed apart from `prepare` (which reads the 2014-format files like real data), and the
-two are added up as the whole `unimp-bench prepare --scale paper` command. Each scale runs in its own process,
-so its peak memory is its own (the largest of that process and its workers). The stages are timed by wrapping
-the functions `benchmark.prepare` calls (nothing in the pipeline changes; task-set files are written in a
-background thread, so their writing overlaps the stages and is not a stage). The scan floor reads the same raw
-files once with the same engines `prepare` uses, and nothing else: DuckDB's scan of the reviews' six fields,
-and `parse_literal` over every metadata line. CPU seconds (user + system, the process and its workers) are
-printed beside wall seconds: on a shared machine wall time grows with the load, CPU time much less.
+two are added up as the whole `unimp-bench prepare --scale paper` command. Each scale runs in its own process.
+Peak memory is the whole process tree's (that process and every worker it starts): the largest sum of their
+proportional set sizes (PSS, from /proc/<pid>/smaps_rollup, sampled every 0.1 s by the parent), so a page a
+forked worker shares with its parent counts once; the largest single process's peak RSS is printed beside it.
+The stages are timed by wrapping the functions `benchmark.prepare` calls (nothing in the pipeline changes; the
+images are checked in worker processes while the interactions are merged and split, so "images" is the time
+spent waiting for them). The scan floor reads the same raw files once with the same engines `prepare` uses,
+and nothing else: DuckDB's scan of the reviews' six fields, and `parse_literal` over every metadata line. CPU
+seconds (user + system, the process and its workers) are printed beside wall seconds: on a shared machine
+wall time grows with the load, CPU time much less.
 
-Usage: python bench/bench_prepare.py [--scales 1,2,4] [--base paper] [--workdir DIR (default: <system temp>/unimp-bench-prepare)]
+`--command N` also runs the command itself, `unimp-bench prepare --scale <base>`, N times into a fresh folder
+(so the world is generated each time): wall, CPU and peak memory (the same tree PSS) as a user would see them.
+
+Usage: python bench/bench_prepare.py [--scales 1,2,4] [--base paper] [--command N]
+                                     [--workdir DIR (default: <system temp>/unimp-bench-prepare)]
 """
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from dataclasses import replace
@@ -34,6 +42,41 @@ def peak_rss_gib() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return max(own, children) / 2**20  # ru_maxrss is KiB on Linux
+
+
+def tree_pss_bytes(root: int) -> int:
+    """Sum of the PSS of process `root` and all its descendants (0 where /proc cannot tell)."""
+    pids, total = [root], 0
+    while pids:
+        pid = pids.pop()
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("Pss:")) * 1024
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/children") as f:
+                    pids += [int(c) for c in f.read().split()]
+        except (OSError, StopIteration, ValueError):  # the process ended meanwhile
+            continue
+    return total
+
+
+class TreePeak:
+    """Samples the process tree under `pid` every `every` seconds in a thread; `.peak` is the largest sum seen."""
+
+    def __init__(self, pid: int, every: float = 0.1):
+        self.pid, self.every, self.peak = pid, every, 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.done.wait(self.every):
+            self.peak = max(self.peak, tree_pss_bytes(self.pid))
+
+    def stop(self) -> float:
+        self.done.set()
+        self.thread.join()
+        return self.peak / 2**30
 
 
 def cpu_seconds() -> float:
@@ -74,7 +117,6 @@ def scan_floor(raw: Path) -> float:
 def timed_prepare(raw: Path, out: Path, image_size: int, scale_name: str) -> dict[str, float]:
     """prepare() with the seconds spent in each stage (the stages overlap nothing; the rest is the remainder)."""
     import benchmark.prepare as prep
-    from benchmark.tasks import TASKS
 
     seconds: dict[str, float] = defaultdict(float)
     peaks: dict[str, float] = {}  # the main process's peak RSS (GiB) when each stage last ended: where memory goes
@@ -89,15 +131,18 @@ def timed_prepare(raw: Path, out: Path, image_size: int, scale_name: str) -> dic
                 peaks[stage] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         return timed
 
-    stages = {"read": ("_load_domains",), "dedupe + k-core": ("dedupe_earliest", "k_core"),
-              "items (frame, text)": ("_items_frame", "flatten"), "images": ("_write_images",),
-              "merge, order, splits": ("order_sequences",), "parquet files (items, splits)": ("write_parquet",),
-              "task sets": ("TaskBuilder", "events"), "manifest (hashing), card": ("write_manifest_and_card",)}
+    stages = {"read, dedupe, k-core (2 processes)": ("_load_domains",), "items (frame, text)": ("_items_frame", "flatten"), "merge, order": ("order_sequences",),
+              "parquet files (items, splits)": ("write_parquet",), "builders, explanation targets": ("TaskBuilder", "_explanations"),
+              "task sets (2 processes)": ("_write_task_sets",), "manifest (hashing), card": ("write_manifest_and_card",)}
+    prep.TaskBuilder.release_unread = wrap("builders, explanation targets", prep.TaskBuilder.release_unread)
     for stage, names in stages.items():
         for name in names:
             setattr(prep, name, wrap(stage, getattr(prep, name)))
-    for spec in TASKS.values():  # frozen dataclasses: set the wrapper on the instance
-        object.__setattr__(spec, "build", wrap("task sets", spec.build))
+    start_images = prep._write_images
+
+    def images(*a, **kw):  # the start is "the rest"; waiting for the workers is "images"
+        return wrap("images (waiting for the workers)", start_images(*a, **kw))
+    prep._write_images = images
     t0 = time.perf_counter()
     prep.prepare("amazon2014", raw, out, seed=0, image_size=image_size, scale=scale_name, origin=prep.EMBEDDED_SOURCE)
     total = time.perf_counter() - t0
@@ -125,7 +170,7 @@ def one_scale(args) -> None:
     manifest = json.loads((out / "manifest.json").read_text())
     print(json.dumps({"scale": scale.name, "generate_s": gen, "generate_cpu_s": gen_cpu, "floor_s": floor,
                       "stages": stages, "stage_peaks_gib": peaks, "prepare_cpu_s": cpu_seconds() - c0,
-                      "peak_gib": peak_rss_gib(), "reviews": sum(v["reviews_read"] for v in manifest["reading"].values()),
+                      "max_rss_gib": peak_rss_gib(), "reviews": sum(v["reviews_read"] for v in manifest["reading"].values()),
                       "instances": sum(manifest["instances"].values()), "sha256": manifest["dataset_sha256"],
                       "load": [load[0], os.getloadavg()[0]]}))
     if args.factor > 1:
@@ -133,24 +178,58 @@ def one_scale(args) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def run_tree(cmd: list[str], env: dict) -> tuple[subprocess.CompletedProcess, float, float, float]:
+    """Run `cmd`; (its result, wall seconds, CPU seconds of it and its workers, peak tree PSS in GiB). The CPU
+    seconds are the children's only, not the sampler's (this process)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0, c0 = time.perf_counter(), children.ru_utime + children.ru_stime
+    child = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    sampler = TreePeak(child.pid)
+    stdout, stderr = child.communicate()
+    peak = sampler.stop()
+    done = subprocess.CompletedProcess(cmd, child.returncode, stdout, stderr)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return done, time.perf_counter() - t0, children.ru_utime + children.ru_stime - c0, peak
+
+
+def whole_command(args, env: dict) -> None:
+    """`unimp-bench prepare --scale <base>` into a fresh folder, `args.command` times."""
+    out = args.workdir / "command" / f"world-{args.base}"
+    cmd = [sys.executable, "-m", "unimp_bench", "prepare", "--scale", args.base, "--out", str(out), "--force"]
+    print(f"\n`unimp-bench prepare --scale {args.base}`, a fresh folder each run (world generation included):")
+    for _ in range(args.command):
+        shutil.rmtree(out.parent, ignore_errors=True)
+        load = os.getloadavg()[0]
+        done, wall, cpu, peak = run_tree(cmd, env)
+        if done.returncode:
+            sys.exit(f"the command failed:\n{done.stderr[-2000:]}")
+        sha = json.loads((out / "manifest.json").read_text())["dataset_sha256"]
+        print(f"  {wall:.1f} s wall, {cpu:.1f} s CPU, peak memory (tree PSS) {peak:.2f} GiB, dataset sha256 "
+              f"{sha[:16]}..., load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
+    shutil.rmtree(out.parent, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--base", default="paper")
     parser.add_argument("--scales", default="1,2,4", help="comma list of multiples of --base")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "unimp-bench-prepare")
+    parser.add_argument("--command", type=int, default=0, metavar="N",
+                        help="also run `unimp-bench prepare --scale BASE` N times, a fresh folder each")
     parser.add_argument("--factor", type=int, help=argparse.SUPPRESS)  # set in the child process
     args = parser.parse_args()
     if args.factor:
         return one_scale(args)
+    # PYTHONPATH: the checkout this script lives in is measured, not whichever one is installed
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     rows = []
-    for factor in [int(f) for f in args.scales.split(",")]:
+    for factor in [int(f) for f in args.scales.split(",") if f]:
         cmd = [sys.executable, __file__, "--base", args.base, "--workdir", str(args.workdir), "--factor", str(factor)]
-        # PYTHONPATH: the checkout this script lives in is measured, not whichever one is installed
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+        done, _, _, peak = run_tree(cmd, env)
         if done.returncode:
             sys.exit(f"{args.base} x{factor} failed:\n{done.stderr[-2000:]}")
         row = json.loads(done.stdout.strip().splitlines()[-1])
+        row["peak_gib"] = peak
         rows.append(row)
         st = row["stages"]
         print(f"\n{row['scale']}: {row['reviews']:,} reviews, {row['instances']:,} task instances, dataset sha256 "
@@ -158,17 +237,21 @@ def main() -> None:
         print(f"  world generation: {row['generate_s']:.1f}s wall, {row['generate_cpu_s']:.1f}s CPU")
         for stage, s in st.items():
             peak = row["stage_peaks_gib"].get(stage)
-            print(f"  {stage:<28} {s:7.1f}s" + (f"   main process peak RSS so far {peak:.2f} GiB" if peak else ""))
-        print(f"  prepare CPU {row['prepare_cpu_s']:.1f}s; peak RSS {row['peak_gib']:.2f} GiB; scan floor "
+            print(f"  {stage:<34} {s:7.1f}s" + (f"   main process peak RSS so far {peak:.2f} GiB" if peak else ""))
+        print(f"  prepare CPU {row['prepare_cpu_s']:.1f}s; peak memory of the process tree (PSS) {row['peak_gib']:.2f} GiB "
+              f"(largest single process's peak RSS {row['max_rss_gib']:.2f} GiB); scan floor "
               f"{row['floor_s']:.1f}s (prepare = {st['total'] / row['floor_s']:.1f}x the floor)")
-    print("\n| scale | reviews | whole command (generation + prepare) | CPU | peak RSS | prepare | scan floor | "
-          "prepare / floor | load |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    if rows:
+        print("\n| scale | reviews | whole command (generation + prepare) | CPU | peak memory (tree PSS) | prepare | "
+              "scan floor | prepare / floor | load |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
         t = r["stages"]["total"]
         print(f"| {r['scale']} | {r['reviews']:,} | {r['generate_s'] + t:.0f} s | "
               f"{r['generate_cpu_s'] + r['prepare_cpu_s']:.0f} s | {r['peak_gib']:.2f} GiB | {t:.0f} s | "
               f"{r['floor_s']:.0f} s | {t / r['floor_s']:.1f}x | {r['load'][0]:.1f}-{r['load'][1]:.1f} |")
+    if args.command:
+        whole_command(args, env)
 
 
 if __name__ == "__main__":

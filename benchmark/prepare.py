@@ -27,7 +27,7 @@ from benchmark import __version__
 from benchmark.data import layout
 from benchmark.data.errors import DataError, SkipReport
 from benchmark.data.images import normalize_image, resolve_images
-from benchmark.data.io import ArrowWriter, remove_stale_staging, staged_dir, write_json, write_parquet, write_text
+from benchmark.data.io import remove_stale_staging, staged_dir, write_arrow, write_json, write_parquet, write_text
 from benchmark.data.item_text import attribute_dict, flatten
 from benchmark.data.labels import default_labels_dir, is_labels_folder, marker
 from benchmark.data.manifest import file_hashes, is_prepared_dataset, write_manifest_and_card
@@ -77,29 +77,39 @@ def decisions(new_user_frac: float, new_domain: str | None) -> dict:
 
 
 def _load_domains(source: str, raw_dir: Path, domains, report: SkipReport, table_items: Path | None,
-                  limits: Limits) -> dict:
+                  limits: Limits, k: int) -> dict:
+    """{domain: (RawDomain whose reviews are the k-core's survivors, the reading counts, domain_stats)}."""
     if source == "table":
-        return table.load_table(raw_dir, table_items, report, limits=limits)
-    # Domains are independent files: read them in parallel processes (parsing is CPU-bound; the 2014
+        return {d: _cleaned(rd, k) for d, rd in table.load_table(raw_dir, table_items, report, limits=limits).items()}
+    # Domains are independent files: read and clean them in parallel processes (parsing is CPU-bound; the 2014
     # metadata's Python literals in particular). Each worker fills its own SkipReport, merged here.
     domains = list(domains)
     workers = min(len(domains), os.cpu_count() or 1)
-    jobs = [(source, raw_dir, d, report.skip_bad, limits) for d in domains]
+    jobs = [(source, raw_dir, d, report.skip_bad, limits, k) for d in domains]
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
             loaded = list(tqdm(pool.map(_load_one, jobs), total=len(jobs), desc=f"read {source}", unit="domain"))
     else:
         loaded = [_load_one(j) for j in tqdm(jobs, desc=f"read {source}", unit="domain")]
-    for _, part in loaded:
+    for *_, part in loaded:
         report.merge(part)
-    return {d: raw_domain for d, (raw_domain, _) in zip(domains, loaded)}
+    return {d: cleaned for d, (*cleaned, _) in zip(domains, loaded)}
 
 
 def _load_one(job):
-    source, raw_dir, domain, skip_bad, limits = job
+    source, raw_dir, domain, skip_bad, limits, k = job
     part = SkipReport(skip_bad=skip_bad)
     raw_domain = importlib.import_module(f"benchmark.data.sources.{source}").load_domain(raw_dir, domain, part, limits)
-    return replace(raw_domain, reviews=_arrow_texts(raw_domain.reviews)), part
+    return *_cleaned(replace(raw_domain, reviews=_arrow_texts(raw_domain.reviews)), k), part
+
+
+def _cleaned(rd, k: int) -> tuple:
+    """One domain's dedupe and k-core (protocol 1, per domain), its reading counts and its statistics (those
+    of the merged frame's rows of this domain: the same users, items and rows)."""
+    reviews, n_dup = dedupe_earliest(rd.reviews)
+    core = k_core(reviews, k)
+    counts = {"reviews_read": int(len(rd.reviews)), "duplicates_removed": int(n_dup), "after_k_core": int(len(core))}
+    return replace(rd, reviews=core), counts, domain_stats(core)
 
 
 TEXT_COLUMNS = ("review", "summary")
@@ -140,18 +150,48 @@ def _items_frame(raw_domains: dict, kept: dict[str, pd.DataFrame]) -> pd.DataFra
 def _normalize_one(args):
     """Check, re-encode (when needed) and write one image; its sha256 for the manifest (so it is never read
     again), or the DataError."""
-    src, dst, size = args
+    src, dst, size = args  # path strings: a Path per image costs more than its check (80 k images)
     try:
-        data = normalize_image(Path(src), size)
+        data = normalize_image(src, size)
     except DataError as e:
         return e
-    Path(dst).write_bytes(data)
+    with open(dst, "wb") as f:
+        f.write(data)
     return hashlib.sha256(data).hexdigest()
 
 
+class _LazyPool:
+    """A process pool made on first use; leaving the block cancels the work not yet started and waits for the
+    rest (so nothing writes into a staging folder that is being removed)."""
+
+    def __init__(self, workers: int):
+        self.workers, self.pool = workers, None
+
+    def map(self, fn, args, chunksize: int = 1):
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(self.workers)
+        return self.pool.map(fn, args, chunksize=chunksize)
+
+    def shutdown(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    def __enter__(self) -> "_LazyPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+
+
+IMAGE_WORKERS = min(os.cpu_count() or 1, 4)  # processes checking and writing the images
+IMAGES_IN_BACKGROUND = 500  # more images than this: worker processes (fewer: not worth starting them)
+
+
 def _write_images(items: pd.DataFrame, raw_dir: Path, images_dir: Path | None, stage: Path, size: int,
-                  report: SkipReport, warnings: list, digests: dict) -> list:
-    """Each item's image path in the folder (None: no image); `digests` gets each written file's sha256."""
+                  report: SkipReport, warnings: list, digests: dict, pool: _LazyPool):
+    """Start checking and writing the items' images in `pool`; returns `finish()`, which waits for them and
+    gives each item's image path in the folder (None: no image); `digests` then has each written file's sha256."""
     (stage / layout.IMAGES_DIR).mkdir(parents=True, exist_ok=True)
     jobs, rel = [], [None] * len(items)
     missing_files = not_downloaded = 0
@@ -167,23 +207,95 @@ def _write_images(items: pd.DataFrame, raw_dir: Path, images_dir: Path | None, s
                 not_downloaded += 1
             continue
         jobs.append((i, path, f"{out_dir}{token}.png", size))
-    workers = min(os.cpu_count() or 1, 4)
     args = [(s, d, z) for _, s, d, z in jobs]
-    if len(jobs) > 500 and workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            results = list(tqdm(pool.map(_normalize_one, args, chunksize=256), total=len(args), desc="images", unit="img"))
-    else:
-        results = [_normalize_one(a) for a in tqdm(args, desc="images", unit="img", disable=len(args) < 500)]
-    for (i, _, dst, _), done in zip(jobs, results):
-        if isinstance(done, str):
-            rel[i] = f"{layout.IMAGES_DIR}/{Path(dst).name}"
-            digests[rel[i]] = done
+    background = len(jobs) > IMAGES_IN_BACKGROUND and pool.workers > 1
+    pending = pool.map(_normalize_one, args, chunksize=256) if background else None
+
+    def finish() -> list:
+        if background:
+            results = list(tqdm(pending, total=len(args), desc="images", unit="img"))
+            pool.shutdown()  # its threads end before the task workers are forked
         else:
-            report.record(done, "corrupt image")
-    if not_downloaded:
-        warnings.append(f"{not_downloaded} items have a web image URL but no downloaded file: run `unimp-bench "
-                        "download-images` (or pass --images-dir) to include them; they are kept, marked as without image")
-    return rel
+            results = [_normalize_one(a) for a in tqdm(args, desc="images", unit="img", disable=len(args) < 500)]
+        for (i, _, dst, _), done in zip(jobs, results):
+            if isinstance(done, str):
+                rel[i] = f"{layout.IMAGES_DIR}/{os.path.basename(dst)}"
+                digests[rel[i]] = done
+            else:
+                report.record(done, "corrupt image")
+        if not_downloaded:
+            warnings.append(f"{not_downloaded} items have a web image URL but no downloaded file: run `unimp-bench "
+                            "download-images` (or pass --images-dir) to include them; they are kept, marked as without "
+                            "image")
+        return rel
+    return finish
+
+
+TASK_WORKERS = 2  # processes building the task sets (each set is built and written by one of them)
+_TASK_STATE: dict = {}  # a task worker's inputs: set once per worker by `_set_task_state`
+
+
+def _set_task_state(builders: dict, groups: dict, plan: dict, stage: Path, lstage: Path) -> None:
+    _TASK_STATE.update(builders=builders, groups=groups, plan=plan, stage=stage, lstage=lstage, events={})
+
+
+def _write_task_set(job: tuple[str, str]) -> int:
+    """Build one task set (`job`: split, task), write its public file (and for a scored split its answers into
+    the labels folder); its number of instances."""
+    split, name = job
+    st, spec = _TASK_STATE, TASKS[name]
+    group, part = st["plan"][split]
+    if split not in st["events"]:  # the events of one split at a time, shared by its tasks
+        st["events"] = {split: events(st["groups"][group], part)}
+    table = spec.build(st["builders"][group], split, st["events"][split])
+    if split in EVAL_SPLITS:  # scored: inputs in public, the task's answers sealed
+        write_arrow(layout.task_path(st["lstage"], name, split), table.select(["id", *spec.answers]))
+        table = table.drop_columns(list(ANSWER_COLUMNS))
+    write_arrow(layout.task_path(st["stage"], name, split), table)
+    n = table.num_rows
+    del table
+    release_freed_memory()  # before the next set (glibc and Arrow pools)
+    return n
+
+
+EXPLANATION_ROWS = 1 << 18  # rows per job when the explanation targets are made by the task workers
+
+
+def _explanation_rows(job: tuple[str, int, int]):
+    group, lo, hi = job
+    return _TASK_STATE["builders"][group].explanation_rows(lo, hi)
+
+
+def _explanations(builders: dict) -> None:
+    """Each builder's explanation targets (a Python call per interaction), made by TASK_WORKERS processes a
+    range of rows at a time (forked: the review texts are not copied) and joined in row order."""
+    jobs = [(g, lo, min(lo + EXPLANATION_ROWS, len(b.seqs.frame))) for g, b in builders.items()
+            for lo in range(0, len(b.seqs.frame), EXPLANATION_ROWS)]
+    workers = min(TASK_WORKERS, os.cpu_count() or 1, len(jobs))
+    if workers < 2:
+        return  # each builder makes its own
+    with ProcessPoolExecutor(workers, initializer=_set_task_state, initargs=(builders, {}, {}, None, None)) as pool:
+        parts = list(pool.map(_explanation_rows, jobs))
+    for g, b in builders.items():
+        mine = [part for (group, _, _), part in zip(jobs, parts) if group == g]
+        b.explanations = pa.concat_arrays(mine) if mine else pa.array([], pa.string())
+
+
+def _write_task_sets(builders: dict, groups: dict, plan: dict, stage: Path, lstage: Path) -> dict[str, int]:
+    """Every (split, task) set, built by TASK_WORKERS processes (CPU-bound, and Python holds the GIL). The
+    workers inherit the builders (fork: no copy); each set is seeded by its split and task only, so its bytes do
+    not depend on which worker builds it when. Counts in the fixed (split, task) order."""
+    jobs = [(split, spec.name) for split in plan for spec in TASKS.values() if spec.builds]  # variants reuse files
+    state = (builders, groups, plan, stage, lstage)
+    workers = min(TASK_WORKERS, os.cpu_count() or 1, len(jobs))
+    if workers > 1:
+        with ProcessPoolExecutor(workers, initializer=_set_task_state, initargs=state) as pool:
+            counts = list(tqdm(pool.map(_write_task_set, jobs), total=len(jobs), desc="task sets", unit="set"))
+    else:
+        _set_task_state(*state)
+        counts = [_write_task_set(job) for job in tqdm(jobs, desc="task sets", unit="set")]
+        _TASK_STATE.clear()
+    return {f"{name}/{split}": n for (split, name), n in zip(jobs, counts)}
 
 
 def check_out(out: Path, force: bool, labels_out: Path | None = None) -> Path:
@@ -234,22 +346,18 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
     remove_stale_staging(out.parent, out.name)
     remove_stale_staging(labels_out.parent, labels_out.name)
     report, warnings = SkipReport(skip_bad=skip_bad), []
-    raw = _load_domains(source, raw_dir, domains, report, Path(table_items) if table_items else None, limits)
-
-    # 1. per domain: dedupe, k-core
-    kept, stats_raw = {}, {}
-    for domain, rd in raw.items():
-        reviews, n_dup = dedupe_earliest(rd.reviews)
-        core = k_core(reviews, k)
-        del reviews
-        raw[domain] = replace(rd, reviews=rd.reviews.iloc[:0])  # memory: only the count is needed from here
-        if len(core) == 0:
-            if len(rd.reviews):  # no reviews at all (an empty file) is already in the skip report
+    # 1. per domain, as each is read: dedupe, k-core
+    loaded = _load_domains(source, raw_dir, domains, report, Path(table_items) if table_items else None, limits, k)
+    raw, kept, stats_raw, domain_counts = {}, {}, {}, {}
+    for domain, (rd, counts, stats) in loaded.items():
+        raw[domain] = replace(rd, reviews=rd.reviews.iloc[:0])  # the metadata; the reviews are in `kept`
+        if counts["after_k_core"] == 0:
+            if counts["reviews_read"]:  # no reviews at all (an empty file) is already in the skip report
                 warnings.append(f"{domain}: nothing survives the {k}-core")
             continue
-        kept[domain] = core
-        stats_raw[domain] = {"reviews_read": int(len(rd.reviews)), "duplicates_removed": int(n_dup),
-                             "after_k_core": int(len(core))}
+        kept[domain] = rd.reviews
+        stats_raw[domain], domain_counts[domain] = counts, stats
+    del loaded
     if new_domain is not None and new_domain not in raw and new_domain != layout.NEW_DOMAIN:
         raise DataError(raw_dir, None, f"--new-domain {new_domain}: no such domain in the data "
                         f"(domains: {', '.join(sorted(raw))}); use none to turn the new-domain holdout off")
@@ -267,39 +375,40 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
                      zip(items["title"], items["brand"], items["price"], items["category"], items["description"])]
     # The public folder is swapped in first, then its labels: if the first swap fails, both old folders stay
     # as they were. (A failure between the two leaves new data beside old labels, which `labels.json` names.)
-    with staged_dir(labels_out, replace=True) as lstage, staged_dir(out, replace=True) as stage:
+    with staged_dir(labels_out, replace=True) as lstage, staged_dir(out, replace=True) as stage, \
+            _LazyPool(IMAGE_WORKERS) as image_pool:
         image_root = raw_dir.parent if raw_dir.is_file() else raw_dir  # `table`: raw_dir is the interactions file
         image_digests: dict[str, str] = {}
-        items["image"] = _write_images(items, image_root, images_dir, stage, image_size, report, warnings, image_digests)
-        token_of = {(d, r): t for d, r, t in zip(items["domain"], items["raw_id"], items["item"])}
-        items_out = items.sort_values("item")[list(layout.ITEM_COLUMNS)].reset_index(drop=True)
-        write_parquet(stage / layout.ITEMS, items_out)
-        del items_out
+        images_done = _write_images(items, image_root, images_dir, stage, image_size, report, warnings, image_digests,
+                                    image_pool)
+        token_of = {d: pd.Series(g["item"].to_numpy(), index=g["raw_id"].to_numpy()) for d, g in items.groupby("domain")}
 
-        # 3. interactions: merge, order, split
+        # 3. interactions: merge, order, split (while the images are checked and written)
         frames = []
         for domain, core in kept.items():
             f = core.rename(columns={"item": "raw_id"})
             f["domain"] = domain
-            f["item"] = [token_of[(domain, r)] for r in f["raw_id"]]
+            tokens = token_of[domain]  # raw id -> token, looked up by hash (the last row of a repeated id, as a dict)
+            tokens = tokens[~tokens.index.duplicated(keep="last")]
+            f["item"] = tokens.to_numpy()[tokens.index.get_indexer(f["raw_id"])]
             frames.append(f)
         n_kept = {d: len(core) for d, core in kept.items()}
-        del kept, core, f, token_of  # memory: the merged frame below holds the same rows
+        del kept, core, f, rd, token_of, tokens  # memory: the merged frame below holds the same rows
         inter = order_sequences(pd.concat(frames, ignore_index=True))
         del frames
         cols = list(layout.INTERACTION_COLUMNS)
         inter["review"] = inter["review"].fillna("")
         inter["summary"] = inter["summary"].fillna("")
-        main = inter[inter["domain"] != new_domain]
-        office = inter[inter["domain"] == new_domain]
-        users = np.array(sorted(main["user"].unique()), dtype=object)
+        # the groups' rows taken from the merged frame once each (memory: no intermediate frames of texts)
+        office = (inter["domain"] == new_domain).to_numpy()
+        users = np.array(sorted(inter["user"][~office].unique()), dtype=object)
         n_new = int(round(new_user_frac * len(users)))
         new_users = set(np.random.default_rng([seed, 1]).choice(users, size=n_new, replace=False).tolist())
-        is_new = main["user"].isin(new_users)
+        is_new = inter["user"].isin(new_users).to_numpy()
         groups = {
-            "main": Sequences.from_frame(main[~is_new][cols]),
-            "new_user": Sequences.from_frame(main[is_new][cols]),
-            "office": Sequences.from_frame(office[~office["user"].isin(new_users)][cols]),
+            "main": Sequences.from_frame(inter.loc[~office & ~is_new, cols]),
+            "new_user": Sequences.from_frame(inter.loc[~office & is_new, cols]),
+            "office": Sequences.from_frame(inter.loc[office & ~is_new, cols]),
         }
         # a holdout that is off has no split: nothing is written for it (no empty files)
         held_out = {"main": True, "new_user": n_new > 0, "office": new_domain is not None}
@@ -309,9 +418,9 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
             "new_domain_valid": ("office", "valid"), "new_domain_test": ("office", "test"),
         }
         # the manifest's counts now, then the merged frames go (memory: the groups hold what is still needed)
-        per_domain = {d: domain_stats(inter[inter["domain"] == d]) for d in sorted(n_kept)}
-        per_domain["all training domains"] = domain_stats(main)
-        del inter, main, office, is_new
+        per_domain = {d: domain_counts[d] for d in sorted(n_kept)}
+        per_domain["all training domains"] = domain_stats(inter.loc[~office, ["user", "item"]])
+        del inter, office, is_new
         split_counts = {}
         for split, (g, part) in inter_plan.items():
             if held_out[g]:
@@ -319,6 +428,10 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
                 write_parquet(layout.interactions_path(lstage if split in SEALED_INTERACTIONS else stage, split), frame[cols])
                 split_counts[split] = {"users": int(frame["user"].nunique()), "interactions": int(len(frame))}
         del frame
+        items["image"] = images_done()
+        items_out = items.sort_values("item")[list(layout.ITEM_COLUMNS)].reset_index(drop=True)
+        write_parquet(stage / layout.ITEMS, items_out)
+        del items_out
 
         # 4. task instances
         by_token = items.set_index("item").sort_index()
@@ -337,25 +450,11 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
         plan = {split: (group, part) for split, (group, part) in plan.items() if held_out[group]}
         builders = {g: TaskBuilder(s, category, has_image, domain_code, pools, seed) for g, s in groups.items()
                     if held_out[g]}
+        _explanations(builders)
         for b in builders.values():
             b.release_unread()
         release_freed_memory()  # what the merged frames and the review texts held, before the task tables
-        instance_counts = {}
-        built = [spec for spec in TASKS.values() if spec.builds]  # variants reuse another task's files
-        bar = tqdm(total=len(plan) * len(built), desc="task sets", unit="set")
-        with ArrowWriter() as writer:  # each set is written while the next is built
-            for split, (group, part) in plan.items():
-                ev = events(groups[group], part)
-                for spec in built:
-                    table = spec.build(builders[group], split, ev)
-                    if split in EVAL_SPLITS:  # scored: inputs in public, the task's answers sealed
-                        writer.write(layout.task_path(lstage, spec.name, split), table.select(["id", *spec.answers]))
-                        table = table.drop_columns(list(ANSWER_COLUMNS))
-                    instance_counts[f"{spec.name}/{split}"] = table.num_rows
-                    writer.write(layout.task_path(stage, spec.name, split), table)
-                    del table  # memory: the writer's is then the only reference, so it goes once written
-                    bar.update()
-        bar.close()
+        instance_counts = _write_task_sets(builders, groups, plan, stage, lstage)
 
         # 5. manifest + data card (+ every skipped record, when any)
 

@@ -29,6 +29,21 @@ def test_same_seed_gives_byte_identical_dataset(tiny_data, tmp_path):
     assert (tiny_data / layout.MANIFEST).read_bytes() == (again / layout.MANIFEST).read_bytes()
 
 
+def test_worker_processes_do_not_change_the_dataset(tiny_data, tmp_path, monkeypatch):
+    """Task sets and images are built by worker processes: in-process (one worker, the images in the
+    foreground) gives the same bytes as the default (two task workers, images in the background, which the
+    tiny world's few images only take when the threshold is lowered)."""
+    import benchmark.prepare as prep
+
+    monkeypatch.setattr(prep, "IMAGES_IN_BACKGROUND", 0)
+    background = prep.prepare_default(out=tmp_path / "background", raw=tiny_data.parent / "raw", scale="tiny")
+    monkeypatch.setattr(prep, "TASK_WORKERS", 1)
+    monkeypatch.setattr(prep, "IMAGE_WORKERS", 1)
+    inline = prep.prepare_default(out=tmp_path / "inline", raw=tiny_data.parent / "raw", scale="tiny")
+    expected = (tiny_data / layout.MANIFEST).read_bytes()
+    assert (background / layout.MANIFEST).read_bytes() == expected == (inline / layout.MANIFEST).read_bytes()
+
+
 def test_manifest_hashes_every_file(tiny_data):
     from benchmark.data.io import sha256_file
 

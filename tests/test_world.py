@@ -111,6 +111,15 @@ def test_same_seed_same_bytes_other_seed_differs(world_dir, tmp_path):
     assert all(other[k] != same[k] for k in other if k.endswith(".gz"))
 
 
+def test_files_do_not_depend_on_the_worker_processes(world_dir, tmp_path, monkeypatch):
+    """Domain files and image batches are written by worker processes, each from its own random stream: one
+    worker per pool gives the same bytes as two (another order of work)."""
+    from benchmark.data.world import writer
+
+    monkeypatch.setattr(writer, "WORKERS", 1)
+    assert _hashes(generate_world(tmp_path / "one", scale="tiny", seed=0)) == _hashes(world_dir)
+
+
 def test_generate_world_keeps_same_world_and_refuses_foreign_folder(world_dir, tmp_path):
     stamp = (world_dir / "world.json").stat().st_mtime_ns
     assert generate_world(world_dir, scale="tiny", seed=0) == world_dir

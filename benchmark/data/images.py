@@ -140,14 +140,15 @@ def resolve_images(items, raw_dir: Path, images_dir: Path | None = None) -> list
     return out
 
 
-def normalize_image(path: Path, size: int) -> bytes:
+def normalize_image(path: str | Path, size: int) -> bytes:
     """PNG bytes of the image, EXIF-rotated, RGB (transparency onto white), centre-cropped to a square
     and resized to size x size with bicubic filtering. The same input and Pillow version give the same
     bytes; an RGB PNG already of that size is kept byte for byte (after a full decode check). A file that cannot be decoded raises DataError(path, None, "cannot decode image: ...")."""
     if size < 1:
         raise ValueError(f"image size must be positive, got {size}")
     try:
-        data = Path(path).read_bytes()  # read once: the check, the decode and the kept bytes share it
+        with open(path, "rb") as f:  # read once: the check, the decode and the kept bytes share it
+            data = f.read()
         if is_plain_png(data, size):
             return data  # already what we would write, and whole: kept byte for byte (as below)
         with Image.open(io.BytesIO(data)) as im:

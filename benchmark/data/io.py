@@ -7,16 +7,12 @@ import os
 import re
 import shutil
 import tempfile
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from benchmark.data.memory import release_freed_memory
 
 
 @contextmanager
@@ -155,34 +151,6 @@ def write_arrow(path: str | Path, table, metadata: dict | None = None) -> None:
     with atomic_path(path) as tmp:
         pq.write_table(table.replace_schema_metadata(metadata), tmp, compression="zstd",
                        write_statistics=False)
-
-
-class ArrowWriter:
-    """`write_arrow` in a background thread (Parquet encoding and zstd release the GIL), so the next table is
-    built while the last is written; at most `depth` tables wait, which bounds the memory they hold (the caller
-    drops its own reference to a table it has handed over, so the table is freed once written). Used as
-    a context manager: leaving it waits for every write and raises the first error."""
-
-    def __init__(self, depth: int = 1):
-        self.pool = ThreadPoolExecutor(max_workers=1)
-        self.pending: deque = deque()
-        self.depth = depth
-
-    def write(self, path: str | Path, table, metadata: dict | None = None) -> None:
-        while len(self.pending) >= self.depth:
-            self.pending.popleft().result()
-            release_freed_memory()  # the written table's memory (when the caller let it go), before the next
-        self.pending.append(self.pool.submit(write_arrow, path, table, metadata))
-
-    def __enter__(self) -> "ArrowWriter":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        try:
-            while self.pending:
-                self.pending.popleft().result()
-        finally:
-            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -62,10 +62,16 @@ class TaskBuilder:
     @cached_property
     def explanations(self) -> pa.Array:
         """(n_rows,) string: each interaction's explanation target ("" when none). Arrow, not Python strings:
-        it is held while every task set is built (memory)."""
-        frame = self.seqs.frame
-        return pa.array([explanation_target(r, s) for r, s in zip(frame["review"].tolist(), frame["summary"].tolist())],
-                        pa.string())
+        it is held while every task set is built (memory). Computed here, or set beforehand from
+        `explanation_rows` over consecutive row ranges (prepare does that in worker processes)."""
+        return self.explanation_rows(0, len(self.seqs.frame))
+
+    def explanation_rows(self, lo: int, hi: int) -> pa.Array:
+        """The explanation targets of rows [lo, hi)."""
+        frame = self.seqs.frame.iloc[lo:hi]
+        # to_numpy: Arrow-backed texts become Python strings in C (tolist iterates them in Python, 6x slower)
+        reviews, summaries = (frame[c].to_numpy(dtype=object).tolist() for c in ("review", "summary"))
+        return pa.array([explanation_target(r, s) for r, s in zip(reviews, summaries)], pa.string())
 
     def release_unread(self) -> None:
         """Make the explanation targets now and keep only the interaction columns the tasks read (memory: the

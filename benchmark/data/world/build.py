@@ -35,10 +35,12 @@ class World:
         return self.catalogue.price_z[it.item[rows]] > self.users.price_pref[it.user[rows]]
 
 
-def simulate(scale: str | Scale = "tiny", seed: int = 0, behaviour: Behaviour = BEHAVIOUR) -> World:
-    """Draw the world for `scale` and `seed`; deterministic."""
+def simulate(scale: str | Scale = "tiny", seed: int = 0, behaviour: Behaviour = BEHAVIOUR,
+             catalogue: Catalogue | None = None) -> World:
+    """Draw the world for `scale` and `seed`; deterministic. `catalogue`: this scale and seed's, when drawn
+    already (`build_catalogue`)."""
     scale = get_scale(scale)
-    cat = build_catalogue(scale, behaviour, seed)
+    cat = catalogue if catalogue is not None else build_catalogue(scale, behaviour, seed)
     users = build_users(scale, behaviour, cat, seed)
     inter = build_interactions(cat, users, behaviour, seed)
     baseline = {k: float(inter.components[k].mean()) for k in COMPONENTS}

@@ -14,7 +14,7 @@ import numpy as np
 
 from benchmark.data.world import taxonomy as tx
 
-BATCH = 1024  # images per task: bounded memory, and batches run in parallel threads
+BATCH = 1024  # images per task: bounded memory, and batches run in parallel worker processes
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 

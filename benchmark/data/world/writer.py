@@ -17,7 +17,8 @@ import logging
 import os
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Iterator
 
@@ -27,7 +28,8 @@ from benchmark.data import io
 from benchmark.data.layout import ALL_DOMAINS
 from benchmark.data.world import text
 from benchmark.data.world.build import World, simulate
-from benchmark.data.world.config import BEHAVIOUR, describe, get_scale
+from benchmark.data.world.catalogue import Catalogue, build_catalogue
+from benchmark.data.world.config import BEHAVIOUR, Behaviour, Scale, describe, get_scale
 from benchmark.data.world.render import BATCH, pngs
 from benchmark.data.world.sampling import stream
 from benchmark.data.world.truth import truth_summary
@@ -47,12 +49,28 @@ def meta_name(domain: str) -> str:
     return f"meta_{domain}.json.gz"
 
 
-def _gzip(path: Path, chunks) -> None:
-    """Gzip `chunks` (bytes, or an iterable of bytes) into `path` (no name, mtime 0)."""
-    with open(path, "wb") as f, gzip.GzipFile(filename="", mode="wb", fileobj=f,
-                                              compresslevel=GZIP_LEVEL, mtime=0) as z:
-        for chunk in [chunks] if isinstance(chunks, bytes) else chunks:
-            z.write(chunk)
+class _HashingFile:
+    """A binary file that hashes what is written to it (so a written file is never read again to hash it)."""
+
+    def __init__(self, f):
+        self.f, self.sha = f, hashlib.sha256()
+
+    def write(self, data) -> int:
+        self.sha.update(data)
+        return self.f.write(data)
+
+    def flush(self) -> None:
+        self.f.flush()
+
+
+def _gzip(path: Path, chunks) -> str:
+    """Gzip `chunks` (bytes, or an iterable of bytes) into `path` (no name, mtime 0); the file's sha256."""
+    with open(path, "wb") as f:
+        out = _HashingFile(f)
+        with gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=GZIP_LEVEL, mtime=0) as z:
+            for chunk in [chunks] if isinstance(chunks, bytes) else chunks:
+                z.write(chunk)
+    return out.sha.hexdigest()
 
 
 def _strs(values) -> np.ndarray:
@@ -152,25 +170,77 @@ def meta_lines(world: World, domain: int, titles: list, descriptions: list, orde
     return ("\n".join(out) + "\n").encode("utf-8")
 
 
-def _image_batch(world: World, folder: Path, items: np.ndarray, batch: int) -> dict[str, str]:
+def _image_batch(cat: Catalogue, size: int, noise_sd: float, seed: int, folder: Path, items: np.ndarray,
+                 batch: int) -> dict[str, str]:
     """Render, encode and write one batch of images; returns {file name: sha256}. Each batch has
-    its own random stream, so the bytes do not depend on which thread runs it when."""
-    cat = world.catalogue
-    data = pngs(cat.colour[items], cat.shape[items], cat.pattern[items], world.scale.image_size,
-                world.behaviour.image_noise_sd, stream(world.seed, "images", batch))
+    its own random stream, so the bytes do not depend on which process runs it when."""
+    data = pngs(cat.colour[items], cat.shape[items], cat.pattern[items], size, noise_sd, stream(seed, "images", batch))
     digests = {}
     for i, png in zip(items.tolist(), data):
         name = f"{cat.asin[i]}.png"
-        (folder / name).write_bytes(png)
+        with open(os.path.join(folder, name), "wb") as f:
+            f.write(png)
         digests[name] = hashlib.sha256(png).hexdigest()
     return digests
 
 
-def write_world(world: World, folder: Path) -> dict:
-    """Write every file of `world` into `folder` (which should be empty); returns world.json's content."""
+# What a worker process writes from: set once per worker by `_set_state` (with the fork start method the
+# workers inherit it without a copy; with spawn it is pickled once per worker).
+_STATE: dict = {}
+WORKERS = 2  # processes per pool: text building and PNG encoding are CPU-bound Python and numpy
+
+
+def _set_state(**state) -> None:
+    _STATE.update(state)
+
+
+def _domain_files(d: int) -> dict[str, str]:
+    """Write one domain's metadata and reviews files; {file name: sha256}."""
+    w = _STATE
+    name, folder = ALL_DOMAINS[d], w["folder"]
+    return {meta_name(name): _gzip(folder / meta_name(name), meta_lines(w["world"], d, w["titles"],
+                                                                      w["descriptions"], w["asin_order"])),
+            reviews_name(name): _gzip(folder / reviews_name(name), review_lines(w["world"], d, w["asin_rank"],
+                                                                                w["user_rank"]))}
+
+
+def _images(batch: int, items: np.ndarray) -> dict[str, str]:
+    s = _STATE
+    return _image_batch(s["catalogue"], s["size"], s["noise_sd"], s["seed"], s["images"], items, batch)
+
+
+class _ImageWriter:
+    """The catalogue's images rendered and written by worker processes, from as soon as the catalogue exists
+    (while the users and reviews are drawn). A context manager: leaving it cancels what has not started."""
+
+    def __init__(self, cat: Catalogue, scale: Scale, behaviour: Behaviour, seed: int, folder: Path):
+        (folder / IMAGES).mkdir(parents=True, exist_ok=True)
+        state = dict(catalogue=cat, size=scale.image_size, noise_sd=behaviour.image_noise_sd, seed=seed,
+                     images=str(folder / IMAGES))
+        self.pool = ProcessPoolExecutor(WORKERS, initializer=partial(_set_state, **state))
+        with_image = np.flatnonzero(cat.has["image"])
+        self.jobs = [self.pool.submit(_images, b, with_image[lo:lo + BATCH])
+                     for b, lo in enumerate(range(0, len(with_image), BATCH))]
+
+    def digests(self) -> dict[str, str]:
+        """{file name: sha256} of every image, once all are written."""
+        out = {}
+        for job in self.jobs:
+            out.update(job.result())
+        return out
+
+    def __enter__(self) -> "_ImageWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def write_world(world: World, folder: Path, images: _ImageWriter | None = None) -> dict:
+    """Write every file of `world` into `folder` (which should be empty); returns world.json's content.
+    `images`: its images, already being written into `folder` (else they are written here)."""
     t0 = time.time()
     folder = Path(folder)
-    (folder / IMAGES).mkdir(parents=True, exist_ok=True)
     cat, users = world.catalogue, world.users
     asin_order = np.argsort(cat.asin.astype(str), kind="stable")
     asin_rank = np.empty(cat.n_items, dtype=np.int64)
@@ -180,29 +250,21 @@ def write_world(world: World, folder: Path) -> dict:
     titles = text.titles(cat)
     descriptions = text.descriptions(cat, stream(world.seed, "items_text"))
 
-    def one_domain(d: int) -> dict:
-        name = ALL_DOMAINS[d]
-        _gzip(folder / meta_name(name), meta_lines(world, d, titles, descriptions, asin_order))
-        _gzip(folder / reviews_name(name), review_lines(world, d, asin_rank, user_rank))
-        return {}
-
-    with_image = np.flatnonzero(cat.has["image"])
-    batches = [with_image[lo:lo + BATCH] for lo in range(0, len(with_image), BATCH)]
-    # threads: text building holds the GIL, but compression, PNG deflate and file writes release
-    # it, so domains and image batches overlap on two cores
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        jobs = [pool.submit(one_domain, d) for d in range(len(ALL_DOMAINS))]
-        jobs += [pool.submit(_image_batch, world, folder / IMAGES, items, b) for b, items in enumerate(batches)]
-        digests = {}
-        for job in jobs:
-            digests.update(job.result())
+    # Processes, not threads: building the text and the images holds the GIL. Every file has its own random
+    # stream, so its bytes do not depend on which worker writes it when; the largest domains go first (balance).
+    domains = sorted(range(len(ALL_DOMAINS)), key=lambda d: -int((world.interactions.domain == d).sum()))
+    state = dict(world=world, folder=folder, asin_order=asin_order, asin_rank=asin_rank, user_rank=user_rank,
+                 titles=titles, descriptions=descriptions)
+    with (images or _ImageWriter(cat, world.scale, world.behaviour, world.seed, folder)) as images, \
+            ProcessPoolExecutor(WORKERS, initializer=partial(_set_state, **state)) as pool:
+        hashes = {}
+        for job in [pool.submit(_domain_files, d) for d in domains]:
+            hashes.update(job.result())
+        digests = images.digests()
     images_sha = hashlib.sha256("".join(f"{k} {digests[k]}\n" for k in sorted(digests)).encode()).hexdigest()
     log.info("world: wrote reviews, metadata and %d images in %.1fs", len(digests), time.time() - t0)
 
-    files = {}
-    for name in ALL_DOMAINS:
-        for f in (reviews_name(name), meta_name(name)):
-            files[f] = io.sha256_file(folder / f)
+    files = {f: hashes[f] for name in ALL_DOMAINS for f in (reviews_name(name), meta_name(name))}
     content = {
         "generator": "unimp-bench world", "format": "amazon2014", "seed": world.seed,
         "params": describe(world.scale, world.behaviour),
@@ -241,9 +303,11 @@ def generate_world(out_dir: str | Path, scale: str = "default", seed: int = 0, *
         if stage.exists():
             shutil.rmtree(stage)
         t0 = time.time()
-        world = simulate(scale, seed)
-        log.info("world: simulated %s (seed %d) in %.1fs", scale.name, seed, time.time() - t0)
-        write_world(world, stage)
+        cat = build_catalogue(scale, BEHAVIOUR, seed)
+        with _ImageWriter(cat, scale, BEHAVIOUR, seed, stage) as images:  # the images need the catalogue only
+            world = simulate(scale, seed, catalogue=cat)
+            log.info("world: simulated %s (seed %d) in %.1fs", scale.name, seed, time.time() - t0)
+            write_world(world, stage, images)
         if out.exists():
             os.replace(out, old)
         os.replace(stage, out)
