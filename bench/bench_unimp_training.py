@@ -40,13 +40,14 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=20, help="timed steps per model")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--config", default="{}", help="UniMPConfig overrides on top of the tiny preset (JSON)")
+    ap.add_argument("--config", default="{}", help='UniMPConfig overrides (JSON) on top of the tiny preset, or '
+                    'of another: \'{"preset": "smollm"}\'')
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
     from benchmark.api import PreparedDataset
     from models.unimp.adapter import UniMPModel
-    from models.unimp.train import LossModule, collate, epoch_order
+    from models.unimp.train import LossModule, collate, epoch_order, phases
 
     root = args.data
     if root is None:
@@ -55,7 +56,8 @@ def main(argv=None) -> None:
         root = make_dataset(Path(tempfile.mkdtemp()) / "syn", n_items=200, n_users=300)
     data = PreparedDataset(root)
     over = {"image_generation": False, "torch_threads": args.threads, **json.loads(args.config)}
-    m = UniMPModel({"preset": "tiny", **over})
+    preset = over.pop("preset", "tiny")
+    m = UniMPModel({"preset": preset, **over})
     m._setup(data)
     cfg, vocab = m.cfg, m.vocab
     n = (args.steps + args.warmup) * cfg.batch_size
@@ -68,6 +70,7 @@ def main(argv=None) -> None:
 
     # UniMP: the real training step (train.train_phase without Accelerate's wrapper)
     model = m.model.train()
+    model.set_trainable(phases(cfg)[0][2])  # what the first training phase trains (LM frozen in smollm/paper)
     unimp_loss = LossModule(model, cfg.focal_gamma, cfg.loss_norm, cfg.transition_loss)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
 
@@ -77,14 +80,12 @@ def main(argv=None) -> None:
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    # the plain causal LM of the same size: every next token, no images
-    from benchmark.api import compat
-
-    compat.apply()
-    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+    # the plain causal LM of the same size: every next token, no images; for a pretrained preset (smollm, paper)
+    # the same pretrained LM, resized to the same vocabulary, every weight training
+    from models.unimp.model import build_lm
 
     torch.manual_seed(0)
-    lm = GPTNeoXForCausalLM(GPTNeoXConfig(vocab_size=len(vocab), **cfg.lm_args)).train()
+    lm = build_lm(cfg, len(vocab)).train()
     lm_opt = torch.optim.AdamW(lm.parameters(), lr=cfg.lr)
 
     def lm_step(b):
@@ -100,8 +101,10 @@ def main(argv=None) -> None:
     n_params = lambda mod: sum(p.numel() for p in mod.parameters())  # noqa: E731
     print(f"data: {root}  batches: {args.steps} timed of {cfg.batch_size} (mean {tok / args.steps:.0f} tokens), "
           f"torch threads {args.threads}")
-    print(f"UniMP (tiny, fusion {cfg.fusion}, {n_params(model) / 1e6:.2f} M params): {tok / t_u:8.0f} tokens/s")
-    print(f"plain GPT-NeoX ({n_params(lm) / 1e6:.2f} M params):            {tok / t_l:8.0f} tokens/s")
+    n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    print(f"UniMP ({preset}, lm {cfg.lm}, fusion {cfg.fusion}, {n_params(model) / 1e6:.2f} M params, "
+          f"{n_train / 1e6:.2f} M trained): {tok / t_u:8.0f} tokens/s")
+    print(f"plain {type(lm).__name__} ({n_params(lm) / 1e6:.2f} M params, all trained): {tok / t_l:8.0f} tokens/s")
     print(f"ratio (UniMP time / plain LM time): {t_u / t_l:.2f}x (goal <= 2x)")
 
 
