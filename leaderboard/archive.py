@@ -32,6 +32,11 @@ def archive_name(sha256: str) -> str:
     return f"{sha256}{SUFFIX}"
 
 
+def row_archive(archives_dir: Path, row: dict) -> Path:
+    """Where an index row's archive lives in `archives_dir` (present or not)."""
+    return Path(archives_dir) / archive_name(row["archive"]["sha256"])
+
+
 def sha256_and_size(path: Path) -> tuple[str, int]:
     h, n = hashlib.sha256(), 0
     with open(path, "rb") as f:

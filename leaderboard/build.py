@@ -22,7 +22,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from benchmark.data.io import write_text
-from leaderboard.archive import ARCHIVES_DIR, archive_name
+from leaderboard.archive import ARCHIVES_DIR, row_archive
 from leaderboard.common import Problem
 from leaderboard.index import read_index
 from leaderboard.legend import LEGEND, LEVELS, PAPER_NOTE
@@ -192,7 +192,7 @@ def assess(leaderboard_dir: str | Path, datasets: dict[str, str | Path] | None =
         if row["dataset"]["sha256"] not in cache.paths:
             board.unverified.append((sub, "its dataset (with labels) was not given to the build"))
             continue
-        if not (archives / archive_name(row["archive"]["sha256"])).is_file():
+        if not row_archive(archives, row).is_file():
             board.unverified.append((sub, "its archive is not at hand"))
             continue
         try:

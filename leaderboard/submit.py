@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from leaderboard import schema
-from leaderboard.archive import ARCHIVES_DIR, archive_name, write_archive
+from leaderboard.archive import ARCHIVES_DIR, row_archive, write_archive
 from leaderboard.common import (
     IMAGES_DIR,
     MAX_SUBMISSION_BYTES,
@@ -99,7 +99,7 @@ def submit(run_dir: str | Path, leaderboard_dir: str | Path, model_meta: dict | 
     out = Path(archives_dir) if archives_dir is not None else Path(leaderboard_dir) / ARCHIVES_DIR
     sha, size, path = write_archive(members, out)
     row = make_row(doc, meta, sha, size)
-    if existing is not None and replace_unarchived and not (out / archive_name(existing["archive"]["sha256"])).is_file():
+    if existing is not None and replace_unarchived and not row_archive(out, existing).is_file():
         rows.remove(existing)  # a row nobody here can check (no archive): this run, which can be, in its place
     elif existing is not None:
         if existing == row:

@@ -33,7 +33,7 @@ from benchmark.data.labels import default_labels_dir, find_labels
 from benchmark.eval.scoring import score_predictions
 from benchmark.tasks import TASKS
 from leaderboard import schema
-from leaderboard.archive import ARCHIVES_DIR, archive_name, check_archive_file, extract_archive
+from leaderboard.archive import ARCHIVES_DIR, check_archive_file, extract_archive, row_archive
 from leaderboard.common import (
     CONFIG_FILE,
     IMAGES_DIR,
@@ -323,7 +323,7 @@ def validate_row(row: dict, archives_dir: Path, cache: DatasetCache, max_bytes: 
     and sha256, its members, every check of `validate_submission` on the extracted folder, and the row
     equal to the archive's results.json and model_meta.json."""
     sub = row["id"]
-    path = archives_dir / archive_name(row["archive"]["sha256"])
+    path = row_archive(archives_dir, row)
     if not path.exists():
         return [Problem(sub, "archive", f"{path.name} not found in {archives_dir}: scores not recomputed "
                         "(get it with `unimp-bench leaderboard fetch`, or pass --index-only)")], False

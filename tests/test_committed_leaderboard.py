@@ -97,11 +97,11 @@ def default_data(tmp_path_factory):
 def _every_archive_at_hand() -> bool:
     """True when every row of the index has its archive in leaderboard/archives/ (a partial `make demo`
     leaves some rows without one: then there is nothing complete to recompute)."""
-    from leaderboard.archive import archive_name
+    from leaderboard.archive import row_archive
     from leaderboard.index import read_index
 
     rows = read_index(BOARD)[0]
-    return bool(rows) and all((BOARD / "archives" / archive_name(r["archive"]["sha256"])).is_file() for r in rows)
+    return bool(rows) and all(row_archive(BOARD / "archives", r).is_file() for r in rows)
 
 
 @pytest.mark.skipif(not _every_archive_at_hand(), reason="not every row's archive is in leaderboard/archives/ "

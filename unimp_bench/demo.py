@@ -20,7 +20,7 @@ from benchmark.eval.plots import plot_runs
 from benchmark.eval.summary import summary_markdown
 from benchmark.prepare import EMBEDDED_SOURCE
 from benchmark.tasks import TASKS
-from leaderboard.archive import ARCHIVES_DIR, archive_name
+from leaderboard.archive import ARCHIVES_DIR, row_archive
 from leaderboard.build import build
 from leaderboard.index import read_index, row_id
 from leaderboard.submit import submit
@@ -149,7 +149,7 @@ def _leaderboard(out: Path, leaderboard: Path, docs, figures: list[Path], data: 
     for doc in docs:
         rid = row_id(doc["model"]["name"], doc["run_id"])
         row = present.get(rid)
-        if row is not None and (leaderboard / ARCHIVES_DIR / archive_name(row["archive"]["sha256"])).is_file():
+        if row is not None and row_archive(leaderboard / ARCHIVES_DIR, row).is_file():
             # a row that can be checked is never replaced: the same model, config, dataset and seed is there
             print(f"[demo] leaderboard: {rid} already there (the same result), not submitted again")
         else:  # on a clone the committed rows have no archive (not in git): the user's own run takes their place
