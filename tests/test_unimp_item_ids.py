@@ -189,3 +189,30 @@ def test_adapter_with_every_switch_on(setup, tmp_path, monkeypatch, capsys):
     m2 = UniMPModel({"checkpoint": str(tmp_path / "unimp" / "main")}, run_dir=tmp_path / "again")
     m2.fit(data, "main")
     assert np.allclose(m2.rank("recommendation", test), m.rank("recommendation", test), atol=1e-5)
+
+
+def test_item_bias_starts_at_the_training_popularity_and_shifts_every_item_logit(setup, tmp_path):
+    data, vocab = setup
+    model = _model(data, vocab, item_bias=True).eval()
+    info = item_init.init_item_bias(model, data)
+    targets = data.instances("recommendation", "train")["target_item"].to_numpy()
+    counts = np.bincount(targets, minlength=data.n_items)
+    prior = np.log1p(counts) - np.log1p(counts).mean()
+    assert info["targets"] == len(targets)
+    assert np.allclose(model.item_bias.detach().numpy(), prior, atol=1e-6)
+    h = torch.randn(3, 32)
+    plain = _model(data, vocab, item_bias=False).eval()
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if k != "item_bias"})
+    with torch.no_grad():
+        assert torch.allclose(model.item_logits(h) - plain.item_logits(h), model.item_bias.expand(3, -1), atol=1e-5)
+        sl = slice(vocab.item_offset, vocab.item_offset + vocab.n_items)
+        full, base = model.head(h), plain.head(h)
+        assert torch.allclose(full[:, sl], model.item_logits(h), atol=1e-5)     # the two read-outs agree
+        assert torch.equal(full[:, :vocab.item_offset], base[:, :vocab.item_offset])  # other tokens untouched
+    save_weights(model, tmp_path / "b.safetensors")
+    again = _model(data, vocab, item_bias=True)
+    load_weights(again, tmp_path / "b.safetensors")
+    assert torch.equal(again.item_bias, model.item_bias)
+    for policy in ("paper", "last"):   # trained with the output layer under every policy
+        model.set_trainable(policy)
+        assert model.item_bias.requires_grad

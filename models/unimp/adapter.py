@@ -162,6 +162,10 @@ class UniMPModel(Model):
             from .item_init import init_item_rows
 
             self.stats["content_init"] = init_item_rows(self.model, data)
+        if checkpoint is None and self.cfg.item_bias:
+            from .item_init import init_item_bias
+
+            self.stats["item_bias"] = init_item_bias(self.model, data)
         self._data_key = None  # a new model: its image bank must be set
         self.set_inference_data(data)
         if checkpoint is None:

@@ -89,6 +89,10 @@ class UniMPConfig:
                                     # sentence embedding (all-MiniLM-L6-v2), PCA-projected to the model
                                     # width; the PCA is fitted on the training items only
     tie_item_ids: bool = False      # input and output item-id rows are one Parameter
+    item_bias: bool = False         # a learned bias on each item-id logit (as BERT4Rec's output layer has),
+                                    # initialised to the centred log(1 + count) of the item as a target of
+                                    # the training recommendation instances (train split only): the model
+                                    # starts from a popularity prior instead of learning it through the rows
     # ---- image generation (paper §2.3, eq. 9) -------------------------------------------------------
     image_generation: bool = False  # add VQ image tokens to the vocabulary and train the image task
     vq_path: str | None = None      # a saved models/vq tokenizer folder or a taming VQGAN .ckpt; None =

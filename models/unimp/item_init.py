@@ -78,3 +78,14 @@ def init_item_rows(model, data, cache_dir: Path | None = None) -> dict:
     for r in rows:
         r.copy_(init)
     return {"encoder": ENCODER, "pca_fit_items": int(len(fit_rows)), "dim": dim, "scale": scale}
+
+
+@torch.no_grad()
+def init_item_bias(model, data) -> dict:
+    """Set the item-id logit bias (config.item_bias) to the centred log(1 + count) of each item as the target
+    of a training recommendation instance: a popularity prior from the train split only."""
+    targets = data.instances("recommendation", "train")["target_item"].to_numpy(np.int64)
+    prior = np.log1p(np.bincount(targets, minlength=data.n_items).astype(np.float64))
+    prior -= prior.mean()
+    model.item_bias.copy_(torch.from_numpy(prior).to(model.item_bias.dtype))
+    return {"from": "train recommendation targets", "targets": int(len(targets)), "spread": float(prior.std())}

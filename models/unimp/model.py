@@ -95,6 +95,8 @@ class UniMP(nn.Module):
         d = lm.config.hidden_size
         if cfg.tie_item_ids:
             tie_item_rows(lm, self.item_offset, self.n_items)
+        # a per-item logit bias (config.item_bias; its start value is set from the data, item_init)
+        self.item_bias = nn.Parameter(torch.zeros(self.n_items)) if cfg.item_bias else None
         self.uses_vision = cfg.fusion != "none"
         self.state = None
         if self.uses_vision:
@@ -206,14 +208,20 @@ class UniMP(nn.Module):
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
         """Logits over the whole vocabulary: (..., D) -> (..., V)."""
-        return self.lm.get_output_embeddings()(h)
+        logits = self.lm.get_output_embeddings()(h)
+        if self.item_bias is None:
+            return logits
+        after = logits.shape[-1] - self.item_offset - self.n_items
+        return logits + nn.functional.pad(self.item_bias, (self.item_offset, after))
 
     def item_logits(self, h: torch.Tensor) -> torch.Tensor:
         """Logits restricted to the item tokens: (B, D) -> (B, n_items)."""
         head = self.lm.get_output_embeddings()
         w = head.items if isinstance(head, ItemRows) else head.weight[self.item_offset:self.item_offset + self.n_items]
         out = h @ w.T
-        return out + head.bias[self.item_offset:self.item_offset + self.n_items] if head.bias is not None else out
+        if head.bias is not None:
+            out = out + head.bias[self.item_offset:self.item_offset + self.n_items]
+        return out + self.item_bias if self.item_bias is not None else out
 
     def item_rows(self) -> list[torch.Tensor]:
         """The item-id rows of the input table and of the output layer (one tensor when tied)."""
@@ -249,6 +257,8 @@ class UniMP(nn.Module):
         elif policy == "last":
             get_layers(self.lm, self.cfg.layer_path)[-1].requires_grad_(True)
             self.lm.get_output_embeddings().requires_grad_(True)
+            if self.item_bias is not None:   # part of the output layer
+                self.item_bias.requires_grad_(True)
         else:
             raise ValueError(f"unknown trainable policy {policy!r}")
 
