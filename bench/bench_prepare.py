@@ -142,13 +142,16 @@ def timed_prepare(raw: Path, out: Path, image_size: int, scale_name: str, sample
                 peaks[stage] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         return timed
 
-    stages = {"read, dedupe, k-core (2 processes)": ("_load_domains",), "items (frame, text)": ("_items_frame", "flatten"), "merge, order": ("order_sequences",),
-              "parquet files (items, splits)": ("write_parquet",), "builders, explanation targets": ("TaskBuilder", "_explanations"),
-              "task sets (2 processes)": ("_write_task_sets",), "manifest (hashing), card": ("write_manifest_and_card",)}
-    prep.TaskBuilder.release_unread = wrap("builders, explanation targets", prep.TaskBuilder.release_unread)
+    stages = {"read, dedupe, k-core, spill (2 processes)": ("_load_domains",),
+              "items (frame, text)": ("_items_frame", "flatten"), "merge, order": ("_merged", "order_sequences"),
+              "parquet files (items, splits)": ("write_parquet", "_write_interactions"),
+              "builders": ("TaskBuilder", "_explanations"), "task sets (2 processes)": ("_write_task_sets",),
+              "manifest (hashing), card": ("write_manifest_and_card",)}
+    prep.TaskBuilder.release_unread = wrap("builders", prep.TaskBuilder.release_unread)
     for stage, names in stages.items():
         for name in names:
-            setattr(prep, name, wrap(stage, getattr(prep, name)))
+            if hasattr(prep, name):  # the stages of an older tree too (before-and-after runs)
+                setattr(prep, name, wrap(stage, getattr(prep, name)))
     start_images = prep._write_images
 
     def images(*a, **kw):  # the start is "the rest"; waiting for the workers is "images"

@@ -40,7 +40,7 @@ from benchmark.data.item_text import attribute_dict, flatten
 from benchmark.data.labels import default_labels_dir, is_labels_folder, marker
 from benchmark.data.manifest import file_hashes, is_prepared_dataset, write_manifest_and_card
 from benchmark.data.memory import release_freed_memory
-from benchmark.data.processing import dedupe_earliest, domain_stats, k_core, order_sequences, seeded_permutation
+from benchmark.data.processing import dedupe_earliest, domain_stats, k_core, seeded_permutation, sequence_order
 from benchmark.data.regimes import EVAL_SPLITS, SEALED_INTERACTIONS, protocol_name
 from benchmark.data.sequences import MAX_HISTORY, Sequences, events
 from benchmark.data.sources import table
@@ -122,7 +122,38 @@ def _cleaned(rd, k: int, spill: Path) -> tuple:
     counts = {"reviews_read": int(len(rd.reviews)), "duplicates_removed": int(n_dup), "after_k_core": int(len(core))}
     stats = domain_stats(core)
     core = spill_texts(core.drop(columns="line"), spill_path(spill, rd.domain))
+    for col in ("user", "item"):  # ids as categories: a code per row (memory, and what crosses from the reader)
+        core[col] = core[col].astype("category")
     return replace(rd, reviews=core), counts, stats
+
+
+def _merged(kept: dict[str, pd.DataFrame], items: pd.DataFrame) -> pd.DataFrame:
+    """The domains' interactions (`_cleaned`'s frames) in one frame, in sequence order: user and domain as
+    categories, item as its token, and where each row's texts are in the spill. The order is found on integer
+    keys (`sequence_order`): the user's rank among all user ids, and the item's row in `items` (sorted by
+    domain, raw id)."""
+    user_ids = np.unique(np.concatenate([core["user"].cat.categories.to_numpy(dtype=object) for core in kept.values()]))
+    parts = []
+    for code, (domain, core) in enumerate(kept.items()):
+        rows = np.flatnonzero((items["domain"] == domain).to_numpy())
+        item_row = pd.Series(rows, index=items["raw_id"].to_numpy()[rows])
+        item_row = item_row[~item_row.index.duplicated(keep="last")]  # a repeated id: its last row, as a dict would
+        users, raw = core["user"].cat, core["item"].cat
+        parts.append(pd.DataFrame({
+            "user": np.searchsorted(user_ids, users.categories.to_numpy(dtype=object))[users.codes.to_numpy()],
+            "item": item_row.to_numpy()[item_row.index.get_indexer(raw.categories)][raw.codes.to_numpy()],
+            "timestamp": core["timestamp"].to_numpy(), "rating": core["rating"].to_numpy(),
+            DOMAIN_CODE: np.full(len(core), code, dtype=np.int16), ROW: core[ROW].to_numpy(),
+            HAS_EXPLANATION: core[HAS_EXPLANATION].to_numpy(),
+        }))
+    frame = pd.concat(parts, ignore_index=True)
+    del parts
+    frame = frame.take(sequence_order(frame["user"].to_numpy(), frame["timestamp"].to_numpy(), frame["item"].to_numpy()))
+    frame.index = pd.RangeIndex(len(frame))
+    frame["user"] = pd.Categorical.from_codes(frame["user"].to_numpy(), categories=user_ids)
+    frame["item"] = items["item"].to_numpy()[frame["item"].to_numpy()]  # the item's row -> its token
+    frame["domain"] = pd.Categorical.from_codes(frame[DOMAIN_CODE].to_numpy(), categories=list(kept))
+    return frame
 
 
 def _arrow_texts(reviews: pd.DataFrame) -> pd.DataFrame:
@@ -282,7 +313,8 @@ def _write_interactions(path: Path, frame: pd.DataFrame, spill: Path, text_domai
     with row_group_writer(path) as out:
         for lo in range(0, max(len(frame), 1), INTERACTION_ROWS):
             part = frame.iloc[lo:lo + INTERACTION_ROWS]
-            table = pa.Table.from_pandas(part[[c for c in cols if c not in TEXTS]], preserve_index=False)
+            keys = part[[c for c in cols if c not in TEXTS]].astype({"user": object, "domain": object})  # not categories
+            table = pa.Table.from_pandas(keys, preserve_index=False)
             code, row = part[DOMAIN_CODE].to_numpy(), part[ROW].to_numpy()
             for col in TEXTS:
                 table = table.add_column(cols.index(col), col, gather(spill, text_domains, code, row, col))
@@ -391,30 +423,22 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
             image_digests: dict[str, str] = {}
             images_done = _write_images(items, image_root, images_dir, stage, image_size, report, warnings, image_digests,
                                         image_pool)
-            token_of = {d: pd.Series(g["item"].to_numpy(), index=g["raw_id"].to_numpy()) for d, g in items.groupby("domain")}
 
             # 3. interactions: merge, order, split (while the images are checked and written)
-            frames, text_domains = [], list(kept)  # the spill files, by DOMAIN_CODE
-            for code, (domain, core) in enumerate(kept.items()):
-                f = core.rename(columns={"item": "raw_id"})
-                f["domain"] = domain
-                f[DOMAIN_CODE] = np.int16(code)
-                tokens = token_of[domain]  # raw id -> token, looked up by hash (the last row of a repeated id, as a dict)
-                tokens = tokens[~tokens.index.duplicated(keep="last")]
-                f["item"] = tokens.to_numpy()[tokens.index.get_indexer(f["raw_id"])]
-                frames.append(f)
+            text_domains = list(kept)  # the spill files, by DOMAIN_CODE
             n_kept = {d: len(core) for d, core in kept.items()}
-            del kept, core, f, rd, token_of, tokens  # memory: the merged frame below holds the same rows
-            inter = order_sequences(pd.concat(frames, ignore_index=True))
-            del frames
+            inter = _merged(kept, items)
+            del kept, rd  # memory: the merged frame holds the same rows
             # the interactions' columns but the texts, which stay in the spill (`_write_interactions`)
             cols = [c for c in layout.INTERACTION_COLUMNS if c not in TEXTS] + [DOMAIN_CODE, ROW, HAS_EXPLANATION]
             # the groups' rows taken from the merged frame once each (memory: no intermediate frames)
-            office = (inter["domain"] == new_domain).to_numpy()
-            users = np.array(sorted(inter["user"][~office].unique()), dtype=object)
+            office = inter[DOMAIN_CODE].to_numpy() == (text_domains.index(new_domain) if new_domain else -1)
+            user_code, user_ids = inter["user"].cat.codes.to_numpy(), inter["user"].cat.categories
+            users = user_ids.to_numpy(dtype=object)[np.unique(user_code[~office])]  # sorted, as the ids are
             n_new = int(round(new_user_frac * len(users)))
             new_users = set(np.random.default_rng([seed, 1]).choice(users, size=n_new, replace=False).tolist())
-            is_new = inter["user"].isin(new_users).to_numpy()
+            is_new = np.isin(user_code, np.flatnonzero(user_ids.isin(new_users)))
+            del user_code
             groups = {
                 "main": Sequences.from_frame(inter.loc[~office & ~is_new, cols]),
                 "new_user": Sequences.from_frame(inter.loc[~office & is_new, cols]),

@@ -175,7 +175,13 @@ class RowGroupWriter:
         if not self.pending:
             raise ValueError(f"{self.path}: no table was written (not even an empty one, which gives the schema)")
         pending = pa.concat_tables(self.pending)
-        group, self.pending = pending.slice(0, rows).combine_chunks(), [pending.slice(rows)]
+        schema, head, self.pending = pending.schema, pending.slice(0, rows), [pending.slice(rows)]
+        del pending
+        # one array per column (the writer cuts its pages by the arrays' chunks: one chunk, as a whole table
+        # has), a column at a time, so each column's parts can go once joined (memory: not two copies)
+        columns = {name: head.column(name) for name in schema.names}
+        del head
+        group = pa.table({name: columns.pop(name).combine_chunks() for name in schema.names}, schema=schema)
         self.rows -= rows
         if self.writer is None:
             self.writer = pq.ParquetWriter(self.path, group.schema, **PARQUET_OPTIONS)
