@@ -46,7 +46,17 @@ from benchmark.data.sequences import MAX_HISTORY, Sequences, events
 from benchmark.data.sources import table
 from benchmark.data.sources.common import ANY_TIME, Limits
 from benchmark.data.sources.table import timestamps_are_positions
-from benchmark.data.spill import DOMAIN_CODE, HAS_EXPLANATION, ROW, TEXTS, gather, spill_dir, spill_path, spill_texts
+from benchmark.data.spill import (
+    DOMAIN_CODE,
+    HAS_EXPLANATION,
+    ROW,
+    SOURCE_ROW,
+    TEXTS,
+    gather,
+    spill_dir,
+    spill_path,
+    spill_texts,
+)
 from benchmark.data.world import generate_world
 from benchmark.tasks import ANSWER_COLUMNS, TASKS
 from benchmark.tasks.builder import TaskBuilder
@@ -110,18 +120,22 @@ def _load_one(job):
     source, raw_dir, domain, skip_bad, limits, k, spill = job
     part = SkipReport(skip_bad=skip_bad)
     raw_domain = importlib.import_module(f"benchmark.data.sources.{source}").load_domain(raw_dir, domain, part, limits)
-    return *_cleaned(replace(raw_domain, reviews=_arrow_texts(raw_domain.reviews)), k, spill), part
+    return *_cleaned(raw_domain, k, spill), part
 
 
 def _cleaned(rd, k: int, spill: Path) -> tuple:
     """One domain's dedupe and k-core (protocol 1, per domain), its reading counts and its statistics (those
     of the merged frame's rows of this domain: the same users, items and rows). The survivors' texts are
-    spilled (`benchmark.data.spill`): the reviews returned are the other columns, in the spill's row order."""
-    reviews, n_dup = dedupe_earliest(rd.reviews)
+    spilled (`benchmark.data.spill`): the reviews returned are the other columns, in the spill's row order.
+    The dedupe and k-core see the other columns only (memory: the texts are taken once, into the spill)."""
+    keys = rd.reviews.drop(columns=list(TEXTS))
+    keys[SOURCE_ROW] = np.arange(len(keys))
+    reviews, n_dup = dedupe_earliest(keys)
     core = k_core(reviews, k)
+    del keys, reviews
     counts = {"reviews_read": int(len(rd.reviews)), "duplicates_removed": int(n_dup), "after_k_core": int(len(core))}
     stats = domain_stats(core)
-    core = spill_texts(core.drop(columns="line"), spill_path(spill, rd.domain))
+    core = spill_texts(core.drop(columns="line"), rd.reviews, spill_path(spill, rd.domain))
     for col in ("user", "item"):  # ids as categories: a code per row (memory, and what crosses from the reader)
         core[col] = core[col].astype("category")
     return replace(rd, reviews=core), counts, stats
@@ -154,16 +168,6 @@ def _merged(kept: dict[str, pd.DataFrame], items: pd.DataFrame) -> pd.DataFrame:
     frame["item"] = items["item"].to_numpy()[frame["item"].to_numpy()]  # the item's row -> its token
     frame["domain"] = pd.Categorical.from_codes(frame[DOMAIN_CODE].to_numpy(), categories=list(kept))
     return frame
-
-
-def _arrow_texts(reviews: pd.DataFrame) -> pd.DataFrame:
-    """The review texts as Arrow strings (memory: one buffer per column, not a Python object per row, through
-    the dedupe and k-core to the spill)."""
-    for col in TEXTS:
-        if col in reviews:
-            texts = pa.array(reviews[col].to_numpy(), pa.string(), from_pandas=True)  # NaN/None: null, as before
-            reviews[col] = pd.Series(pd.arrays.ArrowExtensionArray(texts), index=reviews.index)
-    return reviews
 
 
 def _items_frame(raw_domains: dict, kept: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -224,15 +224,18 @@ def test_row_group_writer_gives_the_whole_tables_bytes(tmp_path, monkeypatch, ro
 
 def test_task_sets_and_splits_by_parts_are_the_whole_ones(tmp_path, monkeypatch):
     """Task sets are built from a part of the events at a time (selection's draws kept in one order) and the
-    interaction files get their texts from the spill a part at a time: small parts give every file the bytes
-    of one part per file (row groups of 10 rows in both, so the parts also straddle row groups)."""
+    interaction files get their texts from the spill a part at a time (spilled a part at a time): small parts
+    give every file the bytes of one part per file (row groups of 10 rows in both, so the parts also straddle
+    row groups)."""
     import benchmark.prepare as prep
     from benchmark.data import io as dio
+    from benchmark.data import spill
     from benchmark.tasks import builder
 
     monkeypatch.setattr(dio, "ROW_GROUP_ROWS", 10)
     manifests = []
     for events, rows, negatives in ((1 << 30, 1 << 30, 1 << 17), (7, 5, 3)):
+        monkeypatch.setattr(spill, "SPILL_ROWS", rows)
         monkeypatch.setattr(builder, "BUILD_EVENTS", events)
         monkeypatch.setattr(prep, "INTERACTION_ROWS", rows)
         monkeypatch.setattr(selection, "NEGATIVE_CHUNK", negatives)
@@ -242,14 +245,15 @@ def test_task_sets_and_splits_by_parts_are_the_whole_ones(tmp_path, monkeypatch)
     assert manifests[0]["files"] == manifests[1]["files"] and manifests[0]["labels"] == manifests[1]["labels"]
 
 
-def test_spilled_texts_come_back_in_place(tmp_path):
-    """The reader spills a domain's texts (and explanation targets) in the domain's sequence order; `gather`
-    returns row r of domain d for any mix of rows."""
+def test_spilled_texts_come_back_in_place(tmp_path, monkeypatch):
+    """The reader spills a domain's texts (and explanation targets) in the domain's sequence order, a few rows
+    at a time; `gather` returns row r of domain d for any mix of rows."""
     import pandas as pd
 
     from benchmark.data import spill
     from benchmark.data.item_text import explanation_target
 
+    monkeypatch.setattr(spill, "SPILL_ROWS", 7)
     rng = np.random.default_rng(1)
     frames = {}
     for d, name in enumerate(("B/ad name", "A")):
@@ -258,7 +262,8 @@ def test_spilled_texts_come_back_in_place(tmp_path):
                                 "timestamp": rng.integers(0, 5, n), "rating": rng.random(n),
                                 "review": [None if x % 4 == 0 else f"Good {x}. More." for x in range(n)],
                                 "summary": [f"sum {x}" if x % 3 else None for x in range(n)]})
-        kept = spill.spill_texts(reviews.copy(), spill.spill_path(tmp_path, name))
+        keys = reviews.drop(columns=["review", "summary"]).assign(**{spill.SOURCE_ROW: np.arange(n)})
+        kept = spill.spill_texts(keys.iloc[::-1], reviews, spill.spill_path(tmp_path, name))
         expected = reviews.sort_values(["user", "timestamp", "item"]).reset_index(drop=True)
         assert kept["item"].tolist() == expected["item"].tolist() and "review" not in kept
         assert kept[spill.ROW].tolist() == list(range(n))

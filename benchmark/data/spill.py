@@ -26,6 +26,7 @@ from benchmark.data.item_text import explanation_target
 TEXTS = ("review", "summary")  # the interaction columns that are spilled
 EXPLANATION = "explanation"    # the explanation target, spilled beside them
 ROW, DOMAIN_CODE, HAS_EXPLANATION = "text_row", "text_domain", "has_explanation"  # what the frames carry instead
+SOURCE_ROW = "source_row"  # a reviews frame's row, while the dedupe and k-core run on the other columns
 
 
 @contextmanager
@@ -47,25 +48,29 @@ def spill_path(folder: Path, domain: str) -> Path:
     return Path(folder) / f"{hashlib.sha256(domain.encode()).hexdigest()[:16]}.arrow"
 
 
-def spill_texts(reviews: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """Write `reviews`' texts (missing: "") and explanation targets to `path`, rows in (user, timestamp, item)
-    order; returns the frame in that order without the texts, with each row's number in the file (ROW) and
-    whether its explanation target is non-empty."""
-    keys = pd.DataFrame({c: reviews[c].to_numpy() for c in ("user", "timestamp", "item")})
-    order = keys.sort_values(["user", "timestamp", "item"], kind="stable").index.to_numpy()  # labels = positions
-    del keys
-    columns = {}
-    for col in TEXTS:  # Python strings or Arrow ones; None and NaN are missing
-        texts = pa.Table.from_pandas(reviews[[col]], preserve_index=False).column(0).cast(pa.string())
-        columns[col] = pc.fill_null(texts.take(pa.array(order)).combine_chunks(), "")
-    pairs = zip(*(columns[c].to_numpy(zero_copy_only=False).tolist() for c in TEXTS))
-    columns[EXPLANATION] = pa.array([explanation_target(r, s) for r, s in pairs], pa.string())
-    table = pa.table(columns)
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
-    has_explanation = pc.greater(pc.binary_length(columns[EXPLANATION]), 0).to_numpy(zero_copy_only=False)
-    del table, columns
-    frame = reviews.drop(columns=list(TEXTS)).take(order)
+SPILL_ROWS = 1 << 16  # rows whose explanation targets are made and written together (memory)
+
+
+def spill_texts(keys: pd.DataFrame, reviews: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Write the texts of `keys`' rows (row `keys[SOURCE_ROW]` of `reviews`; missing: "") and their explanation
+    targets to `path`, rows in (user, timestamp, item) order; returns `keys` in that order without SOURCE_ROW,
+    with each row's number in the file (ROW) and whether its explanation target is non-empty."""
+    order = keys[["user", "timestamp", "item"]].reset_index(drop=True).sort_values(
+        ["user", "timestamp", "item"], kind="stable").index.to_numpy()  # labels = positions
+    source = keys[SOURCE_ROW].to_numpy()[order]
+    texts = {col: pa.Table.from_pandas(reviews[[col]], preserve_index=False).column(0).cast(pa.string())
+             for col in TEXTS}  # Python strings or Arrow ones (not copied); None and NaN are missing
+    has_explanation = np.zeros(len(order), dtype=bool)
+    schema = pa.schema([(name, pa.string()) for name in (*TEXTS, EXPLANATION)])
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+        for lo in range(0, len(order), SPILL_ROWS):
+            rows = pa.array(source[lo:lo + SPILL_ROWS])
+            part = [pc.fill_null(texts[col].take(rows).combine_chunks(), "") for col in TEXTS]
+            pairs = zip(*(values.to_numpy(zero_copy_only=False).tolist() for values in part))
+            part.append(pa.array([explanation_target(r, s) for r, s in pairs], pa.string()))
+            has_explanation[lo:lo + SPILL_ROWS] = pc.greater(pc.binary_length(part[-1]), 0).to_numpy(zero_copy_only=False)
+            writer.write_batch(pa.record_batch(part, schema=schema))
+    frame = keys.drop(columns=[SOURCE_ROW]).take(order)
     frame.index = pd.RangeIndex(len(frame))
     frame[ROW] = np.arange(len(frame), dtype=np.int64)
     frame[HAS_EXPLANATION] = has_explanation

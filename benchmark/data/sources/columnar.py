@@ -94,6 +94,9 @@ def read_review_frame(path: Path, fields, bounds: tuple[int, int], rating: tuple
         return None
     out = {"timestamp": pd.Series(timestamp, dtype="int64"), "rating": pd.Series(rate, dtype="float64"),
            "line": pd.Series(np.arange(1, n_lines + 1), dtype="int64")}
-    for c in ("user", "item", "review", "summary"):
+    for c in ("user", "item"):
         out[c] = pd.Series(col(c).to_numpy(zero_copy_only=False), dtype=object)
+    for c in ("review", "summary"):  # the scan's own Arrow strings, as the line reader's (`common.text_column`)
+        out[c] = pd.Series(pd.arrays.ArrowExtensionArray(col(c).cast(pa.string())))
+    del table, col  # the checks' columns go; the texts' buffers stay, held by the frame
     return pd.DataFrame({c: out[c] for c in columns})
