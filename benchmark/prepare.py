@@ -142,31 +142,35 @@ def _cleaned(rd, k: int, spill: Path) -> tuple:
 
 
 def _merged(kept: dict[str, pd.DataFrame], items: pd.DataFrame) -> pd.DataFrame:
-    """The domains' interactions (`_cleaned`'s frames) in one frame, in sequence order: user and domain as
-    categories, item as its token, and where each row's texts are in the spill. The order is found on integer
-    keys (`sequence_order`): the user's rank among all user ids, and the item's row in `items` (sorted by
-    domain, raw id)."""
+    """The domains' interactions (`_cleaned`'s frames, taken out of `kept` one by one) in one frame, in sequence
+    order: user and domain as categories, item as its token, and where each row's texts are in the spill. The
+    order is found on integer keys (`sequence_order`): the user's rank among all user ids, and the item's row in
+    `items` (sorted by domain, raw id). Built as one array per column (memory: no intermediate frames)."""
+    domains = list(kept)
     user_ids = np.unique(np.concatenate([core["user"].cat.categories.to_numpy(dtype=object) for core in kept.values()]))
-    parts = []
-    for code, (domain, core) in enumerate(kept.items()):
+    columns: dict[str, list] = {c: [] for c in ("user", "item", "timestamp", "rating", DOMAIN_CODE, ROW, HAS_EXPLANATION)}
+    for code, domain in enumerate(domains):
+        core = kept.pop(domain)
         rows = np.flatnonzero((items["domain"] == domain).to_numpy())
         item_row = pd.Series(rows, index=items["raw_id"].to_numpy()[rows])
         item_row = item_row[~item_row.index.duplicated(keep="last")]  # a repeated id: its last row, as a dict would
         users, raw = core["user"].cat, core["item"].cat
-        parts.append(pd.DataFrame({
-            "user": np.searchsorted(user_ids, users.categories.to_numpy(dtype=object))[users.codes.to_numpy()],
-            "item": item_row.to_numpy()[item_row.index.get_indexer(raw.categories)][raw.codes.to_numpy()],
-            "timestamp": core["timestamp"].to_numpy(), "rating": core["rating"].to_numpy(),
-            DOMAIN_CODE: np.full(len(core), code, dtype=np.int16), ROW: core[ROW].to_numpy(),
-            HAS_EXPLANATION: core[HAS_EXPLANATION].to_numpy(),
-        }))
-    frame = pd.concat(parts, ignore_index=True)
-    del parts
-    frame = frame.take(sequence_order(frame["user"].to_numpy(), frame["timestamp"].to_numpy(), frame["item"].to_numpy()))
-    frame.index = pd.RangeIndex(len(frame))
+        user_rank = np.searchsorted(user_ids, users.categories.to_numpy(dtype=object)).astype(np.int32)
+        columns["user"].append(user_rank[users.codes.to_numpy()])
+        columns["item"].append(item_row.to_numpy()[item_row.index.get_indexer(raw.categories)][raw.codes.to_numpy()])
+        columns[DOMAIN_CODE].append(np.full(len(core), code, dtype=np.int16))
+        for c in ("timestamp", "rating", ROW, HAS_EXPLANATION):
+            columns[c].append(core[c].to_numpy())
+        del core, users, raw
+    merged = {c: np.concatenate(parts) for c, parts in columns.items()}
+    del columns
+    order = sequence_order(merged["user"], merged["timestamp"], merged["item"])
+    frame = pd.DataFrame(index=pd.RangeIndex(len(order)))
+    for c in list(merged):  # each column in order, its unordered array dropped at once
+        frame[c] = merged.pop(c)[order]
     frame["user"] = pd.Categorical.from_codes(frame["user"].to_numpy(), categories=user_ids)
     frame["item"] = items["item"].to_numpy()[frame["item"].to_numpy()]  # the item's row -> its token
-    frame["domain"] = pd.Categorical.from_codes(frame[DOMAIN_CODE].to_numpy(), categories=list(kept))
+    frame["domain"] = pd.Categorical.from_codes(frame[DOMAIN_CODE].to_numpy(), categories=domains)
     return frame
 
 
@@ -431,8 +435,8 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
             # 3. interactions: merge, order, split (while the images are checked and written)
             text_domains = list(kept)  # the spill files, by DOMAIN_CODE
             n_kept = {d: len(core) for d, core in kept.items()}
-            inter = _merged(kept, items)
-            del kept, rd  # memory: the merged frame holds the same rows
+            inter = _merged(kept, items)  # empties `kept`
+            del kept, rd
             # the interactions' columns but the texts, which stay in the spill (`_write_interactions`)
             cols = [c for c in layout.INTERACTION_COLUMNS if c not in TEXTS] + [DOMAIN_CODE, ROW, HAS_EXPLANATION]
             # the groups' rows taken from the merged frame once each (memory: no intermediate frames)
