@@ -61,17 +61,22 @@ def tree_pss_bytes(root: int) -> int:
 
 
 class TreePeak:
-    """Samples the process tree under `pid` every `every` seconds in a thread; `.peak` is the largest sum seen."""
+    """Samples the process tree under `pid` every `every` seconds in a thread; `.peak` is the largest sum seen,
+    `.by_stage` the largest while each value of `.stage` (set by the caller: what is running) held."""
 
     def __init__(self, pid: int, every: float = 0.1):
         self.pid, self.every, self.peak = pid, every, 0
+        self.stage, self.by_stage = None, {}
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         while not self.done.wait(self.every):
-            self.peak = max(self.peak, tree_pss_bytes(self.pid))
+            stage, pss = self.stage, tree_pss_bytes(self.pid)
+            self.peak = max(self.peak, pss)
+            if stage is not None:
+                self.by_stage[stage] = max(self.by_stage.get(stage, 0), pss)
 
     def stop(self) -> float:
         self.done.set()
@@ -114,8 +119,9 @@ def scan_floor(raw: Path) -> float:
     return time.perf_counter() - t0
 
 
-def timed_prepare(raw: Path, out: Path, image_size: int, scale_name: str) -> dict[str, float]:
-    """prepare() with the seconds spent in each stage (the stages overlap nothing; the rest is the remainder)."""
+def timed_prepare(raw: Path, out: Path, image_size: int, scale_name: str, sampler: TreePeak | None = None):
+    """prepare() with the seconds spent in each stage (the stages overlap nothing; the rest is the remainder);
+    `sampler`: told which stage runs (its tree peaks per stage)."""
     import benchmark.prepare as prep
 
     seconds: dict[str, float] = defaultdict(float)
@@ -124,26 +130,36 @@ def timed_prepare(raw: Path, out: Path, image_size: int, scale_name: str) -> dic
     def wrap(stage, fn):
         def timed(*a, **kw):
             t0 = time.perf_counter()
+            outer = sampler.stage if sampler else None
+            if sampler:
+                sampler.stage = stage
             try:
                 return fn(*a, **kw)
             finally:
+                if sampler:
+                    sampler.stage = outer
                 seconds[stage] += time.perf_counter() - t0
                 peaks[stage] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         return timed
 
-    stages = {"read, dedupe, k-core (2 processes)": ("_load_domains",), "items (frame, text)": ("_items_frame", "flatten"), "merge, order": ("order_sequences",),
-              "parquet files (items, splits)": ("write_parquet",), "builders, explanation targets": ("TaskBuilder", "_explanations"),
-              "task sets (2 processes)": ("_write_task_sets",), "manifest (hashing), card": ("write_manifest_and_card",)}
-    prep.TaskBuilder.release_unread = wrap("builders, explanation targets", prep.TaskBuilder.release_unread)
+    stages = {"read, dedupe, k-core, spill (2 processes)": ("_load_domains",),
+              "items (frame, text)": ("_items_frame", "flatten"), "merge, order": ("_merged", "order_sequences"),
+              "parquet files (items, splits)": ("write_parquet", "_write_interactions"),
+              "builders": ("TaskBuilder", "_explanations"), "task sets (2 processes)": ("_write_task_sets",),
+              "manifest (hashing), card": ("write_manifest_and_card",)}
+    prep.TaskBuilder.release_unread = wrap("builders", prep.TaskBuilder.release_unread)
     for stage, names in stages.items():
         for name in names:
-            setattr(prep, name, wrap(stage, getattr(prep, name)))
+            if hasattr(prep, name):  # the stages of an older tree too (before-and-after runs)
+                setattr(prep, name, wrap(stage, getattr(prep, name)))
     start_images = prep._write_images
 
     def images(*a, **kw):  # the start is "the rest"; waiting for the workers is "images"
         return wrap("images (waiting for the workers)", start_images(*a, **kw))
     prep._write_images = images
     t0 = time.perf_counter()
+    if sampler:
+        sampler.stage = "the rest"
     prep.prepare("amazon2014", raw, out, seed=0, image_size=image_size, scale=scale_name, origin=prep.EMBEDDED_SOURCE)
     total = time.perf_counter() - t0
     seconds["the rest"] = total - sum(seconds.values())
@@ -159,17 +175,22 @@ def one_scale(args) -> None:
     scale = scaled(args.base, args.factor)
     raw, out = args.workdir / f"raw-{scale.name}", args.workdir / f"data-{scale.name}"
     load = os.getloadavg()
+    sampler = TreePeak(os.getpid())
+    sampler.stage = "world generation"
     t0, c0 = time.perf_counter(), cpu_seconds()
     generate_world(raw, scale=scale, seed=0, force=True)
     gen, gen_cpu = time.perf_counter() - t0, cpu_seconds() - c0
+    sampler.stage = None
     floor = scan_floor(raw)
     for folder in (out, out.parent / f"{out.name}.labels"):  # the data and its labels folder beside it
         shutil.rmtree(folder, ignore_errors=True)
     c0 = cpu_seconds()
-    stages, peaks = timed_prepare(raw, out, WORLD_IMAGE_SIZE[args.base], scale.name)
+    stages, peaks = timed_prepare(raw, out, WORLD_IMAGE_SIZE[args.base], scale.name, sampler)
+    sampler.stop()
     manifest = json.loads((out / "manifest.json").read_text())
     print(json.dumps({"scale": scale.name, "generate_s": gen, "generate_cpu_s": gen_cpu, "floor_s": floor,
-                      "stages": stages, "stage_peaks_gib": peaks, "prepare_cpu_s": cpu_seconds() - c0,
+                      "stages": stages, "stage_peaks_gib": peaks,
+                      "tree_peaks_gib": {k: v / 2**30 for k, v in sampler.by_stage.items()}, "prepare_cpu_s": cpu_seconds() - c0,
                       "max_rss_gib": peak_rss_gib(), "reviews": sum(v["reviews_read"] for v in manifest["reading"].values()),
                       "instances": sum(manifest["instances"].values()), "sha256": manifest["dataset_sha256"],
                       "load": [load[0], os.getloadavg()[0]]}))
@@ -234,10 +255,13 @@ def main() -> None:
         st = row["stages"]
         print(f"\n{row['scale']}: {row['reviews']:,} reviews, {row['instances']:,} task instances, dataset sha256 "
               f"{row['sha256'][:16]}..., load average {row['load'][0]:.1f} at the start, {row['load'][1]:.1f} at the end")
-        print(f"  world generation: {row['generate_s']:.1f}s wall, {row['generate_cpu_s']:.1f}s CPU")
+        tree = row["tree_peaks_gib"]
+        print(f"  world generation: {row['generate_s']:.1f}s wall, {row['generate_cpu_s']:.1f}s CPU, "
+              f"tree peak (PSS) {tree.get('world generation', 0):.2f} GiB")
         for stage, s in st.items():
             peak = row["stage_peaks_gib"].get(stage)
-            print(f"  {stage:<34} {s:7.1f}s" + (f"   main process peak RSS so far {peak:.2f} GiB" if peak else ""))
+            print(f"  {stage:<34} {s:7.1f}s" + (f"   tree peak (PSS) {tree[stage]:.2f} GiB" if stage in tree else "")
+                  + (f", main process peak RSS so far {peak:.2f} GiB" if peak else ""))
         print(f"  prepare CPU {row['prepare_cpu_s']:.1f}s; peak memory of the process tree (PSS) {row['peak_gib']:.2f} GiB "
               f"(largest single process's peak RSS {row['max_rss_gib']:.2f} GiB); scan floor "
               f"{row['floor_s']:.1f}s (prepare = {st['total'] / row['floor_s']:.1f}x the floor)")

@@ -35,13 +35,14 @@ def main() -> None:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     read_one = ray.remote(prep._load_one)
 
-    def load_domains_on_ray(source, raw_dir, domains, report, table_items, limits):
-        """_load_domains with each domain read by a Ray task; skip reports merged in domain order."""
+    def load_domains_on_ray(source, raw_dir, domains, report, table_items, limits, k, spill):
+        """_load_domains with each domain read (and cleaned, its texts spilled) by a Ray task; skip reports
+        merged in domain order."""
         domains = list(domains)
-        loaded = ray.get([read_one.remote((source, raw_dir, d, report.skip_bad, limits)) for d in domains])
-        for _, part in loaded:
+        loaded = ray.get([read_one.remote((source, raw_dir, d, report.skip_bad, limits, k, spill)) for d in domains])
+        for *_, part in loaded:
             report.merge(part)
-        return {d: raw_domain for d, (raw_domain, _) in zip(domains, loaded)}
+        return {d: cleaned for d, (*cleaned, _) in zip(domains, loaded)}
 
     prep._load_domains = load_domains_on_ray
     t0 = time.time()

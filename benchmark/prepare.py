@@ -15,6 +15,7 @@ import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,17 +28,35 @@ from benchmark import __version__
 from benchmark.data import layout
 from benchmark.data.errors import DataError, SkipReport
 from benchmark.data.images import normalize_image, resolve_images
-from benchmark.data.io import remove_stale_staging, staged_dir, write_arrow, write_json, write_parquet, write_text
+from benchmark.data.io import (
+    remove_stale_staging,
+    row_group_writer,
+    staged_dir,
+    write_json,
+    write_parquet,
+    write_text,
+)
 from benchmark.data.item_text import attribute_dict, flatten
 from benchmark.data.labels import default_labels_dir, is_labels_folder, marker
 from benchmark.data.manifest import file_hashes, is_prepared_dataset, write_manifest_and_card
 from benchmark.data.memory import release_freed_memory
-from benchmark.data.processing import dedupe_earliest, domain_stats, k_core, order_sequences, seeded_permutation
+from benchmark.data.processing import dedupe_earliest, domain_stats, k_core, seeded_permutation, sequence_order
 from benchmark.data.regimes import EVAL_SPLITS, SEALED_INTERACTIONS, protocol_name
 from benchmark.data.sequences import MAX_HISTORY, Sequences, events
 from benchmark.data.sources import table
 from benchmark.data.sources.common import ANY_TIME, Limits
 from benchmark.data.sources.table import timestamps_are_positions
+from benchmark.data.spill import (
+    DOMAIN_CODE,
+    HAS_EXPLANATION,
+    ROW,
+    SOURCE_ROW,
+    TEXTS,
+    gather,
+    spill_dir,
+    spill_path,
+    spill_texts,
+)
 from benchmark.data.world import generate_world
 from benchmark.tasks import ANSWER_COLUMNS, TASKS
 from benchmark.tasks.builder import TaskBuilder
@@ -77,15 +96,16 @@ def decisions(new_user_frac: float, new_domain: str | None) -> dict:
 
 
 def _load_domains(source: str, raw_dir: Path, domains, report: SkipReport, table_items: Path | None,
-                  limits: Limits, k: int) -> dict:
-    """{domain: (RawDomain whose reviews are the k-core's survivors, the reading counts, domain_stats)}."""
+                  limits: Limits, k: int, spill: Path) -> dict:
+    """{domain: (RawDomain whose reviews are the k-core's survivors, their texts spilled into `spill`, the
+    reading counts, domain_stats)}."""
     if source == "table":
-        return {d: _cleaned(rd, k) for d, rd in table.load_table(raw_dir, table_items, report, limits=limits).items()}
+        return {d: _cleaned(rd, k, spill) for d, rd in table.load_table(raw_dir, table_items, report, limits=limits).items()}
     # Domains are independent files: read and clean them in parallel processes (parsing is CPU-bound; the 2014
     # metadata's Python literals in particular). Each worker fills its own SkipReport, merged here.
     domains = list(domains)
     workers = min(len(domains), os.cpu_count() or 1)
-    jobs = [(source, raw_dir, d, report.skip_bad, limits, k) for d in domains]
+    jobs = [(source, raw_dir, d, report.skip_bad, limits, k, spill) for d in domains]
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
             loaded = list(tqdm(pool.map(_load_one, jobs), total=len(jobs), desc=f"read {source}", unit="domain"))
@@ -97,32 +117,61 @@ def _load_domains(source: str, raw_dir: Path, domains, report: SkipReport, table
 
 
 def _load_one(job):
-    source, raw_dir, domain, skip_bad, limits, k = job
+    source, raw_dir, domain, skip_bad, limits, k, spill = job
     part = SkipReport(skip_bad=skip_bad)
     raw_domain = importlib.import_module(f"benchmark.data.sources.{source}").load_domain(raw_dir, domain, part, limits)
-    return *_cleaned(replace(raw_domain, reviews=_arrow_texts(raw_domain.reviews)), k), part
+    return *_cleaned(raw_domain, k, spill), part
 
 
-def _cleaned(rd, k: int) -> tuple:
+def _cleaned(rd, k: int, spill: Path) -> tuple:
     """One domain's dedupe and k-core (protocol 1, per domain), its reading counts and its statistics (those
-    of the merged frame's rows of this domain: the same users, items and rows)."""
-    reviews, n_dup = dedupe_earliest(rd.reviews)
+    of the merged frame's rows of this domain: the same users, items and rows). The survivors' texts are
+    spilled (`benchmark.data.spill`): the reviews returned are the other columns, in the spill's row order.
+    The dedupe and k-core see the other columns only (memory: the texts are taken once, into the spill)."""
+    keys = rd.reviews.drop(columns=list(TEXTS))
+    keys[SOURCE_ROW] = np.arange(len(keys))
+    reviews, n_dup = dedupe_earliest(keys)
     core = k_core(reviews, k)
+    del keys, reviews
     counts = {"reviews_read": int(len(rd.reviews)), "duplicates_removed": int(n_dup), "after_k_core": int(len(core))}
-    return replace(rd, reviews=core), counts, domain_stats(core)
+    stats = domain_stats(core)
+    core = spill_texts(core.drop(columns="line"), rd.reviews, spill_path(spill, rd.domain))
+    for col in ("user", "item"):  # ids as categories: a code per row (memory, and what crosses from the reader)
+        core[col] = core[col].astype("category")
+    return replace(rd, reviews=core), counts, stats
 
 
-TEXT_COLUMNS = ("review", "summary")
-
-
-def _arrow_texts(reviews: pd.DataFrame) -> pd.DataFrame:
-    """The review texts as Arrow strings (memory: one buffer per column, not a Python object per row, from
-    the reader to the explanation targets; they also cross from the reader process as buffers)."""
-    for col in TEXT_COLUMNS:
-        if col in reviews:
-            texts = pa.array(reviews[col].to_numpy(), pa.string(), from_pandas=True)  # NaN/None: null, as before
-            reviews[col] = pd.Series(pd.arrays.ArrowExtensionArray(texts), index=reviews.index)
-    return reviews
+def _merged(kept: dict[str, pd.DataFrame], items: pd.DataFrame) -> pd.DataFrame:
+    """The domains' interactions (`_cleaned`'s frames, taken out of `kept` one by one) in one frame, in sequence
+    order: user and domain as categories, item as its token, and where each row's texts are in the spill. The
+    order is found on integer keys (`sequence_order`): the user's rank among all user ids, and the item's row in
+    `items` (sorted by domain, raw id). Built as one array per column (memory: no intermediate frames)."""
+    domains = list(kept)
+    user_ids = np.unique(np.concatenate([core["user"].cat.categories.to_numpy(dtype=object) for core in kept.values()]))
+    columns: dict[str, list] = {c: [] for c in ("user", "item", "timestamp", "rating", DOMAIN_CODE, ROW, HAS_EXPLANATION)}
+    for code, domain in enumerate(domains):
+        core = kept.pop(domain)
+        rows = np.flatnonzero((items["domain"] == domain).to_numpy())
+        item_row = pd.Series(rows, index=items["raw_id"].to_numpy()[rows])
+        item_row = item_row[~item_row.index.duplicated(keep="last")]  # a repeated id: its last row, as a dict would
+        users, raw = core["user"].cat, core["item"].cat
+        user_rank = np.searchsorted(user_ids, users.categories.to_numpy(dtype=object)).astype(np.int32)
+        columns["user"].append(user_rank[users.codes.to_numpy()])
+        columns["item"].append(item_row.to_numpy()[item_row.index.get_indexer(raw.categories)][raw.codes.to_numpy()])
+        columns[DOMAIN_CODE].append(np.full(len(core), code, dtype=np.int16))
+        for c in ("timestamp", "rating", ROW, HAS_EXPLANATION):
+            columns[c].append(core[c].to_numpy())
+        del core, users, raw
+    merged = {c: np.concatenate(parts) for c, parts in columns.items()}
+    del columns
+    order = sequence_order(merged["user"], merged["timestamp"], merged["item"])
+    frame = pd.DataFrame(index=pd.RangeIndex(len(order)))
+    for c in list(merged):  # each column in order, its unordered array dropped at once
+        frame[c] = merged.pop(c)[order]
+    frame["user"] = pd.Categorical.from_codes(frame["user"].to_numpy(), categories=user_ids)
+    frame["item"] = items["item"].to_numpy()[frame["item"].to_numpy()]  # the item's row -> its token
+    frame["domain"] = pd.Categorical.from_codes(frame[DOMAIN_CODE].to_numpy(), categories=domains)
+    return frame
 
 
 def _items_frame(raw_domains: dict, kept: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -240,45 +289,44 @@ def _set_task_state(builders: dict, groups: dict, plan: dict, stage: Path, lstag
 
 
 def _write_task_set(job: tuple[str, str]) -> int:
-    """Build one task set (`job`: split, task), write its public file (and for a scored split its answers into
-    the labels folder); its number of instances."""
+    """Build one task set (`job`: split, task) a part at a time (memory: about one row group is held), write its
+    public file (and for a scored split its answers into the labels folder); its number of instances."""
     split, name = job
     st, spec = _TASK_STATE, TASKS[name]
     group, part = st["plan"][split]
     if split not in st["events"]:  # the events of one split at a time, shared by its tasks
         st["events"] = {split: events(st["groups"][group], part)}
-    table = spec.build(st["builders"][group], split, st["events"][split])
-    if split in EVAL_SPLITS:  # scored: inputs in public, the task's answers sealed
-        write_arrow(layout.task_path(st["lstage"], name, split), table.select(["id", *spec.answers]))
-        table = table.drop_columns(list(ANSWER_COLUMNS))
-    write_arrow(layout.task_path(st["stage"], name, split), table)
-    n = table.num_rows
-    del table
+    scored = split in EVAL_SPLITS  # scored: inputs in public, the task's answers sealed
+    n = 0
+    with row_group_writer(layout.task_path(st["stage"], name, split)) as public, \
+            row_group_writer(layout.task_path(st["lstage"], name, split)) if scored else nullcontext() as sealed:
+        for table in spec.build_parts(st["builders"][group], split, st["events"][split]):
+            if scored:
+                sealed.write(table.select(["id", *spec.answers]))
+                table = table.drop_columns(list(ANSWER_COLUMNS))
+            public.write(table)
+            n += table.num_rows
+            del table
     release_freed_memory()  # before the next set (glibc and Arrow pools)
     return n
 
 
-EXPLANATION_ROWS = 1 << 18  # rows per job when the explanation targets are made by the task workers
+INTERACTION_ROWS = 1 << 18  # interactions whose texts are gathered from the spill together (memory)
 
 
-def _explanation_rows(job: tuple[str, int, int]):
-    group, lo, hi = job
-    return _TASK_STATE["builders"][group].explanation_rows(lo, hi)
-
-
-def _explanations(builders: dict) -> None:
-    """Each builder's explanation targets (a Python call per interaction), made by TASK_WORKERS processes a
-    range of rows at a time (forked: the review texts are not copied) and joined in row order."""
-    jobs = [(g, lo, min(lo + EXPLANATION_ROWS, len(b.seqs.frame))) for g, b in builders.items()
-            for lo in range(0, len(b.seqs.frame), EXPLANATION_ROWS)]
-    workers = min(TASK_WORKERS, os.cpu_count() or 1, len(jobs))
-    if workers < 2:
-        return  # each builder makes its own
-    with ProcessPoolExecutor(workers, initializer=_set_task_state, initargs=(builders, {}, {}, None, None)) as pool:
-        parts = list(pool.map(_explanation_rows, jobs))
-    for g, b in builders.items():
-        mine = [part for (group, _, _), part in zip(jobs, parts) if group == g]
-        b.explanations = pa.concat_arrays(mine) if mine else pa.array([], pa.string())
+def _write_interactions(path: Path, frame: pd.DataFrame, spill: Path, text_domains: list[str]) -> None:
+    """One interaction split file (layout.INTERACTION_COLUMNS), INTERACTION_ROWS rows at a time, the texts
+    gathered from the spill: the bytes `write_parquet` gives the whole frame with its texts."""
+    cols = list(layout.INTERACTION_COLUMNS)
+    with row_group_writer(path) as out:
+        for lo in range(0, max(len(frame), 1), INTERACTION_ROWS):
+            part = frame.iloc[lo:lo + INTERACTION_ROWS]
+            keys = part[[c for c in cols if c not in TEXTS]].astype({"user": object, "domain": object})  # not categories
+            table = pa.Table.from_pandas(keys, preserve_index=False)
+            code, row = part[DOMAIN_CODE].to_numpy(), part[ROW].to_numpy()
+            for col in TEXTS:
+                table = table.add_column(cols.index(col), col, gather(spill, text_domains, code, row, col))
+            out.write(table)
 
 
 def _write_task_sets(builders: dict, groups: dict, plan: dict, stage: Path, lstage: Path) -> dict[str, int]:
@@ -346,134 +394,128 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
     remove_stale_staging(out.parent, out.name)
     remove_stale_staging(labels_out.parent, labels_out.name)
     report, warnings = SkipReport(skip_bad=skip_bad), []
-    # 1. per domain, as each is read: dedupe, k-core
-    loaded = _load_domains(source, raw_dir, domains, report, Path(table_items) if table_items else None, limits, k)
-    raw, kept, stats_raw, domain_counts = {}, {}, {}, {}
-    for domain, (rd, counts, stats) in loaded.items():
-        raw[domain] = replace(rd, reviews=rd.reviews.iloc[:0])  # the metadata; the reviews are in `kept`
-        if counts["after_k_core"] == 0:
-            if counts["reviews_read"]:  # no reviews at all (an empty file) is already in the skip report
-                warnings.append(f"{domain}: nothing survives the {k}-core")
-            continue
-        kept[domain] = rd.reviews
-        stats_raw[domain], domain_counts[domain] = counts, stats
-    del loaded
-    if new_domain is not None and new_domain not in raw and new_domain != layout.NEW_DOMAIN:
-        raise DataError(raw_dir, None, f"--new-domain {new_domain}: no such domain in the data "
-                        f"(domains: {', '.join(sorted(raw))}); use none to turn the new-domain holdout off")
-    if new_domain not in kept:  # the default where absent, or nothing left after the k-core
-        new_domain = None
-    train_domains = [d for d in kept if d != new_domain]
-    if not train_domains:
-        raise DataError(raw_dir, None, f"no training-domain interactions survive the {k}-core")
+    with spill_dir(out) as spill:  # the review texts, out of memory until written (removed at the end, also on error)
+        # 1. per domain, as each is read: dedupe, k-core
+        loaded = _load_domains(source, raw_dir, domains, report, Path(table_items) if table_items else None, limits, k,
+                               spill)
+        raw, kept, stats_raw, domain_counts = {}, {}, {}, {}
+        for domain, (rd, counts, stats) in loaded.items():
+            raw[domain] = replace(rd, reviews=rd.reviews.iloc[:0])  # the metadata; the reviews are in `kept`
+            if counts["after_k_core"] == 0:
+                if counts["reviews_read"]:  # no reviews at all (an empty file) is already in the skip report
+                    warnings.append(f"{domain}: nothing survives the {k}-core")
+                continue
+            kept[domain] = rd.reviews
+            stats_raw[domain], domain_counts[domain] = counts, stats
+        del loaded
+        if new_domain is not None and new_domain not in raw and new_domain != layout.NEW_DOMAIN:
+            raise DataError(raw_dir, None, f"--new-domain {new_domain}: no such domain in the data "
+                            f"(domains: {', '.join(sorted(raw))}); use none to turn the new-domain holdout off")
+        if new_domain not in kept:  # the default where absent, or nothing left after the k-core
+            new_domain = None
+        train_domains = [d for d in kept if d != new_domain]
+        if not train_domains:
+            raise DataError(raw_dir, None, f"no training-domain interactions survive the {k}-core")
 
-    # 2. items: attributes, seeded tokens, text, images
-    items = _items_frame(raw, kept)
-    del raw  # memory: the metadata is in `items` now
-    items["item"] = seeded_permutation(len(items), seed).astype(np.int64)
-    items["text"] = [flatten(attribute_dict(t, b, p, c, d)) for t, b, p, c, d in
-                     zip(items["title"], items["brand"], items["price"], items["category"], items["description"])]
-    # The public folder is swapped in first, then its labels: if the first swap fails, both old folders stay
-    # as they were. (A failure between the two leaves new data beside old labels, which `labels.json` names.)
-    with staged_dir(labels_out, replace=True) as lstage, staged_dir(out, replace=True) as stage, \
-            _LazyPool(IMAGE_WORKERS) as image_pool:
-        image_root = raw_dir.parent if raw_dir.is_file() else raw_dir  # `table`: raw_dir is the interactions file
-        image_digests: dict[str, str] = {}
-        images_done = _write_images(items, image_root, images_dir, stage, image_size, report, warnings, image_digests,
-                                    image_pool)
-        token_of = {d: pd.Series(g["item"].to_numpy(), index=g["raw_id"].to_numpy()) for d, g in items.groupby("domain")}
+        # 2. items: attributes, seeded tokens, text, images
+        items = _items_frame(raw, kept)
+        del raw  # memory: the metadata is in `items` now
+        items["item"] = seeded_permutation(len(items), seed).astype(np.int64)
+        items["text"] = [flatten(attribute_dict(t, b, p, c, d)) for t, b, p, c, d in
+                         zip(items["title"], items["brand"], items["price"], items["category"], items["description"])]
+        # The public folder is swapped in first, then its labels: if the first swap fails, both old folders stay
+        # as they were. (A failure between the two leaves new data beside old labels, which `labels.json` names.)
+        with staged_dir(labels_out, replace=True) as lstage, staged_dir(out, replace=True) as stage, \
+                _LazyPool(IMAGE_WORKERS) as image_pool:
+            image_root = raw_dir.parent if raw_dir.is_file() else raw_dir  # `table`: raw_dir is the interactions file
+            image_digests: dict[str, str] = {}
+            images_done = _write_images(items, image_root, images_dir, stage, image_size, report, warnings, image_digests,
+                                        image_pool)
 
-        # 3. interactions: merge, order, split (while the images are checked and written)
-        frames = []
-        for domain, core in kept.items():
-            f = core.rename(columns={"item": "raw_id"})
-            f["domain"] = domain
-            tokens = token_of[domain]  # raw id -> token, looked up by hash (the last row of a repeated id, as a dict)
-            tokens = tokens[~tokens.index.duplicated(keep="last")]
-            f["item"] = tokens.to_numpy()[tokens.index.get_indexer(f["raw_id"])]
-            frames.append(f)
-        n_kept = {d: len(core) for d, core in kept.items()}
-        del kept, core, f, rd, token_of, tokens  # memory: the merged frame below holds the same rows
-        inter = order_sequences(pd.concat(frames, ignore_index=True))
-        del frames
-        cols = list(layout.INTERACTION_COLUMNS)
-        inter["review"] = inter["review"].fillna("")
-        inter["summary"] = inter["summary"].fillna("")
-        # the groups' rows taken from the merged frame once each (memory: no intermediate frames of texts)
-        office = (inter["domain"] == new_domain).to_numpy()
-        users = np.array(sorted(inter["user"][~office].unique()), dtype=object)
-        n_new = int(round(new_user_frac * len(users)))
-        new_users = set(np.random.default_rng([seed, 1]).choice(users, size=n_new, replace=False).tolist())
-        is_new = inter["user"].isin(new_users).to_numpy()
-        groups = {
-            "main": Sequences.from_frame(inter.loc[~office & ~is_new, cols]),
-            "new_user": Sequences.from_frame(inter.loc[~office & is_new, cols]),
-            "office": Sequences.from_frame(inter.loc[office & ~is_new, cols]),
-        }
-        # a holdout that is off has no split: nothing is written for it (no empty files)
-        held_out = {"main": True, "new_user": n_new > 0, "office": new_domain is not None}
-        inter_plan = {  # interaction split -> (sequence group, leave-last-out part)
-            "train": ("main", "train"), "valid": ("main", "valid"), "test": ("main", "test"),
-            "new_user": ("new_user", "all"), "new_domain_train": ("office", "train"),
-            "new_domain_valid": ("office", "valid"), "new_domain_test": ("office", "test"),
-        }
-        # the manifest's counts now, then the merged frames go (memory: the groups hold what is still needed)
-        per_domain = {d: domain_counts[d] for d in sorted(n_kept)}
-        per_domain["all training domains"] = domain_stats(inter.loc[~office, ["user", "item"]])
-        del inter, office, is_new
-        split_counts = {}
-        for split, (g, part) in inter_plan.items():
-            if held_out[g]:
-                frame = groups[g].rows(part)
-                write_parquet(layout.interactions_path(lstage if split in SEALED_INTERACTIONS else stage, split), frame[cols])
-                split_counts[split] = {"users": int(frame["user"].nunique()), "interactions": int(len(frame))}
-        del frame
-        items["image"] = images_done()
-        items_out = items.sort_values("item")[list(layout.ITEM_COLUMNS)].reset_index(drop=True)
-        write_parquet(stage / layout.ITEMS, items_out)
-        del items_out
+            # 3. interactions: merge, order, split (while the images are checked and written)
+            text_domains = list(kept)  # the spill files, by DOMAIN_CODE
+            n_kept = {d: len(core) for d, core in kept.items()}
+            inter = _merged(kept, items)  # empties `kept`
+            del kept, rd
+            # the interactions' columns but the texts, which stay in the spill (`_write_interactions`)
+            cols = [c for c in layout.INTERACTION_COLUMNS if c not in TEXTS] + [DOMAIN_CODE, ROW, HAS_EXPLANATION]
+            # the groups' rows taken from the merged frame once each (memory: no intermediate frames)
+            office = inter[DOMAIN_CODE].to_numpy() == (text_domains.index(new_domain) if new_domain else -1)
+            user_code, user_ids = inter["user"].cat.codes.to_numpy(), inter["user"].cat.categories
+            users = user_ids.to_numpy(dtype=object)[np.unique(user_code[~office])]  # sorted, as the ids are
+            n_new = int(round(new_user_frac * len(users)))
+            new_users = set(np.random.default_rng([seed, 1]).choice(users, size=n_new, replace=False).tolist())
+            is_new = np.isin(user_code, np.flatnonzero(user_ids.isin(new_users)))
+            del user_code
+            groups = {
+                "main": Sequences.from_frame(inter.loc[~office & ~is_new, cols]),
+                "new_user": Sequences.from_frame(inter.loc[~office & is_new, cols]),
+                "office": Sequences.from_frame(inter.loc[office & ~is_new, cols]),
+            }
+            # a holdout that is off has no split: nothing is written for it (no empty files)
+            held_out = {"main": True, "new_user": n_new > 0, "office": new_domain is not None}
+            inter_plan = {  # interaction split -> (sequence group, leave-last-out part)
+                "train": ("main", "train"), "valid": ("main", "valid"), "test": ("main", "test"),
+                "new_user": ("new_user", "all"), "new_domain_train": ("office", "train"),
+                "new_domain_valid": ("office", "valid"), "new_domain_test": ("office", "test"),
+            }
+            # the manifest's counts now, then the merged frames go (memory: the groups hold what is still needed)
+            per_domain = {d: domain_counts[d] for d in sorted(n_kept)}
+            per_domain["all training domains"] = domain_stats(inter.loc[~office, ["user", "item"]])
+            del inter, office, is_new
+            split_counts = {}
+            for split, (g, part) in inter_plan.items():
+                if held_out[g]:
+                    frame = groups[g].rows(part)
+                    _write_interactions(layout.interactions_path(lstage if split in SEALED_INTERACTIONS else stage, split),
+                                        frame, spill, text_domains)
+                    split_counts[split] = {"users": int(frame["user"].nunique()), "interactions": int(len(frame))}
+            del frame
+            items["image"] = images_done()
+            items_out = items.sort_values("item")[list(layout.ITEM_COLUMNS)].reset_index(drop=True)
+            write_parquet(stage / layout.ITEMS, items_out)
+            del items_out
 
-        # 4. task instances
-        by_token = items.set_index("item").sort_index()
-        category = by_token["category"].to_numpy(dtype=object)
-        has_image = by_token["image"].notna().to_numpy()
-        domain_names = sorted(by_token["domain"].unique())
-        domain_code = by_token["domain"].map({d: i for i, d in enumerate(domain_names)}).to_numpy()
-        pools = [np.flatnonzero(domain_code == i).astype(np.int64) for i in range(len(domain_names))]
-        del by_token
-        plan = {  # task split -> (sequence group, leave-last-out part)
-            "train": ("main", "train"), "valid": ("main", "valid"), "test": ("main", "test"),
-            "new_user": ("new_user", "test"),
-            "new_domain_train": ("office", "train"), "new_domain_valid": ("office", "valid"),
-            "new_domain": ("office", "test"),
-        }
-        plan = {split: (group, part) for split, (group, part) in plan.items() if held_out[group]}
-        builders = {g: TaskBuilder(s, category, has_image, domain_code, pools, seed) for g, s in groups.items()
-                    if held_out[g]}
-        _explanations(builders)
-        for b in builders.values():
-            b.release_unread()
-        release_freed_memory()  # what the merged frames and the review texts held, before the task tables
-        instance_counts = _write_task_sets(builders, groups, plan, stage, lstage)
+            # 4. task instances
+            by_token = items.set_index("item").sort_index()
+            category = by_token["category"].to_numpy(dtype=object)
+            has_image = by_token["image"].notna().to_numpy()
+            domain_names = sorted(by_token["domain"].unique())
+            domain_code = by_token["domain"].map({d: i for i, d in enumerate(domain_names)}).to_numpy()
+            pools = [np.flatnonzero(domain_code == i).astype(np.int64) for i in range(len(domain_names))]
+            del by_token
+            plan = {  # task split -> (sequence group, leave-last-out part)
+                "train": ("main", "train"), "valid": ("main", "valid"), "test": ("main", "test"),
+                "new_user": ("new_user", "test"),
+                "new_domain_train": ("office", "train"), "new_domain_valid": ("office", "valid"),
+                "new_domain": ("office", "test"),
+            }
+            plan = {split: (group, part) for split, (group, part) in plan.items() if held_out[group]}
+            builders = {g: TaskBuilder(s, category, has_image, domain_code, pools, seed, (spill, text_domains))
+                        for g, s in groups.items() if held_out[g]}
+            for b in builders.values():
+                b.release_unread()
+            release_freed_memory()  # what the merged frames held, before the task tables
+            instance_counts = _write_task_sets(builders, groups, plan, stage, lstage)
 
-        # 5. manifest + data card (+ every skipped record, when any)
+            # 5. manifest + data card (+ every skipped record, when any)
 
-        if report.records:
-            write_text(stage / layout.SKIPPED, "".join(json.dumps(row) + "\n" for row in report.record_rows()))
-        labels = file_hashes(lstage)
-        manifest = write_manifest_and_card(stage, {
-            "benchmark_version": __version__, "source": origin or source, "format": source, "scale": scale, "seed": seed, "k_core": k,
-            "protocol": protocol_name(new_user_frac, new_domain), "new_user_fraction": new_user_frac,
-            "new_domain": new_domain, "image_size": image_size, "decisions": decisions(new_user_frac, new_domain),
-            # the rule, not today's date: the manifest stays the same from day to day (not in the data card,
-            # so the embedded world's dataset sha256 is what it was before the ranges were checked)
-            "value_ranges": limits.describe(),
-            "domains": per_domain, "reading": stats_raw,
-            "splits": split_counts,
-            "items_without_image": int((~has_image).sum()), "n_items": int(len(items)),
-            "instances": instance_counts, "skipped": report.to_json(), "warnings": warnings,
-        }, labels=labels, known=image_digests)
-        write_json(lstage / layout.LABELS_MARKER, marker(manifest["dataset_sha256"], labels))
+            if report.records:
+                write_text(stage / layout.SKIPPED, "".join(json.dumps(row) + "\n" for row in report.record_rows()))
+            labels = file_hashes(lstage)
+            manifest = write_manifest_and_card(stage, {
+                "benchmark_version": __version__, "source": origin or source, "format": source, "scale": scale, "seed": seed, "k_core": k,
+                "protocol": protocol_name(new_user_frac, new_domain), "new_user_fraction": new_user_frac,
+                "new_domain": new_domain, "image_size": image_size, "decisions": decisions(new_user_frac, new_domain),
+                # the rule, not today's date: the manifest stays the same from day to day (not in the data card,
+                # so the embedded world's dataset sha256 is what it was before the ranges were checked)
+                "value_ranges": limits.describe(),
+                "domains": per_domain, "reading": stats_raw,
+                "splits": split_counts,
+                "items_without_image": int((~has_image).sum()), "n_items": int(len(items)),
+                "instances": instance_counts, "skipped": report.to_json(), "warnings": warnings,
+            }, labels=labels, known=image_digests)
+            write_json(lstage / layout.LABELS_MARKER, marker(manifest["dataset_sha256"], labels))
     print(f"prepared {out} in {time.time() - t0:.1f}s; the scored splits' answers are in {labels_out} "
           "(keep it private)")
     return out

@@ -178,3 +178,102 @@ def test_selection_negatives_by_chunks_are_the_same_draws(tmp_path, monkeypatch)
         out = prepare_default(out=tmp_path / f"d{chunk}", raw=tmp_path / "raw", scale="tiny")
         tables.append([pq.read_table(layout.task_path(out, "selection", s)) for s in ("train", "valid")])
     assert tables[0][0].num_rows > 5 and all(a.equals(b) for a, b in zip(*tables))
+
+
+def _sha(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("rows_per_group", [1, 7, 25_000, 1 << 20])
+def test_row_group_writer_gives_the_whole_tables_bytes(tmp_path, monkeypatch, rows_per_group):
+    """Task sets and interaction files are written as parts arrive, cut into row groups: the bytes of
+    `write_arrow` of the whole table (the layout is part of the dataset sha256), whatever the parts' sizes.
+    Large enough for several data pages per column and a dictionary that falls back to plain encoding, which
+    is where a row group written from several chunks would differ."""
+    from benchmark.data import io as dio
+
+    monkeypatch.setattr(dio, "ROW_GROUP_ROWS", rows_per_group)
+    rng = np.random.default_rng(0)
+    n = 60_000 if rows_per_group > 7 else 40
+    words = np.array(["alpha", "beta", "gamma", "delta", "epsilon", "zeta"])
+    lengths = rng.integers(0, 50, n)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+    whole = pa.table({
+        "id": pa.array([f"t/s/{i}" for i in range(n)]),
+        "text": pa.array([None if i % 9 == 0 else " ".join(rng.choice(words, rng.integers(5, 60))) for i in range(n)]),
+        "user": pa.array([f"user{x}" for x in rng.integers(0, 3000, n)]),
+        "history": pa.ListArray.from_arrays(offsets, pa.array(rng.integers(0, 80_000, int(lengths.sum())))).cast(
+            pa.list_(pa.int64())),
+        "rating": pa.array(np.where(rng.random(n) < 0.1, np.nan, rng.random(n)), from_pandas=True),
+    })
+    dio.write_arrow(tmp_path / "whole.parquet", whole)
+    for sizes in ([n], [max(1, n // 60)] * 60, [5, 3, 4093, 0, 1, n // 3, n]):
+        with dio.row_group_writer(tmp_path / "parts.parquet") as out:
+            lo = 0
+            for size in sizes:
+                out.write(whole.slice(lo, size))
+                lo += size
+        assert _sha(tmp_path / "parts.parquet") == _sha(tmp_path / "whole.parquet"), sizes
+    dio.write_arrow(tmp_path / "whole.parquet", whole.slice(0, 0))
+    with dio.row_group_writer(tmp_path / "parts.parquet") as out:
+        out.write(whole.slice(0, 0))
+    assert _sha(tmp_path / "parts.parquet") == _sha(tmp_path / "whole.parquet")
+
+
+def test_task_sets_and_splits_by_parts_are_the_whole_ones(tmp_path, monkeypatch):
+    """Task sets are built from a part of the events at a time (selection's draws kept in one order) and the
+    interaction files get their texts from the spill a part at a time (spilled a part at a time): small parts
+    give every file the bytes of one part per file (row groups of 10 rows in both, so the parts also straddle
+    row groups)."""
+    import benchmark.prepare as prep
+    from benchmark.data import io as dio
+    from benchmark.data import spill
+    from benchmark.tasks import builder
+
+    monkeypatch.setattr(dio, "ROW_GROUP_ROWS", 10)
+    manifests = []
+    for events, rows, negatives in ((1 << 30, 1 << 30, 1 << 17), (7, 5, 3)):
+        monkeypatch.setattr(spill, "SPILL_ROWS", rows)
+        monkeypatch.setattr(builder, "BUILD_EVENTS", events)
+        monkeypatch.setattr(prep, "INTERACTION_ROWS", rows)
+        monkeypatch.setattr(selection, "NEGATIVE_CHUNK", negatives)
+        out = prep.prepare_default(out=tmp_path / f"d{events}", raw=tmp_path / "raw", scale="tiny")
+        manifests.append(json.loads((out / layout.MANIFEST).read_text()))
+        assert pq.ParquetFile(layout.task_path(out, "selection", "train")).metadata.num_row_groups > 10
+    assert manifests[0]["files"] == manifests[1]["files"] and manifests[0]["labels"] == manifests[1]["labels"]
+
+
+def test_spilled_texts_come_back_in_place(tmp_path, monkeypatch):
+    """The reader spills a domain's texts (and explanation targets) in the domain's sequence order, a few rows
+    at a time; `gather` returns row r of domain d for any mix of rows."""
+    import pandas as pd
+
+    from benchmark.data import spill
+    from benchmark.data.item_text import explanation_target
+
+    monkeypatch.setattr(spill, "SPILL_ROWS", 7)
+    rng = np.random.default_rng(1)
+    frames = {}
+    for d, name in enumerate(("B/ad name", "A")):
+        n = 40 + d
+        reviews = pd.DataFrame({"user": [f"u{x}" for x in rng.integers(0, 9, n)], "item": [f"i{x}" for x in range(n)],
+                                "timestamp": rng.integers(0, 5, n), "rating": rng.random(n),
+                                "review": [None if x % 4 == 0 else f"Good {x}. More." for x in range(n)],
+                                "summary": [f"sum {x}" if x % 3 else None for x in range(n)]})
+        keys = reviews.drop(columns=["review", "summary"]).assign(**{spill.SOURCE_ROW: np.arange(n)})
+        kept = spill.spill_texts(keys.iloc[::-1], reviews, spill.spill_path(tmp_path, name))
+        expected = reviews.sort_values(["user", "timestamp", "item"]).reset_index(drop=True)
+        assert kept["item"].tolist() == expected["item"].tolist() and "review" not in kept
+        assert kept[spill.ROW].tolist() == list(range(n))
+        frames[name] = expected.fillna("")
+    domains = list(frames)
+    code = rng.integers(0, 2, 60)
+    row = np.array([rng.integers(0, len(frames[domains[c]])) for c in code])
+    for col in ("review", "summary"):
+        got = spill.gather(tmp_path, domains, code, row, col).to_pylist()
+        assert got == [frames[domains[c]][col].iat[r] for c, r in zip(code, row)]
+    got = spill.gather(tmp_path, domains, code, row, spill.EXPLANATION).to_pylist()
+    assert got == [explanation_target(frames[domains[c]]["review"].iat[r], frames[domains[c]]["summary"].iat[r])
+                   for c, r in zip(code, row)]

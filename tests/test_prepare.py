@@ -288,3 +288,27 @@ def test_data_card_names_the_embedded_world_as_its_source(tiny_data, tmp_path):
     manifest = json.loads((out / layout.MANIFEST).read_text())
     assert (manifest["source"], manifest["format"]) == ("amazon2014", "amazon2014")  # a release names itself
     assert "format" not in (out / layout.DATA_CARD).read_text().split("\n")[2]
+
+
+def test_a_failed_prepare_leaves_no_spilled_texts(tmp_path, monkeypatch):
+    """The review texts are spilled beside the output while prepare runs; an error removes them (and a killed
+    run's are removed as stale by the next prepare into the same folder)."""
+    import benchmark.prepare as prep
+    from benchmark.data.io import remove_stale_staging
+
+    seen = []
+
+    def fail(*args, **kwargs):
+        seen.extend(tmp_path.glob(".out.spill-*/*.arrow"))
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(prep, "_write_task_sets", fail)
+    with pytest.raises(RuntimeError, match="stop here"):
+        prep.prepare_default(out=tmp_path / "out", raw=tmp_path / "raw", scale="tiny")
+    assert len(seen) == 7  # one file per domain existed when the task sets started
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"]  # no spill, no staging folder, nothing else
+    dead = tmp_path / ".out.spill-999999999"
+    dead.mkdir()
+    (dead / "x.arrow").write_bytes(b"")
+    remove_stale_staging(tmp_path, "out")
+    assert not dead.exists()

@@ -33,8 +33,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
 
 # A folder is built in a hidden sibling named after it and the building process, `.<name>.partial-<pid>`,
-# and renamed into place when complete; a replaced folder is first renamed aside to `.<name>.replaced-<pid>`.
-_STAGING = re.compile(r"^\.(?P<name>.+)\.(?P<kind>partial|replaced)-(?P<pid>[0-9]{1,9})$")
+# and renamed into place when complete; a replaced folder is first renamed aside to `.<name>.replaced-<pid>`;
+# `prepare` keeps its review texts in `.<name>.spill-<pid>` meanwhile (benchmark.data.spill).
+_STAGING = re.compile(r"^\.(?P<name>.+)\.(?P<kind>partial|replaced|spill)-(?P<pid>[0-9]{1,9})$")
 
 
 @contextmanager
@@ -145,12 +146,65 @@ def write_parquet(path: str | Path, df, metadata: dict | None = None) -> None:
     write_arrow(path, pa.Table.from_pandas(df, preserve_index=False), metadata)
 
 
+PARQUET_OPTIONS = {"compression": "zstd", "write_statistics": False}
+ROW_GROUP_ROWS = 1 << 20  # rows per Parquet row group: pyarrow's default, so part of every file's bytes
+
+
 def write_arrow(path: str | Path, table, metadata: dict | None = None) -> None:
     """A pyarrow Table as Parquet, schema metadata dropped (or replaced by `metadata`) so output bytes
     depend only on the data."""
     with atomic_path(path) as tmp:
-        pq.write_table(table.replace_schema_metadata(metadata), tmp, compression="zstd",
-                       write_statistics=False)
+        pq.write_table(table.replace_schema_metadata(metadata), tmp, row_group_size=ROW_GROUP_ROWS,
+                       **PARQUET_OPTIONS)
+
+
+class RowGroupWriter:
+    """A Parquet file written from tables as they come (any sizes), cut into row groups of ROW_GROUP_ROWS rows:
+    the bytes `write_arrow` gives their concatenation, holding about one row group at a time (memory)."""
+
+    def __init__(self, path: Path):
+        self.path, self.writer, self.pending, self.rows = path, None, [], 0
+
+    def write(self, table: pa.Table) -> None:
+        self.pending.append(table.replace_schema_metadata(None))
+        self.rows += table.num_rows
+        while self.rows >= ROW_GROUP_ROWS:
+            self._flush(ROW_GROUP_ROWS)
+
+    def _flush(self, rows: int) -> None:
+        if not self.pending:
+            raise ValueError(f"{self.path}: no table was written (not even an empty one, which gives the schema)")
+        pending = pa.concat_tables(self.pending)
+        schema, head, self.pending = pending.schema, pending.slice(0, rows), [pending.slice(rows)]
+        del pending
+        # one array per column (the writer cuts its pages by the arrays' chunks: one chunk, as a whole table
+        # has), a column at a time, so each column's parts can go once joined (memory: not two copies)
+        columns = {name: head.column(name) for name in schema.names}
+        del head
+        group = pa.table({name: columns.pop(name).combine_chunks() for name in schema.names}, schema=schema)
+        self.rows -= rows
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, group.schema, **PARQUET_OPTIONS)
+        self.writer.write_table(group, row_group_size=ROW_GROUP_ROWS)
+
+    def close(self) -> None:
+        if self.rows or self.writer is None:  # the last group (a file of no rows: as write_arrow writes it)
+            self._flush(self.rows)
+        self.writer.close()
+
+
+@contextmanager
+def row_group_writer(path: str | Path) -> Iterator[RowGroupWriter]:
+    """A `RowGroupWriter` onto `path`, written atomically: the file appears only if the block succeeds."""
+    with atomic_path(path) as tmp:
+        writer = RowGroupWriter(tmp)
+        try:
+            yield writer
+        except BaseException:
+            if writer.writer is not None:
+                writer.writer.close()  # the file is removed with the temporary path
+            raise
+        writer.close()
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -36,9 +36,11 @@ def k_core(reviews: pd.DataFrame, k: int = 5) -> pd.DataFrame:
         alive = keep
 
 
-def order_sequences(interactions: pd.DataFrame) -> pd.DataFrame:
-    """Chronological order per user; ties in time broken by domain name then raw item id (decision)."""
-    return _renumbered(interactions.sort_values(["user", "timestamp", "domain", "raw_id"], kind="stable"))
+def sequence_order(user_rank: np.ndarray, timestamp: np.ndarray, item_rank: np.ndarray) -> np.ndarray:
+    """The rows in chronological order per user, ties in time broken by domain name then raw item id
+    (decision), from integer keys: each row's user's rank among the sorted user ids, and its item's rank in
+    (domain, raw id) order. A permutation of the rows."""
+    return np.lexsort((item_rank, timestamp, user_rank))
 
 
 def domain_stats(interactions: pd.DataFrame) -> dict:

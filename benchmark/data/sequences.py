@@ -25,14 +25,16 @@ class Sequences:
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> "Sequences":
         frame = frame.reset_index(drop=True)
-        user = frame["user"].to_numpy()
+        column = frame["user"]
+        # user ids as categories: the codes tell where a user's rows end (no string comparisons)
+        user = column.cat.codes.to_numpy() if isinstance(column.dtype, pd.CategoricalDtype) else column.to_numpy()
         if len(user) == 0:
             empty = np.zeros(0, dtype=np.int64)
             return cls(frame, empty, empty, np.array([], dtype=object))
         change = np.flatnonzero(user[1:] != user[:-1]) + 1
         starts = np.concatenate([[0], change]).astype(np.int64)
         ends = np.concatenate([change, [len(user)]]).astype(np.int64)
-        return cls(frame, starts, ends, user[starts])
+        return cls(frame, starts, ends, column.iloc[starts].to_numpy(dtype=object))
 
     @property
     def items(self) -> np.ndarray:

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from benchmark.data.regimes import regime_of
 from benchmark.metrics import ranking
 from benchmark.metrics.registry import METRICS
+from benchmark.tasks import builder as builders
 
 TOP_K = 10      # items in a ranking prediction line
 BATCH = 256     # instances per model call
@@ -152,6 +153,16 @@ class TaskSpec:
     def build(self, builder, split: str, ev):
         """The instance table of `split` from leave-last-out events (benchmark.tasks.builder)."""
         raise NotImplementedError(f"{self.name} reuses the instances of {self.instance_set!r}")
+
+    def build_parts(self, builder, split: str, ev):
+        """`build`'s table in parts (concatenated, the same table), each from `builders.BUILD_EVENTS` consecutive
+        events: a task set is never whole in memory. Right for a task whose instances each depend on their own
+        event only; a task with draws across the whole set (selection) overrides it."""
+        done = 0
+        for lo in range(0, max(len(ev.target), 1), builders.BUILD_EVENTS):
+            part = self.build(builder, split, builders.subset(ev, slice(lo, lo + builders.BUILD_EVENTS)))
+            yield builders.numbered_from(part, self.name, split, done)
+            done += part.num_rows
 
     def predict(self, model, split: str, data, instances: pd.DataFrame, run_dir: Path) -> list[dict]:
         """The prediction lines (benchmark.eval.results format) of `model` on `instances`."""

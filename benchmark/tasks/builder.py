@@ -7,28 +7,36 @@ interaction of a user appears in any of that user's training instances, as targe
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from benchmark.data.item_text import explanation_target
 from benchmark.data.layout import INSTANCE_COLUMNS
 from benchmark.data.sequences import Events, Sequences, gather_lists
+from benchmark.data.spill import DOMAIN_CODE, EXPLANATION, HAS_EXPLANATION, ROW, gather
 
 _ARROW_TYPES = {
     "string": pa.string(), "int64": pa.int64(), "float64": pa.float64(), "list<int64>": pa.list_(pa.int64()),
 }
-TASK_COLUMNS = ("item", "rating")  # the interaction columns a task's `build` reads (`seqs.frame`)
+# the interaction columns a task's `build` reads (`seqs.frame`): the spilled texts' place among them
+TASK_COLUMNS = ("item", "rating", DOMAIN_CODE, ROW, HAS_EXPLANATION)
+BUILD_EVENTS = 1 << 18  # events a task set is built from at a time (`TaskSpec.build_parts`; memory)
 SCHEMA = pa.schema([(name, _ARROW_TYPES[t]) for name, t in INSTANCE_COLUMNS.items()])
+
+
+def instance_ids(task: str, split: str, start: int, n: int) -> pa.Array:
+    """"<task>/<split>/<i>" for i in [start, start + n)."""
+    numbers = pc.cast(pa.array(np.arange(start, start + n, dtype=np.int64)), pa.string())  # str(i), in C
+    return pc.binary_join_element_wise(f"{task}/{split}/", numbers, "")
 
 
 def _table(task: str, split: str, n: int, **columns) -> pa.Table:
     arrays = []
     for field in SCHEMA:
         if field.name == "id":
-            numbers = pc.cast(pa.array(np.arange(n, dtype=np.int64)), pa.string())  # str(i), in C
-            arrays.append(pc.binary_join_element_wise(f"{task}/{split}/", numbers, ""))
+            arrays.append(instance_ids(task, split, 0, n))
         elif field.name in columns:
             arrays.append(pa.array(columns[field.name], field.type) if not isinstance(columns[field.name], pa.Array)
                           else columns[field.name].cast(field.type))
@@ -37,15 +45,22 @@ def _table(task: str, split: str, n: int, **columns) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=SCHEMA)
 
 
-def subset(ev: Events, keep: np.ndarray) -> Events:
+def subset(ev: Events, keep) -> Events:
+    """The events `keep` (a mask, indices or a slice)."""
     return Events(ev.user[keep], ev.target[keep], ev.hist_start[keep], ev.hist_end[keep])
+
+
+def numbered_from(table: pa.Table, task: str, split: str, start: int) -> pa.Table:
+    """`table` (instances numbered from 0) numbered from `start`: a later part of a task set."""
+    return table if start == 0 else table.set_column(0, "id", instance_ids(task, split, start, table.num_rows))
 
 
 class TaskBuilder:
     """The shared state of every task's `build` for one group of sequences."""
 
     def __init__(self, seqs: Sequences, item_category: np.ndarray, item_has_image: np.ndarray,
-                 item_domain_code: np.ndarray, domain_pools: list[np.ndarray], seed: int):
+                 item_domain_code: np.ndarray, domain_pools: list[np.ndarray], seed: int,
+                 texts: tuple[Path, list[str]]):
         self.seqs = seqs
         self.items = seqs.items
         self.category = item_category          # (n_items,) object: category path or None
@@ -53,30 +68,27 @@ class TaskBuilder:
         self.domain_code = item_domain_code    # (n_items,) int
         self.pools = domain_pools              # per domain code: item tokens of that domain's catalogue
         self.seed = seed
+        self.texts = texts                     # (spill folder, its domains by DOMAIN_CODE): benchmark.data.spill
         user_rows = seqs.user_index()
         n_items = len(item_category)
         # sorted (user, item) keys: "has this user touched this item?" by binary search
         self.touched = np.unique(user_rows.astype(np.int64) * n_items + self.items)
         self.n_items = n_items
 
-    @cached_property
-    def explanations(self) -> pa.Array:
-        """(n_rows,) string: each interaction's explanation target ("" when none). Arrow, not Python strings:
-        it is held while every task set is built (memory). Computed here, or set beforehand from
-        `explanation_rows` over consecutive row ranges (prepare does that in worker processes)."""
-        return self.explanation_rows(0, len(self.seqs.frame))
+    @property
+    def has_explanation(self) -> np.ndarray:
+        """(n_rows,) bool: the interaction's explanation target is not empty."""
+        return self.seqs.frame[HAS_EXPLANATION].to_numpy(bool)
 
-    def explanation_rows(self, lo: int, hi: int) -> pa.Array:
-        """The explanation targets of rows [lo, hi)."""
-        frame = self.seqs.frame.iloc[lo:hi]
-        # to_numpy: Arrow-backed texts become Python strings in C (tolist iterates them in Python, 6x slower)
-        reviews, summaries = (frame[c].to_numpy(dtype=object).tolist() for c in ("review", "summary"))
-        return pa.array([explanation_target(r, s) for r, s in zip(reviews, summaries)], pa.string())
+    def explanations(self, rows: np.ndarray) -> pa.Array:
+        """The explanation targets of `rows` (made by the reader from the review and summary, read from the
+        spill: the texts are never all in memory)."""
+        frame = self.seqs.frame
+        folder, domains = self.texts
+        return gather(folder, domains, frame[DOMAIN_CODE].to_numpy()[rows], frame[ROW].to_numpy()[rows], EXPLANATION)
 
     def release_unread(self) -> None:
-        """Make the explanation targets now and keep only the interaction columns the tasks read (memory: the
-        review texts and the user ids, one Python string per row, are the largest)."""
-        _ = self.explanations
+        """Keep only the interaction columns the tasks read (memory: the user ids, one Python string per row)."""
         self.seqs.frame = self.seqs.frame[list(TASK_COLUMNS)]
 
     def rng(self, split: str, task: str) -> np.random.Generator:

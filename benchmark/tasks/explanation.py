@@ -3,9 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from benchmark.metrics import text
 from benchmark.tasks.base import TaskSpec, batches, line_field
 
@@ -17,9 +14,8 @@ class Explanation(TaskSpec):
     line_fields: tuple[str, ...] = ("text",)
 
     def build(self, builder, split, ev):
-        target_text = builder.explanations.take(ev.target)
-        keep = pc.greater(pc.binary_length(target_text), 0).to_numpy(zero_copy_only=False)
-        return builder.about_item(self, split, ev, keep, target_text=target_text.filter(pa.array(keep)))
+        keep = builder.has_explanation[ev.target]
+        return builder.about_item(self, split, ev, keep, target_text=builder.explanations(ev.target[keep]))
 
     def predict(self, model, split, data, instances, run_dir):
         texts = [t for batch in batches(instances, f"{model.name} {self.name}/{split}") for t in model.generate_text(batch)]

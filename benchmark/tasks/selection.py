@@ -9,6 +9,7 @@ import pyarrow as pa
 from benchmark.data.errors import DataError
 from benchmark.data.sequences import Events, gather_lists
 from benchmark.metrics import selection
+from benchmark.tasks import builder as builders
 from benchmark.tasks.base import TaskSpec, batches, is_finite_number, is_token_list, line_field, valid_split_of
 
 N_CANDIDATES = 5      # decision: selection offers 5 shuffled candidates
@@ -24,18 +25,30 @@ class Selection(TaskSpec):
     line_fields: tuple[str, ...] = ("selected", "scores")
 
     def build(self, builder, split, ev):
+        return pa.concat_tables(self.build_parts(builder, split, ev)).combine_chunks()
+
+    def build_parts(self, builder, split, ev):
         """k positives = the last k interactions ending at the target; 5-k negatives from the target's
-        domain that the user never touched; candidates shuffled (all seeded)."""
+        domain that the user never touched; candidates shuffled (all seeded). The draws are made in the
+        order of one whole build: every k, then every row's negatives, then the shuffles, drawn a part at a
+        time (the generator gives the same numbers as one draw), so the parts are those of the whole set."""
         b = builder
         rng = b.rng(split, self.name)
         n = len(ev.target)
         k = rng.choice(SELECTION_K, size=n)
         k = np.minimum(k, ev.target - b.seqs.starts[ev.user])  # keep at least one history item
+        negatives = _negatives(b, rng, ev, N_CANDIDATES - k)
+        for lo in range(0, max(n, 1), builders.BUILD_EVENTS):
+            rows = slice(lo, lo + builders.BUILD_EVENTS)
+            part = self._part(b, split, builders.subset(ev, rows), k[rows], negatives[rows], rng)
+            yield builders.numbered_from(part, self.name, split, lo)
+
+    def _part(self, b, split, ev, k, negatives, rng):
+        n = len(ev.target)
         first_pos = ev.target - k + 1
         hist_end = first_pos
         hist_start = np.maximum(b.seqs.starts[ev.user], hist_end - (ev.hist_end - ev.hist_start))
         m = N_CANDIDATES - k
-        negatives = _negatives(b, rng, ev, m)
         cands = np.zeros((n, N_CANDIDATES), dtype=np.int64)
         for j in range(N_CANDIDATES):  # column j of the k positives, then of the m negatives (ragged rows)
             rows = np.flatnonzero(k > j)
@@ -94,7 +107,7 @@ def _negatives(b, rng: np.random.Generator, ev: Events, m: np.ndarray) -> np.nda
     sizes = np.array([len(p) for p in b.pools], dtype=np.int64)[dom] if b.pools else np.zeros(0, np.int64)
     offsets = np.concatenate([[0], np.cumsum([len(p) for p in b.pools])]).astype(np.int64)
     flat_pool = np.concatenate(b.pools) if b.pools else np.zeros(0, np.int64)
-    out = np.zeros((n, N_CANDIDATES), dtype=np.int64)
+    out = np.zeros((n, N_CANDIDATES), dtype=np.int32)  # item tokens (memory: held for the whole set)
     short = []
     for lo in range(0, n, NEGATIVE_CHUNK):
         rows = slice(lo, min(n, lo + NEGATIVE_CHUNK))

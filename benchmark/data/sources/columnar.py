@@ -29,6 +29,19 @@ MIN_BYTES = 1 << 18  # smaller files: the line reader is as fast (a DuckDB conne
 _PLAIN_ENDS = r"^[!-~]$|^[!-~].*[!-~]$"  # printable ASCII, not a space, at both ends: nothing to strip
 
 
+SCAN_BATCH = 1 << 16  # rows per batch of the scan
+MAX_LINE = 1 << 24  # DuckDB's default; its read buffers grow with it (a longer line: the line reader's)
+VALUES = ("user", "item", "timestamp", "rating", "review", "summary")  # the scan's columns kept (not the types)
+
+
+def _typed_right(batch: pa.RecordBatch) -> bool:
+    """Every value of the batch has the JSON type its field needs (and is present where required)."""
+    col = batch.column
+    return all(col(c).null_count == 0 and pc.all(pc.is_in(col(c), pa.array(allowed))).as_py() is True
+               for c, allowed in (("tu", _IDS), ("ti", _IDS), ("tt", _INTS), ("tr", _NUMBERS), ("tx", _TEXT),
+                                  ("ts", _TEXT)))
+
+
 def _count_lines(path: Path, gzipped: bool) -> int | None:
     """Lines of the file as the line reader numbers them (None: not readable to the end). DuckDB skips
     blank lines, so a count that differs from its rows sends the file to the line reader."""
@@ -66,11 +79,19 @@ def read_review_frame(path: Path, fields, bounds: tuple[int, int], rating: tuple
                {u}->>'$' AS user, {i}->>'$' AS item, try_cast({t} AS BIGINT) AS timestamp,
                try_cast({r} AS DOUBLE) AS rating, coalesce({x}->>'$', '') AS review, coalesce({s}->>'$', '') AS summary
         FROM read_json({_sql_string(str(path))}, format = 'newline_delimited', columns = {{{spec}}},
-                       compression = '{"gzip" if gzipped else "none"}', maximum_object_size = 1073741824)"""
+                       compression = '{"gzip" if gzipped else "none"}', maximum_object_size = {MAX_LINE})"""
     try:
         con = duckdb.connect(config={"threads": 1, "preserve_insertion_order": True})
-        try:
-            table = con.sql(query).to_arrow_table()
+        try:  # streamed a batch at a time, each checked and its JSON types dropped (memory: never the whole scan)
+            batches = []
+            for batch in con.sql(query).to_arrow_reader(SCAN_BATCH):
+                if batch.num_rows and not _typed_right(batch):
+                    return None
+                batches.append(batch.select(VALUES))
+            if not batches:
+                return None
+            table = pa.Table.from_batches(batches)
+            del batches
         finally:
             con.close()
     except (duckdb.Error, UnicodeError):
@@ -78,10 +99,7 @@ def read_review_frame(path: Path, fields, bounds: tuple[int, int], rating: tuple
     if table.num_rows != n_lines:  # a blank line (skipped)
         return None
     col = table.column
-    ok = all(col(c).null_count == 0 and pc.all(pc.is_in(col(c), pa.array(allowed))).as_py() is True
-             for c, allowed in (("tu", _IDS), ("ti", _IDS), ("tt", _INTS), ("tr", _NUMBERS), ("tx", _TEXT),
-                                ("ts", _TEXT)))
-    if not ok or col("timestamp").null_count or col("rating").null_count:
+    if col("timestamp").null_count or col("rating").null_count:
         return None
     for c in ("user", "item"):  # ids are stripped (or refused when empty) by the line reader: let it do so
         unsure = pc.invert(pc.match_substring_regex(col(c), _PLAIN_ENDS))
@@ -94,6 +112,9 @@ def read_review_frame(path: Path, fields, bounds: tuple[int, int], rating: tuple
         return None
     out = {"timestamp": pd.Series(timestamp, dtype="int64"), "rating": pd.Series(rate, dtype="float64"),
            "line": pd.Series(np.arange(1, n_lines + 1), dtype="int64")}
-    for c in ("user", "item", "review", "summary"):
+    for c in ("user", "item"):
         out[c] = pd.Series(col(c).to_numpy(zero_copy_only=False), dtype=object)
+    for c in ("review", "summary"):  # the scan's own Arrow strings, as the line reader's (`common.text_column`)
+        out[c] = pd.Series(pd.arrays.ArrowExtensionArray(col(c).cast(pa.string())))
+    del table, col  # the checks' columns go; the texts' buffers stay, held by the frame
     return pd.DataFrame({c: out[c] for c in columns})

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 import pandas as pd
+import pyarrow as pa
 from tqdm import tqdm
 
 from benchmark.data.errors import DataError, SkipReport
@@ -321,6 +322,12 @@ def read_records(
         yield line, record
 
 
+def text_column(values) -> pd.Series:
+    """A reviews frame's texts (review, summary) as Arrow strings: one buffer, not a Python object per row
+    (memory: the texts are most of a reviews file)."""
+    return pd.Series(pd.arrays.ArrowExtensionArray(pa.array(values, pa.string())))
+
+
 class ReviewBuilder:
     """Collects review rows column-wise (fast for millions of rows)."""
 
@@ -340,8 +347,8 @@ class ReviewBuilder:
                 "item": pd.Series(c["item"], dtype=object),
                 "timestamp": pd.Series(c["timestamp"], dtype="int64"),
                 "rating": pd.Series(c["rating"], dtype="float64"),
-                "review": pd.Series(c["review"], dtype=object),
-                "summary": pd.Series(c["summary"], dtype=object),
+                "review": text_column(c["review"]),
+                "summary": text_column(c["summary"]),
                 "line": pd.Series(c["line"], dtype="int64"),
             }
         )
