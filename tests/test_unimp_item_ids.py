@@ -216,3 +216,47 @@ def test_item_bias_starts_at_the_training_popularity_and_shifts_every_item_logit
     for policy in ("paper", "last"):   # trained with the output layer under every policy
         model.set_trainable(policy)
         assert model.item_bias.requires_grad
+
+
+def test_candidate_loss_is_cross_entropy_over_the_candidate_items(setup):
+    data, vocab = setup
+    model = _model(data, vocab).eval()
+    b = PromptBuilder(vocab, data.items, history=5, max_item_tokens=8)
+    enc = b.build("search", {"history": [1, 2, 3], "instruction": None, "query": "a category", "target_item": 9})
+    masks = torch.zeros(2, data.n_items, dtype=torch.bool)
+    masks[0, [4, 9, 20, 30]] = True
+    masks[1, [4, 20]] = True                          # the target is not in it: it is kept all the same
+    with torch.no_grad():
+        base = sequence_loss(model, collate([enc], vocab["[PAD]"]), 0.0)
+        h, _ = model.hidden(*[collate([enc], vocab["[PAD]"])[k] for k in ("input_ids", "attention_mask")],
+                            model.encode_images(collate([enc], vocab["[PAD]"])["images"]))
+        logits = model.item_logits(h[0, enc.answer_pos])
+        for g, allowed in ((0, [4, 9, 20, 30]), (1, [4, 9, 20])):
+            enc.cand_group = g
+            batch = collate([enc], vocab["[PAD]"])
+            both = sequence_loss(model, batch, 0.0, candidate_masks=masks, candidate_weight=0.5)
+            expected = -torch.log_softmax(logits[allowed], -1)[allowed.index(9)]
+            assert float(both - base) == pytest.approx(0.5 * float(expected), rel=1e-5)
+        enc.cand_group = -1                            # no group: no term, whatever the masks
+        assert float(sequence_loss(model, collate([enc], vocab["[PAD]"]), 0.0, candidate_masks=masks,
+                                   candidate_weight=0.5)) == pytest.approx(float(base), rel=1e-6)
+
+
+def test_adapter_candidate_groups_follow_the_tasks_rule(setup, tmp_path):
+    """candidate_loss: each search example's row is its query's category within the train catalogue
+    (the evaluator's rule), identical sets share a row, other tasks get none; training runs with it."""
+    from benchmark.api import TASKS
+    from models.unimp.adapter import UniMPModel
+
+    data, _ = setup
+    over = {**SMALL, "max_steps": 2, "batch_size": 4, "max_train_per_task": 6, "n_valid": 4,
+            "candidate_loss": 1.0, "candidate_loss_tasks": ["search"], "train_tasks": ["recommendation", "search"]}
+    m = UniMPModel({"preset": "tiny", **over}, run_dir=tmp_path)
+    m.fit(data, "main")
+    search = data.instances("search", "train")
+    expected = TASKS["search"].candidates.mask(data, "train", search)
+    encs = m._examples(data, "train", tasks=["search"])
+    got = m.candidate_masks[[e.cand_group for e in encs]].numpy()
+    assert np.array_equal(got, expected) and expected.sum(1).min() > 0
+    assert len({e.cand_group for e in encs}) == len(np.unique(expected, axis=0))   # a row per distinct set
+    assert all(e.cand_group == -1 for e in m._examples(data, "train", tasks=["recommendation"]))

@@ -87,6 +87,7 @@ class UniMPModel(Model):
         self.rating_readout: str | None = None  # chosen on validation when cfg.rating_output == "auto"
         self._data_key = None
         self._shared = None  # (key, features): the shared image features of the last data asked for
+        self.candidate_masks: torch.Tensor | None = None  # (G, n_items): training candidate sets (candidate_loss)
         if self.cfg.torch_threads:
             torch.set_num_threads(self.cfg.torch_threads)
 
@@ -235,8 +236,27 @@ class UniMPModel(Model):
                                              self.cfg.n_retrieved)
             if cap is not None and len(df) > cap and not (task == "recommendation" and self.cfg.all_rec_prefixes):
                 df = df.iloc[np.sort(rng.choice(len(df), cap, replace=False))]
-            out += [self.builder.build(task, r, context=self.cfg.context_reconstruction) for _, r in df.iterrows()]
+            encs = [self.builder.build(task, r, context=self.cfg.context_reconstruction) for _, r in df.iterrows()]
+            self._assign_candidates(data, split, task, df, encs)
+            out += encs
         return out
+
+    def _assign_candidates(self, data, split: str, task: str, df: pd.DataFrame, encs: list) -> None:
+        """config.candidate_loss: give each example of a ranking task the row of its candidate set (the
+        task's declared rule on this split) in self.candidate_masks, identical sets sharing one row."""
+        cfg = self.cfg
+        rule = getattr(TASKS[task], "candidates", None)
+        if not cfg.candidate_loss or rule is None or not len(df) or (
+                cfg.candidate_loss_tasks is not None and task not in cfg.candidate_loss_tasks):
+            return
+        mask = np.asarray(rule.mask(data, split, df), dtype=bool)
+        mask = np.broadcast_to(mask, (len(df), data.n_items))
+        rows, inverse = np.unique(mask, axis=0, return_inverse=True)
+        known = [] if self.candidate_masks is None else [self.candidate_masks]
+        offset = 0 if self.candidate_masks is None else len(self.candidate_masks)
+        self.candidate_masks = torch.cat(known + [torch.from_numpy(rows.copy())])
+        for e, g in zip(encs, inverse.reshape(-1).tolist()):
+            e.cand_group = offset + int(g)
 
     def _selector(self, data, split: str):
         """Model selection on the validation split: HR@5 of recommendation, or minus the loss."""
@@ -290,7 +310,8 @@ class UniMPModel(Model):
                 ex = examples if order_kind != "recommendation" else [e for e in examples if e.task == "recommendation"]
                 order = epoch_order(ex, cfg, cfg.seed + k, cfg.epochs, "continual" if order_kind == "continual" else "multitask")
                 stats.append(train_phase(self.model, ex, order, cfg, out / f"phase{k}_{name}", self.vocab["[PAD]"],
-                                         policy, select, desc=f"unimp {name}", curve=self._curve(f"{regime}/{name}")))
+                                         policy, select, desc=f"unimp {name}", curve=self._curve(f"{regime}/{name}"),
+                                         candidate_masks=self.candidate_masks))
         elif regime == "new_domain":
             examples = self._examples(data, "new_domain_train", cap=cfg.max_train_per_task)
             select = self._selector(data, "new_domain_valid")
@@ -299,7 +320,7 @@ class UniMPModel(Model):
             policy = "paper" if cfg.freeze_lm else "all"
             stats = [train_phase(self.model, examples, order, cfg, out / "adapt", self.vocab["[PAD]"], policy, select,
                                  max_steps=cfg.new_domain_steps, desc="unimp new_domain",
-                                 curve=self._curve(f"{regime}/adapt"))]
+                                 curve=self._curve(f"{regime}/adapt"), candidate_masks=self.candidate_masks)]
         else:
             raise ValueError(f"unknown regime {regime!r}")
         self.stats[regime] = {"fit_time_s": round(time.time() - t0, 2), "phases": stats,

@@ -93,6 +93,11 @@ class UniMPConfig:
                                     # initialised to the centred log(1 + count) of the item as a target of
                                     # the training recommendation instances (train split only): the model
                                     # starts from a popularity prior instead of learning it through the rows
+    candidate_loss: float = 0.0     # > 0: for every trained ranking instance, a cross-entropy over the
+                                    # item-id logits at [ANS] restricted to the items its task's candidate
+                                    # rule allows (search: the query's category), weighted this much
+                                    # against the token loss: the model learns the choice it is scored on
+    candidate_loss_tasks: list | None = None  # the tasks it applies to (None: every trained ranking task)
     # ---- image generation (paper §2.3, eq. 9) -------------------------------------------------------
     image_generation: bool = False  # add VQ image tokens to the vocabulary and train the image task
     vq_path: str | None = None      # a saved models/vq tokenizer folder or a taming VQGAN .ckpt; None =
@@ -167,6 +172,8 @@ class UniMPConfig:
                                  "without a recommendation fine-tune ('multitask' or 'continual')")
         if self.transition_loss < 0:
             raise ValueError("transition_loss must be >= 0")
+        if self.candidate_loss < 0:
+            raise ValueError("candidate_loss must be >= 0")
         if self.n_valid is not None and self.n_valid < 1:
             raise ValueError("n_valid must be >= 1 or None (all validation instances)")
         if self.cross_attn_every < 1:

@@ -42,6 +42,8 @@ class Encoded:
     # (position of a history item's [EOC], the next item's token): every history transition, the last
     # one to the instance's own next item (with the target only; used by config.transition_loss)
     transitions: list[tuple[int, int]] = field(default_factory=list)
+    # row of the training candidate-mask table (config.candidate_loss; set by the adapter), -1: none
+    cand_group: int = -1
 
 
 def _is_null(x) -> bool:

@@ -39,6 +39,7 @@ def collate(encs: Sequence[Encoded], pad_id: int, task_weights: dict | None = No
     images = torch.full((B, M), -1, dtype=torch.long)
     answer = torch.zeros(B, dtype=torch.long)
     next_item = torch.full((B, T), -1, dtype=torch.long)  # item token the position's hidden state predicts
+    cand_group = torch.tensor([e.cand_group for e in encs], dtype=torch.long)
     for b, e in enumerate(encs):
         n = len(e.input_ids)
         s = T - n if left else 0
@@ -52,7 +53,7 @@ def collate(encs: Sequence[Encoded], pad_id: int, task_weights: dict | None = No
     tw = task_weights or {}
     sample_weight = torch.tensor([float(tw.get(e.task, 1.0)) for e in encs])
     return {"input_ids": ids, "attention_mask": mask, "weights": weights, "images": images,
-            "answer_pos": answer, "sample_weight": sample_weight, "next_item": next_item}
+            "answer_pos": answer, "sample_weight": sample_weight, "next_item": next_item, "cand_group": cand_group}
 
 
 def loss_task_weights(cfg: UniMPConfig) -> dict | None:
@@ -61,16 +62,23 @@ def loss_task_weights(cfg: UniMPConfig) -> dict | None:
 
 
 class LossModule(nn.Module):
-    """What Accelerate/DDP wraps: forward = the focal loss of a batch (so gradients synchronise)."""
+    """What Accelerate/DDP wraps: forward = the focal loss of a batch (so gradients synchronise).
+    `candidate_masks`: (G, n_items) bool, the training instances' candidate sets (Encoded.cand_group
+    rows), with `candidate_weight` > 0 for the candidate loss; a buffer so it follows the device."""
 
-    def __init__(self, model: nn.Module, gamma: float, norm: str = "token", transition_weight: float = 0.0):
+    def __init__(self, model: nn.Module, gamma: float, norm: str = "token", transition_weight: float = 0.0,
+                 candidate_masks: torch.Tensor | None = None, candidate_weight: float = 0.0):
         super().__init__()
         self.model, self.gamma, self.norm, self.transition_weight = model, gamma, norm, transition_weight
+        self.candidate_weight = candidate_weight
+        self.register_buffer("candidate_masks", candidate_masks, persistent=False)
 
-    def forward(self, input_ids, attention_mask, weights, images, sample_weight, answer_pos=None, next_item=None):
+    def forward(self, input_ids, attention_mask, weights, images, sample_weight, answer_pos=None, next_item=None,
+                cand_group=None):
         batch = dict(input_ids=input_ids, attention_mask=attention_mask, weights=weights, images=images,
-                     sample_weight=sample_weight, next_item=next_item)
-        return sequence_loss(self.model, batch, self.gamma, self.norm, self.transition_weight)
+                     sample_weight=sample_weight, next_item=next_item, answer_pos=answer_pos, cand_group=cand_group)
+        return sequence_loss(self.model, batch, self.gamma, self.norm, self.transition_weight,
+                             self.candidate_masks, self.candidate_weight)
 
 
 def epoch_order(examples: Sequence[Encoded], cfg: UniMPConfig, seed: int, epochs: float,
@@ -178,12 +186,14 @@ def train_phase(model: nn.Module, examples: Sequence[Encoded], order: np.ndarray
                 out_dir: Path, pad_id: int, policy: str = "all",
                 select_fn: Callable[[nn.Module], float] | None = None, max_steps: int | None = None,
                 desc: str = "train", stop_after: int | None = None,
-                curve: Callable[[str, int, str, float], None] | None = None) -> dict:
+                curve: Callable[[str, int, str, float], None] | None = None,
+                candidate_masks: torch.Tensor | None = None) -> dict:
     """One training phase over `examples[order]`; resumes from out_dir/last if present. Returns stats.
     `curve(phase, step, name, value)` receives each step's loss ("train") and each validation score ("valid").
 
     The model keeps the best weights by `select_fn` (higher = better) when given, else the last.
-    `stop_after`: return after that many steps as if killed (tests of resume)."""
+    `stop_after`: return after that many steps as if killed (tests of resume).
+    `candidate_masks`: the table behind the examples' `cand_group` (see LossModule), for cfg.candidate_loss."""
     from accelerate import Accelerator, DistributedDataParallelKwargs  # heavy: accelerate
 
     out_dir = Path(out_dir)
@@ -212,7 +222,8 @@ def train_phase(model: nn.Module, examples: Sequence[Encoded], order: np.ndarray
         state = json.loads((last / "state.json").read_text())
         sched.load_state_dict(state["scheduler"])
         step, best, history = state["step"], state["best"], state["history"]
-    wrapped, opt = acc.prepare(LossModule(model, cfg.focal_gamma, cfg.loss_norm, cfg.transition_loss), opt)
+    wrapped, opt = acc.prepare(LossModule(model, cfg.focal_gamma, cfg.loss_norm, cfg.transition_loss,
+                                           candidate_masks, cfg.candidate_loss), opt)
     eval_every = cfg.eval_every or max(1, steps // max(1, int(math.ceil(cfg.epochs))))
     t0, losses, completed = time.time(), [], step
     bar = tqdm(range(step, steps), desc=desc, disable=not acc.is_main_process, mininterval=2)
