@@ -33,6 +33,18 @@ def test_presets_load(name):
         load_config(name, not_a_field=1)
 
 
+def test_architecture_overrides_merge_into_the_preset():
+    """A partial lm_args changes only its keys (replacing would build GPT-NeoX's 20B default); other dict
+    fields (task_weights) are replaced whole."""
+    tiny = load_config("tiny")
+    cfg = load_config("tiny", lm_args={"hidden_dropout": 0.2}, vq_args={"steps": 5},
+                      task_weights={"search": 1.0})
+    assert cfg.lm_args == {**tiny.lm_args, "hidden_dropout": 0.2}
+    assert cfg.vq_args == {**tiny.vq_args, "steps": 5}
+    assert cfg.task_weights == {"search": 1.0}
+    assert load_config("tiny", lm_args={"hidden_size": 64}).lm_args["num_hidden_layers"] == tiny.lm_args["num_hidden_layers"]
+
+
 def test_strategies():
     assert [p[2] for p in phases(load_config("tiny"))] == ["all"]
     assert [p[2] for p in phases(load_config("paper"))] == ["paper"]

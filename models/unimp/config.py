@@ -191,9 +191,15 @@ def resolve_path(path: str | None) -> str | None:
     return path
 
 
+# Architecture kwargs that an override merges into, key by key, instead of replacing: a partial dict
+# replacing the preset's would silently build the library's default (GPT-NeoX: 20B parameters).
+MERGED_FIELDS = ("lm_args", "vision_args", "vq_args")
+
+
 def load_config(preset: str = "tiny", **overrides: Any) -> UniMPConfig:
-    """A preset (presets/<name>.json, or a path to a JSON file) with `overrides` applied on top; the
-    preset's keys and types, then the merged values, are checked (benchmark.api.config_schema.ConfigError)."""
+    """A preset (presets/<name>.json, or a path to a JSON file) with `overrides` applied on top (the
+    MERGED_FIELDS key by key); the preset's keys and types, then the merged values, are checked
+    (benchmark.api.config_schema.ConfigError)."""
     path = Path(preset) if str(preset).endswith(".json") else PRESETS_DIR / f"{preset}.json"
     if not path.is_file():
         known = sorted(p.stem for p in PRESETS_DIR.glob("*.json"))
@@ -205,7 +211,11 @@ def load_config(preset: str = "tiny", **overrides: Any) -> UniMPConfig:
     if isinstance(values, dict):
         values.pop("_comment", None)
     check(UniMPConfig, values, where=f"UniMP preset {path}")
-    return check(UniMPConfig, {**values, **overrides}, where="UniMP config").validate()
+    merged = {**values, **overrides}
+    for key in MERGED_FIELDS:  # {"lm_args": {"hidden_dropout": 0.2}} changes one setting, keeps the preset's size
+        if isinstance(values.get(key), dict) and isinstance(overrides.get(key), dict):
+            merged[key] = {**values[key], **overrides[key]}
+    return check(UniMPConfig, merged, where="UniMP config").validate()
 
 
 @dataclass
