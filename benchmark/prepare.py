@@ -9,7 +9,6 @@ folder that is a prepared dataset (it has a manifest), and the old one is remove
 """
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import multiprocessing
