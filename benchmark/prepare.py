@@ -284,9 +284,6 @@ _TASK_STATE: dict = {}  # a task worker's inputs: set once per worker by `_set_t
 
 
 def _set_task_state(builders: dict, groups: dict, plan: dict, stage: Path, lstage: Path) -> None:
-    # The task tables in glibc's malloc, not Arrow's default pool (mimalloc): measured on a 4x paper train set,
-    # mimalloc's peak grew by about 50 MB with each row group written, malloc's stayed where the first left it
-    pa.set_memory_pool(pa.system_memory_pool())
     _TASK_STATE.update(builders=builders, groups=groups, plan=plan, stage=stage, lstage=lstage, events={})
 
 
