@@ -1,6 +1,7 @@
 """Image lookup and normalisation, and the downloader against a local HTTP server."""
 from __future__ import annotations
 
+import hashlib
 import http.server
 import io
 import json
@@ -13,7 +14,7 @@ from PIL import Image
 
 from benchmark.data.download import FAILURES, download_images, image_extension, urls_from_raw
 from benchmark.data.errors import DataError
-from benchmark.data.images import file_stem, normalize_image, resolve_image
+from benchmark.data.images import file_stem, normalize_image, normalize_to_file, resolve_image
 
 
 def image_bytes(fmt: str, size=(30, 10), color=(0, 128, 0), mode="RGB") -> bytes:
@@ -77,6 +78,20 @@ def test_corrupt_image_is_a_data_error(tmp_path, data):
     path.write_bytes(data)
     with pytest.raises(DataError, match=r"bad.jpg: cannot decode image"):
         normalize_image(path, 8)
+
+
+def test_normalize_to_file_writes_and_hashes_or_returns_the_error(tmp_path):
+    """What `prepare`'s image workers run: the file written and its sha256 returned; a bad image's DataError
+    returned (not raised, so one bad image does not stop the others) and nothing written."""
+    good, bad = tmp_path / "g.png", tmp_path / "bad.jpg"
+    good.write_bytes(image_bytes("PNG"))
+    bad.write_bytes(b"not an image at all")
+    digest = normalize_to_file((str(good), str(tmp_path / "out.png"), 8))
+    assert (tmp_path / "out.png").read_bytes() == normalize_image(good, 8)
+    assert digest == hashlib.sha256(normalize_image(good, 8)).hexdigest()
+    error = normalize_to_file((str(bad), str(tmp_path / "never.png"), 8))
+    assert isinstance(error, DataError) and "cannot decode image" in str(error)
+    assert not (tmp_path / "never.png").exists()
 
 
 # ---------------------------------------------------------------------------------------- download

@@ -8,6 +8,7 @@ counts, so preparing a dataset never touches the network.
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import os
 import struct
@@ -171,3 +172,17 @@ def normalize_image(path: str | Path, size: int) -> bytes:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, EOFError) as e:
         raise DataError(path, None, f"cannot decode image: {type(e).__name__}: {e}") from e
+
+
+def normalize_to_file(job: tuple[str, str, int]) -> str | DataError:
+    """`job` = (source, destination, size): check, re-encode (when needed) and write one image; its sha256 for
+    the manifest (so it is never read again), or the DataError. Path strings: a Path per image costs more than
+    its check (80 k images). Here, not in `benchmark.prepare`: `prepare`'s image workers import this module only."""
+    src, dst, size = job
+    try:
+        data = normalize_image(src, size)
+    except DataError as e:
+        return e
+    with open(dst, "wb") as f:
+        f.write(data)
+    return hashlib.sha256(data).hexdigest()

@@ -87,7 +87,11 @@ def events(seqs: Sequences, part: str) -> Events:
         raise ValueError(f"unknown part {part!r}")
     starts = seqs.starts[user]
     hist_start = np.maximum(starts, target - MAX_HISTORY)
-    return Events(user.astype(np.int64), target.astype(np.int64), hist_start.astype(np.int64), target.astype(np.int64))
+    # int32 where every row number fits (memory: a task worker holds its split's events whole); events only
+    # index and offset rows, so no instance's bytes depend on their type
+    kind = np.int32 if len(seqs.frame) < 2**31 else np.int64
+    target = target.astype(kind)
+    return Events(user.astype(kind), target, hist_start.astype(kind), target)
 
 
 GATHER_CHUNK = 1 << 16  # lists gathered together: bounds the work arrays (memory), not the result

@@ -106,20 +106,24 @@ class TaskBuilder:
         """(n_items,) object: each item's search query, its category path as str (None: no category)."""
         return np.array([str(c) if c is not None and c == c and c != "" else None for c in self.category], dtype=object)
 
+    @cached_property
+    def has_query(self) -> np.ndarray:
+        """(n_items,) bool: the item has a search query."""
+        return np.array([q is not None for q in self.queries], dtype=bool)
+
     def with_query(self, spec, split: str, ev: Events, need_image: bool = False) -> pa.Table:
-        """Instances whose target has a category path (the query); with `need_image`, also an image. Queries
-        and instructions are made once per item, then taken per instance."""
+        """Instances whose target has a category path (the query); with `need_image`, also an image. The
+        instructions are made once per target item of the part, then taken per instance."""
         users, target_item = self.seqs.users[ev.user], self.items[ev.target]
-        has_query = np.array([q is not None for q in self.queries], dtype=bool)
-        keep = has_query[target_item]
+        keep = self.has_query[target_item]
         if need_image:
             keep &= self.has_image[target_item]
         ev = subset(ev, keep)
-        instruction = np.array([None] * len(self.queries), dtype=object)
-        instruction[has_query] = spec.instruction_for(self.queries[has_query].tolist())
         kept = target_item[keep]
+        targets, where = np.unique(kept, return_inverse=True)
+        instruction = np.array(spec.instruction_for(self.queries[targets].tolist()), dtype=object)[where]
         return self.table(spec, split, int(keep.sum()), user=users[keep], history=self.history(ev),
-                          instruction=instruction[kept], query=self.queries[kept], target_item=kept)
+                          instruction=instruction, query=self.queries[kept], target_item=kept)
 
     def about_item(self, spec, split: str, ev: Events, keep: np.ndarray, **targets) -> pa.Table:
         """Instances asking about the target item (rating, explanation), rows `keep` only."""

@@ -35,8 +35,10 @@ class Selection(TaskSpec):
         b = builder
         rng = b.rng(split, self.name)
         n = len(ev.target)
-        k = rng.choice(SELECTION_K, size=n)
-        k = np.minimum(k, ev.target - b.seqs.starts[ev.user])  # keep at least one history item
+        k = rng.choice(SELECTION_K, size=n).astype(np.int8)  # 1-3 (memory: held for the whole set)
+        for lo in range(0, n, builders.BUILD_EVENTS):  # keep at least one history item
+            rows = slice(lo, lo + builders.BUILD_EVENTS)
+            np.minimum(k[rows], ev.target[rows] - b.seqs.starts[ev.user[rows]], out=k[rows], casting="unsafe")
         negatives = _negatives(b, rng, ev, N_CANDIDATES - k)
         for lo in range(0, max(n, 1), builders.BUILD_EVENTS):
             rows = slice(lo, lo + builders.BUILD_EVENTS)
@@ -103,18 +105,18 @@ def _negatives(b, rng: np.random.Generator, ev: Events, m: np.ndarray) -> np.nda
     rejection sampling (rows that run short are drawn again exactly, one by one in row order). The rows are
     drawn a chunk at a time: the generator gives the same numbers as one draw of every row."""
     n = len(ev.target)
-    dom = b.domain_code[b.items[ev.target]]
-    sizes = np.array([len(p) for p in b.pools], dtype=np.int64)[dom] if b.pools else np.zeros(0, np.int64)
-    offsets = np.concatenate([[0], np.cumsum([len(p) for p in b.pools])]).astype(np.int64)
+    pool_sizes = np.array([len(p) for p in b.pools], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(pool_sizes)]).astype(np.int64)
     flat_pool = np.concatenate(b.pools) if b.pools else np.zeros(0, np.int64)
     out = np.zeros((n, N_CANDIDATES), dtype=np.int32)  # item tokens (memory: held for the whole set)
     short = []
-    for lo in range(0, n, NEGATIVE_CHUNK):
+    for lo in range(0, n, NEGATIVE_CHUNK):  # the target's domain per chunk (memory: no whole-set arrays)
         rows = slice(lo, min(n, lo + NEGATIVE_CHUNK))
-        got = _draw_negatives(b, rng, ev.user[rows], sizes[rows], offsets[dom[rows]], flat_pool, m[rows], out[rows])
+        dom = b.domain_code[b.items[ev.target[rows]]]
+        got = _draw_negatives(b, rng, ev.user[rows], pool_sizes[dom], offsets[dom], flat_pool, m[rows], out[rows])
         short.extend((lo + np.flatnonzero(got < m[rows])).tolist())
     for i in short:  # rare: small pool or a very active user
-        pool = b.pools[dom[i]]
+        pool = b.pools[b.domain_code[b.items[ev.target[i]]]]
         user_items = set(b.items[b.seqs.starts[ev.user[i]]: b.seqs.ends[ev.user[i]]].tolist())
         free = np.array([x for x in pool.tolist() if x not in user_items], dtype=np.int64)
         if len(free) < m[i]:
