@@ -43,6 +43,8 @@ def test_architecture_overrides_merge_into_the_preset():
     assert cfg.vq_args == {**tiny.vq_args, "steps": 5}
     assert cfg.task_weights == {"search": 1.0}
     assert load_config("tiny", lm_args={"hidden_size": 64}).lm_args["num_hidden_layers"] == tiny.lm_args["num_hidden_layers"]
+    with pytest.raises(ValueError, match="candidate_loss_tasks"):
+        load_config("tiny", candidate_loss=1.0, candidate_loss_tasks=["serach"])
 
 
 def test_strategies():

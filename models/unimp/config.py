@@ -174,6 +174,8 @@ class UniMPConfig:
             raise ValueError("transition_loss must be >= 0")
         if self.candidate_loss < 0:
             raise ValueError("candidate_loss must be >= 0")
+        if self.candidate_loss_tasks is not None and not set(self.candidate_loss_tasks) <= set(TEXT_TASKS):
+            raise ValueError(f"candidate_loss_tasks must be a list of {TEXT_TASKS}, got {self.candidate_loss_tasks!r}")
         if self.n_valid is not None and self.n_valid < 1:
             raise ValueError("n_valid must be >= 1 or None (all validation instances)")
         if self.cross_attn_every < 1:
