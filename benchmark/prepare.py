@@ -9,6 +9,7 @@ folder that is a prepared dataset (it has a manifest), and the old one is remove
 """
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import multiprocessing
@@ -38,7 +39,7 @@ from benchmark.data.io import (
 )
 from benchmark.data.item_text import attribute_dict, flatten
 from benchmark.data.labels import default_labels_dir, is_labels_folder, marker
-from benchmark.data.manifest import file_hashes, is_prepared_dataset, write_manifest_and_card
+from benchmark.data.manifest import KnownDigests, file_hashes, is_prepared_dataset, write_manifest_and_card
 from benchmark.data.memory import release_freed_memory
 from benchmark.data.processing import dedupe_earliest, domain_stats, k_core, seeded_permutation, sequence_order
 from benchmark.data.regimes import EVAL_SPLITS, SEALED_INTERACTIONS, protocol_name
@@ -336,8 +337,12 @@ def _write_task_sets(builders: dict, groups: dict, plan: dict, stage: Path, lsta
     state = (builders, groups, plan, stage, lstage)
     workers = min(TASK_WORKERS, os.cpu_count() or 1, len(jobs))
     if workers > 1:
-        with ProcessPoolExecutor(workers, initializer=_set_task_state, initargs=state) as pool:
-            counts = list(tqdm(pool.map(_write_task_set, jobs), total=len(jobs), desc="task sets", unit="set"))
+        gc.freeze()  # the objects now alive are left alone by the workers' collector (memory: it would copy their pages)
+        try:
+            with ProcessPoolExecutor(workers, initializer=_set_task_state, initargs=state) as pool:
+                counts = list(tqdm(pool.map(_write_task_set, jobs), total=len(jobs), desc="task sets", unit="set"))
+        finally:
+            gc.unfreeze()
     else:
         _set_task_state(*state)
         counts = [_write_task_set(job) for job in tqdm(jobs, desc="task sets", unit="set")]
@@ -445,7 +450,7 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
             n_new = int(round(new_user_frac * len(users)))
             new_users = set(np.random.default_rng([seed, 1]).choice(users, size=n_new, replace=False).tolist())
             is_new = np.isin(user_code, np.flatnonzero(user_ids.isin(new_users)))
-            del user_code
+            del user_code, user_ids, users, new_users  # the id strings: the groups hold them until the builders' release
             groups = {
                 "main": Sequences.from_frame(inter.loc[~office & ~is_new, cols]),
                 "new_user": Sequences.from_frame(inter.loc[~office & is_new, cols]),
@@ -472,6 +477,7 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
             del frame
             items["image"] = images_done()
             del images_done  # and the image jobs' paths it holds
+            image_digests = KnownDigests(image_digests.items())  # memory: no Python strings held to the end
             items_out = items.sort_values("item")[list(layout.ITEM_COLUMNS)].reset_index(drop=True)
             write_parquet(stage / layout.ITEMS, items_out)
             del items_out

@@ -277,3 +277,41 @@ def test_spilled_texts_come_back_in_place(tmp_path, monkeypatch):
     got = spill.gather(tmp_path, domains, code, row, spill.EXPLANATION).to_pylist()
     assert got == [explanation_target(frames[domains[c]]["review"].iat[r], frames[domains[c]]["summary"].iat[r])
                    for c, r in zip(code, row)]
+
+
+def test_events_are_each_users_leave_last_out_rows():
+    """`events` makes its arrays in int32 with few work arrays (memory): every event is still the one the
+    definition gives, user by user (train: every train row but the first, valid: the second-to-last row, test:
+    the last; the history up to MAX_HISTORY rows before the target)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(5)
+    lens = rng.integers(1, 2 * sequences.MAX_HISTORY, 40)
+    frame = pd.DataFrame({"user": pd.Categorical(np.repeat(np.arange(len(lens)), lens)), "item": np.arange(lens.sum())})
+    seqs = sequences.Sequences.from_frame(frame)
+    for part in ("train", "valid", "test"):
+        expected = []
+        for u, (s, e) in enumerate(zip(seqs.starts.tolist(), seqs.ends.tolist())):
+            targets = {"train": range(s + 1, e - 2), "valid": [e - 2] if e - s >= 3 else [],
+                       "test": [e - 1] if e - s >= 2 else []}[part]
+            expected += [(u, t, max(s, t - sequences.MAX_HISTORY), t) for t in targets]
+        ev = sequences.events(seqs, part)
+        got = list(zip(ev.user.tolist(), ev.target.tolist(), ev.hist_start.tolist(), ev.hist_end.tolist()))
+        assert got == expected and ev.target.dtype == np.int32, part
+
+
+def test_known_digests_are_the_dict_they_were_made_from():
+    """prepare holds its images' digests in two arrays until the manifest (memory): the same mapping as the
+    dict, also for a digest that ends in zero bytes (which a fixed-width bytes array would cut)."""
+    import hashlib
+
+    from benchmark.data.manifest import KnownDigests
+
+    digests = {f"images/{i}.png": hashlib.sha256(str(i).encode()).hexdigest() for i in range(300)}
+    digests["images/zero.png"] = "ab" * 30 + "0000"
+    known = KnownDigests(digests.items())
+    assert dict(known) == digests and len(known) == len(digests)
+    assert all(known[rel] == d for rel, d in digests.items()) and "images/none.png" not in known
+    with pytest.raises(KeyError):
+        known["images/none.png"]
+    assert len(KnownDigests([])) == 0 and "images/0.png" not in KnownDigests([])

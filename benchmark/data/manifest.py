@@ -4,13 +4,46 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+
+import numpy as np
 
 from benchmark.data import layout
 from benchmark.data.io import sha256_file, write_json, write_text
 
 
-def file_hashes(root: Path, known: dict[str, str] | None = None) -> dict[str, str]:
+class KnownDigests(Mapping):
+    """{relative path: sha256 hex}, as `file_hashes`' `known` takes it, held in two arrays (memory: about 60
+    bytes a file, where a dict of Python strings takes about 250, and no Python object per file)."""
+
+    def __init__(self, digests: Iterable[tuple[str, str]]):
+        pairs = sorted((rel.encode(), bytes.fromhex(digest)) for rel, digest in digests)
+        self._paths = np.array([rel for rel, _ in pairs], dtype=bytes)  # sorted: found by binary search
+        self._digests = np.frombuffer(b"".join(d for _, d in pairs), dtype=np.uint8).reshape(len(pairs), 32)
+
+    def _index(self, rel: str) -> int | None:
+        key = rel.encode()
+        i = int(np.searchsorted(self._paths, key))
+        return i if i < len(self._paths) and self._paths[i] == key else None
+
+    def __getitem__(self, rel: str) -> str:
+        i = self._index(rel) if isinstance(rel, str) else None
+        if i is None:
+            raise KeyError(rel)
+        return self._digests[i].tobytes().hex()
+
+    def __contains__(self, rel) -> bool:
+        return isinstance(rel, str) and self._index(rel) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return (rel.decode() for rel in self._paths.tolist())
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+
+def file_hashes(root: Path, known: Mapping[str, str] | None = None) -> dict[str, str]:
     """sha256 of every file under `root` but the manifest itself and the verification cache. `known`: digests
     of files whose bytes the caller hashed as it wrote them (prepare's images), not read again."""
     skip, known, out = {layout.MANIFEST, layout.VERIFY_CACHE}, known or {}, {}
@@ -80,13 +113,13 @@ def data_card(info: dict) -> str:
 
 
 def write_manifest_and_card(root: Path, info: dict, labels: dict[str, str] | None = None,
-                            known: dict[str, str] | None = None) -> dict:
+                            known: Mapping[str, str] | None = None) -> dict:
     write_text(root / layout.DATA_CARD, data_card(info))
     return write_manifest(root, info, labels, known)
 
 
 def write_manifest(root: Path, info: dict, labels: dict[str, str] | None = None,
-                   known: dict[str, str] | None = None) -> dict:
+                   known: Mapping[str, str] | None = None) -> dict:
     """manifest.json: `info` plus the sha256 of every file now under `root` (`known`: see file_hashes), of each
     sealed labels file (`labels`, when given) and the dataset sha256."""
     files = file_hashes(Path(root), known)

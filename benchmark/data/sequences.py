@@ -72,26 +72,28 @@ def events(seqs: Sequences, part: str) -> Events:
     train: every train row but each user's first (history = the train rows before it);
     valid: the second-to-last row (history = all train rows); test: the last row (history = all before).
     """
+    # int32 where every row number fits (memory: a task worker holds its split's events whole), and made in that
+    # type with few full-length work arrays; events only index and offset rows, so no instance's bytes depend on
+    # their type
+    kind = np.int32 if len(seqs.frame) < 2**31 else np.int64
     lens = seqs.ends - seqs.starts
+    starts = seqs.starts.astype(kind)
     if part == "train":
         n_ev = np.maximum(lens - 3, 0)  # train rows are lens-2; the first has no history
-        user = np.repeat(np.arange(len(lens)), n_ev)
-        first = np.repeat(seqs.starts + 1, n_ev)
-        offset = np.arange(n_ev.sum()) - np.repeat(np.cumsum(n_ev) - n_ev, n_ev)
-        target = first + offset
+        user = np.repeat(np.arange(len(lens), dtype=kind), n_ev)
+        # event e of user u (its events numbered from first[u]) targets row starts[u] + 1 + (e - first[u])
+        first = np.cumsum(n_ev) - n_ev
+        target = np.arange(int(n_ev.sum()), dtype=kind)
+        target += np.repeat((seqs.starts + 1 - first).astype(kind), n_ev)
     elif part in ("valid", "test"):
         back = 2 if part == "valid" else 1
-        user = np.flatnonzero(lens >= back + 1)
-        target = seqs.ends[user] - back
+        user = np.flatnonzero(lens >= back + 1).astype(kind)
+        target = (seqs.ends[user] - back).astype(kind)
     else:
         raise ValueError(f"unknown part {part!r}")
-    starts = seqs.starts[user]
-    hist_start = np.maximum(starts, target - MAX_HISTORY)
-    # int32 where every row number fits (memory: a task worker holds its split's events whole); events only
-    # index and offset rows, so no instance's bytes depend on their type
-    kind = np.int32 if len(seqs.frame) < 2**31 else np.int64
-    target = target.astype(kind)
-    return Events(user.astype(kind), target, hist_start.astype(kind), target)
+    hist_start = starts[user]
+    np.maximum(hist_start, target - MAX_HISTORY, out=hist_start)
+    return Events(user, target, hist_start, target)
 
 
 GATHER_CHUNK = 1 << 16  # lists gathered together: bounds the work arrays (memory), not the result

@@ -69,6 +69,9 @@ class TaskBuilder:
         self.pools = domain_pools              # per domain code: item tokens of that domain's catalogue
         self.seed = seed
         self.texts = texts                     # (spill folder, its domains by DOMAIN_CODE): benchmark.data.spill
+        # the user ids as Arrow strings: a forked task worker reads them without touching Python objects, whose
+        # reference counts would copy the pages that hold them into each worker (memory)
+        self.user_ids = pa.array(seqs.users, pa.string())
         user_rows = seqs.user_index()
         n_items = len(item_category)
         # sorted (user, item) keys: "has this user touched this item?" by binary search
@@ -88,8 +91,14 @@ class TaskBuilder:
         return gather(folder, domains, frame[DOMAIN_CODE].to_numpy()[rows], frame[ROW].to_numpy()[rows], EXPLANATION)
 
     def release_unread(self) -> None:
-        """Keep only the interaction columns the tasks read (memory: the user ids, one Python string per row)."""
+        """Keep only the interaction columns the tasks read (memory: the user ids, one Python string per row),
+        and the user ids as `user_ids` only (not as Python strings)."""
         self.seqs.frame = self.seqs.frame[list(TASK_COLUMNS)]
+        self.seqs.users = None
+
+    def users(self, user: np.ndarray) -> pa.Array:
+        """The ids of the users `user` (indices into the group's users, `seqs.users` before `release_unread`)."""
+        return self.user_ids.take(pa.array(user))
 
     def rng(self, split: str, task: str) -> np.random.Generator:
         tag = sum(ord(c) * 31**i for i, c in enumerate(f"{split}/{task}")) % (2**32)
@@ -114,7 +123,7 @@ class TaskBuilder:
     def with_query(self, spec, split: str, ev: Events, need_image: bool = False) -> pa.Table:
         """Instances whose target has a category path (the query); with `need_image`, also an image. The
         instructions are made once per target item of the part, then taken per instance."""
-        users, target_item = self.seqs.users[ev.user], self.items[ev.target]
+        target_item = self.items[ev.target]
         keep = self.has_query[target_item]
         if need_image:
             keep &= self.has_image[target_item]
@@ -122,12 +131,12 @@ class TaskBuilder:
         kept = target_item[keep]
         targets, where = np.unique(kept, return_inverse=True)
         instruction = np.array(spec.instruction_for(self.queries[targets].tolist()), dtype=object)[where]
-        return self.table(spec, split, int(keep.sum()), user=users[keep], history=self.history(ev),
+        return self.table(spec, split, int(keep.sum()), user=self.users(ev.user), history=self.history(ev),
                           instruction=instruction, query=self.queries[kept], target_item=kept)
 
     def about_item(self, spec, split: str, ev: Events, keep: np.ndarray, **targets) -> pa.Table:
         """Instances asking about the target item (rating, explanation), rows `keep` only."""
-        users, target_item = self.seqs.users[ev.user], self.items[ev.target]
+        target_item = self.items[ev.target]
         n = int(keep.sum())
-        return self.table(spec, split, n, user=users[keep], history=self.history(subset(ev, keep)),
+        return self.table(spec, split, n, user=self.users(ev.user[keep]), history=self.history(subset(ev, keep)),
                           instruction=[spec.instruction] * n, item=target_item[keep], **targets)

@@ -61,7 +61,7 @@ class Selection(TaskSpec):
         cands = np.take_along_axis(cands, order, axis=1)
         hist = Events(ev.user, ev.target, hist_start, hist_end)
         offsets = pa.array(np.arange(0, n * N_CANDIDATES + 1, N_CANDIDATES, dtype=np.int32))
-        return b.table(self, split, n, user=b.seqs.users[ev.user], history=b.history(hist),
+        return b.table(self, split, n, user=b.users(ev.user), history=b.history(hist),
                        instruction=[self.instruction] * n,
                        candidates=pa.ListArray.from_arrays(offsets, pa.array(cands.ravel())),
                        target_items=gather_lists(b.items, first_pos, ev.target + 1))
@@ -120,7 +120,7 @@ def _negatives(b, rng: np.random.Generator, ev: Events, m: np.ndarray) -> np.nda
         user_items = set(b.items[b.seqs.starts[ev.user[i]]: b.seqs.ends[ev.user[i]]].tolist())
         free = np.array([x for x in pool.tolist() if x not in user_items], dtype=np.int64)
         if len(free) < m[i]:
-            raise DataError("selection task", None, f"user {b.seqs.users[ev.user[i]]}: only {len(free)} items of "
+            raise DataError("selection task", None, f"user {b.user_ids[int(ev.user[i])].as_py()}: only {len(free)} items of "
                             "their domain are outside their history, and a selection instance needs "
                             f"{m[i]} negatives; the data has too few items per domain for this task")
         out[i, :m[i]] = rng.choice(free, size=m[i], replace=False)
