@@ -59,6 +59,8 @@ def test_fast_reviews_equal_the_line_reader_on_a_generated_world(tmp_path):
         fast, slow = _fast(path), _line_reader(path)
         assert fast is not None, path.name
         assert fast.equals(slow) and list(fast.dtypes) == list(slow.dtypes), path.name
+        for c in ("user", "item"):  # one Python string per distinct id, shared by its rows (memory)
+            assert fast[c].map(id).nunique() == fast[c].nunique() < len(fast), path.name
 
 
 @pytest.mark.parametrize("bad", [

@@ -60,6 +60,13 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _shared_strings(values: pa.ChunkedArray) -> np.ndarray:
+    """The values as an object array of Python strings, one string per distinct value that its rows share
+    (memory: an id repeats on many rows, and a string per row costs about 60 bytes a row)."""
+    coded = values.combine_chunks().dictionary_encode()
+    return coded.dictionary.to_numpy(zero_copy_only=False)[coded.indices.to_numpy()]
+
+
 def read_review_frame(path: Path, fields, bounds: tuple[int, int], rating: tuple[float, float],
                       gzipped: bool, columns: tuple[str, ...]) -> pd.DataFrame | None:
     """The reviews of a JSON-lines file when every line passes every check, else None (see module doc)."""
@@ -113,7 +120,7 @@ def read_review_frame(path: Path, fields, bounds: tuple[int, int], rating: tuple
     out = {"timestamp": pd.Series(timestamp, dtype="int64"), "rating": pd.Series(rate, dtype="float64"),
            "line": pd.Series(np.arange(1, n_lines + 1), dtype="int64")}
     for c in ("user", "item"):
-        out[c] = pd.Series(col(c).to_numpy(zero_copy_only=False), dtype=object)
+        out[c] = pd.Series(_shared_strings(col(c)), dtype=object)
     for c in ("review", "summary"):  # the scan's own Arrow strings, as the line reader's (`common.text_column`)
         out[c] = pd.Series(pd.arrays.ArrowExtensionArray(col(c).cast(pa.string())))
     del table, col  # the checks' columns go; the texts' buffers stay, held by the frame
