@@ -12,10 +12,13 @@ and nothing else: DuckDB's scan of the reviews' six fields, and `parse_literal` 
 seconds (user + system, the process and its workers) are printed beside wall seconds: on a shared machine
 wall time grows with the load, CPU time much less.
 
+`--separate` generates each world in one process and prepares it in a fresh one (as `prepare` runs on raw files
+already on disk: real releases), and prints that process tree's own peak beside the whole.
+
 `--command N` also runs the command itself, `unimp-bench prepare --scale <base>`, N times into a fresh folder
 (so the world is generated each time): wall, CPU and peak memory (the same tree PSS) as a user would see them.
 
-Usage: python bench/bench_prepare.py [--scales 1,2,4] [--base paper] [--command N]
+Usage: python bench/bench_prepare.py [--scales 1,2,4] [--base paper] [--separate] [--command N]
                                      [--workdir DIR (default: <system temp>/unimp-bench-prepare)]
 """
 from __future__ import annotations
@@ -176,11 +179,18 @@ def one_scale(args) -> None:
     raw, out = args.workdir / f"raw-{scale.name}", args.workdir / f"data-{scale.name}"
     load = os.getloadavg()
     sampler = TreePeak(os.getpid())
-    sampler.stage = "world generation"
-    t0, c0 = time.perf_counter(), cpu_seconds()
-    generate_world(raw, scale=scale, seed=0, force=True)
-    gen, gen_cpu = time.perf_counter() - t0, cpu_seconds() - c0
-    sampler.stage = None
+    gen = gen_cpu = 0.0
+    if args.step in (None, "generate"):
+        sampler.stage = "world generation"
+        t0, c0 = time.perf_counter(), cpu_seconds()
+        generate_world(raw, scale=scale, seed=0, force=True)
+        gen, gen_cpu = time.perf_counter() - t0, cpu_seconds() - c0
+        sampler.stage = None
+    if args.step == "generate":
+        sampler.stop()
+        print(json.dumps({"generate_s": gen, "generate_cpu_s": gen_cpu,
+                          "tree_peaks_gib": {k: v / 2**30 for k, v in sampler.by_stage.items()}}))
+        return
     floor = scan_floor(raw)
     for folder in (out, out.parent / f"{out.name}.labels"):  # the data and its labels folder beside it
         shutil.rmtree(folder, ignore_errors=True)
@@ -237,7 +247,12 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "unimp-bench-prepare")
     parser.add_argument("--command", type=int, default=0, metavar="N",
                         help="also run `unimp-bench prepare --scale BASE` N times, a fresh folder each")
+    parser.add_argument("--separate", action="store_true",
+                        help="generate each world in one process and prepare it in a fresh one, as `prepare` "
+                             "runs on raw files already on disk (default: both in one process, as `unimp-bench "
+                             "prepare --scale` does); the prepare process's own peak is printed beside")
     parser.add_argument("--factor", type=int, help=argparse.SUPPRESS)  # set in the child process
+    parser.add_argument("--step", choices=("generate", "prepare"), help=argparse.SUPPRESS)  # child, --separate
     args = parser.parse_args()
     if args.factor:
         return one_scale(args)
@@ -246,11 +261,20 @@ def main() -> None:
     rows = []
     for factor in [int(f) for f in args.scales.split(",") if f]:
         cmd = [sys.executable, __file__, "--base", args.base, "--workdir", str(args.workdir), "--factor", str(factor)]
-        done, _, _, peak = run_tree(cmd, env)
-        if done.returncode:
-            sys.exit(f"{args.base} x{factor} failed:\n{done.stderr[-2000:]}")
-        row = json.loads(done.stdout.strip().splitlines()[-1])
-        row["peak_gib"] = peak
+        steps = (["--step", "generate"], ["--step", "prepare"]) if args.separate else ([],)
+        parts = []
+        for step in steps:
+            done, _, _, peak = run_tree(cmd + step, env)
+            if done.returncode:
+                sys.exit(f"{args.base} x{factor} failed:\n{done.stderr[-2000:]}")
+            parts.append((json.loads(done.stdout.strip().splitlines()[-1]), peak))
+        row = parts[-1][0]
+        if args.separate:  # the generation process's figures into the prepare process's row
+            gen_row = parts[0][0]
+            row.update(generate_s=gen_row["generate_s"], generate_cpu_s=gen_row["generate_cpu_s"])
+            row["tree_peaks_gib"].update(gen_row["tree_peaks_gib"])
+        row["peak_gib"] = max(peak for _, peak in parts)
+        row["prepare_peak_gib"] = parts[-1][1]
         rows.append(row)
         st = row["stages"]
         print(f"\n{row['scale']}: {row['reviews']:,} reviews, {row['instances']:,} task instances, dataset sha256 "
@@ -262,6 +286,8 @@ def main() -> None:
             peak = row["stage_peaks_gib"].get(stage)
             print(f"  {stage:<34} {s:7.1f}s" + (f"   tree peak (PSS) {tree[stage]:.2f} GiB" if stage in tree else "")
                   + (f", main process peak RSS so far {peak:.2f} GiB" if peak else ""))
+        if args.separate:
+            print(f"  prepare alone (a fresh process): peak memory of its process tree (PSS) {row['prepare_peak_gib']:.2f} GiB")
         print(f"  prepare CPU {row['prepare_cpu_s']:.1f}s; peak memory of the process tree (PSS) {row['peak_gib']:.2f} GiB "
               f"(largest single process's peak RSS {row['max_rss_gib']:.2f} GiB); scan floor "
               f"{row['floor_s']:.1f}s (prepare = {st['total'] / row['floor_s']:.1f}x the floor)")
