@@ -145,8 +145,9 @@ def test_checkpoint_carries_the_tokenizer(trained, tmp_path):
     assert m2.describe()["image_tokenizer"]["n_codes"] == 16
 
 
-def test_evaluator_scores_unimp_images_and_gallery_without_the_sealed_targets(tiny_data, cache, tmp_path):
+def test_evaluator_scores_unimp_images_and_gallery_without_the_sealed_targets(tiny_data, cache, tmp_path, monkeypatch):
     """The evaluator gives the model inputs only: no target, so no teacher-forced token scores on test."""
+    monkeypatch.setattr("models.unimp.adapter.IMAGE_VALID_MAX", 3)  # the validation diagnostic's cap
     opts = evaluator.RunOptions(model="unimp", tasks=("image",), splits=("test",), n_boot=20,
                                 config={"preset": "tiny", **TINY_IMAGE}, run_id="img")
     run_dir = evaluator.run(tiny_data, tmp_path, opts)
@@ -158,9 +159,9 @@ def test_evaluator_scores_unimp_images_and_gallery_without_the_sealed_targets(ti
     assert all((run_dir / r["image"]).is_file() and "retrieved" in r for r in lines)
     assert (run_dir / "gallery" / "image__test.html").is_file()
     assert res["model"]["details"]["image_tokenizer"]["grid"] == 4
-    # reported on validation instead, where the targets are public (as many as the capped validation set has)
+    # reported on validation instead, where the targets are public (the first IMAGE_VALID_MAX instances)
     valid = res["model"]["details"]["training"]["main"]["image_valid"]
-    assert valid["split"] == "valid" and valid["n"] > 0
+    assert valid["split"] == "valid" and valid["n"] == 3
     assert valid["token_nll"] > 0 and 0 <= valid["token_accuracy"] <= 1
 
 

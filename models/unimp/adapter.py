@@ -48,6 +48,10 @@ from .train import collate, epoch_order, load_weights, phases, save_weights, tra
 from .vision import cache_key, frozen_features, load_pixels
 from .vocab import Vocab, train_bpe
 
+# Validation image instances the teacher-forced image diagnostic reads: a recorded statistic, not used for any
+# choice, and on the default world the whole validation set cost ~100 s of a ~30 min demo run.
+IMAGE_VALID_MAX = 512
+
 
 def hit_rate(scores: np.ndarray, requests: pd.DataFrame, allowed: np.ndarray, k: int = 5) -> float:
     """HR@k with history items and out-of-catalogue items removed (model selection only)."""
@@ -331,14 +335,15 @@ class UniMPModel(Model):
 
     def _valid_image_token_scores(self, data, regime: str) -> None:
         """Teacher-forced token_nll / token_accuracy of the target images' VQ codes on the regime's validation
-        image instances, recorded in the run's stats. They need the target, which is public on validation
+        image instances (the first IMAGE_VALID_MAX with a target image), recorded in the run's stats. They need the target, which is public on validation
         only (a scored split's answers are sealed and never given to a model)."""
         split = "valid" if regime == "main" else "new_domain_valid"
         if self.vq is None or IMAGE_TASK not in self.tasks or not data.has_split(split):
             return
         b, cfg = self.builder, self.cfg
-        valid = data.instances(IMAGE_TASK, split).iloc[: None if cfg.n_valid is None else 4 * cfg.n_valid]
-        valid = valid[[int(t) in b.image_codes for t in valid["target_item"]]]
+        limit = IMAGE_VALID_MAX if cfg.n_valid is None else min(IMAGE_VALID_MAX, 4 * cfg.n_valid)
+        valid = data.instances(IMAGE_TASK, split)
+        valid = valid[[int(t) in b.image_codes for t in valid["target_item"]]].iloc[:limit]
         if valid.empty:
             return
         valid = valid.assign(retrieved=search_retrieve(self.model, b, data, valid, cfg.n_retrieved, cfg.eval_batch_size))
