@@ -48,8 +48,8 @@ from .train import collate, epoch_order, load_weights, phases, save_weights, tra
 from .vision import cache_key, frozen_features, load_pixels
 from .vocab import Vocab, train_bpe
 
-# Validation image instances the teacher-forced image diagnostic reads: a recorded statistic, not used for any
-# choice, and on the default world the whole validation set cost ~100 s of a ~30 min demo run.
+# Validation image instances the teacher-forced image diagnostic reads: a recorded statistic that no choice uses;
+# the whole validation set (1,963 on the default world) cost about 100 s of the demo's UniMP run (cProfile).
 IMAGE_VALID_MAX = 512
 
 
@@ -335,8 +335,9 @@ class UniMPModel(Model):
 
     def _valid_image_token_scores(self, data, regime: str) -> None:
         """Teacher-forced token_nll / token_accuracy of the target images' VQ codes on the regime's validation
-        image instances (the first IMAGE_VALID_MAX with a target image), recorded in the run's stats. They need the target, which is public on validation
-        only (a scored split's answers are sealed and never given to a model)."""
+        image instances (the first IMAGE_VALID_MAX with a target image), recorded in the run's stats. They need
+        the target, which is public on validation only (a scored split's answers are sealed and never given to
+        a model)."""
         split = "valid" if regime == "main" else "new_domain_valid"
         if self.vq is None or IMAGE_TASK not in self.tasks or not data.has_split(split):
             return
