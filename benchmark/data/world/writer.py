@@ -91,7 +91,7 @@ def _review_times(day: np.ndarray) -> np.ndarray:
 
 def _no_quotes(*arrays) -> None:
     for a in arrays:
-        joined = "".join(x for x in a if x is not None)
+        joined = "".join(filter(None, a.tolist()))  # None and "" add nothing (a generator per value cost seconds)
         if '"' in joined or "\\" in joined:
             raise ValueError("generated text must not contain a double quote or backslash")
 
