@@ -39,8 +39,26 @@ def k_core(reviews: pd.DataFrame, k: int = 5) -> pd.DataFrame:
 def sequence_order(user_rank: np.ndarray, timestamp: np.ndarray, item_rank: np.ndarray) -> np.ndarray:
     """The rows in chronological order per user, ties in time broken by domain name then raw item id
     (decision), from integer keys: each row's user's rank among the sorted user ids, and its item's rank in
-    (domain, raw id) order. A permutation of the rows."""
-    return np.lexsort((item_rank, timestamp, user_rank))
+    (domain, raw id) order. A permutation of the rows: `np.lexsort((item_rank, timestamp, user_rank))`,
+    found by one stable sort of a single int64 key where the three fit in 63 bits (several times faster)."""
+    if not len(user_rank):
+        return np.zeros(0, dtype=np.intp)
+    times, time_rank = np.unique(timestamp, return_inverse=True)  # sort-based (with an inverse): the dense rank
+    keys = [np.asarray(user_rank, dtype=np.int64), time_rank.astype(np.int64), np.asarray(item_rank, dtype=np.int64)]
+    if min(int(k.min()) for k in keys) < 0:
+        return np.lexsort((item_rank, timestamp, user_rank))
+    bits = [int(k.max()).bit_length() for k in keys]
+    if sum(bits) > 63:
+        return np.lexsort((item_rank, timestamp, user_rank))
+    key = (keys[0] << (bits[1] + bits[2])) | (keys[1] << bits[2]) | keys[2]
+    return np.argsort(key, kind="stable")
+
+
+def sorted_unique(keys: np.ndarray) -> np.ndarray:
+    """`np.unique(keys)` for integer keys by a sort: numpy 2.4's hash-based `np.unique` takes seconds on
+    millions of spread-out int64 keys, a sort a few hundredths."""
+    keys = np.sort(keys)
+    return keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys
 
 
 def domain_stats(interactions: pd.DataFrame) -> dict:

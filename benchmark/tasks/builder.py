@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from benchmark.data.layout import INSTANCE_COLUMNS
+from benchmark.data.processing import sorted_unique
 from benchmark.data.sequences import Events, Sequences, gather_lists
 from benchmark.data.spill import DOMAIN_CODE, EXPLANATION, HAS_EXPLANATION, ROW, gather
 
@@ -75,7 +76,7 @@ class TaskBuilder:
         user_rows = seqs.user_index()
         n_items = len(item_category)
         # sorted (user, item) keys: "has this user touched this item?" by binary search
-        self.touched = np.unique(user_rows.astype(np.int64) * n_items + self.items)
+        self.touched = sorted_unique(user_rows.astype(np.int64) * n_items + self.items)
         self.n_items = n_items
 
     @property
