@@ -26,6 +26,7 @@ import numpy as np
 
 from benchmark.data import io
 from benchmark.data.layout import ALL_DOMAINS
+from benchmark.data.processing import lexsort_ints
 from benchmark.data.world import text
 from benchmark.data.world.build import World, simulate
 from benchmark.data.world.catalogue import Catalogue, build_catalogue
@@ -106,7 +107,7 @@ def review_lines(world: World, domain: int, asin_rank: np.ndarray, user_rank: np
     it = world.interactions
     rng = stream(world.seed, "text", domain)
     rows = np.flatnonzero(it.domain == domain)
-    rows = rows[np.lexsort((user_rank[it.user[rows]], it.day[rows], asin_rank[it.item[rows]]))]
+    rows = rows[lexsort_ints((user_rank[it.user[rows]], it.day[rows], asin_rank[it.item[rows]]))]
     for lo in range(0, len(rows), REVIEW_CHUNK):
         yield _review_chunk(world, rows[lo:lo + REVIEW_CHUNK], rng)
 
