@@ -335,3 +335,23 @@ def test_sort_based_set_operations_equal_numpy():
         for values in (keys[0], keys[1], signed[0]):
             got, want = sorted_unique(values), np.unique(values)
             assert got.tolist() == want.tolist() and got.dtype == want.dtype
+
+
+def test_explanation_target_is_the_first_piece_of_the_sentence_split():
+    """Decision v1 cuts the review at its first sentence: the first piece `re.split(r"(?<=[.!?])\\s+", ...)`
+    gives (the reader finds the cut with a faster pattern), at most 30 words, else the summary."""
+    import random
+    import re
+
+    from benchmark.data.item_text import explanation_target
+
+    def by_split(review, summary, max_words=30):
+        words = re.split(r"(?<=[.!?])\s+", review.strip())[0].split() if review.strip() else []
+        return " ".join((words or summary.split())[:max_words])
+
+    rng = random.Random(0)
+    alphabet = list("ab.!?,") + [" ", "\t", "\n", "\x0b", "\x1c", "\x85", "\xa0", "\u2003", "é"]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.choice([0, 1, 3, 8, 40]))) for _ in range(20000)]
+    texts += ["Fine. Really fine", "Wait... what?! ok", "a.b c", " . x", "?\u2003y", " ".join(["w"] * 40) + ". end"]
+    for review, summary in zip(texts, texts[1:] + texts[:1]):
+        assert explanation_target(review, summary) == by_split(review, summary), (review, summary)
