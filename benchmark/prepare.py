@@ -41,7 +41,14 @@ from benchmark.data.item_text import attribute_dict, flatten
 from benchmark.data.labels import default_labels_dir, is_labels_folder, marker
 from benchmark.data.manifest import KnownDigests, file_hashes, is_prepared_dataset, write_manifest_and_card
 from benchmark.data.memory import release_freed_memory
-from benchmark.data.processing import dedupe_earliest, domain_stats, k_core, seeded_permutation, sequence_order
+from benchmark.data.processing import (
+    dedupe_earliest,
+    domain_stats,
+    k_core,
+    seeded_permutation,
+    sequence_order,
+    sorted_unique,
+)
 from benchmark.data.regimes import EVAL_SPLITS, SEALED_INTERACTIONS, protocol_name
 from benchmark.data.sequences import MAX_HISTORY, Sequences, events
 from benchmark.data.sources import table
@@ -425,8 +432,6 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
         items = _items_frame(raw, kept)
         del raw  # memory: the metadata is in `items` now
         items["item"] = seeded_permutation(len(items), seed).astype(np.int64)
-        items["text"] = [flatten(attribute_dict(t, b, p, c, d)) for t, b, p, c, d in
-                         zip(items["title"], items["brand"], items["price"], items["category"], items["description"])]
         # The public folder is swapped in first, then its labels: if the first swap fails, both old folders stay
         # as they were. (A failure between the two leaves new data beside old labels, which `labels.json` names.)
         with staged_dir(labels_out, replace=True) as lstage, staged_dir(out, replace=True) as stage, \
@@ -435,6 +440,9 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
             image_digests: dict[str, str] = {}
             images_done = _write_images(items, image_root, images_dir, stage, image_size, report, warnings, image_digests,
                                         image_pool)
+            # the items' text while the image workers start (they need the ids and tokens only)
+            items["text"] = [flatten(attribute_dict(t, b, p, c, d)) for t, b, p, c, d in
+                             zip(items["title"], items["brand"], items["price"], items["category"], items["description"])]
 
             # 3. interactions: merge, order, split (while the images are checked and written)
             text_domains = list(kept)  # the spill files, by DOMAIN_CODE
@@ -446,7 +454,7 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
             # the groups' rows taken from the merged frame once each (memory: no intermediate frames)
             office = inter[DOMAIN_CODE].to_numpy() == (text_domains.index(new_domain) if new_domain else -1)
             user_code, user_ids = inter["user"].cat.codes.to_numpy(), inter["user"].cat.categories
-            users = user_ids.to_numpy(dtype=object)[np.unique(user_code[~office])]  # sorted, as the ids are
+            users = user_ids.to_numpy(dtype=object)[sorted_unique(user_code[~office])]  # sorted, as the ids are
             n_new = int(round(new_user_frac * len(users)))
             new_users = set(np.random.default_rng([seed, 1]).choice(users, size=n_new, replace=False).tolist())
             is_new = np.isin(user_code, np.flatnonzero(user_ids.isin(new_users)))

@@ -312,8 +312,46 @@ def test_known_digests_are_the_dict_they_were_made_from():
     digests = {f"images/{i}.png": hashlib.sha256(str(i).encode()).hexdigest() for i in range(300)}
     digests["images/zero.png"] = "ab" * 30 + "0000"
     known = KnownDigests(digests.items())
-    assert dict(known) == digests and len(known) == len(digests)
+    assert dict(known) == digests and dict(known.items()) == digests and len(known) == len(digests)
     assert all(known[rel] == d for rel, d in digests.items()) and "images/none.png" not in known
     with pytest.raises(KeyError):
         known["images/none.png"]
     assert len(KnownDigests([])) == 0 and "images/0.png" not in KnownDigests([])
+
+
+def test_sort_based_set_operations_equal_numpy():
+    """`lexsort_ints` (one stable sort of a packed key) orders rows as `np.lexsort`, also where the keys do not
+    fit in 63 bits or are negative (its fallback), and `sorted_unique` is `np.unique`, dtype included."""
+    from benchmark.data.processing import lexsort_ints, sequence_order, sorted_unique
+
+    rng = np.random.default_rng(3)
+    for n, high in ((0, 5), (1, 5), (2000, 3), (2000, 10**6), (2000, 2**40)):
+        keys = (rng.integers(0, high, n), rng.integers(0, 4, n).astype(np.int32), rng.integers(0, high, n))
+        assert lexsort_ints(keys).tolist() == np.lexsort(keys).tolist()
+        signed = (keys[0] - 2, keys[1], keys[2])
+        assert lexsort_ints(signed).tolist() == np.lexsort(signed).tolist()
+        times = rng.integers(0, 10**12, n)
+        assert sequence_order(keys[1], times, keys[2]).tolist() == np.lexsort((keys[2], times, keys[1])).tolist()
+        for values in (keys[0], keys[1], signed[0]):
+            got, want = sorted_unique(values), np.unique(values)
+            assert got.tolist() == want.tolist() and got.dtype == want.dtype
+
+
+def test_explanation_target_is_the_first_piece_of_the_sentence_split():
+    """Decision v1 cuts the review at its first sentence: the first piece `re.split(r"(?<=[.!?])\\s+", ...)`
+    gives (the reader finds the cut with a faster pattern), at most 30 words, else the summary."""
+    import random
+    import re
+
+    from benchmark.data.item_text import explanation_target
+
+    def by_split(review, summary, max_words=30):
+        words = re.split(r"(?<=[.!?])\s+", review.strip())[0].split() if review.strip() else []
+        return " ".join((words or summary.split())[:max_words])
+
+    rng = random.Random(0)
+    alphabet = list("ab.!?,") + [" ", "\t", "\n", "\x0b", "\x1c", "\x85", "\xa0", "\u2003", "é"]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.choice([0, 1, 3, 8, 40]))) for _ in range(20000)]
+    texts += ["Fine. Really fine", "Wait... what?! ok", "a.b c", " . x", "?\u2003y", " ".join(["w"] * 40) + ". end"]
+    for review, summary in zip(texts, texts[1:] + texts[:1]):
+        assert explanation_target(review, summary) == by_split(review, summary), (review, summary)

@@ -41,15 +41,15 @@ def flatten(attrs: dict) -> str:
     return f"{IMG} {body} {EOC}" if body else f"{IMG} {EOC}"
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_SENTENCE_END = re.compile(r"[.!?]\s")  # a sentence's last character and the whitespace after it
 
 
 def explanation_target(review: str | None, summary: str | None, max_words: int = 30) -> str:
     """Decision v1 (protocol 2): the first sentence of the review, at most 30 words, else the summary."""
     text = (review or "").strip()
     if text:
-        end = _SENTENCE_END.search(text)  # the first piece re.split would give, without building the rest
-        first = text[:end.start()] if end else text
+        end = _SENTENCE_END.search(text)  # the first piece re.split on r"(?<=[.!?])\s+" would give
+        first = text[:end.start() + 1] if end else text
         words = first.split()
         if words:
             return " ".join(words[:max_words])

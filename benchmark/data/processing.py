@@ -39,8 +39,32 @@ def k_core(reviews: pd.DataFrame, k: int = 5) -> pd.DataFrame:
 def sequence_order(user_rank: np.ndarray, timestamp: np.ndarray, item_rank: np.ndarray) -> np.ndarray:
     """The rows in chronological order per user, ties in time broken by domain name then raw item id
     (decision), from integer keys: each row's user's rank among the sorted user ids, and its item's rank in
-    (domain, raw id) order. A permutation of the rows."""
-    return np.lexsort((item_rank, timestamp, user_rank))
+    (domain, raw id) order. A permutation of the rows: `np.lexsort((item_rank, timestamp, user_rank))`."""
+    time_rank = np.unique(timestamp, return_inverse=True)[1]  # sort-based (with an inverse): the same order, fewer bits
+    return lexsort_ints((item_rank, time_rank, user_rank))
+
+
+def lexsort_ints(keys) -> np.ndarray:
+    """`np.lexsort(keys)` (the last key sorts first) for integer keys, by one stable sort of a single int64
+    key when they are non-negative and fit in 63 bits together (several times faster), else `np.lexsort`."""
+    keys = [np.asarray(k) for k in keys]
+    if not len(keys[0]) or min(int(k.min()) for k in keys) < 0:
+        return np.lexsort(keys)
+    bits = [int(k.max()).bit_length() for k in keys]
+    if sum(bits) > 63:
+        return np.lexsort(keys)
+    packed, shift = np.zeros(len(keys[0]), dtype=np.int64), 0
+    for k, b in zip(keys, bits):
+        packed |= k.astype(np.int64) << shift
+        shift += b
+    return np.argsort(packed, kind="stable")
+
+
+def sorted_unique(keys: np.ndarray) -> np.ndarray:
+    """`np.unique(keys)` for integer keys by a sort: numpy 2.4's hash-based `np.unique` takes seconds on
+    millions of spread-out int64 keys, a sort a few hundredths."""
+    keys = np.sort(keys)
+    return keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys
 
 
 def domain_stats(interactions: pd.DataFrame) -> dict:

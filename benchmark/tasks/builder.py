@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from benchmark.data.layout import INSTANCE_COLUMNS
+from benchmark.data.processing import sorted_unique
 from benchmark.data.sequences import Events, Sequences, gather_lists
 from benchmark.data.spill import DOMAIN_CODE, EXPLANATION, HAS_EXPLANATION, ROW, gather
 
@@ -33,13 +34,16 @@ def instance_ids(task: str, split: str, start: int, n: int) -> pa.Array:
 
 
 def _table(task: str, split: str, n: int, **columns) -> pa.Table:
+    """The instance table; a column given as one string has that value in every row."""
     arrays = []
     for field in SCHEMA:
+        value = columns.get(field.name)
         if field.name == "id":
             arrays.append(instance_ids(task, split, 0, n))
+        elif isinstance(value, str):
+            arrays.append(pa.repeat(value, n).cast(field.type))
         elif field.name in columns:
-            arrays.append(pa.array(columns[field.name], field.type) if not isinstance(columns[field.name], pa.Array)
-                          else columns[field.name].cast(field.type))
+            arrays.append(pa.array(value, field.type) if not isinstance(value, pa.Array) else value.cast(field.type))
         else:
             arrays.append(pa.nulls(n, field.type))
     return pa.Table.from_arrays(arrays, schema=SCHEMA)
@@ -75,8 +79,9 @@ class TaskBuilder:
         user_rows = seqs.user_index()
         n_items = len(item_category)
         # sorted (user, item) keys: "has this user touched this item?" by binary search
-        self.touched = np.unique(user_rows.astype(np.int64) * n_items + self.items)
+        self.touched = sorted_unique(user_rows.astype(np.int64) * n_items + self.items)
         self.n_items = n_items
+        self._instructions: dict[str, pa.Array] = {}  # per task: each item's instruction (`instructions`)
 
     @property
     def has_explanation(self) -> np.ndarray:
@@ -120,23 +125,36 @@ class TaskBuilder:
         """(n_items,) bool: the item has a search query."""
         return np.array([q is not None for q in self.queries], dtype=bool)
 
+    @cached_property
+    def query_array(self) -> pa.Array:
+        """`queries` as Arrow strings (null: no query)."""
+        return pa.array(self.queries, pa.string())
+
+    def instructions(self, spec) -> pa.Array:
+        """(n_items,) each item's instruction for task `spec`, its query put in (null: no query); made once per
+        task and builder, then taken per instance."""
+        if spec.name not in self._instructions:
+            values = np.full(self.n_items, None, dtype=object)
+            values[self.has_query] = np.array(spec.instruction_for(self.queries[self.has_query].tolist()), dtype=object)
+            self._instructions[spec.name] = pa.array(values, pa.string())
+        return self._instructions[spec.name]
+
     def with_query(self, spec, split: str, ev: Events, need_image: bool = False) -> pa.Table:
-        """Instances whose target has a category path (the query); with `need_image`, also an image. The
-        instructions are made once per target item of the part, then taken per instance."""
+        """Instances whose target has a category path (the query); with `need_image`, also an image."""
         target_item = self.items[ev.target]
         keep = self.has_query[target_item]
         if need_image:
             keep &= self.has_image[target_item]
         ev = subset(ev, keep)
         kept = target_item[keep]
-        targets, where = np.unique(kept, return_inverse=True)
-        instruction = np.array(spec.instruction_for(self.queries[targets].tolist()), dtype=object)[where]
+        rows = pa.array(kept)
         return self.table(spec, split, int(keep.sum()), user=self.users(ev.user), history=self.history(ev),
-                          instruction=instruction, query=self.queries[kept], target_item=kept)
+                          instruction=self.instructions(spec).take(rows), query=self.query_array.take(rows),
+                          target_item=kept)
 
     def about_item(self, spec, split: str, ev: Events, keep: np.ndarray, **targets) -> pa.Table:
         """Instances asking about the target item (rating, explanation), rows `keep` only."""
         target_item = self.items[ev.target]
         n = int(keep.sum())
         return self.table(spec, split, n, user=self.users(ev.user[keep]), history=self.history(subset(ev, keep)),
-                          instruction=[spec.instruction] * n, item=target_item[keep], **targets)
+                          instruction=spec.instruction, item=target_item[keep], **targets)

@@ -8,7 +8,7 @@ from benchmark.tasks.base import RankingTask, SplitCatalogue
 class Recommendation(RankingTask):
     def build(self, builder, split, ev):
         return builder.table(self, split, len(ev.target), user=builder.users(ev.user), history=builder.history(ev),
-                             instruction=[self.instruction] * len(ev.target), target_item=builder.items[ev.target])
+                             instruction=self.instruction, target_item=builder.items[ev.target])
 
 
 TASK = Recommendation(

@@ -62,7 +62,7 @@ class Selection(TaskSpec):
         hist = Events(ev.user, ev.target, hist_start, hist_end)
         offsets = pa.array(np.arange(0, n * N_CANDIDATES + 1, N_CANDIDATES, dtype=np.int32))
         return b.table(self, split, n, user=b.users(ev.user), history=b.history(hist),
-                       instruction=[self.instruction] * n,
+                       instruction=self.instruction,
                        candidates=pa.ListArray.from_arrays(offsets, pa.array(cands.ravel())),
                        target_items=gather_lists(b.items, first_pos, ev.target + 1))
 

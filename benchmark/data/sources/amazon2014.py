@@ -74,12 +74,16 @@ def parse_literal(text: str):
     by `ast.literal_eval`, which gives the value or the error it always did (also for nesting deeper than
     Python's parser takes, hence the bracket count)."""
     if '"' not in text and "\\" not in text and text.count("[") + text.count("{") < 100:
-        parts = text.split("'")
-        for k in range(0, len(parts), 2):  # outside the strings
-            for word, spelt in _PYTHON_WORDS:
-                parts[k] = parts[k].replace(word, spelt)
+        if any(word in text for word, _ in _PYTHON_WORDS):
+            parts = text.split("'")
+            for k in range(0, len(parts), 2):  # outside the strings
+                for word, spelt in _PYTHON_WORDS:
+                    parts[k] = parts[k].replace(word, spelt)
+            text_json = '"'.join(parts)
+        else:  # nothing to spell (most lines): the same text without splitting it
+            text_json = text.replace("'", '"')
         try:
-            return json.loads('"'.join(parts), parse_constant=_no_constant)
+            return json.loads(text_json, parse_constant=_no_constant)
         except ValueError:
             pass
     return ast.literal_eval(text)

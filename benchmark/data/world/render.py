@@ -78,10 +78,13 @@ def render(colour: np.ndarray, shape: np.ndarray, pattern: np.ndarray, size: int
     # 0 background, 1 shape, 2 pattern mark on the shape
     which = shape_masks(shape, cx, cy, r, size).astype(np.uint8)
     which += which & pattern_table(size)[pattern]
-    palette = np.stack([background, base, mark], axis=1)                         # (n, 3, 3)
-    img = palette[np.arange(n)[:, None, None], which]                            # (n, H, W, 3)
-    img += rng.standard_normal((n, size, size, 1), dtype=np.float32) * noise_sd  # grey noise
-    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+    palette = np.stack([background, base, mark], axis=1).reshape(n * 3, 3)      # (n * 3, 3)
+    img = palette[which + (3 * np.arange(n))[:, None, None]]                     # (n, H, W, 3)
+    noise = rng.standard_normal((n, size, size, 1), dtype=np.float32)           # grey noise
+    noise *= noise_sd
+    img += noise
+    np.rint(img, out=img)
+    return np.clip(img, 0, 255, out=img).astype(np.uint8)
 
 
 def pngs(colour, shape, pattern, size: int, noise_sd: float, rng: np.random.Generator) -> list[bytes]:

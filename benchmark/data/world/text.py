@@ -77,6 +77,11 @@ def fill(templates: list[str], choice: np.ndarray, slots: dict[str, np.ndarray])
     return out
 
 
+def _fill_where(where: np.ndarray, templates: list[str], choice: np.ndarray, slots: dict[str, np.ndarray]) -> np.ndarray:
+    """`fill(templates, choice, slots)[where]`, the other rows' strings not built."""
+    return fill(templates, choice[where], {name: values[where] for name, values in slots.items()})
+
+
 class _Bank:
     """A flat list of templates grouped by key, with a random pick per row inside a group."""
 
@@ -125,8 +130,9 @@ def reviews(signal: np.ndarray, price_high: np.ndarray, rating: np.ndarray, slot
     lead_key = np.where(rating >= 3, best_key, worst_key)
     lead = fill(_UPPER.templates, _UPPER.pick(lead_key, rng), slots)
     mixed = rating == 3  # "good thing, but bad thing."
-    tail = fill(_LOWER.templates, _LOWER.pick(worst_key, rng), slots)
-    text = np.where(mixed, lead + ", but " + tail + ".", lead + ".")
+    tail = _fill_where(mixed, _LOWER.templates, _LOWER.pick(worst_key, rng), slots)
+    text = lead + "."
+    text[mixed] = lead[mixed] + ", but " + tail + "."
     # then the next most telling attributes (0-2 of them), each with its own polarity
     used_a, used_b = np.where(rating >= 3, best, worst), np.where(mixed, worst, -1)
     strength = np.abs(signal)
@@ -137,10 +143,11 @@ def reviews(signal: np.ndarray, price_high: np.ndarray, rating: np.ndarray, slot
     for j in range(2):
         attr = order[:, j]
         more = (j < n_more) & (strength[rows, attr] > 0.05)
-        sentence = fill(_UPPER.templates, _UPPER.pick(keys[rows, attr], rng), slots)
-        text = np.where(more, text + " " + sentence + ".", text)
-    closing = fill(_CLOSING.templates, _CLOSING.pick(rating - 1, rng), slots)
-    text = np.where(rng.random(n) < 0.6, text + " " + closing, text)
+        sentence = _fill_where(more, _UPPER.templates, _UPPER.pick(keys[rows, attr], rng), slots)
+        text[more] = text[more] + " " + sentence + "."
+    closing_choice = _CLOSING.pick(rating - 1, rng)
+    closed = rng.random(n) < 0.6
+    text[closed] = text[closed] + " " + _fill_where(closed, _CLOSING.templates, closing_choice, slots)
     # summary: about the lead attribute, or generic for the stars
     generic = len(_KEY) + rating - 1
     summary_key = np.where((rating != 3) & (rng.random(n) < 0.65), lead_key, generic)
