@@ -135,3 +135,20 @@ def test_greedy_cache_matches_full_recompute(setup, fusion):
             logits = model(t, torch.ones_like(t), torch.tensor([enc.images]))[0, -1, : vocab.n_base]
         ids.append(int(logits.argmax()))
     assert cached == ids[len(enc.input_ids):]
+
+
+def test_length_ordered_batches_give_each_prompt_its_own_result(setup):
+    """Prompts are batched in length order (less padding); every result is put back in the prompts' order
+    and equals the prompt's result computed alone."""
+    data, vocab, builder, model = setup
+    encs = [builder.build(task, r, with_target=False) for task in ("recommendation", "explanation", "rating")
+            for _, r in data.instances(task, "test").iloc[:3].iterrows()]      # prompts of several lengths
+    assert len({len(e.input_ids) for e in encs}) > 2
+    rows = data.instances("recommendation", "test").iloc[:1]                      # unused when encs are given
+    batched = decode.rank_items(model, builder, rows, "recommendation", batch_size=4, encs=encs)
+    alone = np.concatenate([decode.rank_items(model, builder, rows, "recommendation", batch_size=1, encs=[e])
+                            for e in encs])
+    assert np.allclose(batched, alone, atol=1e-5)
+    text_ids = list(range(vocab.n_base))
+    gen = decode.greedy(model, builder, encs, lambda s, g: text_ids, max_new=3, batch_size=4)
+    assert gen == [decode.greedy(model, builder, [e], lambda s, g: text_ids, max_new=3)[0] for e in encs]

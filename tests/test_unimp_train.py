@@ -19,7 +19,7 @@ from models.unimp.losses import sequence_loss
 from models.unimp.model import build_model
 from models.unimp.prompts import PromptBuilder
 from models.unimp.synthetic import make_dataset
-from models.unimp.train import collate, epoch_order, train_phase
+from models.unimp.train import collate, epoch_order, step_parts, train_phase
 from models.unimp.vision import load_pixels
 from models.unimp.vocab import Vocab, train_bpe
 
@@ -87,6 +87,46 @@ def test_example_norm_weighs_every_example_alike(syn):
         sequence_loss(model, collate(pair, pad), 2.0, "batch")
     with pytest.raises(ValueError, match="loss_norm"):
         load_config("tiny", loss_norm="batch")
+
+
+@pytest.mark.parametrize("norm", ["token", "example"])
+def test_step_parts_give_the_whole_batch_loss_and_gradients(syn, norm):
+    """A step run as parts of similar length (each padded to its own longest prompt, divided by the whole
+    step's denominators) has the loss and gradients of the step's prompts collated as one batch: the
+    token loss, the every-transition loss and the candidate loss included."""
+    data, vocab, cfg, model, examples = _setup(syn, transition_loss=1.0)
+    model.eval()  # no dropout: both ways see the same network
+    pad = vocab["[PAD]"]
+    examples = examples[::2] + examples[1::2]          # tasks mixed: lengths differ within the step
+    for e in examples[:3]:
+        e.cand_group = 0
+    masks = torch.zeros(1, data.n_items, dtype=torch.bool)
+    masks[0, :5] = True
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def loss_and_grads(batches):
+        model.zero_grad(set_to_none=True)
+        total = 0.0
+        for b in batches:
+            den = b.pop("denominators", None)
+            loss = sequence_loss(model, b, 2.0, norm, 1.0, masks, 0.5, den)
+            loss.backward()
+            total += loss.item()
+        return total, [p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in params]
+
+    whole = collate(examples, pad)
+    parts = step_parts(examples, pad, None, 3, norm)
+    assert len(parts) == 3 and sum(len(e.input_ids) for e in examples) <= sum(p["input_ids"].numel() for p in parts)
+    assert sum(p["input_ids"].numel() for p in parts) < whole["input_ids"].numel()   # fewer padding tokens
+    assert (whole["next_item"] >= 0).any() and (whole["cand_group"] >= 0).any()
+    one_loss, one_grads = loss_and_grads([whole])
+    part_loss, part_grads = loss_and_grads(parts)
+    assert part_loss == pytest.approx(one_loss, rel=1e-5)
+    for a, b in zip(one_grads, part_grads):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+    assert len(step_parts(examples[:2], pad, None, 3, norm)) == 2   # never an empty part
+    with pytest.raises(ValueError, match="length_parts"):
+        load_config("tiny", length_parts=0)
 
 
 def test_resume_gives_identical_weights(syn, tmp_path):

@@ -115,6 +115,8 @@ class UniMPConfig:
     warmup: float = 0.01            # warm-up fraction of the steps (paper: 1%)
     epochs: float = 1.0             # passes over the (capped) training instances (paper: 10)
     batch_size: int = 16            # training prompts per optimizer step
+    length_parts: int = 3           # each step's prompts run as up to this many batches of similar length,
+                                    # gradients summed: the same step with fewer padding tokens (1 = one batch)
     max_train_per_task: int | None = None  # cap on training instances per task (None = all)
     max_steps: int | None = None    # hard cap on optimizer steps
     time_budget_s: float | None = None  # stop training after this many seconds
@@ -154,6 +156,8 @@ class UniMPConfig:
             raise ValueError(f"selection must be 'generate' or 'threshold', got {self.selection!r}")
         if self.rating_output not in ("auto", "token", "expectation", "median"):
             raise ValueError(f"rating_output must be auto, token, expectation or median, got {self.rating_output!r}")
+        if self.length_parts < 1:
+            raise ValueError(f"length_parts must be >= 1, got {self.length_parts}")
         if self.loss_norm not in ("token", "example"):
             raise ValueError(f"loss_norm must be 'token' or 'example', got {self.loss_norm!r}")
         if self.context_norm not in ("token", "instance"):

@@ -21,9 +21,20 @@ def _rows(requests: pd.DataFrame):
 
 
 def _batches(encs: Sequence[Encoded], batch_size: int, desc: str):
+    """(positions in `encs`, prompts) of batches of prompts of similar length. A batch is padded to its
+    longest prompt, so batching the prompts in length order computes fewer padding tokens; no prompt's
+    result depends on the other prompts of its batch (callers put results back with `_in_order`)."""
+    order = np.argsort([len(e.input_ids) for e in encs], kind="stable")
     for s in tqdm(range(0, len(encs), batch_size), desc=desc, leave=False, mininterval=5,
                   disable=len(encs) <= batch_size):
-        yield encs[s:s + batch_size]
+        idx = order[s:s + batch_size]
+        yield idx, [encs[i] for i in idx]
+
+
+def _in_order(parts: list[tuple[np.ndarray, torch.Tensor]]) -> torch.Tensor:
+    """The rows of `_batches`' per-batch results, back in the prompts' order."""
+    idx = np.concatenate([i for i, _ in parts])
+    return torch.cat([t for _, t in parts])[torch.from_numpy(np.argsort(idx, kind="stable"))]
 
 
 @torch.no_grad()
@@ -41,10 +52,10 @@ def rank_items(model, builder: PromptBuilder, requests: pd.DataFrame, task: str,
     model.eval()
     encs = encs if encs is not None else [builder.build(task, r, with_target=False) for r in _rows(requests)]
     out = []
-    for chunk in _batches(encs, batch_size, f"unimp rank {task}"):
+    for idx, chunk in _batches(encs, batch_size, f"unimp rank {task}"):
         batch = collate(chunk, builder.vocab["[PAD]"])
-        out.append(torch.log_softmax(model.item_logits(answer_hidden(model, batch)).float(), -1))
-    return torch.cat(out).numpy().astype(np.float32) if out else np.zeros((0, model.n_items), np.float32)
+        out.append((idx, torch.log_softmax(model.item_logits(answer_hidden(model, batch)).float(), -1)))
+    return _in_order(out).numpy().astype(np.float32) if out else np.zeros((0, model.n_items), np.float32)
 
 
 @torch.no_grad()
@@ -56,11 +67,11 @@ def selection_scores(model, builder: PromptBuilder, requests: pd.DataFrame, batc
     n_c = max(len(list(r["candidates"])) for r in rows) if rows else 0
     sel = torch.tensor(builder.vocab.select_ids[:n_c])
     out = []
-    for chunk in _batches(encs, batch_size, "unimp selection"):
+    for idx, chunk in _batches(encs, batch_size, "unimp selection"):
         batch = collate(chunk, builder.vocab["[PAD]"])
         logits = model.head(answer_hidden(model, batch))[:, sel].float()               # (B, n_c)
-        out.append(torch.log_softmax(logits, -1))
-    return torch.cat(out).numpy().astype(np.float32) if out else np.zeros((0, n_c), np.float32)
+        out.append((idx, torch.log_softmax(logits, -1)))
+    return _in_order(out).numpy().astype(np.float32) if out else np.zeros((0, n_c), np.float32)
 
 
 @torch.no_grad()
@@ -75,7 +86,7 @@ def greedy(model, builder: PromptBuilder, encs: Sequence[Encoded],
     model.eval()
     v = builder.vocab
     eos, pad = v["[EOS]"], v["[PAD]"]
-    results: list[list[int]] = []
+    results: list[list[int]] = [[] for _ in encs]
     masks: dict[int, tuple[list[int], torch.Tensor]] = {}
 
     def mask_of(ids: list[int]) -> torch.Tensor:
@@ -86,7 +97,7 @@ def greedy(model, builder: PromptBuilder, encs: Sequence[Encoded],
             hit = masks[id(ids)] = (ids, m)
         return hit[1]
 
-    for chunk in _batches(encs, batch_size, desc):
+    for idx, chunk in _batches(encs, batch_size, desc):
         batch = collate(chunk, pad, left=True)
         ids, attn = batch["input_ids"], batch["attention_mask"]
         media = model.encode_images(batch["images"])
@@ -113,7 +124,8 @@ def greedy(model, builder: PromptBuilder, encs: Sequence[Encoded],
             attn = torch.cat([attn, torch.ones(B, 1, dtype=attn.dtype)], 1)
             h, past = model.hidden(nxt.unsqueeze(1), attn, media, past_key_values=past, use_cache=True,
                                    full_ids=ids)
-        results.extend(gen)
+        for i, g in zip(idx, gen):
+            results[i] = g
     return results
 
 
@@ -164,10 +176,10 @@ def rating_probabilities(model, builder: PromptBuilder, requests: pd.DataFrame, 
     ids = torch.tensor(builder.vocab.rating_ids)
     out = []
     with torch.no_grad():
-        for chunk in _batches(encs, batch_size, "unimp rating"):
+        for idx, chunk in _batches(encs, batch_size, "unimp rating"):
             logits = model.head(answer_hidden(model, collate(chunk, builder.vocab["[PAD]"])))[:, ids].float()
-            out.append(logits.softmax(-1))
-    return torch.cat(out).numpy().astype(np.float64) if out else np.zeros((0, 5))
+            out.append((idx, logits.softmax(-1)))
+    return _in_order(out).numpy().astype(np.float64) if out else np.zeros((0, 5))
 
 
 def read_rating(probs: np.ndarray, readout: str) -> np.ndarray:
@@ -230,15 +242,15 @@ def image_token_scores(model, builder: PromptBuilder, encs: Sequence[Encoded], b
     model.eval()
     v = builder.vocab
     lo, hi = v.image_offset, v.image_offset + v.n_image_codes
-    nll, acc = [], []
-    for chunk in _batches(encs, batch_size, "unimp image likelihood"):
+    nll, acc = np.zeros(len(encs)), np.zeros(len(encs))
+    for idx, chunk in _batches(encs, batch_size, "unimp image likelihood"):
         batch = collate(chunk, v["[PAD]"])
         h, _ = model.hidden(batch["input_ids"], batch["attention_mask"], model.encode_images(batch["images"]))
-        for b, e in enumerate(chunk):
+        for b, (i, e) in enumerate(zip(idx, chunk)):
             n = len(e.target)
             pos = torch.arange(e.answer_pos, e.answer_pos + n)             # each predicts the next token
             logp = torch.log_softmax(model.head(h[b, pos])[:, lo:hi].float(), -1)   # (n, n_codes)
             tgt = torch.tensor(e.target) - lo
-            nll.append(float(-logp.gather(1, tgt[:, None]).mean()))
-            acc.append(float((logp.argmax(1) == tgt).float().mean()))
-    return np.asarray(nll), np.asarray(acc)
+            nll[i] = float(-logp.gather(1, tgt[:, None]).mean())
+            acc[i] = float((logp.argmax(1) == tgt).float().mean())
+    return nll, acc

@@ -4,6 +4,7 @@ selection by a callback on validation data. Accelerate-compatible: run under `ac
 any torch.distributed launcher) and each process takes its own shard of every global batch."""
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -19,7 +20,7 @@ from tqdm.auto import tqdm
 from benchmark.metrics import device
 
 from .config import IMAGE_TASK, TEXT_TASKS, UniMPConfig
-from .losses import sequence_loss
+from .losses import loss_denominators, sequence_loss
 from .prompts import Encoded
 
 CONTINUAL_ORDER = ("image", "explanation", "rating", "selection", "search", "recommendation")
@@ -74,11 +75,25 @@ class LossModule(nn.Module):
         self.register_buffer("candidate_masks", candidate_masks, persistent=False)
 
     def forward(self, input_ids, attention_mask, weights, images, sample_weight, answer_pos=None, next_item=None,
-                cand_group=None):
+                cand_group=None, denominators=None):
         batch = dict(input_ids=input_ids, attention_mask=attention_mask, weights=weights, images=images,
                      sample_weight=sample_weight, next_item=next_item, answer_pos=answer_pos, cand_group=cand_group)
         return sequence_loss(self.model, batch, self.gamma, self.norm, self.transition_weight,
-                             self.candidate_masks, self.candidate_weight)
+                             self.candidate_masks, self.candidate_weight, denominators)
+
+
+def step_parts(encs: Sequence[Encoded], pad_id: int, task_weights: dict | None, n_parts: int,
+               norm: str) -> list[dict]:
+    """One optimizer step's prompts as up to `n_parts` collated batches of prompts of similar length, each
+    padded only to its own longest prompt, each carrying the whole step's loss denominators: the parts'
+    losses add up to the loss of the step's prompts collated as one batch, and so do their gradients
+    (the same step, fewer padding tokens computed)."""
+    by_length = np.argsort([len(e.input_ids) for e in encs], kind="stable")
+    parts = [collate([encs[i] for i in idx], pad_id, task_weights)
+             for idx in np.array_split(by_length, min(max(1, n_parts), len(encs))) if len(idx)]
+    dens = [loss_denominators(p, norm) for p in parts]
+    total = {k: sum(d[k] for d in dens) for k in dens[0]}
+    return [{**p, "denominators": total} for p in parts]
 
 
 def epoch_order(examples: Sequence[Encoded], cfg: UniMPConfig, seed: int, epochs: float,
@@ -229,15 +244,20 @@ def train_phase(model: nn.Module, examples: Sequence[Encoded], order: np.ndarray
     bar = tqdm(range(step, steps), desc=desc, disable=not acc.is_main_process, mininterval=2)
     for step in bar:
         start = (step * world + rank) * bs
-        batch = collate([examples[i] for i in order[start:start + bs]], pad_id, loss_task_weights(cfg))
+        parts = step_parts([examples[i] for i in order[start:start + bs]], pad_id, loss_task_weights(cfg),
+                           cfg.length_parts, cfg.loss_norm)
         wrapped.train()
-        loss = wrapped(**{k: v.to(acc.device) for k, v in batch.items()})
-        acc.backward(loss)
+        loss = 0.0
+        for k, part in enumerate(parts):  # gradients add up over the parts; synchronised after the last
+            with acc.no_sync(wrapped) if k + 1 < len(parts) else contextlib.nullcontext():
+                part_loss = wrapped(**_to_device(part, acc.device))
+                acc.backward(part_loss)
+            loss += part_loss.item()
         acc.clip_grad_norm_(params, 1.0)
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
-        losses.append(loss.item())
+        losses.append(loss)
         completed = step + 1
         if curve is not None and acc.is_main_process:
             curve("train", step + 1, "loss", losses[-1])
@@ -278,6 +298,10 @@ def train_phase(model: nn.Module, examples: Sequence[Encoded], order: np.ndarray
         done.write_text(json.dumps(stats, indent=1))
     acc.wait_for_everyone()
     return stats
+
+
+def _to_device(batch: dict, dev) -> dict:
+    return {k: ({n: t.to(dev) for n, t in v.items()} if isinstance(v, dict) else v.to(dev)) for k, v in batch.items()}
 
 
 def _save_last(model, opt, sched, keys, last: Path, step: int, best: float, history: list) -> None:
