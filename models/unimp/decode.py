@@ -22,8 +22,9 @@ def _rows(requests: pd.DataFrame):
 
 def _batches(encs: Sequence[Encoded], batch_size: int, desc: str):
     """(positions in `encs`, prompts) of batches of prompts of similar length. A batch is padded to its
-    longest prompt, so batching the prompts in length order computes fewer padding tokens; no prompt's
-    result depends on the other prompts of its batch (callers put results back with `_in_order`)."""
+    longest prompt, so batching the prompts in length order computes fewer padding tokens; no scored or
+    greedily decoded prompt's result depends on the other prompts of its batch (sampled image tokens draw from
+    one generator in batch order). Callers put results back with `_in_order`."""
     order = np.argsort([len(e.input_ids) for e in encs], kind="stable")
     for s in tqdm(range(0, len(encs), batch_size), desc=desc, leave=False, mininterval=5,
                   disable=len(encs) <= batch_size):

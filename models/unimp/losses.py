@@ -32,13 +32,14 @@ def token_weights(batch: dict, norm: str) -> torch.Tensor:
     return w * batch["sample_weight"].unsqueeze(1)
 
 
-def loss_denominators(batch: dict, norm: str) -> dict[str, torch.Tensor]:
+def loss_denominators(batch: dict, token_w: torch.Tensor) -> dict[str, torch.Tensor]:
     """What `sequence_loss` divides its three weighted sums by: the whole batch's token weights, the sample
     weights of its transitions and of its prompts with a candidate group. A batch run as several parts
-    (train.step_parts) passes the whole batch's to every part, so the parts' losses add up to its loss."""
+    (train.step_parts) passes the whole batch's to every part, so the parts' losses add up to its loss.
+    `token_w`: the batch's `token_weights`."""
     sw = batch["sample_weight"]
     nxt, group = batch.get("next_item"), batch.get("cand_group")
-    return {"token": token_weights(batch, norm).sum(),
+    return {"token": token_w.sum(),
             "transition": (sw.unsqueeze(1).expand_as(nxt)[nxt >= 0].sum() if nxt is not None else sw.new_zeros(())),
             "candidate": (sw[group >= 0].sum() if group is not None else sw.new_zeros(()))}
 
@@ -57,10 +58,10 @@ def sequence_loss(model, batch: dict, gamma: float, norm: str = "token", transit
     candidate_weight > 0 adds that times the cross-entropy at [ANS] over the item-id logits of the
     examples with a `cand_group`, restricted to that row of `candidate_masks` (the target always kept).
     `denominators`: see `loss_denominators` (default: this batch's own)."""
-    den = denominators if denominators is not None else loss_denominators(batch, norm)
+    w = token_weights(batch, norm)                                                     # (B, T-1)
+    den = denominators if denominators is not None else loss_denominators(batch, w)
     media = model.encode_images(batch["images"])
     h, _ = model.hidden(batch["input_ids"], batch["attention_mask"], media)              # (B, T, D)
-    w = token_weights(batch, norm)                                                     # (B, T-1)
     sel = w > 0
     logits = model.head(h[:, :-1][sel])                                                # (N, V)
     labels = batch["input_ids"][:, 1:][sel]                                            # (N,)

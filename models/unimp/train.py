@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from benchmark.metrics import device
 
 from .config import IMAGE_TASK, TEXT_TASKS, UniMPConfig
-from .losses import loss_denominators, sequence_loss
+from .losses import loss_denominators, sequence_loss, token_weights
 from .prompts import Encoded
 
 CONTINUAL_ORDER = ("image", "explanation", "rating", "selection", "search", "recommendation")
@@ -91,7 +91,7 @@ def step_parts(encs: Sequence[Encoded], pad_id: int, task_weights: dict | None, 
     by_length = np.argsort([len(e.input_ids) for e in encs], kind="stable")
     parts = [collate([encs[i] for i in idx], pad_id, task_weights)
              for idx in np.array_split(by_length, min(max(1, n_parts), len(encs))) if len(idx)]
-    dens = [loss_denominators(p, norm) for p in parts]
+    dens = [loss_denominators(p, token_weights(p, norm)) for p in parts]
     total = {k: sum(d[k] for d in dens) for k in dens[0]}
     return [{**p, "denominators": total} for p in parts]
 
