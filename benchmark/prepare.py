@@ -50,7 +50,7 @@ from benchmark.data.processing import (
     sorted_unique,
 )
 from benchmark.data.regimes import EVAL_SPLITS, SEALED_INTERACTIONS, protocol_name
-from benchmark.data.sequences import MAX_HISTORY, Sequences, events
+from benchmark.data.sequences import MAX_HISTORY, Sequences, SplitEvents
 from benchmark.data.sources import table
 from benchmark.data.sources.common import ANY_TIME, Limits
 from benchmark.data.sources.table import timestamps_are_positions
@@ -191,6 +191,18 @@ def _merged(kept: dict[str, pd.DataFrame], items: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _taken_apart(frame: pd.DataFrame, cols: list[str], masks: dict[str, np.ndarray]) -> dict[str, pd.DataFrame]:
+    """{name: frame.loc[mask, cols]} for each mask, made a column at a time, each column dropped from `frame` as
+    soon as it is taken (memory: the merged frame and the groups are never whole side by side)."""
+    parts: dict[str, dict] = {name: {} for name in masks}
+    for c in cols:
+        column = frame.pop(c)
+        for name, mask in masks.items():
+            parts[name][c] = column[mask].reset_index(drop=True)
+        del column
+    return {name: pd.DataFrame(columns, columns=cols) for name, columns in parts.items()}
+
+
 def _items_frame(raw_domains: dict, kept: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per surviving (domain, raw id), attributes from the metadata when present."""
     rows = []
@@ -301,8 +313,8 @@ def _write_task_set(job: tuple[str, str]) -> int:
     split, name = job
     st, spec = _TASK_STATE, TASKS[name]
     group, part = st["plan"][split]
-    if split not in st["events"]:  # the events of one split at a time, shared by its tasks
-        st["events"] = {split: events(st["groups"][group], part)}
+    if split not in st["events"]:  # one split's events (made a part at a time), shared by its tasks
+        st["events"] = {split: SplitEvents(st["groups"][group], part)}
     scored = split in EVAL_SPLITS  # scored: inputs in public, the task's answers sealed
     n = 0
     with row_group_writer(layout.task_path(st["stage"], name, split)) as public, \
@@ -321,13 +333,18 @@ def _write_task_set(job: tuple[str, str]) -> int:
 INTERACTION_ROWS = 1 << 18  # interactions whose texts are gathered from the spill together (memory)
 
 
-def _write_interactions(path: Path, frame: pd.DataFrame, spill: Path, text_domains: list[str]) -> None:
-    """One interaction split file (layout.INTERACTION_COLUMNS), INTERACTION_ROWS rows at a time, the texts
-    gathered from the spill: the bytes `write_parquet` gives the whole frame with its texts."""
+def _write_interactions(path: Path, frame: pd.DataFrame, keep: np.ndarray, spill: Path, text_domains: list[str]) -> None:
+    """One interaction split file (layout.INTERACTION_COLUMNS): the rows `keep` (a mask) of a group's frame,
+    taken INTERACTION_ROWS rows of the frame at a time (memory: the split's rows are never copied whole), the
+    texts gathered from the spill: the bytes `write_parquet` gives the split's whole frame with its texts."""
     cols = list(layout.INTERACTION_COLUMNS)
+    written = 0
     with row_group_writer(path) as out:
         for lo in range(0, max(len(frame), 1), INTERACTION_ROWS):
-            part = frame.iloc[lo:lo + INTERACTION_ROWS]
+            part = frame.iloc[lo:lo + INTERACTION_ROWS][keep[lo:lo + INTERACTION_ROWS]]
+            if part.empty and (written or lo + INTERACTION_ROWS < len(frame)):
+                continue  # an empty table only for a file of no rows (the types of its columns: pandas')
+            written += len(part)
             keys = part[[c for c in cols if c not in TEXTS]].astype({"user": object, "domain": object})  # not categories
             table = pa.Table.from_pandas(keys, preserve_index=False)
             code, row = part[DOMAIN_CODE].to_numpy(), part[ROW].to_numpy()
@@ -459,11 +476,13 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
             new_users = set(np.random.default_rng([seed, 1]).choice(users, size=n_new, replace=False).tolist())
             is_new = np.isin(user_code, np.flatnonzero(user_ids.isin(new_users)))
             del user_code, user_ids, users, new_users  # the id strings: the groups hold them until the builders' release
-            groups = {
-                "main": Sequences.from_frame(inter.loc[~office & ~is_new, cols]),
-                "new_user": Sequences.from_frame(inter.loc[~office & is_new, cols]),
-                "office": Sequences.from_frame(inter.loc[office & ~is_new, cols]),
-            }
+            # the manifest's counts now, then the merged frame is taken apart into the groups
+            per_domain = {d: domain_counts[d] for d in sorted(n_kept)}
+            per_domain["all training domains"] = domain_stats(inter.loc[~office, ["user", "item"]])
+            groups = {g: Sequences.from_frame(frame) for g, frame in _taken_apart(inter, cols, {
+                "main": ~office & ~is_new, "new_user": ~office & is_new, "office": office & ~is_new}).items()}
+            del inter, office, is_new
+            release_freed_memory()  # what the merged frame held, before the split files
             # a holdout that is off has no split: nothing is written for it (no empty files)
             held_out = {"main": True, "new_user": n_new > 0, "office": new_domain is not None}
             inter_plan = {  # interaction split -> (sequence group, leave-last-out part)
@@ -471,18 +490,14 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
                 "new_user": ("new_user", "all"), "new_domain_train": ("office", "train"),
                 "new_domain_valid": ("office", "valid"), "new_domain_test": ("office", "test"),
             }
-            # the manifest's counts now, then the merged frames go (memory: the groups hold what is still needed)
-            per_domain = {d: domain_counts[d] for d in sorted(n_kept)}
-            per_domain["all training domains"] = domain_stats(inter.loc[~office, ["user", "item"]])
-            del inter, office, is_new
             split_counts = {}
             for split, (g, part) in inter_plan.items():
                 if held_out[g]:
-                    frame = groups[g].rows(part)
+                    keep = groups[g].part_mask(part)
                     _write_interactions(layout.interactions_path(lstage if split in SEALED_INTERACTIONS else stage, split),
-                                        frame, spill, text_domains)
-                    split_counts[split] = {"users": int(frame["user"].nunique()), "interactions": int(len(frame))}
-            del frame
+                                        groups[g].frame, keep, spill, text_domains)
+                    split_counts[split] = {"users": groups[g].part_users(part), "interactions": int(keep.sum())}
+            del keep
             items["image"] = images_done()
             del images_done  # and the image jobs' paths it holds
             image_digests = KnownDigests(image_digests.items())  # memory: no Python strings held to the end

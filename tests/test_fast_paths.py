@@ -302,6 +302,26 @@ def test_events_are_each_users_leave_last_out_rows():
         assert got == expected and ev.target.dtype == np.int32, part
 
 
+def test_part_masks_are_each_users_leave_last_out_rows():
+    """The split files take a group's rows by a mask (memory: no copy of the split): train is every row but a
+    user's last two, valid the second to last, test the last; the user counts are those of the rows kept."""
+    import pandas as pd
+
+    lens = np.array([1, 2, 3, 5, 1, 4])
+    frame = pd.DataFrame({"user": pd.Categorical(np.repeat(np.arange(len(lens)), lens)), "item": np.arange(lens.sum())})
+    seqs = sequences.Sequences.from_frame(frame)
+    for part in ("train", "valid", "test", "all"):
+        expected = []
+        for s, e in zip(seqs.starts.tolist(), seqs.ends.tolist()):
+            expected += {"train": list(range(s, e - 2)), "valid": [e - 2] if e - s >= 2 else [], "test": [e - 1],
+                         "all": list(range(s, e))}[part]
+        keep = seqs.part_mask(part)
+        assert np.flatnonzero(keep).tolist() == expected, part
+        assert seqs.part_users(part) == frame["user"][keep].nunique(), part
+    with pytest.raises(ValueError, match="unknown part"):
+        seqs.part_mask("later")
+
+
 def test_known_digests_are_the_dict_they_were_made_from():
     """prepare holds its images' digests in two arrays until the manifest (memory): the same mapping as the
     dict, also for a digest that ends in zero bytes (which a fixed-width bytes array would cut)."""

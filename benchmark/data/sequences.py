@@ -44,16 +44,29 @@ class Sequences:
         """(N,) index of the user owning each row."""
         return np.repeat(np.arange(len(self.starts)), self.ends - self.starts)
 
-    def rows(self, part: str) -> pd.DataFrame:
-        """Interactions of one leave-last-out part: "train" (all but the last two), "valid"
-        (second to last), "test" (last), or "all"."""
+    def part_mask(self, part: str) -> np.ndarray:
+        """(N,) bool: the rows of one leave-last-out part: "train" (all but each user's last two), "valid"
+        (second to last), "test" (last), or "all". One byte a row (memory: no row copies, no int64 work arrays)."""
         n = len(self.frame)
-        pos = np.arange(n) - np.repeat(self.starts, self.ends - self.starts)
-        remaining = np.repeat(self.ends, self.ends - self.starts) - np.arange(n)  # 1 for the last row
-        mask = {"train": remaining > 2, "valid": remaining == 2, "test": remaining == 1,
-                "all": np.ones(n, dtype=bool)}[part]
-        del pos
-        return self.frame[mask].reset_index(drop=True)
+        if part == "all":
+            return np.ones(n, dtype=bool)
+        lens = self.ends - self.starts
+        last, second = self.ends - 1, self.ends - 2
+        if part == "train":
+            mask = np.ones(n, dtype=bool)
+            mask[last[lens >= 1]] = False
+            mask[second[lens >= 2]] = False
+            return mask
+        if part not in ("valid", "test"):
+            raise ValueError(f"unknown part {part!r}")
+        mask = np.zeros(n, dtype=bool)
+        mask[second[lens >= 2] if part == "valid" else last[lens >= 1]] = True
+        return mask
+
+    def part_users(self, part: str) -> int:
+        """How many users have a row in `part` (each user's rows are one range)."""
+        lens = self.ends - self.starts
+        return int((lens > {"train": 2, "valid": 1, "test": 0, "all": 0}[part]).sum())
 
 
 @dataclass
@@ -65,35 +78,64 @@ class Events:
     hist_start: np.ndarray  # (E,)
     hist_end: np.ndarray    # (E,)
 
+    def __len__(self) -> int:
+        return len(self.target)
 
-def events(seqs: Sequences, part: str) -> Events:
-    """Events of a leave-last-out part.
+    def range(self, lo: int, hi: int) -> "Events":
+        """Events [lo, hi) (the interface `SplitEvents` shares)."""
+        return Events(self.user[lo:hi], self.target[lo:hi], self.hist_start[lo:hi], self.hist_end[lo:hi])
+
+
+class SplitEvents:
+    """The events of one leave-last-out part, made a range at a time (`range`): the same events as `events`
+    gives whole, but a task worker never holds a split's events whole (memory: 12 bytes an event).
 
     train: every train row but each user's first (history = the train rows before it);
     valid: the second-to-last row (history = all train rows); test: the last row (history = all before).
     """
-    # int32 where every row number fits (memory: a task worker holds its split's events whole), and made in that
-    # type with few full-length work arrays; events only index and offset rows, so no instance's bytes depend on
-    # their type
-    kind = np.int32 if len(seqs.frame) < 2**31 else np.int64
-    lens = seqs.ends - seqs.starts
-    starts = seqs.starts.astype(kind)
-    if part == "train":
-        n_ev = np.maximum(lens - 3, 0)  # train rows are lens-2; the first has no history
-        user = np.repeat(np.arange(len(lens), dtype=kind), n_ev)
-        # event e of user u (its events numbered from first[u]) targets row starts[u] + 1 + (e - first[u])
-        first = np.cumsum(n_ev) - n_ev
-        target = np.arange(int(n_ev.sum()), dtype=kind)
-        target += np.repeat((seqs.starts + 1 - first).astype(kind), n_ev)
-    elif part in ("valid", "test"):
-        back = 2 if part == "valid" else 1
-        user = np.flatnonzero(lens >= back + 1).astype(kind)
-        target = (seqs.ends[user] - back).astype(kind)
-    else:
-        raise ValueError(f"unknown part {part!r}")
-    hist_start = starts[user]
-    np.maximum(hist_start, target - MAX_HISTORY, out=hist_start)
-    return Events(user, target, hist_start, target)
+
+    def __init__(self, seqs: Sequences, part: str):
+        self.seqs, self.part = seqs, part
+        # int32 where every row number fits; events only index and offset rows, so no instance's bytes depend on
+        # their type
+        self.kind = np.int32 if len(seqs.frame) < 2**31 else np.int64
+        lens = seqs.ends - seqs.starts
+        if part == "train":
+            n_ev = np.maximum(lens - 3, 0)  # train rows are lens-2; the first has no history
+            self.ends = np.cumsum(n_ev)     # user u's events are [ends[u] - n_ev[u], ends[u])
+            # event e of user u targets row starts[u] + 1 + (e - first[u])
+            self.shift = seqs.starts + 1 - (self.ends - n_ev)
+            self.n = int(self.ends[-1]) if len(lens) else 0
+        elif part in ("valid", "test"):
+            self.back = 2 if part == "valid" else 1
+            self.users = np.flatnonzero(lens >= self.back + 1)
+            self.n = len(self.users)
+        else:
+            raise ValueError(f"unknown part {part!r}")
+
+    def __len__(self) -> int:
+        return self.n
+
+    def range(self, lo: int, hi: int) -> Events:
+        """Events [lo, hi) of the part."""
+        kind, lo, hi = self.kind, max(lo, 0), min(hi, self.n)
+        if self.part == "train":
+            target = np.arange(lo, max(lo, hi), dtype=np.int64)
+            user = np.searchsorted(self.ends, target, side="right")
+            target += self.shift[user]
+            user, target = user.astype(kind), target.astype(kind)
+        else:
+            user = self.users[lo:hi].astype(kind)
+            target = (self.seqs.ends[user] - self.back).astype(kind)
+        hist_start = self.seqs.starts[user].astype(kind)
+        np.maximum(hist_start, target - MAX_HISTORY, out=hist_start)
+        return Events(user, target, hist_start, target)
+
+
+def events(seqs: Sequences, part: str) -> Events:
+    """Every event of a leave-last-out part at once (`SplitEvents`)."""
+    split = SplitEvents(seqs, part)
+    return split.range(0, len(split))
 
 
 GATHER_CHUNK = 1 << 16  # lists gathered together: bounds the work arrays (memory), not the result

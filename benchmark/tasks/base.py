@@ -159,8 +159,8 @@ class TaskSpec:
         events: a task set is never whole in memory. Right for a task whose instances each depend on their own
         event only; a task with draws across the whole set (selection) overrides it."""
         done = 0
-        for lo in range(0, max(len(ev.target), 1), builders.BUILD_EVENTS):
-            part = self.build(builder, split, builders.subset(ev, slice(lo, lo + builders.BUILD_EVENTS)))
+        for lo in range(0, max(len(ev), 1), builders.BUILD_EVENTS):
+            part = self.build(builder, split, ev.range(lo, lo + builders.BUILD_EVENTS))
             yield builders.numbered_from(part, self.name, split, done)
             done += part.num_rows
 

@@ -1,7 +1,9 @@
 """Selection (Table 2(c)): choose the appropriate items among 5 shuffled candidates."""
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -34,16 +36,16 @@ class Selection(TaskSpec):
         time (the generator gives the same numbers as one draw), so the parts are those of the whole set."""
         b = builder
         rng = b.rng(split, self.name)
-        n = len(ev.target)
+        n = len(ev)
         k = rng.choice(SELECTION_K, size=n).astype(np.int8)  # 1-3 (memory: held for the whole set)
         for lo in range(0, n, builders.BUILD_EVENTS):  # keep at least one history item
-            rows = slice(lo, lo + builders.BUILD_EVENTS)
-            np.minimum(k[rows], ev.target[rows] - b.seqs.starts[ev.user[rows]], out=k[rows], casting="unsafe")
-        negatives = _negatives(b, rng, ev, N_CANDIDATES - k)
-        for lo in range(0, max(n, 1), builders.BUILD_EVENTS):
-            rows = slice(lo, lo + builders.BUILD_EVENTS)
-            part = self._part(b, split, builders.subset(ev, rows), k[rows], negatives[rows], rng)
-            yield builders.numbered_from(part, self.name, split, lo)
+            rows, part = slice(lo, lo + builders.BUILD_EVENTS), ev.range(lo, lo + builders.BUILD_EVENTS)
+            np.minimum(k[rows], part.target - b.seqs.starts[part.user], out=k[rows], casting="unsafe")
+        with _negatives(b, rng, ev, N_CANDIDATES - k) as negatives:
+            for lo in range(0, max(n, 1), builders.BUILD_EVENTS):
+                hi = lo + builders.BUILD_EVENTS
+                part = self._part(b, split, ev.range(lo, hi), k[lo:hi], negatives.read(lo, hi), rng)
+                yield builders.numbered_from(part, self.name, split, lo)
 
     def _part(self, b, split, ev, k, negatives, rng):
         n = len(ev.target)
@@ -100,30 +102,65 @@ class Selection(TaskSpec):
 NEGATIVE_CHUNK = 1 << 17  # rows drawn together: bounds the (rows, draws) work arrays (memory), not the draws
 
 
-def _negatives(b, rng: np.random.Generator, ev: Events, m: np.ndarray) -> np.ndarray:
-    """(n, N_CANDIDATES): row i's first m[i] columns are distinct untouched same-domain items, by vectorised
+class _RowsOnDisk:
+    """An (n, N_CANDIDATES) int32 array in a temporary file, written and read a block of rows at a time (memory:
+    a whole set's negatives, 20 bytes an event, are never all in a task worker's memory; the file is removed
+    when closed)."""
+
+    def __init__(self, n: int, folder: Path | None):
+        self.n, self.row_bytes = n, N_CANDIDATES * 4
+        self.file = tempfile.TemporaryFile(dir=folder)
+
+    def write(self, lo: int, rows: np.ndarray) -> None:
+        self.file.seek(lo * self.row_bytes)
+        self.file.write(np.ascontiguousarray(rows, dtype=np.int32).tobytes())
+
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        lo, hi = min(lo, self.n), min(hi, self.n)
+        self.file.seek(lo * self.row_bytes)
+        return np.fromfile(self.file, dtype=np.int32, count=(hi - lo) * N_CANDIDATES).reshape(hi - lo, N_CANDIDATES)
+
+    def __enter__(self) -> "_RowsOnDisk":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.file.close()
+
+
+def _negatives(b, rng: np.random.Generator, ev, m: np.ndarray) -> _RowsOnDisk:
+    """(n, N_CANDIDATES), on disk: row i's first m[i] columns are distinct untouched same-domain items, by vectorised
     rejection sampling (rows that run short are drawn again exactly, one by one in row order). The rows are
     drawn a chunk at a time: the generator gives the same numbers as one draw of every row."""
-    n = len(ev.target)
+    n = len(ev)
     pool_sizes = np.array([len(p) for p in b.pools], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(pool_sizes)]).astype(np.int64)
     flat_pool = np.concatenate(b.pools) if b.pools else np.zeros(0, np.int64)
-    out = np.zeros((n, N_CANDIDATES), dtype=np.int32)  # item tokens (memory: held for the whole set)
+    out = _RowsOnDisk(n, b.texts[0] if b.texts else None)  # item tokens
     short = []
-    for lo in range(0, n, NEGATIVE_CHUNK):  # the target's domain per chunk (memory: no whole-set arrays)
-        rows = slice(lo, min(n, lo + NEGATIVE_CHUNK))
-        dom = b.domain_code[b.items[ev.target[rows]]]
-        got = _draw_negatives(b, rng, ev.user[rows], pool_sizes[dom], offsets[dom], flat_pool, m[rows], out[rows])
-        short.extend((lo + np.flatnonzero(got < m[rows])).tolist())
-    for i in short:  # rare: small pool or a very active user
-        pool = b.pools[b.domain_code[b.items[ev.target[i]]]]
-        user_items = set(b.items[b.seqs.starts[ev.user[i]]: b.seqs.ends[ev.user[i]]].tolist())
-        free = np.array([x for x in pool.tolist() if x not in user_items], dtype=np.int64)
-        if len(free) < m[i]:
-            raise DataError("selection task", None, f"user {b.user_ids[int(ev.user[i])].as_py()}: only {len(free)} items of "
-                            "their domain are outside their history, and a selection instance needs "
-                            f"{m[i]} negatives; the data has too few items per domain for this task")
-        out[i, :m[i]] = rng.choice(free, size=m[i], replace=False)
+    try:
+        for lo in range(0, n, NEGATIVE_CHUNK):  # the target's domain per chunk (memory: no whole-set arrays)
+            rows, part = slice(lo, min(n, lo + NEGATIVE_CHUNK)), ev.range(lo, lo + NEGATIVE_CHUNK)
+            dom = b.domain_code[b.items[part.target]]
+            chunk = np.zeros((len(part), N_CANDIDATES), dtype=np.int32)
+            got = _draw_negatives(b, rng, part.user, pool_sizes[dom], offsets[dom], flat_pool, m[rows], chunk)
+            short.extend((lo + np.flatnonzero(got < m[rows])).tolist())
+            out.write(lo, chunk)
+        for i in short:  # rare: small pool or a very active user
+            one = ev.range(i, i + 1)
+            user, target = int(one.user[0]), int(one.target[0])
+            pool = b.pools[b.domain_code[b.items[target]]]
+            user_items = set(b.items[b.seqs.starts[user]: b.seqs.ends[user]].tolist())
+            free = np.array([x for x in pool.tolist() if x not in user_items], dtype=np.int64)
+            if len(free) < m[i]:
+                raise DataError("selection task", None, f"user {b.user_ids[user].as_py()}: only {len(free)} items of "
+                                "their domain are outside their history, and a selection instance needs "
+                                f"{m[i]} negatives; the data has too few items per domain for this task")
+            row = out.read(i, i + 1)
+            row[0, :m[i]] = rng.choice(free, size=m[i], replace=False)
+            out.write(i, row)
+    except BaseException:
+        out.file.close()
+        raise
     return out
 
 
