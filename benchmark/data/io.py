@@ -14,6 +14,8 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from benchmark.data.memory import release_freed_memory
+
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -186,6 +188,10 @@ class RowGroupWriter:
         if self.writer is None:
             self.writer = pq.ParquetWriter(self.path, group.schema, **PARQUET_OPTIONS)
         self.writer.write_table(group, row_group_size=ROW_GROUP_ROWS)
+        del group
+        # the pools keep what the joined columns and the encoding freed (measured at 4x paper scale: a task worker
+        # held 1.6-1.7 GiB between row groups, 1.0 GiB once it was handed back)
+        release_freed_memory()
 
     def close(self) -> None:
         if self.rows or self.writer is None:  # the last group (a file of no rows: as write_arrow writes it)

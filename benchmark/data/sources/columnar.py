@@ -21,6 +21,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from benchmark.data.memory import release_freed_memory
+
 _IDS = ("VARCHAR",)
 _INTS = ("UBIGINT", "BIGINT")
 _NUMBERS = ("DOUBLE", "UBIGINT", "BIGINT")
@@ -94,7 +96,9 @@ def read_review_frame(path: Path, fields, bounds: tuple[int, int], rating: tuple
             for batch in con.sql(query).to_arrow_reader(SCAN_BATCH):
                 if batch.num_rows and not _typed_right(batch):
                     return None
-                batches.append(batch.select(VALUES))
+                # copied out of DuckDB's memory, where a batch's columns (its JSON types too) live until all go
+                batches.append(pa.record_batch([pa.concat_arrays([batch.column(c)]) for c in VALUES], names=list(VALUES)))
+                del batch
             if not batches:
                 return None
             table = pa.Table.from_batches(batches)
@@ -103,6 +107,7 @@ def read_review_frame(path: Path, fields, bounds: tuple[int, int], rating: tuple
             con.close()
     except (duckdb.Error, UnicodeError):
         return None
+    release_freed_memory()  # what the scan freed (DuckDB's buffers), before the frame is made
     if table.num_rows != n_lines:  # a blank line (skipped)
         return None
     col = table.column
