@@ -224,6 +224,27 @@ def test_row_group_writer_gives_the_whole_tables_bytes(tmp_path, monkeypatch, ro
     assert _sha(tmp_path / "parts.parquet") == _sha(tmp_path / "whole.parquet")
 
 
+def test_row_group_writer_leaves_only_its_file(tmp_path, monkeypatch):
+    """The pending rows wait in a file beside the output: gone once the file is written, and after a failure
+    nothing is left at all (no output, no pending rows)."""
+    from benchmark.data import io as dio
+
+    monkeypatch.setattr(dio, "ROW_GROUP_ROWS", 4)
+    table = pa.table({"x": pa.array(range(10)), "s": pa.array([str(i) for i in range(10)])})
+    with dio.row_group_writer(tmp_path / "out" / "a.parquet") as out:
+        out.write(table.slice(0, 6))
+        assert any(p.name.endswith(".pending") for p in (tmp_path / "out").iterdir())  # 2 rows wait on disk
+        out.write(table.slice(6))
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["a.parquet"]
+    assert pq.read_table(tmp_path / "out" / "a.parquet").equals(table)
+    assert pq.ParquetFile(tmp_path / "out" / "a.parquet").metadata.num_row_groups == 3
+    with pytest.raises(RuntimeError, match="stop"):
+        with dio.row_group_writer(tmp_path / "bad" / "b.parquet") as out:
+            out.write(table)
+            raise RuntimeError("stop")
+    assert list((tmp_path / "bad").iterdir()) == []
+
+
 def test_task_sets_and_splits_by_parts_are_the_whole_ones(tmp_path, monkeypatch):
     """Task sets are built from a part of the events at a time (selection's draws kept in one order) and the
     interaction files get their texts from the spill a part at a time (spilled a part at a time): small parts
