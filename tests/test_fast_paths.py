@@ -303,7 +303,7 @@ def test_spilled_texts_come_back_in_place(tmp_path, monkeypatch):
 
 
 def test_events_are_each_users_leave_last_out_rows():
-    """`events` makes its arrays in int32 with few work arrays (memory): every event is still the one the
+    """`SplitEvents` makes its arrays in int32 a range at a time (memory): every event, whole or in ranges, is still the one the
     definition gives, user by user (train: every train row but the first, valid: the second-to-last row, test:
     the last; the history up to MAX_HISTORY rows before the target)."""
     import pandas as pd
@@ -318,9 +318,12 @@ def test_events_are_each_users_leave_last_out_rows():
             targets = {"train": range(s + 1, e - 2), "valid": [e - 2] if e - s >= 3 else [],
                        "test": [e - 1] if e - s >= 2 else []}[part]
             expected += [(u, t, max(s, t - sequences.MAX_HISTORY), t) for t in targets]
-        ev = sequences.events(seqs, part)
-        got = list(zip(ev.user.tolist(), ev.target.tolist(), ev.hist_start.tolist(), ev.hist_end.tolist()))
-        assert got == expected and ev.target.dtype == np.int32, part
+        split = sequences.SplitEvents(seqs, part)
+        for step in (len(split) + 1, 7):  # whole, and in ranges of 7 events (as the task sets take them)
+            ranges = [split.range(lo, lo + step) for lo in range(0, len(split), step)]
+            got = [e for ev in ranges for e in zip(ev.user.tolist(), ev.target.tolist(), ev.hist_start.tolist(),
+                                                   ev.hist_end.tolist())]
+            assert got == expected and all(ev.target.dtype == np.int32 for ev in ranges), (part, step)
 
 
 def test_part_masks_are_each_users_leave_last_out_rows():

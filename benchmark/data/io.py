@@ -170,6 +170,7 @@ class RowGroupWriter:
     def __init__(self, path: Path):
         self.path, self.writer, self.rows = Path(path), None, 0
         self.spool, self.spool_writer, self.schema = self.path.with_name(self.path.name + ".pending"), None, None
+        self.tail = self.spool.with_name(self.spool.name + ".tail")  # the next group's first rows, while they move
 
     def write(self, table: pa.Table) -> None:
         table = table.replace_schema_metadata(None)
@@ -195,10 +196,9 @@ class RowGroupWriter:
         group = pa.table({name: self._pending(lambda t, name=name: _joined(t.column(name).slice(0, rows)))
                           for name in self.schema.names}, schema=self.schema)
         self.rows -= rows
-        tail = self.spool.with_name(self.spool.name + ".tail")
-        self.spool_writer = pa.ipc.new_file(str(tail), self.schema)  # the rows past this group wait for the next
+        self.spool_writer = pa.ipc.new_file(str(self.tail), self.schema)  # the rows past this group wait for the next
         self._pending(lambda t: self.spool_writer.write_table(t.slice(rows)))
-        os.replace(tail, self.spool)  # the open writer goes on writing the same file
+        os.replace(self.tail, self.spool)  # the open writer goes on writing the same file
         if self.writer is None:
             self.writer = pq.ParquetWriter(self.path, group.schema, **PARQUET_OPTIONS)
         self.writer.write_table(group, row_group_size=ROW_GROUP_ROWS)
@@ -218,7 +218,7 @@ class RowGroupWriter:
         if self.spool_writer is not None:
             self.spool_writer.close()
             self.spool_writer = None
-        for path in (self.spool, self.spool.with_name(self.spool.name + ".tail")):
+        for path in (self.spool, self.tail):
             path.unlink(missing_ok=True)
 
 

@@ -87,8 +87,8 @@ class Events:
 
 
 class SplitEvents:
-    """The events of one leave-last-out part, made a range at a time (`range`): the same events as `events`
-    gives whole, but a task worker never holds a split's events whole (memory: 12 bytes an event).
+    """The events of one leave-last-out part, made a range at a time (`range`): whatever the ranges, the
+    same events, but a task worker never holds a split's events whole (memory: 12 bytes an event).
 
     train: every train row but each user's first (history = the train rows before it);
     valid: the second-to-last row (history = all train rows); test: the last row (history = all before).
@@ -130,12 +130,6 @@ class SplitEvents:
         hist_start = self.seqs.starts[user].astype(kind)
         np.maximum(hist_start, target - MAX_HISTORY, out=hist_start)
         return Events(user, target, hist_start, target)
-
-
-def events(seqs: Sequences, part: str) -> Events:
-    """Every event of a leave-last-out part at once (`SplitEvents`)."""
-    split = SplitEvents(seqs, part)
-    return split.range(0, len(split))
 
 
 GATHER_CHUNK = 1 << 16  # lists gathered together: bounds the work arrays (memory), not the result
