@@ -6,6 +6,12 @@ agreement of their top-10 item lists.
 
 Without --data a small synthetic dataset is generated; without --checkpoint the tiny preset is trained
 for --steps steps. Fine fusion only (the beam search reuses the model's cross-attention state).
+
+With --image: image generation instead (eq. 9's second stage, 8x8 tokens per prompt, greedy and sampled), on
+the first --users image prompts, the KV cache preallocated (what UniMP uses) against one grown by
+concatenation (Hugging Face's dynamic cache) in alternation, --repeats times: seconds of each, their ratio, and
+whether both emitted the same tokens. The VQ tokenizer trains for --vq-steps only (decoding time does not
+depend on its quality, only on its 8x8 grid).
 """
 from __future__ import annotations
 
@@ -75,6 +81,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--users", type=int, default=50)
     ap.add_argument("--split", default="test")
+    ap.add_argument("--image", action="store_true", help="time image generation: static vs dynamic KV cache")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--vq-steps", type=int, default=20)
     args = ap.parse_args()
 
     from benchmark.data.dataset import PreparedDataset
@@ -89,10 +98,14 @@ def main() -> None:
 
         data = PreparedDataset(make_dataset(tmp / "data", n_items=120, n_users=120))
     config = {"checkpoint": args.checkpoint} if args.checkpoint else {"preset": "tiny", "max_steps": args.steps, "n_valid": 32}
+    if args.image and not args.checkpoint:
+        config.update(image_generation=True, vq_steps=args.vq_steps, new_domain_steps=1)
     m = UniMPModel(config, run_dir=tmp / "run")
     t0 = time.time()
     m.fit(data, "main")
     fit_s = time.time() - t0
+    if args.image:
+        return image_decoding(m, data, args, fit_s)
     if m.cfg.fusion != "fine":
         raise SystemExit("the beam-search comparison supports fusion='fine' only")
     req = data.instances("recommendation", args.split).iloc[: args.users]
@@ -114,6 +127,38 @@ def main() -> None:
                         "top10_overlap_mean": round(float(np.mean(overlap)), 4),
                         "top1_agreement": round(float(np.mean(same_first)), 4),
                         "items_returned_mean": round(float(np.mean([len(b) for b in beam])), 2)}
+    print(json.dumps(report, indent=1))
+
+
+def image_decoding(m, data, args, fit_s: float) -> None:
+    """Image generation with the preallocated cache (A) and the dynamic one (B), alternated."""
+    from models.unimp.config import IMAGE_TASK
+    from models.unimp.decode import generate_image_tokens
+    from models.unimp.image_gen import search_retrieve
+
+    m.set_inference_data(data)
+    b, cfg = m.builder, m.cfg
+    req = data.instances(IMAGE_TASK, args.split).iloc[: args.users]
+    retrieved = search_retrieve(m.model, b, m.inference_data, req, cfg.n_retrieved, cfg.eval_batch_size)
+    encs = [b.build(IMAGE_TASK, r, with_target=False) for _, r in req.assign(retrieved=retrieved).iterrows()]
+    torch.set_grad_enabled(False)
+    report = {"prompts": len(encs), "mean_prompt_tokens": round(float(np.mean([len(e.input_ids) for e in encs])), 1),
+              "image_tokens": m.vq.n_tokens, "batch_size": cfg.eval_batch_size, "fit_s": round(fit_s, 1),
+              "torch_threads": torch.get_num_threads()}
+    for temperature in (0.0, cfg.image_temperature or 1.0):
+        secs = {True: [], False: []}
+        codes = {}
+        for _ in range(args.repeats):
+            for static in (True, False):
+                t0 = time.time()
+                codes[static] = generate_image_tokens(m.model, b, encs, m.vq.n_tokens, cfg.eval_batch_size,
+                                                      temperature, cfg.image_top_k, 0, static_cache=static)
+                secs[static].append(time.time() - t0)
+        ratios = [a / d for a, d in zip(secs[True], secs[False])]
+        report[f"temperature_{temperature:g}"] = {
+            "static_s": [round(x, 2) for x in secs[True]], "dynamic_s": [round(x, 2) for x in secs[False]],
+            "static_over_dynamic_median": round(float(np.median(ratios)), 3),
+            "same_tokens": codes[True] == codes[False]}
     print(json.dumps(report, indent=1))
 
 

@@ -163,3 +163,41 @@ def test_fusion_is_causal_in_the_images(vocab, fusion):
     assert torch.allclose(a[0, :6], b[0, :6], atol=1e-6)
     assert (a[0, 6:] - b[0, 6:]).abs().max() > 1e-5
     assert torch.allclose(a[1], b[1], atol=1e-6)         # the other prompt never shows item 2
+
+
+@pytest.mark.parametrize("fusion,static_cache", [("fine", True), ("late", True), ("early", True), ("fine", False)])
+def test_cached_greedy_decoding_equals_recomputing_the_whole_sequence(vocab, fusion, static_cache):
+    """`decode.greedy` (left-padded batch, KV cache preallocated or grown, images) emits, for each prompt, the tokens a
+    decoder that re-reads the whole sequence alone at every step emits."""
+    from types import SimpleNamespace
+
+    from models.unimp.decode import greedy
+    from models.unimp.prompts import Encoded
+
+    torch.manual_seed(0)
+    model = with_bank(build_model(small_cfg(fusion=fusion), vocab)).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("gate"):
+                p.fill_(0.7)   # fusion on (gates start at 0)
+    v = vocab
+    prompts = [([v["[CLS]"], v["[IMG]"], 5, 6, v.item(0), v["[EOC]"], v["[IMG]"], 7, v.item(3), v["[EOC]"], 8, v["[ANS]"]], [0, 3]),
+               ([v["[CLS]"], v["[IMG]"], 10, v.item(1), v["[EOC]"], v["[ANS]"]], [1]),
+               ([v["[CLS]"], 11, 12, 13, v["[ANS]"]], [])]
+    encs = [Encoded("explanation", ids, [0.0] * len(ids), imgs, len(ids) - 1) for ids, imgs in prompts]
+    allowed = list(range(v.n_base))   # no [EOS]: every prompt decodes max_new tokens
+    got = greedy(model, SimpleNamespace(vocab=v), encs, lambda step, g: allowed, max_new=6, batch_size=3,
+                 static_cache=static_cache)
+
+    def alone(ids: list[int], imgs: list[int]) -> list[int]:
+        out = []
+        for _ in range(6):
+            x = torch.tensor([ids + out])
+            images = torch.tensor([imgs], dtype=torch.long) if imgs else torch.zeros(1, 0, dtype=torch.long)
+            with torch.no_grad():
+                logits = model(x, torch.ones_like(x), images)[0, -1]
+            out.append(int(logits[allowed].argmax()))
+        return out
+
+    assert got == [alone(ids, imgs) for ids, imgs in prompts]
+    assert len({tuple(g) for g in got}) > 1   # the prompts differ, and so do their answers

@@ -79,11 +79,14 @@ def selection_scores(model, builder: PromptBuilder, requests: pd.DataFrame, batc
 def greedy(model, builder: PromptBuilder, encs: Sequence[Encoded],
            allowed: Callable[[int, list[int]], list[int]], max_new: int, batch_size: int = 32,
            desc: str = "unimp generate", temperature: float = 0.0, top_k: int = 0,
-           generator: torch.Generator | None = None) -> list[list[int]]:
-    """Decoding with a KV cache; `allowed(step, generated)` gives the token ids allowed next (a list,
-    converted to a mask and cached per distinct list object). Stops a sequence at [EOS] (not included
+           generator: torch.Generator | None = None, static_cache: bool = True) -> list[list[int]]:
+    """Decoding with a KV cache (preallocated to the batch's final length unless `static_cache` is False);
+    `allowed(step, generated)` gives the token ids allowed next (a list, converted to a mask and cached per
+    distinct list object). Stops a sequence at [EOS] (not included
     in the output). temperature 0: greedy; else sampling from softmax(logits / temperature) over the
     allowed tokens, restricted to the `top_k` most likely when top_k > 0, drawn with `generator`."""
+    from transformers import StaticCache  # heavy: transformers
+
     model.eval()
     v = builder.vocab
     eos, pad = v["[EOS]"], v["[PAD]"]
@@ -102,7 +105,10 @@ def greedy(model, builder: PromptBuilder, encs: Sequence[Encoded],
         batch = collate(chunk, pad, left=True)
         ids, attn = batch["input_ids"], batch["attention_mask"]
         media = model.encode_images(batch["images"])
-        h, past = model.hidden(ids, attn, media, use_cache=True)
+        # keys and values written in place into tensors of the final length; a dynamic cache copies the whole
+        # cache at every step (bench/bench_unimp_decoding.py --image times both)
+        past = StaticCache(config=model.lm.config, max_cache_len=ids.shape[1] + max_new) if static_cache else None
+        h, past = model.hidden(ids, attn, media, past_key_values=past, use_cache=True)
         B = ids.shape[0]
         gen: list[list[int]] = [[] for _ in range(B)]
         done = [False] * B
@@ -224,13 +230,13 @@ def generate_explanation(model, builder: PromptBuilder, requests: pd.DataFrame, 
 
 def generate_image_tokens(model, builder: PromptBuilder, encs: Sequence[Encoded], n_tokens: int,
                           batch_size: int = 32, temperature: float = 0.0, top_k: int = 0,
-                          seed: int = 0) -> list[list[int]]:
+                          seed: int = 0, static_cache: bool = True) -> list[list[int]]:
     """`n_tokens` VQ codes per prompt (0..n_codes-1), only image tokens allowed at every step."""
     v = builder.vocab
     ids = v.image_ids
     gen = greedy(model, builder, encs, lambda step, g: ids, n_tokens, batch_size=batch_size,
                  desc="unimp image", temperature=temperature, top_k=top_k,
-                 generator=torch.Generator().manual_seed(seed))
+                 generator=torch.Generator().manual_seed(seed), static_cache=static_cache)
     return [[t - v.image_offset for t in g] for g in gen]
 
 
