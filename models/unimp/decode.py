@@ -82,9 +82,9 @@ def greedy(model, builder: PromptBuilder, encs: Sequence[Encoded],
            generator: torch.Generator | None = None, static_cache: bool = True) -> list[list[int]]:
     """Decoding with a KV cache (preallocated to the batch's final length unless `static_cache` is False);
     `allowed(step, generated)` gives the token ids allowed next (a list, converted to a mask and cached per
-    distinct list object). Stops a sequence at [EOS] (not included
-    in the output). temperature 0: greedy; else sampling from softmax(logits / temperature) over the
-    allowed tokens, restricted to the `top_k` most likely when top_k > 0, drawn with `generator`."""
+    distinct list object). Stops a sequence at [EOS] (not included in the output). temperature 0: greedy; else
+    sampling from softmax(logits / temperature) over the allowed tokens, restricted to the `top_k` most likely
+    when top_k > 0, drawn with `generator`."""
     from transformers import StaticCache  # heavy: transformers
 
     model.eval()
