@@ -303,9 +303,9 @@ def test_spilled_texts_come_back_in_place(tmp_path, monkeypatch):
 
 
 def test_events_are_each_users_leave_last_out_rows():
-    """`SplitEvents` makes its arrays in int32 a range at a time (memory): every event, whole or in ranges, is still the one the
-    definition gives, user by user (train: every train row but the first, valid: the second-to-last row, test:
-    the last; the history up to MAX_HISTORY rows before the target)."""
+    """`SplitEvents` makes its arrays in int32 a range at a time (memory): every event, whole or in ranges, is
+    still the one the definition gives, user by user (train: every train row but the first, valid: the
+    second-to-last row, test: the last; the history up to MAX_HISTORY rows before the target)."""
     import pandas as pd
 
     rng = np.random.default_rng(5)
