@@ -9,6 +9,7 @@ import socket
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from benchmark.api import RatingAnswer
 from benchmark.data.dataset import PreparedDataset
@@ -19,7 +20,7 @@ from models.unimp.losses import sequence_loss
 from models.unimp.model import build_model
 from models.unimp.prompts import PromptBuilder
 from models.unimp.synthetic import make_dataset
-from models.unimp.train import collate, epoch_order, step_parts, train_phase
+from models.unimp.train import WeightAverage, collate, epoch_order, step_parts, train_phase
 from models.unimp.vision import load_pixels
 from models.unimp.vocab import Vocab, train_bpe
 
@@ -289,3 +290,50 @@ def test_training_logs_its_curve(syn, tmp_path):
     assert [r["step"] for r in rows if r["phase"] == "train"] == [1, 2, 3, 4, 5, 6]
     assert all(r["name"] == "loss" and r["value"] > 0 for r in rows if r["phase"] == "train")
     assert [(r["step"], r["value"]) for r in rows if r["phase"] == "valid"] == [(3, 0.5), (6, 0.5)]
+
+
+def test_weight_average_follows_its_formula_and_gives_the_weights_back():
+    w = torch.nn.Parameter(torch.zeros(3))
+    avg = WeightAverage([w], decay=0.5)
+    expected = torch.zeros(3)
+    for t, value in enumerate((1.0, 2.0, 4.0)):
+        with torch.no_grad():
+            w.fill_(value)
+        avg.update()
+        d = min(0.5, (1 + t) / (10 + t))  # 0.1, 0.1818..., then the decay itself
+        expected = d * expected + (1 - d) * value
+    assert torch.allclose(avg.shadow[0], expected)
+    with avg.swapped_in():
+        assert torch.equal(w.detach(), avg.shadow[0])
+    assert torch.equal(w.detach(), torch.full((3,), 4.0))  # the model's own weights are back
+    with pytest.raises(ValueError, match="ema_decay"):
+        load_config("tiny", ema_decay=1.0)
+
+
+def test_averaged_training_selects_and_resumes_the_average(syn, tmp_path):
+    """With ema_decay, validation sees the average (not the raw weights), the phase ends holding the chosen
+    average, and a killed run resumes to the same weights as one run straight through."""
+    seen = []
+
+    def select(model):  # later is better: the phase ends on the last average, which resuming must rebuild
+        seen.append(_flat(model).clone())
+        return float(len(seen))
+
+    data, vocab, cfg, model, examples = _setup(syn, eval_every=2, ema_decay=0.9)
+    order = epoch_order(examples, cfg, 0, 1.0)
+    train_phase(model, examples, order, cfg, tmp_path / "straight", vocab["[PAD]"], max_steps=4, select_fn=select)
+    raw = load_file(str(tmp_path / "straight" / "last" / "model.safetensors"))
+    average = load_file(str(tmp_path / "straight" / "last" / "average.safetensors"))
+    keys = [k for k, p in model.named_parameters() if p.requires_grad]
+    assert any(not torch.equal(raw[k], average[str(i)]) for i, k in enumerate(keys))  # they differ
+    _, _, _, check, _ = _setup(syn)
+    check.load_state_dict({k: average[str(i)] for i, k in enumerate(keys)}, strict=False)
+    assert torch.equal(seen[-1], _flat(check))  # the last validation saw the average
+    assert torch.equal(_flat(model), seen[-1])  # the phase ends on the chosen validation weights
+
+    _, _, _, killed, _ = _setup(syn, eval_every=2, ema_decay=0.9)
+    train_phase(killed, examples, order, cfg, tmp_path / "killed", vocab["[PAD]"], max_steps=4, stop_after=2,
+                select_fn=select)
+    _, _, _, resumed, _ = _setup(syn, eval_every=2, ema_decay=0.9)
+    train_phase(resumed, examples, order, cfg, tmp_path / "killed", vocab["[PAD]"], max_steps=4, select_fn=select)
+    assert torch.equal(_flat(resumed), _flat(model))

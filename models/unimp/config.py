@@ -113,6 +113,8 @@ class UniMPConfig:
     lr: float = 1e-3                # AdamW learning rate (paper: 2e-4)
     weight_decay: float = 0.01      # AdamW weight decay
     warmup: float = 0.01            # warm-up fraction of the steps (paper: 1%)
+    ema_decay: float = 0.0          # > 0: validate, select and keep an exponential moving average of the
+                                    # trainable weights (decay per step, e.g. 0.999; not in the paper); 0 = off
     epochs: float = 1.0             # passes over the (capped) training instances (paper: 10)
     batch_size: int = 16            # training prompts per optimizer step
     length_parts: int = 3           # each step's prompts run as up to this many batches of similar length,
@@ -174,6 +176,8 @@ class UniMPConfig:
             if "recommendation" not in self.train_tasks and (self.select_on == "hr@5" or self.strategy in ("multitask+full", "multitask+last")):
                 raise ValueError("train_tasks without 'recommendation' needs select_on 'loss' and a strategy "
                                  "without a recommendation fine-tune ('multitask' or 'continual')")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.transition_loss < 0:
             raise ValueError("transition_loss must be >= 0")
         if self.candidate_loss < 0:

@@ -197,6 +197,51 @@ def load_weights(model: nn.Module, path: Path) -> None:
     model.load_state_dict(sd, strict=False)
 
 
+class WeightAverage:
+    """An exponential moving average of the trainable weights (Polyak averaging): after each optimizer step
+    the average moves towards the weights by 1 - d, with d = min(decay, (1 + t) / (10 + t)) at update t, so
+    the early average is not dominated by the random start. `swapped_in` evaluates or saves the average."""
+
+    def __init__(self, params: Sequence[torch.Tensor], decay: float):
+        self.params, self.decay, self.updates = list(params), decay, 0
+        self.shadow = [p.detach().clone() for p in self.params]
+
+    @torch.no_grad()
+    def update(self) -> None:
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        torch._foreach_lerp_(self.shadow, [p.detach() for p in self.params], 1.0 - d)
+        self.updates += 1
+
+    @contextlib.contextmanager
+    def swapped_in(self):
+        """The model holds the average inside the block and its own weights again after it."""
+        with torch.no_grad():
+            own = [p.detach().clone() for p in self.params]
+            self.copy_to_model()
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for p, o in zip(self.params, own):
+                    p.copy_(o)
+
+    @torch.no_grad()
+    def copy_to_model(self) -> None:
+        for p, s in zip(self.params, self.shadow):
+            p.copy_(s)
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {f"{i}": s for i, s in enumerate(self.shadow)}
+
+    @torch.no_grad()
+    def load(self, state: dict[str, torch.Tensor], updates: int) -> None:
+        if len(state) != len(self.shadow):
+            raise ValueError(f"weight average: {len(state)} saved tensors, the model trains {len(self.shadow)}")
+        for i, s in enumerate(self.shadow):
+            s.copy_(state[f"{i}"])
+        self.updates = updates
+
+
 def train_phase(model: nn.Module, examples: Sequence[Encoded], order: np.ndarray, cfg: UniMPConfig,
                 out_dir: Path, pad_id: int, policy: str = "all",
                 select_fn: Callable[[nn.Module], float] | None = None, max_steps: int | None = None,
@@ -230,6 +275,7 @@ def train_phase(model: nn.Module, examples: Sequence[Encoded], order: np.ndarray
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(max(1, steps), cfg.warmup))
     step, best, history = 0, -math.inf, []
+    average = WeightAverage(params, cfg.ema_decay) if cfg.ema_decay > 0 else None
     last = out_dir / "last"
     if (last / "state.json").is_file():
         load_weights(model, last / "model.safetensors")
@@ -237,6 +283,11 @@ def train_phase(model: nn.Module, examples: Sequence[Encoded], order: np.ndarray
         state = json.loads((last / "state.json").read_text())
         sched.load_state_dict(state["scheduler"])
         step, best, history = state["step"], state["best"], state["history"]
+        if average is not None:
+            from safetensors.torch import load_file  # heavy: safetensors
+            average.load(load_file(str(last / "average.safetensors")), step)
+    # validation and the saved weights see the average when there is one
+    evaluated = average.swapped_in if average is not None else contextlib.nullcontext
     wrapped, opt = acc.prepare(LossModule(model, cfg.focal_gamma, cfg.loss_norm, cfg.transition_loss,
                                            candidate_masks, cfg.candidate_loss), opt)
     eval_every = cfg.eval_every or max(1, steps // max(1, int(math.ceil(cfg.epochs))))
@@ -257,6 +308,8 @@ def train_phase(model: nn.Module, examples: Sequence[Encoded], order: np.ndarray
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
+        if average is not None:
+            average.update()
         losses.append(loss)
         completed = step + 1
         if curve is not None and acc.is_main_process:
@@ -266,29 +319,32 @@ def train_phase(model: nn.Module, examples: Sequence[Encoded], order: np.ndarray
         if (step + 1) % eval_every == 0 or finished:
             if select_fn is not None:
                 model.eval()
-                score = float(select_fn(model))
+                with evaluated():
+                    score = float(select_fn(model))
+                    if score > best and acc.is_main_process:
+                        save_weights(model, out_dir / "best.safetensors", keys)
                 if curve is not None and acc.is_main_process:
                     curve("valid", step + 1, "selection_score", score)
                 history.append({"step": step + 1, "score": score, "loss": float(np.mean(losses[-50:]))})
-                if score > best:
-                    best = score
-                    if acc.is_main_process:
-                        save_weights(model, out_dir / "best.safetensors", keys)
+                best = max(best, score)
             if acc.is_main_process:
-                _save_last(model, opt, sched, keys, last, step + 1, best, history)
+                _save_last(model, opt, sched, keys, last, step + 1, best, history, average)
             acc.wait_for_everyone()
         if finished:
             break
         if stop_after is not None and step + 1 >= stop_after:
             if acc.is_main_process:
-                _save_last(model, opt, sched, keys, last, step + 1, best, history)
+                _save_last(model, opt, sched, keys, last, step + 1, best, history, average)
             acc.wait_for_everyone()
             return {"steps": step + 1, "stopped": True}
     acc.wait_for_everyone()
     if select_fn is not None and (out_dir / "best.safetensors").is_file():
         load_weights(model, out_dir / "best.safetensors")
-    elif acc.is_main_process and steps > 0:
-        save_weights(model, out_dir / "best.safetensors", keys)
+    elif steps > 0:
+        if average is not None:  # no selection: the phase ends on the average of its steps
+            average.copy_to_model()
+        if acc.is_main_process:
+            save_weights(model, out_dir / "best.safetensors", keys)
     stats = {"steps": completed, "total_steps": steps, "train_time_s": time.time() - t0,
              "first_loss": losses[0] if losses else None, "last_loss": float(np.mean(losses[-20:])) if losses else None,
              "best_score": best if best > -math.inf else None, "history": history, "policy": policy,
@@ -304,9 +360,15 @@ def _to_device(batch: dict, dev) -> dict:
     return {k: ({n: t.to(dev) for n, t in v.items()} if isinstance(v, dict) else v.to(dev)) for k, v in batch.items()}
 
 
-def _save_last(model, opt, sched, keys, last: Path, step: int, best: float, history: list) -> None:
+def _save_last(model, opt, sched, keys, last: Path, step: int, best: float, history: list,
+               average: WeightAverage | None = None) -> None:
     last.mkdir(parents=True, exist_ok=True)
     save_weights(model, last / "model.safetensors", keys)
+    if average is not None:
+        from safetensors.torch import save_file  # heavy: safetensors
+        tmp = last / "average.safetensors.tmp"
+        save_file(average.state(), str(tmp))
+        os.replace(tmp, last / "average.safetensors")
     tmp = last / "optimizer.pt.tmp"
     torch.save(opt.state_dict(), tmp)
     os.replace(tmp, last / "optimizer.pt")
