@@ -337,3 +337,9 @@ def test_averaged_training_selects_and_resumes_the_average(syn, tmp_path):
     _, _, _, resumed, _ = _setup(syn, eval_every=2, ema_decay=0.9)
     train_phase(resumed, examples, order, cfg, tmp_path / "killed", vocab["[PAD]"], max_steps=4, select_fn=select)
     assert torch.equal(_flat(resumed), _flat(model))
+
+    _, _, _, unselected, _ = _setup(syn, eval_every=2, ema_decay=0.9)  # no selection: it ends on the last average
+    train_phase(unselected, examples, order, cfg, tmp_path / "unselected", vocab["[PAD]"], max_steps=4)
+    average = load_file(str(tmp_path / "unselected" / "last" / "average.safetensors"))
+    check.load_state_dict({k: average[str(i)] for i, k in enumerate(keys)}, strict=False)
+    assert torch.equal(_flat(unselected), _flat(check))

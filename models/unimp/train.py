@@ -178,11 +178,16 @@ def trainable_state(model: nn.Module, keys: Sequence[str] | None = None) -> dict
 
 
 def save_weights(model: nn.Module, path: Path, keys: Sequence[str] | None = None) -> None:
+    save_tensors(trainable_state(model, keys), path)
+
+
+def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """Write a safetensors file atomically (a temporary file, then a rename)."""
     from safetensors.torch import save_file  # heavy: safetensors
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    save_file(trainable_state(model, keys), str(tmp))
+    save_file(tensors, str(tmp))
     os.replace(tmp, path)
 
 
@@ -365,10 +370,7 @@ def _save_last(model, opt, sched, keys, last: Path, step: int, best: float, hist
     last.mkdir(parents=True, exist_ok=True)
     save_weights(model, last / "model.safetensors", keys)
     if average is not None:
-        from safetensors.torch import save_file  # heavy: safetensors
-        tmp = last / "average.safetensors.tmp"
-        save_file(average.state(), str(tmp))
-        os.replace(tmp, last / "average.safetensors")
+        save_tensors(average.state(), last / "average.safetensors")
     tmp = last / "optimizer.pt.tmp"
     torch.save(opt.state_dict(), tmp)
     os.replace(tmp, last / "optimizer.pt")
