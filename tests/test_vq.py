@@ -158,3 +158,29 @@ def test_training_logs_its_curve(image_files, tmp_path):
     assert [(r["step"], r["name"]) for r in rows] == [(s, n) for s in (1, 2, 3) for n in ("rec_loss", "codebook_loss")]
     assert all(r["regime"] == "vq" and r["value"] >= 0 for r in rows)
     assert (a / "model.safetensors").read_bytes() == (b / "model.safetensors").read_bytes()
+
+
+def test_cosine_schedule_decays_the_learning_rate_to_zero(image_files, tmp_path):
+    """lr_schedule "cosine": step k of n trains at lr * (1 + cos(pi k / n)) / 2 (the last step near 0); "constant"
+    keeps lr; the two give different weights; an unknown name is refused."""
+    import math
+    from dataclasses import replace
+
+    from models.vq.train import lr_schedule
+
+    steps, seen = 6, {}
+    for name in ("constant", "cosine"):
+        opt = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=2e-3)
+        sched, seen[name] = lr_schedule(opt, name, steps), []
+        for _ in range(steps):
+            seen[name].append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+    assert seen["constant"] == [2e-3] * steps
+    assert seen["cosine"] == pytest.approx([2e-3 * (1 + math.cos(math.pi * k / steps)) / 2 for k in range(steps)])
+    with pytest.raises(ValueError, match="lr_schedule"):
+        lr_schedule(opt, "linear", steps)
+    a = train_vq(image_files[:8], tmp_path / "a", TINY, steps=3, seed=5, progress=False)
+    b = train_vq(image_files[:8], tmp_path / "b", replace(TINY, lr_schedule="cosine"), steps=3, seed=5, progress=False)
+    assert (a / "model.safetensors").read_bytes() != (b / "model.safetensors").read_bytes()
+    assert VQTokenizer.load(b).config.lr_schedule == "cosine"

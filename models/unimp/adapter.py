@@ -31,6 +31,7 @@ from .decode import (
     rating_probabilities,
     read_rating,
     readout_maes,
+    rows_of,
     selection_scores,
 )
 from .image_gen import (
@@ -240,7 +241,7 @@ class UniMPModel(Model):
                                              self.cfg.n_retrieved)
             if cap is not None and len(df) > cap and not (task == "recommendation" and self.cfg.all_rec_prefixes):
                 df = df.iloc[np.sort(rng.choice(len(df), cap, replace=False))]
-            encs = [self.builder.build(task, r, context=self.cfg.context_reconstruction) for _, r in df.iterrows()]
+            encs = [self.builder.build(task, r, context=self.cfg.context_reconstruction) for r in rows_of(df)]
             self._assign_candidates(data, split, task, df, encs)
             out += encs
         return out
@@ -278,7 +279,7 @@ class UniMPModel(Model):
                                            for s in range(0, len(encs), 32)]))
             return neg_loss
         allowed = data.catalogue_mask(split)
-        encs = [self.builder.build("recommendation", r, with_target=False) for _, r in rec.iterrows()]
+        encs = [self.builder.build("recommendation", r, with_target=False) for r in rows_of(rec)]
 
         def hr5(model) -> float:
             hr = hit_rate(rank_items(model, self.builder, rec, "recommendation", cfg.eval_batch_size, encs), rec, allowed)
@@ -348,7 +349,7 @@ class UniMPModel(Model):
         if valid.empty:
             return
         valid = valid.assign(retrieved=search_retrieve(self.model, b, data, valid, cfg.n_retrieved, cfg.eval_batch_size))
-        nll, acc = image_token_scores(self.model, b, [b.build(IMAGE_TASK, r) for _, r in valid.iterrows()],
+        nll, acc = image_token_scores(self.model, b, [b.build(IMAGE_TASK, r) for r in rows_of(valid)],
                                       cfg.eval_batch_size)
         self.stats[regime]["image_valid"] = {"split": split, "n": len(valid), "token_nll": round(float(nll.mean()), 4),
                                              "token_accuracy": round(float(acc.mean()), 4)}
@@ -436,7 +437,7 @@ class UniMPModel(Model):
         if self.vq is None:
             raise RuntimeError("UniMP: image generation is off (config image_generation: false)")
         retrieved = search_retrieve(self.model, b, self.inference_data, requests, cfg.n_retrieved, cfg.eval_batch_size)
-        rows = [r for _, r in requests.assign(retrieved=retrieved).iterrows()]
+        rows = rows_of(requests.assign(retrieved=retrieved))
         seed = int(hashlib.sha256(str(requests["id"].iloc[0]).encode()).hexdigest()[:8], 16) + cfg.seed if rows else 0
         codes = generate_image_tokens(self.model, b, [b.build(IMAGE_TASK, r, with_target=False) for r in rows],
                                       self.vq.n_tokens, cfg.eval_batch_size, cfg.image_temperature, cfg.image_top_k, seed)

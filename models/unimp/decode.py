@@ -16,8 +16,10 @@ from .prompts import Encoded, PromptBuilder
 from .train import collate
 
 
-def _rows(requests: pd.DataFrame):
-    return [r for _, r in requests.iterrows()]
+def rows_of(requests: pd.DataFrame) -> list[dict]:
+    """The requests as one dict per row (column -> value): what PromptBuilder.build reads, made about 10x
+    faster than through `iterrows` (a pandas Series per row)."""
+    return requests.to_dict("records")
 
 
 def _batches(encs: Sequence[Encoded], batch_size: int, desc: str):
@@ -51,7 +53,7 @@ def rank_items(model, builder: PromptBuilder, requests: pd.DataFrame, task: str,
                encs: Sequence[Encoded] | None = None) -> np.ndarray:
     """(B, n_items) float32 log-probabilities of each item token as the answer."""
     model.eval()
-    encs = encs if encs is not None else [builder.build(task, r, with_target=False) for r in _rows(requests)]
+    encs = encs if encs is not None else [builder.build(task, r, with_target=False) for r in rows_of(requests)]
     out = []
     for idx, chunk in _batches(encs, batch_size, f"unimp rank {task}"):
         batch = collate(chunk, builder.vocab["[PAD]"])
@@ -63,7 +65,7 @@ def rank_items(model, builder: PromptBuilder, requests: pd.DataFrame, task: str,
 def selection_scores(model, builder: PromptBuilder, requests: pd.DataFrame, batch_size: int = 32) -> np.ndarray:
     """(B, n_candidates): log-probability of each candidate's selection token as the first answer."""
     model.eval()
-    rows = _rows(requests)
+    rows = rows_of(requests)
     encs = [builder.build("selection", r, with_target=False) for r in rows]
     n_c = max(len(list(r["candidates"])) for r in rows) if rows else 0
     sel = torch.tensor(builder.vocab.select_ids[:n_c])
@@ -148,7 +150,7 @@ def _sample(logits: torch.Tensor, temperature: float, top_k: int, generator: tor
 def generate_selection(model, builder: PromptBuilder, requests: pd.DataFrame, batch_size: int = 32) -> list[list[int]]:
     """Chosen candidates: distinct selection tokens of the candidates, at least one, then [EOS]
     (rows batched by their number of candidates)."""
-    rows = _rows(requests)
+    rows = rows_of(requests)
     eos = builder.vocab["[EOS]"]
     out: list[list[int]] = [[] for _ in rows]
     by_n: dict[int, list[int]] = {}
@@ -179,7 +181,7 @@ RATING_READOUTS = ("token", "expectation", "median")
 def rating_probabilities(model, builder: PromptBuilder, requests: pd.DataFrame, batch_size: int = 32) -> np.ndarray:
     """(B, 5) probabilities of <rate_1>..<rate_5> as the answer (renormalised over the five tokens)."""
     model.eval()
-    encs = [builder.build("rating", r, with_target=False) for r in _rows(requests)]
+    encs = [builder.build("rating", r, with_target=False) for r in rows_of(requests)]
     ids = torch.tensor(builder.vocab.rating_ids)
     out = []
     with torch.no_grad():
@@ -210,7 +212,7 @@ def readout_maes(probs: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 def generate_rating(model, builder: PromptBuilder, requests: pd.DataFrame, batch_size: int = 32) -> list[str]:
     """The rating token decoded under the constraint (only <rate_1>..<rate_5>), as "1".."5": the paper's
     decoding, kept as the reference that the "token" read-out is tested against."""
-    encs = [builder.build("rating", r, with_target=False) for r in _rows(requests)]
+    encs = [builder.build("rating", r, with_target=False) for r in rows_of(requests)]
     ids = builder.vocab.rating_ids
     gen = greedy(model, builder, encs, lambda step, g: ids, max_new=1, batch_size=batch_size, desc="unimp rating")
     return [str(ids.index(g[0]) + 1) for g in gen]
@@ -221,7 +223,7 @@ def generate_explanation(model, builder: PromptBuilder, requests: pd.DataFrame, 
     """Greedy text over the base vocabulary (+[EOS]); added tokens are excluded."""
     v = builder.vocab
     text_ids = list(range(v.n_base)) + [v["[EOS]"]]
-    encs = [builder.build("explanation", r, with_target=False) for r in _rows(requests)]
+    encs = [builder.build("explanation", r, with_target=False) for r in rows_of(requests)]
     first = text_ids[:-1]  # no empty explanation
     gen = greedy(model, builder, encs, lambda step, g: text_ids if step else first, max_new,
                  batch_size=batch_size, desc="unimp explanation")

@@ -23,6 +23,7 @@ class VQConfig:
     beta: float = 0.25                    # commitment weight (fixed at 0.25 inside taming's VectorQuantizer)
     # training (plain PyTorch loop; no LPIPS, no discriminator)
     lr: float = 1e-3
+    lr_schedule: str = "constant"         # "constant" | "cosine" (to 0 over the run: fewer steps to the same loss)
     batch_size: int = 32
     l1_weight: float = 1.0                # reconstruction = l1_weight * L1 + l2_weight * MSE, on [-1, 1] pixels
     l2_weight: float = 1.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -71,6 +72,15 @@ def _restart_dead_codes(model, z_flat: torch.Tensor, usage: torch.Tensor, gen: t
     return len(dead)
 
 
+def lr_schedule(opt: torch.optim.Optimizer, name: str, steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+    """The learning-rate factor per step: 1 throughout ("constant") or a half cosine from 1 to 0 ("cosine")."""
+    if name == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
+    if name == "cosine":
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, steps) / steps)))
+    raise ValueError(f"VQ lr_schedule must be 'constant' or 'cosine', got {name!r}")
+
+
 def train_vq(image_paths: Sequence[str | Path], out_dir: str | Path, config: VQConfig | None = None,
              steps: int = 2000, seed: int = 0, holdout: float = 0.05, progress: bool = True,
              curve: Callable[[int, str, float], None] | None = None) -> Path:
@@ -90,6 +100,7 @@ def train_vq(image_paths: Sequence[str | Path], out_dir: str | Path, config: VQC
     gen = torch.Generator().manual_seed(seed)
     model = build_vqmodel(config).train()
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.5, 0.9))
+    sched = lr_schedule(opt, config.lr_schedule, steps)
     usage = torch.zeros(config.n_embed, dtype=torch.long)
     history: list[float] = []
     restarted = 0
@@ -106,6 +117,7 @@ def train_vq(image_paths: Sequence[str | Path], out_dir: str | Path, config: VQC
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        sched.step()
         history.append(rec.item())
         if curve is not None:
             curve(step + 1, "rec_loss", history[-1])
