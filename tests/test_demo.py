@@ -97,3 +97,16 @@ def test_demo_on_a_fresh_clone_scores_the_users_own_runs(tiny_data, tmp_path):
     assert res.exit_code == 0, res.output
     assert json.loads((lb / "index.jsonl").read_text()) == row and f"{entry} already there" in res.output
     assert _level((lb / "README.md").read_text(), entry) == "scored"
+
+
+def test_demo_run_id_covers_what_a_preset_stands_for(tmp_path, monkeypatch):
+    """UniMP's demo config names a preset: a change inside the preset file gives a new run id, so an old result
+    is not reused as if it were the new preset's."""
+    import models.unimp.config as unimp_config
+
+    before = run_id("unimp", "a" * 64)
+    assert run_id("unimp", "a" * 64) == before and before != run_id("pop", "a" * 64)
+    tiny = json.loads((unimp_config.PRESETS_DIR / "tiny.json").read_text())
+    (tmp_path / "tiny.json").write_text(json.dumps({**tiny, "vq_steps": tiny["vq_steps"] + 1}))
+    monkeypatch.setattr(unimp_config, "PRESETS_DIR", tmp_path)
+    assert run_id("unimp", "a" * 64) != before

@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from benchmark.api.registry import FAMILIES, MODELS
+from benchmark.api.registry import FAMILIES, MODELS, settings
 from benchmark.data.dataset import PreparedDataset
 from benchmark.data.io import write_bytes
 from benchmark.data.regimes import EVAL_SPLITS
@@ -54,10 +54,14 @@ DEMO_ORDER = {"unimp": 30, "s3rec": 30, "sasrec": 12, "unisrec": 12, "vip5-style
 
 
 def run_id(name: str, dataset_sha256: str, seed: int = 0) -> str:
-    """`<model>-<hash>`: the hash of everything the demo's result depends on (model, its demo config, the
-    dataset, the seed, the task versions), so a folder of that name is a result that can be reused as is."""
-    key = {"model": name, "config": DEMO_CONFIGS.get(name, {}), "dataset": dataset_sha256, "seed": seed,
+    """`<model>-<hash>`: the hash of everything the demo's result depends on (model, its demo config and what a
+    preset in it resolves to, the dataset, the seed, the task versions), so a folder of that name is a result that can be reused as is."""
+    config = DEMO_CONFIGS.get(name, {})
+    key = {"model": name, "config": config, "dataset": dataset_sha256, "seed": seed,
            "tasks": {t: spec.version for t, spec in TASKS.items()}}
+    resolve = getattr(settings(name), "resolved", None) if name in MODELS else None
+    if resolve is not None:  # the values a named preset stands for (UniMP), not only its name
+        key["resolved"] = resolve(config)
     return f"{name}-{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]}"
 
 

@@ -242,6 +242,13 @@ class UniMPSettings(UniMPConfig):
         return {p.stem: json.loads(p.read_text()).get("_comment", "") for p in sorted(PRESETS_DIR.glob("*.json"))}
 
     @staticmethod
+    def resolved(config: dict[str, Any]) -> dict[str, Any]:
+        """Every value the model will run with: the preset's contents merged with the overrides (the demo's run
+        id covers them, so a changed preset file gives a new id instead of reusing an old result)."""
+        over = {k: v for k, v in config.items() if k not in ("preset", "checkpoint")}
+        return dataclasses.asdict(load_config(config.get("preset", "tiny"), **over))
+
+    @staticmethod
     def check_resolved(config: dict[str, Any]) -> None:
         """The preset merged with the overrides, checked as the model will build it."""
         over = {k: v for k, v in config.items() if k not in ("preset", "checkpoint")}
