@@ -54,10 +54,10 @@ def generator_rates(world) -> dict:
             for name in ("colour", "brand", "shape")}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default="data/world-default")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
 
     from benchmark.data.dataset import PreparedDataset
     from benchmark.data.labels import default_labels_dir
@@ -149,6 +149,7 @@ def main() -> None:
             {split: hr_seq[split][w_seq] for split in hr_seq}, weight=w_seq),
     }
     print(json.dumps(report, indent=1))
+    return report
 
 
 if __name__ == "__main__":
