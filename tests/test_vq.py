@@ -180,6 +180,8 @@ def test_cosine_schedule_decays_the_learning_rate_to_zero(image_files, tmp_path)
     assert seen["cosine"] == pytest.approx([2e-3 * (1 + math.cos(math.pi * k / steps)) / 2 for k in range(steps)])
     with pytest.raises(ValueError, match="lr_schedule"):
         lr_schedule(opt, "linear", steps)
+    with pytest.raises(ValueError, match="lr_schedule"):  # refused when the config is made, before any training
+        replace(TINY, lr_schedule="linear")
     a = train_vq(image_files[:8], tmp_path / "a", TINY, steps=3, seed=5, progress=False)
     b = train_vq(image_files[:8], tmp_path / "b", replace(TINY, lr_schedule="cosine"), steps=3, seed=5, progress=False)
     assert (a / "model.safetensors").read_bytes() != (b / "model.safetensors").read_bytes()

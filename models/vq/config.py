@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+LR_SCHEDULES = ("constant", "cosine")
+
 
 @dataclass
 class VQConfig:
@@ -30,6 +32,10 @@ class VQConfig:
     codebook_weight: float = 1.0          # weight of taming's codebook + commitment loss
     restart_dead_codes_every: int = 100   # steps; 0 disables re-seeding unused codes from encoder outputs
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes recorded with the checkpoint
+
+    def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"VQ lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
 
     @property
     def grid(self) -> int:
