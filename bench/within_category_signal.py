@@ -113,12 +113,16 @@ def main(argv: list[str] | None = None) -> dict:
         if split == "valid":
             agree = {}
             for name, a in attr.items():
-                pairs = [(np.mean(a[np.asarray(h, dtype=np.int64)][a[np.asarray(h, dtype=np.int64)] >= 0] == a[t]),
-                          np.mean(a[a >= 0] == a[t])) for h, t in zip(hist, target)
-                         if a[t] >= 0 and (a[np.asarray(h, dtype=np.int64)] >= 0).any()]
-                agree[name] = {"history items sharing the target's": round(float(np.mean([p[0] for p in pairs])), 4),
-                               "random item sharing it": round(float(np.mean([p[1] for p in pairs])), 4),
-                               "instances": len(pairs)}
+                known = a[a >= 0]
+                shared, chance = [], []
+                for h, t in zip(hist, target):
+                    seen = a[np.asarray(h, dtype=np.int64)]
+                    seen = seen[seen >= 0]
+                    if a[t] >= 0 and len(seen):
+                        shared.append(np.mean(seen == a[t]))
+                        chance.append(np.mean(known == a[t]))
+                agree[name] = {"history items sharing the target's": round(float(np.mean(shared)), 4),
+                               "random item sharing it": round(float(np.mean(chance)), 4), "instances": len(shared)}
             report["visible agreement (valid)"] = agree
         allowed = TASK.candidates.mask(data, split, inst)
         feats = features(hist)
