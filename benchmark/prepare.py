@@ -67,7 +67,7 @@ from benchmark.data.spill import (
 )
 from benchmark.data.world import generate_world
 from benchmark.tasks import ANSWER_COLUMNS, TASKS
-from benchmark.tasks.builder import TaskBuilder
+from benchmark.tasks.builder import TaskBuilder, item_queries
 from benchmark.tasks.selection import N_CANDIDATES
 
 DECISIONS = {
@@ -507,7 +507,7 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
 
             # 4. task instances
             by_token = items.set_index("item").sort_index()
-            category = by_token["category"].to_numpy(dtype=object, copy=True)  # not a view of all the texts' block
+            queries = item_queries(by_token["category"].to_numpy(dtype=object))  # Arrow: shared by the workers
             has_image = by_token["image"].notna().to_numpy()
             domain_names = sorted(by_token["domain"].unique())
             domain_code = by_token["domain"].map({d: i for i, d in enumerate(domain_names)}).to_numpy()
@@ -521,7 +521,7 @@ def prepare(source: str, raw_dir: str | Path, out: str | Path, *, seed: int = 0,
                 "new_domain": ("office", "test"),
             }
             plan = {split: (group, part) for split, (group, part) in plan.items() if held_out[group]}
-            builders = {g: TaskBuilder(s, category, has_image, domain_code, pools, seed, (spill, text_domains))
+            builders = {g: TaskBuilder(s, queries, has_image, domain_code, pools, seed, (spill, text_domains))
                         for g, s in groups.items() if held_out[g]}
             for b in builders.values():
                 b.release_unread()

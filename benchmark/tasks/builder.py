@@ -6,7 +6,6 @@ interaction of a user appears in any of that user's training instances, as targe
 """
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +48,11 @@ def _table(task: str, split: str, n: int, **columns) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=SCHEMA)
 
 
+def item_queries(category: np.ndarray) -> pa.Array:
+    """(n_items,) each item's search query: its category path (null: none, or empty)."""
+    return pa.array([str(c) if c is not None and c == c and c != "" else None for c in category], pa.string())
+
+
 def subset(ev: Events, keep) -> Events:
     """The events `keep` (a mask, indices or a slice)."""
     return Events(ev.user[keep], ev.target[keep], ev.hist_start[keep], ev.hist_end[keep])
@@ -62,12 +66,15 @@ def numbered_from(table: pa.Table, task: str, split: str, start: int) -> pa.Tabl
 class TaskBuilder:
     """The shared state of every task's `build` for one group of sequences."""
 
-    def __init__(self, seqs: Sequences, item_category: np.ndarray, item_has_image: np.ndarray,
+    def __init__(self, seqs: Sequences, item_query: pa.Array, item_has_image: np.ndarray,
                  item_domain_code: np.ndarray, domain_pools: list[np.ndarray], seed: int,
                  texts: tuple[Path, list[str]]):
         self.seqs = seqs
         self.items = seqs.items
-        self.category = item_category          # (n_items,) object: category path or None
+        # (n_items,) each item's search query (`item_queries`): Arrow strings, so forked task workers read them
+        # without touching Python objects (whose reference counts would copy their pages into each worker)
+        self.query_array = item_query
+        self.has_query = item_query.is_valid().to_numpy(zero_copy_only=False)  # (n_items,) bool
         self.has_image = item_has_image        # (n_items,) bool
         self.domain_code = item_domain_code    # (n_items,) int
         self.pools = domain_pools              # per domain code: item tokens of that domain's catalogue
@@ -77,11 +84,10 @@ class TaskBuilder:
         # reference counts would copy the pages that hold them into each worker (memory)
         self.user_ids = pa.array(seqs.users, pa.string())
         user_rows = seqs.user_index()
-        n_items = len(item_category)
+        n_items = len(item_query)
         # sorted (user, item) keys: "has this user touched this item?" by binary search
         self.touched = sorted_unique(user_rows.astype(np.int64) * n_items + self.items)
         self.n_items = n_items
-        self._instructions: dict[str, pa.Array] = {}  # per task: each item's instruction (`instructions`)
 
     @property
     def has_explanation(self) -> np.ndarray:
@@ -115,29 +121,15 @@ class TaskBuilder:
     def history(self, ev: Events) -> pa.Array:
         return gather_lists(self.items, ev.hist_start, ev.hist_end)
 
-    @cached_property
-    def queries(self) -> np.ndarray:
-        """(n_items,) object: each item's search query, its category path as str (None: no category)."""
-        return np.array([str(c) if c is not None and c == c and c != "" else None for c in self.category], dtype=object)
-
-    @cached_property
-    def has_query(self) -> np.ndarray:
-        """(n_items,) bool: the item has a search query."""
-        return np.array([q is not None for q in self.queries], dtype=bool)
-
-    @cached_property
-    def query_array(self) -> pa.Array:
-        """`queries` as Arrow strings (null: no query)."""
-        return pa.array(self.queries, pa.string())
-
-    def instructions(self, spec) -> pa.Array:
-        """(n_items,) each item's instruction for task `spec`, its query put in (null: no query); made once per
-        task and builder, then taken per instance."""
-        if spec.name not in self._instructions:
-            values = np.full(self.n_items, None, dtype=object)
-            values[self.has_query] = np.array(spec.instruction_for(self.queries[self.has_query].tolist()), dtype=object)
-            self._instructions[spec.name] = pa.array(values, pa.string())
-        return self._instructions[spec.name]
+    @staticmethod
+    def instructions(spec, queries: pa.Array) -> pa.Array:
+        """Task `spec`'s instruction for each query (null: null), its "[Query]" replaced by the query: the
+        template's pieces joined in Arrow (as `str.replace` would; no per-item table held by a worker)."""
+        pieces = spec.instruction.split("[Query]")
+        parts = [pieces[0]]
+        for piece in pieces[1:]:
+            parts += [queries, piece]
+        return pc.binary_join_element_wise(*parts, "") if len(pieces) > 1 else pa.repeat(spec.instruction, len(queries))
 
     def with_query(self, spec, split: str, ev: Events, need_image: bool = False) -> pa.Table:
         """Instances whose target has a category path (the query); with `need_image`, also an image."""
@@ -147,10 +139,9 @@ class TaskBuilder:
             keep &= self.has_image[target_item]
         ev = subset(ev, keep)
         kept = target_item[keep]
-        rows = pa.array(kept)
+        query = self.query_array.take(pa.array(kept))
         return self.table(spec, split, int(keep.sum()), user=self.users(ev.user), history=self.history(ev),
-                          instruction=self.instructions(spec).take(rows), query=self.query_array.take(rows),
-                          target_item=kept)
+                          instruction=self.instructions(spec, query), query=query, target_item=kept)
 
     def about_item(self, spec, split: str, ev: Events, keep: np.ndarray, **targets) -> pa.Table:
         """Instances asking about the target item (rating, explanation), rows `keep` only."""
