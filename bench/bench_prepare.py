@@ -47,37 +47,41 @@ def peak_rss_gib() -> float:
     return max(own, children) / 2**20  # ru_maxrss is KiB on Linux
 
 
-def tree_pss_bytes(root: int) -> int:
-    """Sum of the PSS of process `root` and all its descendants (0 where /proc cannot tell)."""
-    pids, total = [root], 0
+def tree_pss(root: int) -> dict[int, int]:
+    """{pid: PSS bytes} of process `root` and all its descendants (those /proc can tell of)."""
+    pids, found = [root], {}
     while pids:
         pid = pids.pop()
         try:
             with open(f"/proc/{pid}/smaps_rollup") as f:
-                total += next(int(line.split()[1]) for line in f if line.startswith("Pss:")) * 1024
+                found[pid] = next(int(line.split()[1]) for line in f if line.startswith("Pss:")) * 1024
             for tid in os.listdir(f"/proc/{pid}/task"):
                 with open(f"/proc/{pid}/task/{tid}/children") as f:
                     pids += [int(c) for c in f.read().split()]
         except (OSError, StopIteration, ValueError):  # the process ended meanwhile
             continue
-    return total
+    return found
 
 
 class TreePeak:
     """Samples the process tree under `pid` every `every` seconds in a thread; `.peak` is the largest sum seen,
-    `.by_stage` the largest while each value of `.stage` (set by the caller: what is running) held."""
+    `.by_stage` the largest while each value of `.stage` (set by the caller: what is running) held, and
+    `.at_peak` (stage, PSS of `pid` itself, PSS of each other process largest first) at the peak."""
 
     def __init__(self, pid: int, every: float = 0.1):
         self.pid, self.every, self.peak = pid, every, 0
-        self.stage, self.by_stage = None, {}
+        self.stage, self.by_stage, self.at_peak = None, {}, (None, 0, [])
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         while not self.done.wait(self.every):
-            stage, pss = self.stage, tree_pss_bytes(self.pid)
-            self.peak = max(self.peak, pss)
+            stage, each = self.stage, tree_pss(self.pid)
+            pss = sum(each.values())
+            if pss > self.peak:
+                own = each.pop(self.pid, 0)
+                self.peak, self.at_peak = pss, (stage, own, sorted(each.values(), reverse=True))
             if stage is not None:
                 self.by_stage[stage] = max(self.by_stage.get(stage, 0), pss)
 
@@ -201,6 +205,8 @@ def one_scale(args) -> None:
     print(json.dumps({"scale": scale.name, "generate_s": gen, "generate_cpu_s": gen_cpu, "floor_s": floor,
                       "stages": stages, "stage_peaks_gib": peaks,
                       "tree_peaks_gib": {k: v / 2**30 for k, v in sampler.by_stage.items()}, "prepare_cpu_s": cpu_seconds() - c0,
+                      "at_peak": {"stage": sampler.at_peak[0], "main_gib": sampler.at_peak[1] / 2**30,
+                                  "others_gib": [v / 2**30 for v in sampler.at_peak[2]]},
                       "max_rss_gib": peak_rss_gib(), "reviews": sum(v["reviews_read"] for v in manifest["reading"].values()),
                       "instances": sum(manifest["instances"].values()), "sha256": manifest["dataset_sha256"],
                       "load": [load[0], os.getloadavg()[0]]}))
@@ -286,6 +292,9 @@ def main() -> None:
             peak = row["stage_peaks_gib"].get(stage)
             print(f"  {stage:<34} {s:7.1f}s" + (f"   tree peak (PSS) {tree[stage]:.2f} GiB" if stage in tree else "")
                   + (f", main process peak RSS so far {peak:.2f} GiB" if peak else ""))
+        at = row["at_peak"]
+        print(f"  at the tree's peak ({at['stage']}): prepare's own process {at['main_gib']:.2f} GiB, its workers "
+              + (", ".join(f"{g:.2f}" for g in at["others_gib"] if g >= 0.01) or "none") + " GiB (PSS)")
         if args.separate:
             print(f"  prepare alone (a fresh process): peak memory of its process tree (PSS) {row['prepare_peak_gib']:.2f} GiB")
         print(f"  prepare CPU {row['prepare_cpu_s']:.1f}s; peak memory of the process tree (PSS) {row['peak_gib']:.2f} GiB "

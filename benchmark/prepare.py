@@ -321,11 +321,13 @@ def _write_task_set(job: tuple[str, str]) -> int:
             row_group_writer(layout.task_path(st["lstage"], name, split)) if scored else nullcontext() as sealed:
         for table in spec.build_parts(st["builders"][group], split, st["events"][split]):
             if scored:
-                sealed.write(table.select(["id", *spec.answers]))
+                sealed.write(table.select(["id", *spec.answers]), flush=False)
                 table = table.drop_columns(list(ANSWER_COLUMNS))
-            public.write(table)
+            public.write(table, flush=False)
             n += table.num_rows
-            del table
+            del table  # (`build_parts` holds no part either) before a row group is joined and encoded
+            for writer in (public, sealed) if scored else (public,):
+                writer.flush_full()
     release_freed_memory()  # before the next set (glibc and Arrow pools)
     return n
 

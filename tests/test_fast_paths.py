@@ -27,7 +27,7 @@ from benchmark.data import images, layout, sequences
 from benchmark.data.errors import SkipReport
 from benchmark.data.sources import amazon2014, columnar, common
 from benchmark.data.world import generate_world
-from benchmark.tasks import selection
+from benchmark.tasks import TASKS, selection
 
 GOOD = {"reviewerID": "A1", "asin": "B1", "overall": 5.0, "unixReviewTime": 1300000000, "reviewText": "ok",
         "summary": "fine"}
@@ -212,12 +212,15 @@ def test_row_group_writer_gives_the_whole_tables_bytes(tmp_path, monkeypatch, ro
     })
     dio.write_arrow(tmp_path / "whole.parquet", whole)
     for sizes in ([n], [max(1, n // 60)] * 60, [5, 3, 4093, 0, 1, n // 3, n]):
-        with dio.row_group_writer(tmp_path / "parts.parquet") as out:
-            lo = 0
-            for size in sizes:
-                out.write(whole.slice(lo, size))
-                lo += size
-        assert _sha(tmp_path / "parts.parquet") == _sha(tmp_path / "whole.parquet"), sizes
+        for deferred in (False, True):  # row groups written by `write`, or by `flush_full` after it (task sets)
+            with dio.row_group_writer(tmp_path / "parts.parquet") as out:
+                lo = 0
+                for size in sizes:
+                    out.write(whole.slice(lo, size), flush=not deferred)
+                    lo += size
+                    if deferred:
+                        out.flush_full()
+            assert _sha(tmp_path / "parts.parquet") == _sha(tmp_path / "whole.parquet"), (sizes, deferred)
     dio.write_arrow(tmp_path / "whole.parquet", whole.slice(0, 0))
     with dio.row_group_writer(tmp_path / "parts.parquet") as out:
         out.write(whole.slice(0, 0))
@@ -243,6 +246,40 @@ def test_row_group_writer_leaves_only_its_file(tmp_path, monkeypatch):
             out.write(table)
             raise RuntimeError("stop")
     assert list((tmp_path / "bad").iterdir()) == []
+    with dio.row_group_writer(tmp_path / "later" / "c.parquet") as out:
+        out.write(table, flush=False)  # 10 rows wait, none written until `flush_full`
+        assert out.writer is None and out.rows == 10
+        out.flush_full()
+        assert out.rows == 2 and out.writer is not None
+    assert pq.read_table(tmp_path / "later" / "c.parquet").equals(table)
+
+
+def test_task_parts_are_not_held_by_their_builder(tmp_path, monkeypatch):
+    """A task set's part, once handed to the writer, is held by no name of the generator that made it (memory:
+    else it stays alive beside the row group being joined and encoded). Checked for every task's sets."""
+    import benchmark.prepare as prep
+    from benchmark.tasks.base import TaskSpec
+    from benchmark.tasks.selection import Selection
+
+    held, seen = [], set()
+
+    def checking(original):
+        def build_parts(self, builder, split, ev):
+            parts = original(self, builder, split, ev)
+            for table in parts:
+                seen.add(self.name)
+                held.extend((self.name, split, name) for name, value in parts.gi_frame.f_locals.items()
+                            if isinstance(value, pa.Table) or (isinstance(value, list) and any(
+                                isinstance(x, pa.Table) for x in value)))
+                yield table
+        return build_parts
+
+    for cls in (TaskSpec, Selection):
+        monkeypatch.setattr(cls, "build_parts", checking(cls.build_parts))
+    monkeypatch.setattr(prep, "TASK_WORKERS", 1)  # the sets built in this process, where the check runs
+    prep.prepare_default(out=tmp_path / "d", raw=tmp_path / "raw", scale="tiny")
+    assert seen == {spec.name for spec in TASKS.values() if spec.builds}
+    assert held == []
 
 
 def test_task_sets_and_splits_by_parts_are_the_whole_ones(tmp_path, monkeypatch):

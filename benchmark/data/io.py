@@ -172,13 +172,21 @@ class RowGroupWriter:
         self.spool, self.spool_writer, self.schema = self.path.with_name(self.path.name + ".pending"), None, None
         self.tail = self.spool.with_name(self.spool.name + ".tail")  # the next group's first rows, while they move
 
-    def write(self, table: pa.Table) -> None:
+    def write(self, table: pa.Table, flush: bool = True) -> None:
+        """Add `table`'s rows; with `flush` False the whole row groups are written only by `flush_full`, which the
+        caller calls once it holds `table` no more (memory: the table is not alive beside the group joined)."""
         table = table.replace_schema_metadata(None)
         if self.spool_writer is None:
             self.schema = table.schema
             self.spool_writer = pa.ipc.new_file(str(self.spool), table.schema)
         self.spool_writer.write_table(table)
         self.rows += table.num_rows
+        del table
+        if flush:
+            self.flush_full()
+
+    def flush_full(self) -> None:
+        """Write every whole row group of the rows waiting."""
         while self.rows >= ROW_GROUP_ROWS:
             self._flush(ROW_GROUP_ROWS)
 
@@ -191,6 +199,7 @@ class RowGroupWriter:
         if self.spool_writer is None:
             raise ValueError(f"{self.path}: no table was written (not even an empty one, which gives the schema)")
         self.spool_writer.close()
+        release_freed_memory()  # what the tables written so far left in the pools, before the group is joined
         # one array per column (the writer cuts its pages by the arrays' chunks: one chunk, as a whole table has),
         # each copied out of the map before it is closed
         group = pa.table({name: self._pending(lambda t, name=name: _joined(t.column(name).slice(0, rows)))

@@ -160,9 +160,10 @@ class TaskSpec:
         event only; a task with draws across the whole set (selection) overrides it."""
         done = 0
         for lo in range(0, max(len(ev), 1), builders.BUILD_EVENTS):
-            part = self.build(builder, split, ev.range(lo, lo + builders.BUILD_EVENTS))
-            yield builders.numbered_from(part, self.name, split, done)
-            done += part.num_rows
+            part = [builders.numbered_from(self.build(builder, split, ev.range(lo, lo + builders.BUILD_EVENTS)),
+                                           self.name, split, done)]
+            done += part[0].num_rows
+            yield part.pop()  # no name here holds it while the caller writes it (memory)
 
     def predict(self, model, split: str, data, instances: pd.DataFrame, run_dir: Path) -> list[dict]:
         """The prediction lines (benchmark.eval.results format) of `model` on `instances`."""

@@ -44,8 +44,8 @@ class Selection(TaskSpec):
         with _negatives(b, rng, ev, N_CANDIDATES - k) as negatives:
             for lo in range(0, max(n, 1), builders.BUILD_EVENTS):
                 hi = lo + builders.BUILD_EVENTS
-                part = self._part(b, split, ev.range(lo, hi), k[lo:hi], negatives.read(lo, hi), rng)
-                yield builders.numbered_from(part, self.name, split, lo)
+                yield builders.numbered_from(self._part(b, split, ev.range(lo, hi), k[lo:hi], negatives.read(lo, hi), rng),
+                                             self.name, split, lo)  # no name holds the part (memory)
 
     def _part(self, b, split, ev, k, negatives, rng):
         n = len(ev.target)
