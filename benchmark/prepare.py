@@ -200,7 +200,7 @@ def _taken_apart(frame: pd.DataFrame, cols: list[str], masks: dict[str, np.ndarr
         for name, mask in masks.items():
             parts[name][c] = column[mask].reset_index(drop=True)
         del column
-    return {name: pd.DataFrame(columns, columns=cols) for name, columns in parts.items()}
+    return {name: pd.DataFrame(columns, columns=cols, copy=False) for name, columns in parts.items()}  # no copy
 
 
 def _items_frame(raw_domains: dict, kept: dict[str, pd.DataFrame]) -> pd.DataFrame:

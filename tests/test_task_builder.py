@@ -20,3 +20,18 @@ def test_instructions_are_the_template_filled_like_str_replace():
     for spec in specs:
         got = TaskBuilder.instructions(spec, pa.array(queries, pa.string())).to_pylist()
         assert got == spec.instruction_for(queries), spec.instruction
+
+
+def test_sequences_keep_the_frames_columns():
+    """A group's frame (default index) is kept as it is, not copied (memory: a copy is every column again)."""
+    import numpy as np
+    import pandas as pd
+
+    from benchmark.data.sequences import Sequences
+
+    frame = pd.DataFrame({"user": pd.Categorical(["a", "a", "b"]), "item": np.array([3, 4, 5])}, copy=False)
+    seqs = Sequences.from_frame(frame)
+    assert np.shares_memory(seqs.frame["item"].to_numpy(), frame["item"].to_numpy())
+    assert seqs.starts.tolist() == [0, 2] and seqs.ends.tolist() == [2, 3]
+    moved = Sequences.from_frame(frame.set_axis([7, 8, 9]))  # another index: renumbered (a copy)
+    assert moved.frame.index.tolist() == [0, 1, 2] and moved.items.tolist() == [3, 4, 5]

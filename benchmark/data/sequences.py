@@ -24,7 +24,8 @@ class Sequences:
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> "Sequences":
-        frame = frame.reset_index(drop=True)
+        if not frame.index.equals(pd.RangeIndex(len(frame))):
+            frame = frame.reset_index(drop=True)  # (a copy of every column: only when needed)
         column = frame["user"]
         # user ids as categories: the codes tell where a user's rows end (no string comparisons)
         user = column.cat.codes.to_numpy() if isinstance(column.dtype, pd.CategoricalDtype) else column.to_numpy()
