@@ -181,7 +181,6 @@ class RowGroupWriter:
             self.spool_writer = pa.ipc.new_file(str(self.spool), table.schema)
         self.spool_writer.write_table(table)
         self.rows += table.num_rows
-        del table
         if flush:
             self.flush_full()
 

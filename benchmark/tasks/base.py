@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from tqdm import tqdm
 
 from benchmark.data.regimes import regime_of
@@ -138,10 +140,18 @@ class TaskSpec:
         """True when `prepare` writes instance files for this task (a variant reuses another's)."""
         return not self.instances
 
-    def instruction_for(self, queries=None) -> list[str] | str:
+    def instruction_for(self, queries: pa.Array | None = None) -> pa.Array | str:
+        """The instruction, or with `queries` (Arrow strings) one per query, each "[Query]" replaced by it (null
+        query: null): the template's pieces joined in Arrow, the strings `str.replace` gives."""
         if queries is None:
             return self.instruction
-        return [self.instruction.replace("[Query]", q) for q in queries]
+        pieces = self.instruction.split("[Query]")
+        if len(pieces) == 1:
+            return pa.repeat(self.instruction, len(queries)).cast(pa.string())
+        parts = [pieces[0]]
+        for piece in pieces[1:]:
+            parts += [queries, piece]
+        return pc.binary_join_element_wise(*parts, "")
 
     def load(self, data, split: str) -> pd.DataFrame:
         return data.instances(self.instance_set, split)

@@ -121,16 +121,6 @@ class TaskBuilder:
     def history(self, ev: Events) -> pa.Array:
         return gather_lists(self.items, ev.hist_start, ev.hist_end)
 
-    @staticmethod
-    def instructions(spec, queries: pa.Array) -> pa.Array:
-        """Task `spec`'s instruction for each query (null: null), its "[Query]" replaced by the query: the
-        template's pieces joined in Arrow (as `str.replace` would; no per-item table held by a worker)."""
-        pieces = spec.instruction.split("[Query]")
-        parts = [pieces[0]]
-        for piece in pieces[1:]:
-            parts += [queries, piece]
-        return pc.binary_join_element_wise(*parts, "") if len(pieces) > 1 else pa.repeat(spec.instruction, len(queries))
-
     def with_query(self, spec, split: str, ev: Events, need_image: bool = False) -> pa.Table:
         """Instances whose target has a category path (the query); with `need_image`, also an image."""
         target_item = self.items[ev.target]
@@ -141,7 +131,7 @@ class TaskBuilder:
         kept = target_item[keep]
         query = self.query_array.take(pa.array(kept))
         return self.table(spec, split, int(keep.sum()), user=self.users(ev.user), history=self.history(ev),
-                          instruction=self.instructions(spec, query), query=query, target_item=kept)
+                          instruction=spec.instruction_for(query), query=query, target_item=kept)
 
     def about_item(self, spec, split: str, ev: Events, keep: np.ndarray, **targets) -> pa.Table:
         """Instances asking about the target item (rating, explanation), rows `keep` only."""
