@@ -436,3 +436,23 @@ def test_explanation_target_is_the_first_piece_of_the_sentence_split():
     texts += ["Fine. Really fine", "Wait... what?! ok", "a.b c", " . x", "?\u2003y", " ".join(["w"] * 40) + ". end"]
     for review, summary in zip(texts, texts[1:] + texts[:1]):
         assert explanation_target(review, summary) == by_split(review, summary), (review, summary)
+
+
+@pytest.mark.parametrize("sizes", [(5,), (3, 0, 4, 1), (0, 6, 0), (2, 2, 2, 2)])
+def test_rows_taken_chunk_by_chunk_are_arrow_take(sizes):
+    """`spill.take_rows` (a take that never joins the chunks into one column) gives Arrow's `take` for rows in
+    order, in any order, repeated, none; a row outside the column is an error."""
+    from benchmark.data import spill
+
+    rng = np.random.default_rng(sum(sizes))
+    total = sum(sizes)
+    words = [None if x % 5 == 0 else f"w{x}" * (x % 3) for x in range(total)]
+    values = pa.chunked_array([pa.array(words[sum(sizes[:k]):sum(sizes[:k + 1])], pa.string())
+                               for k in range(len(sizes))], pa.string())
+    for rows in (np.arange(total), rng.permutation(total), rng.integers(0, total, 3 * total), np.array([], int)):
+        got = spill.take_rows(values, rows)
+        assert isinstance(got, pa.Array) and got.type == pa.string()
+        assert got.to_pylist() == [words[r] for r in rows]
+    for bad in ([total], [-1]):
+        with pytest.raises(IndexError):
+            spill.take_rows(values, np.array(bad))

@@ -51,6 +51,29 @@ def spill_path(folder: Path, domain: str) -> Path:
 SPILL_ROWS = 1 << 16  # rows whose explanation targets are made and written together (memory)
 
 
+def take_rows(values: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
+    """Row `rows[i]` of `values`, for each i, as one array, taken from each chunk separately.
+    Arrow's own `ChunkedArray.take` (pyarrow 26) first joins every chunk into one array, a copy of the whole
+    column for any number of rows (and, past 2 GiB of strings, an offset overflow)."""
+    chunks, rows = values.chunks, np.asarray(rows, dtype=np.int64)
+    starts = np.cumsum([0, *(len(c) for c in chunks)])
+    if len(rows) and (rows.min() < 0 or rows.max() >= starts[-1]):
+        raise IndexError(f"rows out of range: {rows.min()}..{rows.max()} of {starts[-1]}")
+    which = np.searchsorted(starts, rows, side="right") - 1
+    order = np.argsort(which, kind="stable")
+    bounds = np.searchsorted(which[order], np.arange(len(chunks) + 1))
+    parts = [chunks[c].take(pa.array(rows[order[bounds[c]:bounds[c + 1]]] - starts[c]))
+             for c in np.flatnonzero(np.diff(bounds))]
+    if not parts:
+        return pa.array([], values.type)
+    taken = pa.concat_arrays(parts)
+    if (np.diff(order) > 0).all():  # the rows' chunks already in order (spilled rows are read in order)
+        return taken
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(len(order))
+    return taken.take(pa.array(inverse))
+
+
 def spill_texts(keys: pd.DataFrame, reviews: pd.DataFrame, path: Path) -> pd.DataFrame:
     """Write the texts of `keys`' rows (row `keys[SOURCE_ROW]` of `reviews`; missing: "") and their explanation
     targets to `path`, rows in (user, timestamp, item) order; returns `keys` in that order without SOURCE_ROW,
@@ -64,8 +87,8 @@ def spill_texts(keys: pd.DataFrame, reviews: pd.DataFrame, path: Path) -> pd.Dat
     schema = pa.schema([(name, pa.string()) for name in (*TEXTS, EXPLANATION)])
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
         for lo in range(0, len(order), SPILL_ROWS):
-            rows = pa.array(source[lo:lo + SPILL_ROWS])
-            part = [pc.fill_null(texts[col].take(rows).combine_chunks(), "") for col in TEXTS]
+            rows = source[lo:lo + SPILL_ROWS]
+            part = [pc.fill_null(take_rows(texts[col], rows), "") for col in TEXTS]
             pairs = zip(*(values.to_numpy(zero_copy_only=False).tolist() for values in part))
             part.append(pa.array([explanation_target(r, s) for r, s in pairs], pa.string()))
             has_explanation[lo:lo + SPILL_ROWS] = pc.greater(pc.binary_length(part[-1]), 0).to_numpy(zero_copy_only=False)
@@ -80,8 +103,10 @@ def spill_texts(keys: pd.DataFrame, reviews: pd.DataFrame, path: Path) -> pd.Dat
 def _take_one(path: Path, column: str, rows: np.ndarray) -> pa.Array:
     """`column`'s values at `rows` of one spill file (a copy: the map is closed on return)."""
     with pa.memory_map(str(path)) as source:
-        values = pa.ipc.open_file(source).read_all().column(column)
-        return values.take(pa.array(rows)).combine_chunks()
+        reader = pa.ipc.open_file(source)
+        index = reader.schema.get_field_index(column)  # the batches read as they are mapped (no copy)
+        batches = [reader.get_batch(i).column(index) for i in range(reader.num_record_batches)]
+        return take_rows(pa.chunked_array(batches, reader.schema.field(index).type), rows)
 
 
 def gather(folder: Path, domains: list[str], domain_code: np.ndarray, rows: np.ndarray, column: str) -> pa.Array:
