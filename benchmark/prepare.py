@@ -145,6 +145,7 @@ def _cleaned(rd, k: int, spill: Path) -> tuple:
                          for c in reviews.columns if c not in TEXTS})
     n_read = len(reviews)
     del reviews  # the id strings go (unless the caller still holds the domain)
+    release_freed_memory()  # the metadata's parsing and the codes' hashing, before the dedupe's arrays
     keys[SOURCE_ROW] = np.arange(len(keys))
     reviews, n_dup = dedupe_earliest(keys)
     core = k_core(reviews, k)
@@ -153,8 +154,10 @@ def _cleaned(rd, k: int, spill: Path) -> tuple:
     stats = domain_stats(core)
     release_freed_memory()  # the dedupe's and k-core's arrays (glibc), before the spill's (Arrow's pool)
     core = spill_texts(core.drop(columns="line"), texts, spill_path(spill, rd.domain))
+    del texts
     for col in ("user", "item"):  # a code per row (memory, and what crosses from the reader), the survivors' ids
         core[col] = core[col].cat.remove_unused_categories()
+    release_freed_memory()  # the texts and the spill's arrays, before the result is pickled for the main process
     return replace(rd, reviews=core), counts, stats
 
 

@@ -93,7 +93,8 @@ def spill_texts(keys: pd.DataFrame, reviews: pd.DataFrame, path: Path) -> pd.Dat
             part.append(pa.array([explanation_target(r, s) for r, s in pairs], pa.string()))
             has_explanation[lo:lo + SPILL_ROWS] = pc.greater(pc.binary_length(part[-1]), 0).to_numpy(zero_copy_only=False)
             writer.write_batch(pa.record_batch(part, schema=schema))
-    frame = keys.drop(columns=[SOURCE_ROW]).take(order)
+    frame = keys.take(order)  # one copy (`drop` then `take` made two)
+    del frame[SOURCE_ROW]
     frame.index = pd.RangeIndex(len(frame))
     frame[ROW] = np.arange(len(frame), dtype=np.int64)
     frame[HAS_EXPLANATION] = has_explanation

@@ -129,4 +129,7 @@ def read_review_frame(path: Path, fields, bounds: tuple[int, int], rating: tuple
     for c in ("review", "summary"):  # the scan's own Arrow strings, as the line reader's (`common.text_column`)
         out[c] = pd.Series(pd.arrays.ArrowExtensionArray(col(c).cast(pa.string())))
     del table, col  # the checks' columns go; the texts' buffers stay, held by the frame
-    return pd.DataFrame({c: out[c] for c in columns})
+    frame = pd.DataFrame({c: out[c] for c in columns})
+    del out
+    release_freed_memory()  # the checks' and conversions' arrays (about 0.2 GiB for 1.4 M reviews), before the caller's work
+    return frame
